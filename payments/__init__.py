@@ -1,0 +1,1 @@
+"""Everything that crosses to an external channel (issues 3-5)."""

@@ -1,0 +1,1 @@
+"""Bill files, matching runs and discrepancies against channel bills."""

@@ -1,0 +1,1 @@
+"""Risk rules as data, counters, decisions, blocklist, window and rollout (issue 3)."""

@@ -1,0 +1,72 @@
+"""The application's error hierarchy (CONVENTIONS: Errors).
+
+Each error carries a stable ``code`` and an HTTP status; the DRF exception handler renders
+them as the envelope of DESIGN §9 and admin actions show their messages.
+"""
+
+from typing import Any
+
+
+class ApplicationError(Exception):
+    code = "error"
+    status = 400
+    default_message = "The request could not be completed."
+
+    def __init__(self, message: str | None = None, *, fields: dict[str, Any] | None = None):
+        self.message = message or self.default_message
+        self.fields = fields or {}
+        super().__init__(self.message)
+
+
+class ValidationFailed(ApplicationError):
+    code = "validation_error"
+    status = 400
+    default_message = "The request is not valid."
+
+
+class NotFound(ApplicationError):
+    code = "not_found"
+    status = 404
+    default_message = "Not found."
+
+
+class Conflict(ApplicationError):
+    code = "conflict"
+    status = 409
+    default_message = "The object is not in a state that allows this."
+
+
+class IdempotencyConflict(ApplicationError):
+    code = "idempotency_conflict"
+    status = 409
+    default_message = "This idempotency key was already used with different content."
+
+
+class InsufficientFunds(ApplicationError):
+    code = "insufficient_funds"
+    status = 422
+    default_message = "The available balance is not enough."
+
+
+class AccountFrozen(ApplicationError):
+    code = "account_frozen"
+    status = 422
+    default_message = "The account is frozen and cannot be debited."
+
+
+class RiskRejected(ApplicationError):
+    code = "risk_rejected"
+    status = 422
+    default_message = "Refused by risk control."
+
+
+class LimitExceeded(ApplicationError):
+    code = "limit_exceeded"
+    status = 422
+    default_message = "A limit was exceeded."
+
+
+class WindowClosed(ApplicationError):
+    code = "window_closed"
+    status = 422
+    default_message = "This operation is closed at this time."

@@ -1,0 +1,209 @@
+"""Ledger tables (DESIGN §4). Only wallet/services.py writes them.
+
+The database guarantees the invariants: CHECK constraints on balances and amounts, unique
+idempotency keys, a deferred constraint trigger that refuses any transfer whose entries do not
+sum to zero, and triggers that refuse UPDATE/DELETE of transfers and entries and DELETE of
+accounts and holds.
+"""
+
+import pgtrigger
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+
+MONEY = {"max_digits": 18, "decimal_places": 2}
+
+ZERO_SUM_CHECK = """
+    IF (SELECT sum(amount) FROM wallet_entry WHERE transfer_id = NEW.transfer_id) <> 0 THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'check_violation',
+            MESSAGE = format('transfer %s: entries do not sum to zero', NEW.transfer_id);
+    END IF;
+    RETURN NULL;
+"""
+
+
+class Account(models.Model):
+    class Kind(models.TextChoices):
+        USER = "user", "User wallet"
+        CLEARING = "clearing", "Channel clearing"
+        FEES = "fees", "Fee income"
+        ESCROW = "escrow", "Escrow"
+        CAMPAIGN = "campaign", "Campaign budget"
+        MERCHANT = "merchant", "Merchant"
+        ADJUSTMENT = "adjustment", "Manual adjustment"
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        FROZEN = "frozen", "Frozen by compliance"
+
+    code = models.CharField(max_length=64, unique=True)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="accounts"
+    )
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    currency = models.CharField(max_length=3, default="CNY")
+    balance = models.DecimalField(**MONEY, default=0)
+    held = models.DecimalField(**MONEY, default=0)
+    allow_negative = models.BooleanField(default=False)
+    # Hot accounts are never row-locked: postings only insert entries, and the balance is
+    # derived from them (selectors.account_balance), so a busy clearing or campaign account
+    # does not serialise every posting that touches it.
+    is_hot = models.BooleanField(default=False)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.ACTIVE)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(held__gte=0), name="account_held_not_negative"),
+            models.CheckConstraint(
+                condition=Q(allow_negative=True) | Q(balance__gte=F("held")),
+                name="account_available_not_negative",
+            ),
+            models.CheckConstraint(
+                condition=Q(is_hot=False) | (Q(allow_negative=True) & Q(held=0) & Q(balance=0)),
+                name="account_hot_is_unlocked_system_account",
+            ),
+            models.CheckConstraint(condition=Q(currency__regex=r"^[A-Z]{3}$"), name="account_currency_iso"),
+            models.UniqueConstraint(
+                fields=["owner", "currency"], condition=Q(kind="user"), name="account_one_wallet_per_currency"
+            ),
+        ]
+        triggers = [
+            pgtrigger.Protect(name="account_no_delete", operation=pgtrigger.Delete),
+            pgtrigger.ReadOnly(
+                name="account_identity_read_only", fields=["code", "owner", "kind", "currency", "is_hot"]
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.code
+
+    @property
+    def available(self):
+        return self.balance - self.held
+
+
+class Transfer(models.Model):
+    """One journal entry: immutable once written."""
+
+    idempotency_key = models.CharField(max_length=128, unique=True)
+    # sha256 of kind, reference and legs: a replayed key with other content is a conflict.
+    fingerprint = models.CharField(max_length=64)
+    kind = models.CharField(max_length=32)
+    memo = models.CharField(max_length=255, blank=True, default="")
+    reference = models.CharField(max_length=64, blank=True, default="", db_index=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["-created_at", "-id"], name="transfer_created_idx")]
+        triggers = [
+            pgtrigger.Protect(name="transfer_append_only", operation=pgtrigger.Update | pgtrigger.Delete),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} #{self.pk}"
+
+
+class Entry(models.Model):
+    """One leg of a transfer: a signed amount on one account (+ credits, - debits)."""
+
+    # Both foreign keys are served by composite indexes below (the zero-sum trigger and
+    # statements hit them), so the default single-column indexes would only slow inserts.
+    transfer = models.ForeignKey(Transfer, on_delete=models.PROTECT, related_name="entries", db_index=False)
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="entries", db_index=False)
+    amount = models.DecimalField(**MONEY)
+    # Running balance of the account after this entry; null on hot accounts, whose balance
+    # is not tracked per posting.
+    balance_after = models.DecimalField(**MONEY, null=True, blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name_plural = "entries"
+        constraints = [
+            models.CheckConstraint(condition=~Q(amount=0), name="entry_amount_not_zero"),
+            models.UniqueConstraint(fields=["transfer", "account"], name="entry_one_leg_per_account"),
+        ]
+        indexes = [
+            models.Index(fields=["account", "-created_at", "-id"], name="entry_statement_idx"),
+        ]
+        triggers = [
+            pgtrigger.Protect(name="entry_append_only", operation=pgtrigger.Update | pgtrigger.Delete),
+            pgtrigger.Trigger(
+                name="entry_transfer_sums_to_zero",
+                when=pgtrigger.After,
+                operation=pgtrigger.Insert,
+                timing=pgtrigger.Deferred,
+                func=ZERO_SUM_CHECK,
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} {self.amount}"
+
+
+class Hold(models.Model):
+    """Money reserved on an account: pending raises ``account.held`` until captured or released."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        CAPTURED = "captured", "Captured"
+        RELEASED = "released", "Released"
+
+    idempotency_key = models.CharField(max_length=128, unique=True)
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="holds")
+    amount = models.DecimalField(**MONEY)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
+    reference = models.CharField(max_length=64, blank=True, default="", db_index=True)
+    capture_transfer = models.OneToOneField(
+        Transfer, null=True, blank=True, on_delete=models.PROTECT, related_name="captured_hold"
+    )
+    created_at = models.DateTimeField()
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="hold_amount_positive"),
+            models.CheckConstraint(
+                condition=Q(status="captured", capture_transfer__isnull=False)
+                | Q(status__in=["pending", "released"], capture_transfer__isnull=True),
+                name="hold_capture_has_transfer",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["account"], condition=Q(status="pending"), name="hold_pending_idx"),
+        ]
+        triggers = [
+            pgtrigger.Protect(name="hold_no_delete", operation=pgtrigger.Delete),
+            pgtrigger.Protect(
+                name="hold_final_is_final",
+                operation=pgtrigger.Update,
+                condition=pgtrigger.Q(old__status__in=["captured", "released"]),
+            ),
+            pgtrigger.ReadOnly(name="hold_terms_read_only", fields=["idempotency_key", "account", "amount"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"hold #{self.pk} {self.amount} {self.status}"
+
+
+class IdempotencyRecord(models.Model):
+    """A money-moving API request, keyed by the client's ``Idempotency-Key``.
+
+    Written in the same transaction as the request's effect, so a stored response means the
+    effect happened, and a retried request gets that response back instead of a second effect.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    fingerprint = models.CharField(max_length=64)
+    response_status = models.PositiveSmallIntegerField()
+    response_body = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "key"], name="idempotency_unique_per_user")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}:{self.key}"

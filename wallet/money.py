@@ -1,0 +1,63 @@
+"""The one place that parses, quantizes and rounds money (DESIGN §3).
+
+Amounts are `Decimal` with two places. Input is parsed strictly: anything that is not a plain
+positive decimal with at most two places is refused, never rounded.
+"""
+
+import re
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+CENT = Decimal("0.01")
+ZERO = Decimal("0.00")
+# NUMERIC(18,2): 16 integer digits at most.
+MAX_DIGITS = 18
+DECIMAL_PLACES = 2
+
+_PLAIN_AMOUNT = re.compile(r"^\d{1,16}(\.\d{1,2})?$")
+
+
+class AmountError(ValueError):
+    """An amount that is not acceptable as money; the message says why."""
+
+
+def parse_amount(raw: object, *, maximum: Decimal | None = None) -> Decimal:
+    """Parse client input such as ``"12.34"`` into a positive two-place Decimal.
+
+    Refuses floats (they are already inexact), exponents, NaN, Infinity, signs, zero, more
+    than two decimals and values above ``maximum``.
+    """
+    if isinstance(raw, bool) or isinstance(raw, float):
+        raise AmountError('Send the amount as a string such as "12.34".')
+    text = str(raw).strip() if isinstance(raw, (str, int, Decimal)) else None
+    if text is None or not text:
+        raise AmountError("An amount is required.")
+    if not _PLAIN_AMOUNT.match(text):
+        if re.match(r"^\d+\.\d{3,}$", text):
+            raise AmountError("At most 2 decimal places are allowed.")
+        if re.match(r"^\d{17,}(\.\d*)?$", text):
+            raise AmountError("The amount is too large.")
+        raise AmountError('Not a valid amount; use a plain decimal such as "12.34".')
+    amount = Decimal(text).quantize(CENT)
+    if amount <= ZERO:
+        raise AmountError("The amount must be greater than 0.")
+    if maximum is not None and amount > maximum:
+        raise AmountError(f"The amount must not exceed {format_amount(maximum)}.")
+    return amount
+
+
+def quantize(value: Decimal) -> Decimal:
+    """Round a computed value (a fee, a share) to cents, half up."""
+    try:
+        return value.quantize(CENT, rounding=ROUND_HALF_UP)
+    except InvalidOperation as exc:
+        raise AmountError(f"Not a finite amount: {value!r}") from exc
+
+
+def is_cents(value: Decimal) -> bool:
+    """True when ``value`` is finite and already has at most two decimal places."""
+    return value.is_finite() and value == value.quantize(CENT)
+
+
+def format_amount(value: Decimal) -> str:
+    """Money as the API and exports show it: ``"12.30"``."""
+    return str(value.quantize(CENT))

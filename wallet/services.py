@@ -1,0 +1,227 @@
+"""Every write to the ledger (DESIGN §4).
+
+Each posting is one call of a PL/pgSQL function (wallet/sql/), so a transfer costs one round
+trip: the function claims the idempotency key, locks accounts in id order, checks funds and
+frozen status, updates balances and appends entries. Python validates first so callers get
+clear errors; the database guarantees the invariants either way.
+"""
+
+import hashlib
+import json
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import DatabaseError, IntegrityError, connection, transaction
+
+from wallet import errors
+from wallet.models import Account, Hold, Transfer
+from wallet.money import ZERO, is_cents
+
+SYSTEM_ACCOUNT_KINDS = {
+    "clearing": Account.Kind.CLEARING,
+    "fees": Account.Kind.FEES,
+    "escrow": Account.Kind.ESCROW,
+    "campaign": Account.Kind.CAMPAIGN,
+    "merchant": Account.Kind.MERCHANT,
+    "adjustment": Account.Kind.ADJUSTMENT,
+}
+# System accounts that may go negative and are posted to so often that they are hot.
+HOT_PREFIXES = ("clearing", "campaign")
+
+_SQLSTATE_ERRORS: dict[str, type[errors.ApplicationError]] = {
+    "WL001": errors.InsufficientFunds,
+    "WL002": errors.AccountFrozen,
+    "WL003": errors.IdempotencyConflict,
+    "WL004": errors.Conflict,
+    "WL005": errors.ValidationFailed,
+    "WL006": errors.ValidationFailed,
+}
+
+
+@dataclass(frozen=True)
+class Leg:
+    """One side of a posting: a positive amount credits the account, a negative one debits it."""
+
+    account: Account | int
+    amount: Decimal
+
+    @property
+    def account_id(self) -> int:
+        return self.account if isinstance(self.account, int) else self.account.pk
+
+
+def account_for_user(*, user: AbstractBaseUser, currency: str = "CNY") -> Account:
+    """The user's wallet account in ``currency``, created on first use."""
+    account, _ = Account.objects.get_or_create(
+        owner=user,
+        currency=currency,
+        kind=Account.Kind.USER,
+        defaults={"code": f"user:{user.pk}:{currency}"},
+    )
+    return account
+
+
+def account_for_system(*, code: str, currency: str = "CNY") -> Account:
+    """A system account such as ``clearing:wechat`` or ``fees``, created on first use.
+
+    ``clearing:*`` and ``campaign:*`` may go negative and are hot (never row-locked).
+    """
+    prefix = code.split(":", 1)[0]
+    if prefix not in SYSTEM_ACCOUNT_KINDS:
+        raise errors.ValidationFailed(f"Unknown system account kind in {code!r}.", fields={"code": "unknown"})
+    hot = prefix in HOT_PREFIXES
+    account, _ = Account.objects.get_or_create(
+        code=code,
+        defaults={
+            "kind": SYSTEM_ACCOUNT_KINDS[prefix],
+            "currency": currency,
+            "allow_negative": hot,
+            "is_hot": hot,
+        },
+    )
+    return account
+
+
+@transaction.atomic
+def account_set_status(*, account: Account, status: str) -> Account:
+    """Freeze or unfreeze an account (compliance). A frozen account refuses debits."""
+    if status not in Account.Status.values:
+        raise errors.ValidationFailed(f"Unknown account status {status!r}.", fields={"status": "invalid"})
+    Account.objects.filter(pk=account.pk).update(status=status)
+    account.refresh_from_db()
+    return account
+
+
+def transfer_post(
+    *,
+    idempotency_key: str,
+    kind: str,
+    legs: Sequence[Leg],
+    memo: str = "",
+    reference: str = "",
+) -> Transfer:
+    """Post one balanced transfer. The same key again returns the first transfer unchanged;
+    the same key with other legs, kind or reference raises ``IdempotencyConflict``."""
+    _check_key(idempotency_key)
+    accounts, amounts = _check_legs(legs)
+    fingerprint = _fingerprint(kind=kind, reference=reference, accounts=accounts, amounts=amounts)
+    row = _call(
+        "wallet_transfer_post",
+        [idempotency_key, fingerprint, kind, memo, reference, accounts, amounts],
+    )
+    return Transfer(
+        pk=row[0],
+        idempotency_key=idempotency_key,
+        fingerprint=fingerprint,
+        kind=kind,
+        memo=memo,
+        reference=reference,
+        created_at=row[1],
+    )
+
+
+def hold_place(*, idempotency_key: str, account: Account | int, amount: Decimal, reference: str = "") -> Hold:
+    """Reserve ``amount`` of the account's available balance until captured or released."""
+    _check_key(idempotency_key)
+    _check_positive(amount, field="amount")
+    account_id = Leg(account, amount).account_id
+    hold_id, created_at, status, _ = _call("wallet_hold_place", [idempotency_key, account_id, amount, reference])
+    return Hold(
+        pk=hold_id,
+        idempotency_key=idempotency_key,
+        account_id=account_id,
+        amount=amount,
+        status=status,
+        reference=reference,
+        created_at=created_at,
+    )
+
+
+def hold_capture(*, hold: Hold | int, destinations: Sequence[Leg], kind: str, memo: str = "") -> Transfer:
+    """Move held money to ``destinations`` (positive amounts) in one transfer.
+
+    Capturing less than the hold releases the rest. Capturing again with the same
+    destinations returns the first transfer; with others, ``IdempotencyConflict``.
+    """
+    hold_id = hold if isinstance(hold, int) else hold.pk
+    if not destinations:
+        raise errors.ValidationFailed("A capture needs at least one destination.", fields={"destinations": "empty"})
+    accounts, amounts = _check_legs(destinations, balanced=False)
+    for amount in amounts:
+        _check_positive(amount, field="destinations")
+    key = f"hold:{hold_id}:capture"
+    fingerprint = _fingerprint(kind=kind, reference=f"hold:{hold_id}", accounts=accounts, amounts=amounts)
+    transfer_id, created_at, _ = _call(
+        "wallet_hold_capture", [hold_id, key, fingerprint, kind, memo, accounts, amounts]
+    )
+    return Transfer(
+        pk=transfer_id, idempotency_key=key, fingerprint=fingerprint, kind=kind, memo=memo, created_at=created_at
+    )
+
+
+def hold_release(*, hold: Hold | int) -> None:
+    """Give held money back to the available balance; releasing twice is a no-op."""
+    hold_id = hold if isinstance(hold, int) else hold.pk
+    _call("wallet_hold_release", [hold_id])
+
+
+def _call(function: str, params: list) -> tuple:
+    placeholders = ", ".join(["%s"] * len(params))
+    with _translate_db_errors(), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"SELECT * FROM {function}({placeholders})", params)  # noqa: S608 - fixed names
+        return cursor.fetchone()
+
+
+@contextmanager
+def _translate_db_errors() -> Iterator[None]:
+    try:
+        yield
+    except (DatabaseError, IntegrityError) as exc:
+        cause = exc.__cause__
+        sqlstate = getattr(cause, "sqlstate", None)
+        error_class = _SQLSTATE_ERRORS.get(sqlstate or "")
+        if error_class is None:
+            raise
+        message = cause.diag.message_primary if cause is not None else str(exc)
+        raise error_class(message) from exc
+
+
+def _check_key(key: str) -> None:
+    if not key or len(key) > 128:
+        raise errors.ValidationFailed(
+            "An idempotency key of 1 to 128 characters is required.", fields={"idempotency_key": "invalid"}
+        )
+
+
+def _check_positive(amount: Decimal, *, field: str) -> None:
+    if not isinstance(amount, Decimal) or not is_cents(amount) or amount <= ZERO:
+        raise errors.ValidationFailed(
+            f"{field} must be a positive Decimal with at most 2 places, not {amount!r}.", fields={field: "invalid"}
+        )
+
+
+def _check_legs(legs: Sequence[Leg], *, balanced: bool = True) -> tuple[list[int], list[Decimal]]:
+    accounts = [leg.account_id for leg in legs]
+    amounts = [leg.amount for leg in legs]
+    if balanced and len(legs) < 2:
+        raise errors.ValidationFailed("A transfer needs at least two legs.", fields={"legs": "too_few"})
+    if len(set(accounts)) != len(accounts):
+        raise errors.ValidationFailed("Each account may appear in one leg only.", fields={"legs": "duplicate"})
+    for amount in amounts:
+        if not isinstance(amount, Decimal) or not is_cents(amount) or amount == ZERO:
+            raise errors.ValidationFailed(
+                f"Leg amounts must be non-zero Decimals with at most 2 places, not {amount!r}.",
+                fields={"legs": "invalid_amount"},
+            )
+    if balanced and sum(amounts, ZERO) != ZERO:
+        raise errors.ValidationFailed("The legs of a transfer must sum to zero.", fields={"legs": "unbalanced"})
+    return accounts, amounts
+
+
+def _fingerprint(*, kind: str, reference: str, accounts: list[int], amounts: list[Decimal]) -> str:
+    legs = sorted(zip(accounts, (str(a) for a in amounts), strict=True))
+    payload = json.dumps({"kind": kind, "reference": reference, "legs": legs}, separators=(",", ":"))
+    return hashlib.sha256(payload.encode()).hexdigest()
