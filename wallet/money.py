@@ -26,7 +26,7 @@ def parse_amount(raw: object, *, maximum: Decimal | None = None) -> Decimal:
     Refuses floats (they are already inexact), exponents, NaN, Infinity, signs, zero, more
     than two decimals and values above ``maximum``.
     """
-    if isinstance(raw, bool) or isinstance(raw, float):
+    if isinstance(raw, (bool, float)):
         raise AmountError('Send the amount as a string such as "12.34".')
     text = str(raw).strip() if isinstance(raw, (str, int, Decimal)) else None
     if text is None or not text:
