@@ -97,6 +97,7 @@ class Transfer(models.Model):
     created_at = models.DateTimeField()
 
     class Meta:
+        permissions = [("export_transfer", "Can export transfers")]
         indexes = [models.Index(fields=["-created_at", "-id"], name="transfer_created_idx")]
         triggers = [
             pgtrigger.Protect(name="transfer_append_only", operation=pgtrigger.Update | pgtrigger.Delete),
@@ -121,6 +122,7 @@ class Entry(models.Model):
 
     class Meta:
         verbose_name_plural = "entries"
+        permissions = [("export_entry", "Can export entries")]
         constraints = [
             models.CheckConstraint(condition=~Q(amount=0), name="entry_amount_not_zero"),
             models.UniqueConstraint(fields=["transfer", "account"], name="entry_one_leg_per_account"),
