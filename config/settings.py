@@ -116,7 +116,6 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "wallet.api.errors.exception_handler",
     "COERCE_DECIMAL_TO_STRING": True,
-    "PAGE_SIZE": 50,
 }
 
 SPECTACULAR_SETTINGS = {
