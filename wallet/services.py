@@ -225,3 +225,32 @@ def _fingerprint(*, kind: str, reference: str, accounts: list[int], amounts: lis
     legs = sorted(zip(accounts, (str(a) for a in amounts), strict=True))
     payload = json.dumps({"kind": kind, "reference": reference, "legs": legs}, separators=(",", ":"))
     return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def transfer_send(
+    *,
+    sender: AbstractBaseUser,
+    recipient: AbstractBaseUser,
+    amount: Decimal,
+    idempotency_key: str,
+    memo: str = "",
+) -> Transfer:
+    """Move ``amount`` from the sender's wallet to the recipient's.
+
+    The ledger key is namespaced by sender, so one user's keys never collide with another's.
+    """
+    if sender.pk == recipient.pk:
+        raise errors.ValidationFailed("You cannot transfer to yourself.", fields={"to": "self"})
+    if not recipient.is_active:
+        raise errors.ValidationFailed("The recipient cannot receive transfers.", fields={"to": "inactive"})
+    _check_positive(amount, field="amount")
+    with transaction.atomic():
+        source = account_for_user(user=sender)
+        target = account_for_user(user=recipient)
+        return transfer_post(
+            idempotency_key=f"p2p:{sender.pk}:{idempotency_key}",
+            kind="p2p",
+            legs=[Leg(source, -amount), Leg(target, amount)],
+            memo=memo,
+            reference=f"user:{recipient.pk}",
+        )

@@ -1,0 +1,88 @@
+"""The ``Idempotency-Key`` mechanism for money-moving POSTs (DESIGN §9).
+
+The effect and the stored response commit in one transaction: a stored record means the
+effect happened. The same key and body get the first response again; the same key with
+another body gets 409 ``idempotency_conflict``. Two concurrent requests with one key cannot
+both take effect: the second one's record insert waits on the unique index for the first to
+commit, fails, rolls its own effect back and replays the first response. Errors are not
+stored (their transaction rolled back), so a client may retry a refused request.
+"""
+
+import hashlib
+import json
+from collections.abc import Callable
+
+from django.db import IntegrityError, transaction
+from drf_spectacular.utils import OpenApiParameter
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from wallet import errors
+from wallet.models import IdempotencyRecord
+
+HEADER = "Idempotency-Key"
+MAX_KEY_LENGTH = 255
+
+IDEMPOTENCY_KEY_PARAMETER = OpenApiParameter(
+    name=HEADER,
+    location=OpenApiParameter.HEADER,
+    required=True,
+    type=str,
+    description="Unique per request you mean to make once; retry with the same key and body.",
+)
+
+
+class _KeyTakenMeanwhile(Exception):
+    """Another request with this key committed while this one ran."""
+
+
+def idempotent(request: Request, handler: Callable[[], Response]) -> Response:
+    """Run ``handler`` once per (user, Idempotency-Key); replay its response afterwards."""
+    key = request.headers.get(HEADER, "").strip()
+    if not key or len(key) > MAX_KEY_LENGTH:
+        raise errors.ValidationFailed(
+            f"The {HEADER} header is required (1 to {MAX_KEY_LENGTH} characters).",
+            fields={HEADER: "required"},
+        )
+    fingerprint = _fingerprint(request)
+    replay = _replay(request, key, fingerprint)
+    if replay is not None:
+        return replay
+    try:
+        with transaction.atomic(durable=True):
+            response = handler()
+            try:
+                with transaction.atomic():
+                    IdempotencyRecord.objects.create(
+                        user=request.user,
+                        key=key,
+                        fingerprint=fingerprint,
+                        response_status=response.status_code,
+                        response_body=response.data,
+                    )
+            except IntegrityError as exc:
+                raise _KeyTakenMeanwhile from exc
+    except _KeyTakenMeanwhile:
+        replay = _replay(request, key, fingerprint)
+        if replay is None:
+            raise
+        return replay
+    return response
+
+
+def _replay(request: Request, key: str, fingerprint: str) -> Response | None:
+    record = IdempotencyRecord.objects.filter(user=request.user, key=key).first()
+    if record is None:
+        return None
+    if record.fingerprint != fingerprint:
+        raise errors.IdempotencyConflict(
+            f"The {HEADER} {key!r} was already used for a different request.", fields={HEADER: "reused"}
+        )
+    response = Response(record.response_body, status=record.response_status)
+    response["Idempotent-Replayed"] = "true"
+    return response
+
+
+def _fingerprint(request: Request) -> str:
+    body = json.dumps(request.data, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(f"{request.method} {request.path}\n{body}".encode()).hexdigest()

@@ -1,0 +1,65 @@
+"""Read queries over the ledger: balances, statements, pending holds."""
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import QuerySet, Sum
+
+from wallet.models import Account, Entry, Hold, Transfer
+from wallet.money import ZERO
+
+
+@dataclass(frozen=True)
+class WalletSummary:
+    currency: str
+    balance: Decimal
+    available: Decimal
+    frozen: Decimal
+    status: str
+
+
+def account_balance(*, account: Account) -> Decimal:
+    """The account's balance; hot accounts derive it from their entries (they are never locked)."""
+    if not account.is_hot:
+        return account.balance
+    return Entry.objects.filter(account=account).aggregate(total=Sum("amount"))["total"] or ZERO
+
+
+def user_account(*, user: AbstractBaseUser, currency: str = "CNY") -> Account | None:
+    return Account.objects.filter(owner=user, kind=Account.Kind.USER, currency=currency).first()
+
+
+def wallet_summary(*, user: AbstractBaseUser, currency: str = "CNY") -> WalletSummary:
+    """Balance, available and frozen (held) money of the user's wallet; zeros before first use."""
+    account = user_account(user=user, currency=currency)
+    if account is None:
+        return WalletSummary(currency=currency, balance=ZERO, available=ZERO, frozen=ZERO, status="active")
+    return WalletSummary(
+        currency=account.currency,
+        balance=account.balance,
+        available=account.balance - account.held,
+        frozen=account.held,
+        status=account.status,
+    )
+
+
+def statement_entries(*, account: Account | None) -> QuerySet[Entry]:
+    """Entries of the account with their transfer, newest first (ordered by the paginator)."""
+    if account is None:
+        return Entry.objects.none()
+    return Entry.objects.filter(account=account).select_related("transfer")
+
+
+def pending_holds(*, account: Account) -> QuerySet[Hold]:
+    return Hold.objects.filter(account=account, status=Hold.Status.PENDING).order_by("created_at", "id")
+
+
+def transfer_for_user(*, user: AbstractBaseUser, transfer_id: int) -> Transfer | None:
+    """A transfer the user took part in (has an entry on one of their accounts), else None."""
+    return (
+        Transfer.objects.filter(pk=transfer_id, entries__account__owner=user)
+        .prefetch_related("entries__account")
+        .distinct()
+        .first()
+    )
