@@ -9,6 +9,12 @@ from rest_framework.test import APIClient
 from wallet import services
 
 
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    """Real hashing costs ~0.3 s per user; tests hash only throwaway passwords."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def make_user(django_user_model):
     counter = iter(range(1, 1_000_000))
