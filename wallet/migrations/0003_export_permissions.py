@@ -4,18 +4,17 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('wallet', '0002_ledger_functions'),
+        ("wallet", "0002_ledger_functions"),
     ]
 
     operations = [
         migrations.AlterModelOptions(
-            name='entry',
-            options={'permissions': [('export_entry', 'Can export entries')], 'verbose_name_plural': 'entries'},
+            name="entry",
+            options={"permissions": [("export_entry", "Can export entries")], "verbose_name_plural": "entries"},
         ),
         migrations.AlterModelOptions(
-            name='transfer',
-            options={'permissions': [('export_transfer', 'Can export transfers')]},
+            name="transfer",
+            options={"permissions": [("export_transfer", "Can export transfers")]},
         ),
     ]
