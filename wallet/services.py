@@ -9,7 +9,7 @@ clear errors; the database guarantees the invariants either way.
 import hashlib
 import json
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -169,8 +169,15 @@ def hold_release(*, hold: Hold | int) -> None:
 
 
 def _call(function: str, params: list) -> tuple:
+    """Run one posting function.
+
+    Outside a transaction the single statement commits on its own: one round trip, and the
+    deferred zero-sum check runs at that commit. Inside one, a savepoint keeps a refused
+    posting from aborting the caller's transaction.
+    """
     placeholders = ", ".join(["%s"] * len(params))
-    with _translate_db_errors(), transaction.atomic(), connection.cursor() as cursor:
+    scope = transaction.atomic() if connection.in_atomic_block else nullcontext()
+    with _translate_db_errors(), scope, connection.cursor() as cursor:
         cursor.execute(f"SELECT * FROM {function}({placeholders})", params)  # noqa: S608 - fixed names
         return cursor.fetchone()
 

@@ -5,6 +5,7 @@ from decimal import Decimal
 
 import pytest
 from django.db import OperationalError, connection, connections, transaction
+from django.test.utils import CaptureQueriesContext
 
 from wallet import errors, services
 from wallet.audit import ledger_audit
@@ -283,3 +284,39 @@ def test_only_hot_accounts_take_concurrent_postings_without_waiting(make_user, f
     target.refresh_from_db()
     assert account_balance(account=target) == (D("1.00") if waits else D("2.00"))
     assert ledger_audit() == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_each_posting_is_one_round_trip_outside_a_transaction(make_user, funded_account):
+    account = funded_account(make_user("alice"), "100.00")
+    clearing = services.account_for_system(code="clearing:wechat")
+
+    with CaptureQueriesContext(connection) as transfer_queries:
+        services.transfer_post(
+            idempotency_key="rt", kind="p2p", legs=[Leg(account, D("-1.00")), Leg(clearing, D("1.00"))]
+        )
+    with CaptureQueriesContext(connection) as hold_queries:
+        hold = services.hold_place(idempotency_key="rt-hold", account=account, amount=D("2.00"))
+    with CaptureQueriesContext(connection) as capture_queries:
+        services.hold_capture(hold=hold, destinations=[Leg(clearing, D("2.00"))], kind="withdrawal")
+
+    assert [len(q) for q in (transfer_queries, hold_queries, capture_queries)] == [1, 1, 1]
+    account.refresh_from_db()
+    assert account.balance == D("97.00")
+
+
+def test_inside_a_transaction_a_refused_posting_leaves_the_callers_transaction_usable(alice, bob, funded_account):
+    source = funded_account(alice, "1.00")
+    target = services.account_for_user(user=bob)
+
+    with transaction.atomic():
+        with pytest.raises(errors.InsufficientFunds):
+            services.transfer_post(
+                idempotency_key="no", kind="p2p", legs=[Leg(source, D("-2.00")), Leg(target, D("2.00"))]
+            )
+        services.transfer_post(
+            idempotency_key="yes", kind="p2p", legs=[Leg(source, D("-1.00")), Leg(target, D("1.00"))]
+        )
+
+    target.refresh_from_db()
+    assert target.balance == D("1.00")
