@@ -11,7 +11,11 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 
-MONEY = {"max_digits": 18, "decimal_places": 2}
+
+def money_field(**options) -> models.DecimalField:
+    """NUMERIC(18,2): every amount column of the ledger."""
+    return models.DecimalField(max_digits=18, decimal_places=2, **options)
+
 
 ZERO_SUM_CHECK = """
     IF (SELECT sum(amount) FROM wallet_entry WHERE transfer_id = NEW.transfer_id) <> 0 THEN
@@ -43,8 +47,8 @@ class Account(models.Model):
     )
     kind = models.CharField(max_length=16, choices=Kind.choices)
     currency = models.CharField(max_length=3, default="CNY")
-    balance = models.DecimalField(**MONEY, default=0)
-    held = models.DecimalField(**MONEY, default=0)
+    balance = money_field(default=0)
+    held = money_field(default=0)
     allow_negative = models.BooleanField(default=False)
     # Hot accounts are never row-locked: postings only insert entries, and the balance is
     # derived from them (selectors.account_balance), so a busy clearing or campaign account
@@ -114,10 +118,10 @@ class Entry(models.Model):
     # statements hit them), so the default single-column indexes would only slow inserts.
     transfer = models.ForeignKey(Transfer, on_delete=models.PROTECT, related_name="entries", db_index=False)
     account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="entries", db_index=False)
-    amount = models.DecimalField(**MONEY)
+    amount = money_field()
     # Running balance of the account after this entry; null on hot accounts, whose balance
     # is not tracked per posting.
-    balance_after = models.DecimalField(**MONEY, null=True, blank=True)
+    balance_after = money_field(null=True, blank=True)
     created_at = models.DateTimeField()
 
     class Meta:
@@ -155,7 +159,7 @@ class Hold(models.Model):
 
     idempotency_key = models.CharField(max_length=128, unique=True)
     account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="holds")
-    amount = models.DecimalField(**MONEY)
+    amount = money_field()
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
     reference = models.CharField(max_length=64, blank=True, default="", db_index=True)
     capture_transfer = models.OneToOneField(

@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db.models import QuerySet, Sum
 
 from wallet.models import Account, Entry, Hold, Transfer
@@ -26,11 +26,11 @@ def account_balance(*, account: Account) -> Decimal:
     return Entry.objects.filter(account=account).aggregate(total=Sum("amount"))["total"] or ZERO
 
 
-def user_account(*, user: AbstractBaseUser, currency: str = "CNY") -> Account | None:
+def user_account(*, user: User, currency: str = "CNY") -> Account | None:
     return Account.objects.filter(owner=user, kind=Account.Kind.USER, currency=currency).first()
 
 
-def wallet_summary(*, user: AbstractBaseUser, currency: str = "CNY") -> WalletSummary:
+def wallet_summary(*, user: User, currency: str = "CNY") -> WalletSummary:
     """Balance, available and frozen (held) money of the user's wallet; zeros before first use."""
     account = user_account(user=user, currency=currency)
     if account is None:
@@ -55,7 +55,7 @@ def pending_holds(*, account: Account) -> QuerySet[Hold]:
     return Hold.objects.filter(account=account, status=Hold.Status.PENDING).order_by("created_at", "id")
 
 
-def transfer_for_user(*, user: AbstractBaseUser, transfer_id: int) -> Transfer | None:
+def transfer_for_user(*, user: User, transfer_id: int) -> Transfer | None:
     """A transfer the user took part in (has an entry on one of their accounts), else None."""
     return (
         Transfer.objects.filter(pk=transfer_id, entries__account__owner=user)

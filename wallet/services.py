@@ -13,7 +13,7 @@ from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import DatabaseError, IntegrityError, connection, transaction
 
 from wallet import errors
@@ -53,7 +53,7 @@ class Leg:
         return self.account if isinstance(self.account, int) else self.account.pk
 
 
-def account_for_user(*, user: AbstractBaseUser, currency: str = "CNY") -> Account:
+def account_for_user(*, user: User, currency: str = "CNY") -> Account:
     """The user's wallet account in ``currency``, created on first use."""
     account, _ = Account.objects.get_or_create(
         owner=user,
@@ -192,7 +192,8 @@ def _translate_db_errors() -> Iterator[None]:
         error_class = _SQLSTATE_ERRORS.get(sqlstate or "")
         if error_class is None:
             raise
-        message = cause.diag.message_primary if cause is not None else str(exc)
+        diag = getattr(cause, "diag", None)
+        message = diag.message_primary if diag is not None else str(exc)
         raise error_class(message) from exc
 
 
@@ -236,8 +237,8 @@ def _fingerprint(*, kind: str, reference: str, accounts: list[int], amounts: lis
 
 def transfer_send(
     *,
-    sender: AbstractBaseUser,
-    recipient: AbstractBaseUser,
+    sender: User,
+    recipient: User,
     amount: Decimal,
     idempotency_key: str,
     memo: str = "",

@@ -18,6 +18,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from wallet import errors
+from wallet.api.users import request_user
 from wallet.models import IdempotencyRecord
 
 HEADER = "Idempotency-Key"
@@ -54,7 +55,7 @@ def idempotent(request: Request, handler: Callable[[], Response]) -> Response:
             try:
                 with transaction.atomic():
                     IdempotencyRecord.objects.create(
-                        user=request.user,
+                        user=request_user(request),
                         key=key,
                         fingerprint=fingerprint,
                         response_status=response.status_code,
@@ -71,7 +72,7 @@ def idempotent(request: Request, handler: Callable[[], Response]) -> Response:
 
 
 def _replay(request: Request, key: str, fingerprint: str) -> Response | None:
-    record = IdempotencyRecord.objects.filter(user=request.user, key=key).first()
+    record = IdempotencyRecord.objects.filter(user=request_user(request), key=key).first()
     if record is None:
         return None
     if record.fingerprint != fingerprint:

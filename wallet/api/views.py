@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 from wallet import errors, selectors, services
 from wallet.api.fields import MoneyField, SignedMoneyField
 from wallet.api.idempotency import IDEMPOTENCY_KEY_PARAMETER, idempotent
+from wallet.api.users import request_user
 
 
 class WalletDetailApi(APIView):
@@ -24,7 +25,7 @@ class WalletDetailApi(APIView):
 
     @extend_schema(responses=OutputSerializer, summary="Balance, available and frozen money")
     def get(self, request: Request) -> Response:
-        summary = selectors.wallet_summary(user=request.user)
+        summary = selectors.wallet_summary(user=request_user(request))
         return Response(self.OutputSerializer(summary).data)
 
 
@@ -49,7 +50,7 @@ class WalletEntriesApi(APIView):
 
     @extend_schema(responses=OutputSerializer(many=True), summary="Statement, newest first")
     def get(self, request: Request) -> Response:
-        account = selectors.user_account(user=request.user)
+        account = selectors.user_account(user=request_user(request))
         paginator = StatementPagination()
         page = paginator.paginate_queryset(selectors.statement_entries(account=account), request, view=self)
         return paginator.get_paginated_response(self.OutputSerializer(page, many=True).data)
@@ -87,7 +88,7 @@ class TransferSendApi(APIView):
 
         def send() -> Response:
             transfer = services.transfer_send(
-                sender=request.user,
+                sender=request_user(request),
                 recipient=recipient,
                 amount=data["amount"],
                 memo=data["memo"],
@@ -122,14 +123,14 @@ class TransferDetailApi(APIView):
 
         def get_entries(self, transfer) -> list[dict]:
             own = [e for e in transfer.entries.all() if e.account.owner_id == self.context["user"].pk]
-            return self.EntrySerializer(own, many=True).data
+            return list(self.EntrySerializer(own, many=True).data)
 
     @extend_schema(responses=OutputSerializer, summary="A transfer you took part in (your legs only)")
     def get(self, request: Request, transfer_id: int) -> Response:
-        transfer = selectors.transfer_for_user(user=request.user, transfer_id=transfer_id)
+        transfer = selectors.transfer_for_user(user=request_user(request), transfer_id=transfer_id)
         if transfer is None:
             raise errors.NotFound("No such transfer.")
-        return Response(self.OutputSerializer(transfer, context={"user": request.user}).data)
+        return Response(self.OutputSerializer(transfer, context={"user": request_user(request)}).data)
 
 
 def _valid(serializer_class: type[serializers.Serializer], request: Request) -> dict:
