@@ -79,9 +79,10 @@ class DateRangeFilter(admin.FieldListFilter):
     def __init__(self, field, request, params, model, model_admin, field_path):
         self.parameter_from = f"{field_path}_from"
         self.parameter_to = f"{field_path}_to"
+        data = {name: params[name][-1] for name in self.expected_parameters() if name in params}
         super().__init__(field, request, params, model, model_admin, field_path)
         date_input = forms.DateInput(attrs={"type": "date"})
-        self.form = forms.Form(data={name: values[-1] for name, values in self.used_parameters.items()})
+        self.form = forms.Form(data=data)
         self.form.fields[self.parameter_from] = forms.DateField(label="From", required=False, widget=date_input)
         self.form.fields[self.parameter_to] = forms.DateField(label="To", required=False, widget=date_input)
 
@@ -221,7 +222,7 @@ class TransferAdmin(LedgerExportMixin, LedgerAdmin):
 
     @admin.display(description="amount", ordering="amount")
     def total(self, transfer: Transfer):
-        return transfer.amount
+        return transfer.amount  # type: ignore[attr-defined]  # annotated by get_queryset
 
 
 @admin.register(Entry)

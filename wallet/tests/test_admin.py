@@ -15,6 +15,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
+from import_export.resources import ModelResource
 
 from wallet import services
 from wallet.models import Account, Entry, Hold, Transfer
@@ -23,7 +24,7 @@ from wallet.resources import EntryResource, TransferResource
 pytestmark = pytest.mark.django_db
 
 LEDGER_MODELS = [Account, Transfer, Entry, Hold]
-EXPORTS = {"entry": EntryResource, "transfer": TransferResource}
+EXPORTS: dict[str, type[ModelResource]] = {"entry": EntryResource, "transfer": TransferResource}
 FORMATS = {"csv": "0", "xlsx": "1"}
 
 
@@ -216,6 +217,13 @@ def test_a_date_range_that_ends_before_the_rows_exports_none_of_them(ledger, aud
 
     assert response.status_code == 200
     assert rows_of(response, "csv") == []
+
+
+def test_a_date_that_is_not_a_date_sends_the_auditor_back_to_the_changelist_with_an_error(ledger, auditor_client):
+    response = auditor_client.get(admin_url(Entry, "changelist") + "?created_at_from=yesterday")
+
+    assert response.status_code == 302
+    assert response["Location"].endswith("?e=1")
 
 
 @pytest.mark.parametrize("file_format", ["csv", "xlsx"])
