@@ -1,0 +1,85 @@
+"""Demo users for `make run`: one staff user per admin group, a superuser and three funded clients.
+
+Safe to run on every start: users, groups and tokens are fetched or created, and each client's
+opening balance is one recharge with a fixed idempotency key, so it is credited only once.
+"""
+
+import json
+import os
+from decimal import Decimal
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.management.base import BaseCommand
+from django.db import transaction
+from rest_framework.authtoken.models import Token
+
+from wallet import services
+
+STAFF_GROUPS = ["finance_reviewer", "finance_supervisor", "auditor", "operations"]
+CLIENT_BALANCES = {"alice": Decimal("1000.00"), "bob": Decimal("500.00"), "carol": Decimal("250.00")}
+DEFAULT_PASSWORD = "demo-pass-2026"  # noqa: S105 - a published demo password, overridable by DEMO_PASSWORD
+
+
+class Command(BaseCommand):
+    help = "Create or refresh the demo users, balances and API tokens, and print their credentials."
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--tokens-file",
+            type=Path,
+            default=settings.BASE_DIR / "var" / "demo_tokens.json",
+            help="Where to write the client API tokens as JSON (default: var/demo_tokens.json).",
+        )
+
+    def handle(self, *args, tokens_file: Path, **options):
+        password = os.environ.get("DEMO_PASSWORD") or DEFAULT_PASSWORD
+        with transaction.atomic(durable=True):
+            _user("admin", password, is_staff=True, is_superuser=True)
+            for group in STAFF_GROUPS:
+                _user(group, password, is_staff=True).groups.add(Group.objects.get_or_create(name=group)[0])
+            clients = {name: _client(name, amount) for name, amount in CLIENT_BALANCES.items()}
+        tokens_file.parent.mkdir(parents=True, exist_ok=True)
+        tokens_file.write_text(json.dumps({"tokens": {name: token for name, (token, _) in clients.items()}}) + "\n")
+
+        lines = [
+            f"Demo staff (admin site /admin/), password {password} when first created:",
+            f"  admin (superuser); {', '.join(STAFF_GROUPS)} (each in the group of that name)",
+            "Demo API clients (header `Authorization: Token <token>`):",
+        ]
+        lines += [f"  {name:<6} token {token}  balance {balance}" for name, (token, balance) in clients.items()]
+        lines.append(f"Client tokens are also in {tokens_file}")
+        self.stdout.write("\n".join(lines))
+
+
+def _user(username: str, password: str | None, **flags: bool):
+    """Fetch or create the user and make sure of its flags. The password (None: unusable) is set
+    only on creation: hashing is slow, and a password changed in the admin should survive."""
+    user, created = get_user_model().objects.get_or_create(username=username, defaults=flags)
+    if created:
+        user.set_password(password)
+        user.save(update_fields=["password"])
+    changed = [name for name, value in flags.items() if getattr(user, name) != value]
+    if changed:
+        for name in changed:
+            setattr(user, name, flags[name])
+        user.save(update_fields=changed)
+    return user
+
+
+def _client(username: str, opening_balance: Decimal) -> tuple[str, Decimal]:
+    """The client's API token and balance after the one-off opening recharge. Clients use the
+    API only, so they get no usable password."""
+    account = services.account_for_user(user=_user(username, None))
+    clearing = services.account_for_system(code="clearing:demo")
+    services.transfer_post(
+        idempotency_key=f"demo:opening-balance:{username}",
+        kind="recharge",
+        legs=[services.Leg(clearing, -opening_balance), services.Leg(account, opening_balance)],
+        memo="Demo opening balance",
+    )
+    account.refresh_from_db()
+    token, _ = Token.objects.get_or_create(user=account.owner)
+    return token.key, account.balance
