@@ -1,0 +1,71 @@
+"""`make test`: lint, types, migration check and the whole pytest suite on real PostgreSQL and Redis.
+
+Stops at the first failing step. The servers are those in DATABASE_URL / REDIS_URL, else
+the ones listening on 127.0.0.1:5432 / :6379 (CI), else embedded ones under var/test/
+(apart from `make run`'s var/pg, so both can run at once), stopped afterwards.
+
+Loaded into pytest with ``-p config.testrun`` this module is also a plugin that gives every
+pytest-xdist worker its own Redis database and cache key prefix, so one worker's
+``cache.clear()`` (a FLUSHDB) cannot wipe another's keys.
+"""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import parse_qsl, urlencode
+
+import pytest
+
+from config import embedded
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+PYTEST_DEFAULT_ARGS = ["-n", "2"]
+
+
+def main(pytest_args: list[str]) -> int:
+    python = sys.executable
+    for tool in (["ruff", "check", "."], ["ruff", "format", "--check", "."], ["mypy", "."]):
+        if code := _run([python, "-m", *tool]):
+            return code
+    var_dir = Path(os.environ.get("WALLET_VAR_DIR") or BASE_DIR / "var").resolve() / "test"
+    with embedded.services(var_dir, use_local=True) as urls:
+        os.environ.update(urls)
+        print(f"PostgreSQL: {os.environ['DATABASE_URL']}\nRedis: {os.environ['REDIS_URL']}", flush=True)
+        if code := _run([python, "manage.py", "makemigrations", "--check", "--dry-run"]):
+            return code
+        # Exit code 5 (no tests collected) is returned as is, so it fails too.
+        return _run([python, "-m", "pytest", "-p", "config.testrun", *PYTEST_DEFAULT_ARGS, *pytest_args])
+
+
+def _run(command: list[str]) -> int:
+    print(f"\n$ python {' '.join(command[1:])}", flush=True)
+    return subprocess.run(command, cwd=BASE_DIR, check=False).returncode  # noqa: S603
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_load_initial_conftests(early_config, parser, args):
+    """Runs before pytest-django imports the settings, which read these variables."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker:
+        db = 1 + int(worker.removeprefix("gw")) % 15
+        for name in ("REDIS_URL", "CELERY_BROKER_URL"):
+            if os.environ.get(name):
+                os.environ[name] = redis_url_with_db(os.environ[name], db)
+        os.environ["CACHE_KEY_PREFIX"] = f"{os.environ.get('CACHE_KEY_PREFIX', 'wallet')}-{worker}"
+    return (yield)
+
+
+def redis_url_with_db(url: str, db: int) -> str:
+    """The same Redis server, database ``db``: in the path for TCP URLs, in the query for
+    unix sockets (``db`` for redis-py, ``virtual_host`` for kombu's ``redis+socket``)."""
+    base, _, query = url.partition("?")
+    if url.startswith(("redis://", "rediss://")):
+        scheme, _, rest = base.partition("://")
+        return f"{scheme}://{rest.split('/', 1)[0]}/{db}" + (f"?{query}" if query else "")
+    key = "virtual_host" if url.startswith("redis+socket://") else "db"
+    return f"{base}?{urlencode(dict(parse_qsl(query)) | {key: str(db)})}"
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
