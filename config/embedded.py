@@ -44,11 +44,13 @@ class EmbeddedPostgres:
         self._server: PostgresServer | None = None
 
     def start(self) -> None:
-        # The wheel trusts any live pid in postmaster.pid; after a crash or a container restart
-        # that pid may belong to another process, so drop the file unless it names our postgres.
+        # The wheel and postgres trust any live pid in postmaster.pid and the socket lock file;
+        # after a crash that pid may belong to another process (or be a zombie not yet reaped),
+        # so drop both files unless postmaster.pid names our postgres.
         pidfile = self.pgdata / "postmaster.pid"
         if pidfile.exists() and _pidfile_process(pidfile, "postgres", argument=str(self.pgdata)) is None:
-            pidfile.unlink()
+            for stale in [pidfile, *self.pgdata.glob(".s.PGSQL.*.lock")]:
+                stale.unlink()
         self.pgdata.mkdir(parents=True, exist_ok=True)
         # Not get_server(): it caches one handle per directory for the life of the process,
         # which goes stale once we stop the server. cleanup_mode=None: we stop it ourselves.

@@ -2,6 +2,7 @@
 worker gets its own Redis database."""
 
 import os
+import subprocess
 
 import psycopg
 import pytest
@@ -64,12 +65,15 @@ def test_embedded_redis_replaces_a_server_left_running_by_a_killed_launcher(tmp_
 
 
 @pytest.mark.slow
-def test_embedded_postgres_restarts_over_a_stale_pid_file_and_creates_the_database_once(tmp_path):
-    # Given a cluster that was stopped, with a postmaster.pid naming a live process that is not postgres
+def test_embedded_postgres_restarts_over_stale_lock_files_and_creates_the_database_once(tmp_path):
+    # Given a stopped cluster whose pid and socket lock files name a live process of the server's
+    # user that is not postgres (a reused pid, or the zombie of a killed postmaster)
     postgres = embedded.EmbeddedPostgres(tmp_path / "pg")
     postgres.start()
     postgres.stop()
-    (tmp_path / "pg" / "postmaster.pid").write_text(f"{os.getpid()}\n{tmp_path / 'pg'}\n")
+    impostor = subprocess.Popen(["sleep", "60"], user=postgres.server.system_user)  # noqa: S607
+    for name in ("postmaster.pid", ".s.PGSQL.5432.lock"):
+        (tmp_path / "pg" / name).write_text(f"{impostor.pid}\n{tmp_path / 'pg'}\n")
 
     # When it is started again and the wallet database is asked for twice
     postgres = embedded.EmbeddedPostgres(tmp_path / "pg")
@@ -83,4 +87,6 @@ def test_embedded_postgres_restarts_over_a_stale_pid_file_and_creates_the_databa
         with psycopg.connect(host=str(tmp_path / "pg"), user="postgres", dbname="wallet") as connection:
             assert connection.execute("SELECT current_database()").fetchone() == ("wallet",)
     finally:
+        impostor.kill()
+        impostor.wait()
         postgres.stop()
