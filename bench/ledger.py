@@ -125,6 +125,14 @@ def fingerprint(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
+def one(cursor) -> tuple:
+    """The single row a query must return."""
+    row = cursor.fetchone()
+    if row is None:
+        raise RuntimeError("the query returned no row")
+    return row
+
+
 class Workload:
     """The accounts the postings draw from, and what one posting of each workload looks like."""
 
@@ -206,7 +214,7 @@ class RawSQL:
             balance_after = None
             if account not in self.hot:
                 freed = release[1] if release and release[0] == account else Decimal(0)
-                balance_after = cur.execute(self.UPDATE_BALANCE, (amount, freed, account)).fetchone()[0]
+                balance_after = one(cur.execute(self.UPDATE_BALANCE, (amount, freed, account)))[0]
             rows += [transfer_id, account, amount, balance_after]
         values = ", ".join(["(%s, %s, %s, %s, now())"] * len(legs))
         cur.execute(
@@ -220,36 +228,40 @@ class RawSQL:
             if not all(self._can_debit(locked[a], amt) for a, amt in legs if amt < 0 and a in locked):
                 self.conn.rollback()
                 return False
-            transfer_id = cur.execute(self.INSERT_TRANSFER, (key, fingerprint(key), "p2p", "")).fetchone()[0]
+            transfer_id = one(cur.execute(self.INSERT_TRANSFER, (key, fingerprint(key), "p2p", "")))[0]
             self._post(cur, transfer_id, legs, None)
         self.conn.commit()
         return True
 
     def hold_and_capture(self, key: str, payer: int, amount: Decimal, destinations: list[tuple[int, Decimal]]) -> bool:
         with self.conn.cursor() as cur:
-            if not self._can_debit(cur.execute(self.LOCK, ([payer],)).fetchone(), -amount):
+            if not self._can_debit(one(cur.execute(self.LOCK, ([payer],))), -amount):
                 self.conn.rollback()
                 return False
-            hold_id = cur.execute(
-                """INSERT INTO wallet_hold (idempotency_key, account_id, amount, status, reference, created_at)
+            hold_id = one(
+                cur.execute(
+                    """INSERT INTO wallet_hold (idempotency_key, account_id, amount, status, reference, created_at)
                    VALUES (%s, %s, %s, 'pending', '', now()) RETURNING id""",
-                (key, payer, amount),
-            ).fetchone()[0]
+                    (key, payer, amount),
+                )
+            )[0]
             cur.execute("UPDATE wallet_account SET held = held + %s, updated_at = now() WHERE id = %s", (amount, payer))
         self.conn.commit()
 
         with self.conn.cursor() as cur:
-            account, held, reference = cur.execute(
-                "SELECT account_id, amount, reference FROM wallet_hold WHERE id = %s AND status = 'pending' "
-                "FOR NO KEY UPDATE",
-                (hold_id,),
-            ).fetchone()
-            legs = [(account, -sum(amt for _, amt in destinations)), *destinations]
+            account, held, reference = one(
+                cur.execute(
+                    "SELECT account_id, amount, reference FROM wallet_hold WHERE id = %s AND status = 'pending' "
+                    "FOR NO KEY UPDATE",
+                    (hold_id,),
+                )
+            )
+            legs = [(account, -sum((amt for _, amt in destinations), Decimal(0))), *destinations]
             cur.execute(self.LOCK, ([a for a, _ in legs if a not in self.hot],)).fetchall()
             capture_key = f"hold:{hold_id}:capture"
-            transfer_id = cur.execute(
-                self.INSERT_TRANSFER, (capture_key, fingerprint(capture_key), "capture", reference)
-            ).fetchone()[0]
+            transfer_id = one(
+                cur.execute(self.INSERT_TRANSFER, (capture_key, fingerprint(capture_key), "capture", reference))
+            )[0]
             self._post(cur, transfer_id, legs, (account, held))
             cur.execute(
                 "UPDATE wallet_hold SET status = 'captured', capture_transfer_id = %s, resolved_at = now() "
@@ -357,9 +369,9 @@ class SQLFunctionAutocommit:
 
     def hold_and_capture(self, key: str, payer: int, amount: Decimal, destinations: list[tuple[int, Decimal]]) -> bool:
         try:
-            hold_id = self.conn.execute(
-                "SELECT o_hold_id FROM wallet_hold_place(%s, %s, %s, '')", (key, payer, amount)
-            ).fetchone()[0]
+            hold_id = one(
+                self.conn.execute("SELECT o_hold_id FROM wallet_hold_place(%s, %s, %s, '')", (key, payer, amount))
+            )[0]
         except psycopg.Error as exc:
             if exc.sqlstate == "WL001":
                 return False
@@ -378,7 +390,12 @@ class SQLFunctionAutocommit:
         return True
 
 
-VARIANTS = [RawSQL, ServicePath, ORMPath, SQLFunctionAutocommit]
+VARIANTS: list[type[RawSQL | ServicePath | ORMPath | SQLFunctionAutocommit]] = [
+    RawSQL,
+    ServicePath,
+    ORMPath,
+    SQLFunctionAutocommit,
+]
 WORKLOADS = ["transfer", "hold + capture"]
 
 
@@ -492,12 +509,12 @@ def check_invariants(url: str) -> bool:
         print("\nLedger invariants on the bench database:")
         ok = True
         for label, query in INVARIANTS.items():
-            violations = conn.execute(query).fetchone()[0]
+            violations = one(conn.execute(query))[0]
             ok &= violations == 0
             print(f"  {'OK' if violations == 0 else f'{violations} VIOLATIONS':>14}  {label}")
-        transfers, entries = conn.execute(
-            "SELECT (SELECT count(*) FROM wallet_transfer), (SELECT count(*) FROM wallet_entry)"
-        ).fetchone()
+        transfers, entries = one(
+            conn.execute("SELECT (SELECT count(*) FROM wallet_transfer), (SELECT count(*) FROM wallet_entry)")
+        )
         print(f"  ({transfers} transfers, {entries} entries)")
     return ok
 
@@ -526,7 +543,7 @@ def main() -> None:
     django.setup()
     call_command("migrate", verbosity=0)
     with psycopg.connect(url) as conn:
-        print(conn.execute("SELECT version()").fetchone()[0], f"| {os.cpu_count()} CPUs | load {os.getloadavg()}")
+        print(one(conn.execute("SELECT version()"))[0], f"| {os.cpu_count()} CPUs | load {os.getloadavg()}")
     workload = create_accounts(args.accounts)
     seed(url, workload, args.seed_transfers)
     print(f"seeded {args.seed_transfers} transfers on {args.accounts} accounts in {time.perf_counter() - started:.0f}s")

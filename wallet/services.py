@@ -252,13 +252,14 @@ def transfer_send(
     if not recipient.is_active:
         raise errors.ValidationFailed("The recipient cannot receive transfers.", fields={"to": "inactive"})
     _check_positive(amount, field="amount")
-    with transaction.atomic():
-        source = account_for_user(user=sender)
-        target = account_for_user(user=recipient)
-        return transfer_post(
-            idempotency_key=f"p2p:{sender.pk}:{idempotency_key}",
-            kind="p2p",
-            legs=[Leg(source, -amount), Leg(target, amount)],
-            memo=memo,
-            reference=f"user:{recipient.pk}",
-        )
+    # No transaction of its own: account creation is idempotent and the posting is atomic, so
+    # a refused posting at worst leaves an empty wallet, and the common path saves a savepoint.
+    source = account_for_user(user=sender)
+    target = account_for_user(user=recipient)
+    return transfer_post(
+        idempotency_key=f"p2p:{sender.pk}:{idempotency_key}",
+        kind="p2p",
+        legs=[Leg(source, -amount), Leg(target, amount)],
+        memo=memo,
+        reference=f"user:{recipient.pk}",
+    )
