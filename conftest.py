@@ -28,6 +28,16 @@ def make_user(django_user_model):
 
 
 @pytest.fixture
+def alice(make_user):
+    return make_user("alice")
+
+
+@pytest.fixture
+def bob(make_user):
+    return make_user("bob")
+
+
+@pytest.fixture
 def funded_account():
     """A user's wallet credited from ``clearing:test`` with ``amount``."""
 

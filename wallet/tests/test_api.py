@@ -16,16 +16,6 @@ pytestmark = pytest.mark.django_db
 D = Decimal
 
 
-@pytest.fixture
-def alice(make_user):
-    return make_user("alice")
-
-
-@pytest.fixture
-def bob(make_user):
-    return make_user("bob")
-
-
 def send(client, body, key="key-1"):
     return client.post("/api/v1/transfers/", body, format="json", HTTP_IDEMPOTENCY_KEY=key)
 

@@ -18,16 +18,6 @@ pytestmark = pytest.mark.django_db
 D = Decimal
 
 
-@pytest.fixture
-def alice(make_user):
-    return make_user("alice")
-
-
-@pytest.fixture
-def bob(make_user):
-    return make_user("bob")
-
-
 def test_a_transfer_moves_money_and_records_running_balances(alice, bob, funded_account):
     source = funded_account(alice, "100.00")
     target = services.account_for_user(user=bob)
