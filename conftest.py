@@ -39,13 +39,14 @@ def bob(make_user):
 
 @pytest.fixture
 def funded_account():
-    """A user's wallet credited from ``clearing:test`` with ``amount``."""
+    """A user's wallet credited from ``clearing:test`` with ``amount``; every call credits again."""
+    calls = iter(range(1, 1_000_000))
 
     def fund(user, amount: str, *, key: str | None = None):
         account = services.account_for_user(user=user)
         clearing = services.account_for_system(code="clearing:test")
         services.transfer_post(
-            idempotency_key=key or f"fund:{account.pk}:{amount}",
+            idempotency_key=key or f"fund:{account.pk}:{next(calls)}",
             kind="recharge",
             legs=[services.Leg(clearing, -Decimal(amount)), services.Leg(account, Decimal(amount))],
         )

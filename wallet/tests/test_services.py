@@ -208,6 +208,13 @@ def test_the_same_hold_key_returns_the_first_hold_and_other_terms_conflict(alice
     assert account.held == D("10.00")
 
 
+def test_a_hold_on_an_account_that_does_not_exist_is_a_validation_error_and_writes_nothing():
+    with pytest.raises(errors.ValidationFailed, match="unknown account"):
+        services.hold_place(idempotency_key="ghost", account=987_654_321, amount=D("1.00"))
+
+    assert not Hold.objects.filter(idempotency_key="ghost").exists()
+
+
 def test_a_hot_account_cannot_hold_money():
     clearing = services.account_for_system(code="clearing:alipay")
 
