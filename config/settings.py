@@ -28,6 +28,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "django_filters",
     "django_celery_beat",
     "django_fsm_log",
     "import_export",
@@ -116,6 +117,7 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "wallet.api.errors.exception_handler",
     "COERCE_DECIMAL_TO_STRING": True,
+    "DEFAULT_THROTTLE_RATES": {"withdrawal_submit": env("WITHDRAWAL_SUBMIT_RATE", default="10/minute")},
 }
 
 SPECTACULAR_SETTINGS = {
@@ -141,6 +143,15 @@ IMPORT_EXPORT_ESCAPE_FORMULAE_ON_EXPORT = True
 # Largest amount the API accepts in one request, in yuan.
 WALLET_MAX_AMOUNT = env("WALLET_MAX_AMOUNT", default="1000000.00")
 WALLET_CURRENCY = "CNY"
+
+# AES-256-GCM keys for sensitive fields (payout accounts), newest first: "id:base64key,id:base64key".
+# New values are encrypted with the first; every listed key still decrypts. The default is a
+# published development key: set your own anywhere but on your machine.
+FIELD_ENCRYPTION_KEYS = env(
+    "FIELD_ENCRYPTION_KEYS", default="dev1:ZGV2ZWxvcG1lbnQta2V5LW5vdC1mb3ItcHJvZHVjdGk="
+)
+# HMAC-SHA256 key of the blind indexes that find a card number or openid without decrypting.
+BLIND_INDEX_KEY = env("BLIND_INDEX_KEY", default="development-blind-index-key-not-for-production")
 
 LOGGING = {
     "version": 1,

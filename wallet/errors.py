@@ -70,3 +70,9 @@ class WindowClosed(ApplicationError):
     code = "window_closed"
     status = 422
     default_message = "This operation is closed at this time."
+
+
+class NotAvailable(ApplicationError):
+    code = "not_available"
+    status = 422
+    default_message = "This operation is not available to you yet."
