@@ -1,0 +1,164 @@
+"""Risk admin (DESIGN §10): rule switches for operations, decisions and blocklist for everyone.
+
+Rules are switched off, never deleted; the ``enabled`` column is editable in the list so the
+window and the staged rollout flip without a deploy. Evaluations are the decisions log and
+are read-only. The blocklist changes only through risk.services, with the staff user as actor.
+"""
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.db.models import QuerySet
+
+from risk import services
+from risk.models import BlocklistEntry, RiskEvaluation, RiskRule
+
+
+@admin.register(RiskRule)
+class RiskRuleAdmin(admin.ModelAdmin):
+    list_display = ("code", "kind", "enabled", "action", "parameters", "priority", "message")
+    list_editable = ("enabled",)
+    list_filter = ("enabled", "kind", "action")
+    ordering = ("priority", "id")
+    fields = (
+        "code",
+        "kind",
+        "enabled",
+        "action",
+        "priority",
+        "amount",
+        "count",
+        "period",
+        "closed_from",
+        "closed_until",
+        "percent",
+        "message",
+        "updated_at",
+    )
+
+    def get_readonly_fields(self, request, obj=None):
+        # A rule's code and kind are its identity: hits and evaluations refer to them.
+        return ("code", "kind", "updated_at") if obj else ("updated_at",)
+
+    def has_add_permission(self, request):
+        return request.user.is_superuser
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="parameters")
+    def parameters(self, rule: RiskRule) -> str:
+        if rule.kind == RiskRule.Kind.COUNT_LIMIT:
+            return f"at most {rule.count} per {rule.get_period_display()}"
+        if rule.kind == RiskRule.Kind.AMOUNT_LIMIT:
+            return f"at most {rule.amount} per {rule.get_period_display()}"
+        if rule.kind == RiskRule.Kind.WINDOW:
+            return f"closed {rule.closed_from:%H:%M}-{rule.closed_until:%H:%M}"
+        if rule.kind == RiskRule.Kind.ROLLOUT:
+            return f"{rule.percent} %"
+        return "" if rule.amount is None else str(rule.amount)
+
+
+@admin.register(RiskEvaluation)
+class RiskEvaluationAdmin(admin.ModelAdmin):
+    list_display = ("created_at", "user", "amount", "outcome", "approvals_required", "refusal_code", "reasons")
+    list_filter = ("outcome", "created_at")
+    search_fields = ("user__username__exact",)
+    search_help_text = "Exact username."
+    list_select_related = ("user",)
+    ordering = ("-created_at", "-id")
+    date_hierarchy = "created_at"
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="reasons")
+    def reasons(self, evaluation: RiskEvaluation) -> str:
+        return "; ".join(evaluation.reasons)
+
+
+class BlockUserForm(forms.ModelForm):
+    """Staff type the username; the label is the username (payout accounts come from payments)."""
+
+    user = forms.ModelChoiceField(
+        queryset=get_user_model().objects.all(),
+        to_field_name="username",
+        widget=forms.TextInput,
+        label="Username",
+        error_messages={"invalid_choice": "No user with this username."},
+    )
+
+    class Meta:
+        model = BlocklistEntry
+        fields = ("user", "reason")
+
+
+@admin.register(BlocklistEntry)
+class BlocklistEntryAdmin(admin.ModelAdmin):
+    list_display = ("kind", "user", "label", "reason", "active", "created_by", "created_at", "removed_by", "removed_at")
+    list_filter = ("active", "kind", "created_at")
+    search_fields = ("user__username__exact", "label")
+    list_select_related = ("user", "created_by", "removed_by")
+    ordering = ("-created_at", "-id")
+    actions = ["remove_from_blocklist"]
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if obj is None:
+            kwargs["form"] = BlockUserForm
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ("user", "reason")
+        return (
+            "kind",
+            "user",
+            "label",
+            "fingerprint",
+            "reason",
+            "active",
+            "created_by",
+            "created_at",
+            "removed_by",
+            "removed_at",
+        )
+
+    def save_form(self, request, form, change):
+        """Adds through the service, which records the actor and returns an already active entry."""
+        user = form.cleaned_data["user"]
+        return services.blocklist_add(
+            kind=BlocklistEntry.Kind.USER,
+            user=user,
+            label=user.get_username(),
+            reason=form.cleaned_data["reason"],
+            actor=request.user,
+        )
+
+    def save_model(self, request, obj, form, change):
+        """Saved by services.blocklist_add in save_form."""
+
+    def save_related(self, request, form, formsets, change):
+        """An entry has no related rows to save."""
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_remove_permission(self, request) -> bool:
+        return request.user.has_perm("risk.change_blocklistentry")
+
+    @admin.action(description="Remove from blocklist", permissions=["remove"])
+    def remove_from_blocklist(self, request, queryset: QuerySet[BlocklistEntry]) -> None:
+        entries = list(queryset.filter(active=True).order_by("pk"))
+        for entry in entries:
+            services.blocklist_remove(entry=entry, actor=request.user)
+        self.message_user(request, f"Removed {len(entries)} blocklist entries.", messages.SUCCESS)

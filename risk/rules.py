@@ -1,0 +1,243 @@
+"""The withdrawal rules as pure functions of the facts (DESIGN §5).
+
+Nothing here touches the database: the caller gathers the facts (payments counts its own
+orders under the user's lock), risk.services adds the blocklist matches, and each enabled
+``RiskRule`` row is checked against them. Only orders that committed count, so a refused or
+rolled-back submission never consumes quota.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from django.db import models
+from django.utils import timezone
+
+if TYPE_CHECKING:
+    from risk.models import RiskRule
+
+T = TypeVar("T")
+
+
+class Period(models.TextChoices):
+    HOUR = "hour", "rolling hour"
+    DAY = "day", "calendar day"
+    DAYS_30 = "days_30", "rolling 30 days"
+
+
+class Kind(models.TextChoices):
+    AMOUNT_MIN = "amount_min", "Minimum amount"
+    AMOUNT_MAX = "amount_max", "Maximum single amount"
+    AMOUNT_REVIEW = "amount_review", "Review above amount"
+    FOUR_EYES = "four_eyes", "Two approvals from amount"
+    COUNT_LIMIT = "count_limit", "Count per period"
+    AMOUNT_LIMIT = "amount_limit", "Amount per period"
+    USER_BLOCKED = "user_blocked", "Inactive or blocklisted user"
+    PAYOUT_ACCOUNT_BLOCKED = "payout_account_blocked", "Blocklisted payout account"
+    WINDOW = "window", "Closed time window"
+    ROLLOUT = "rollout", "Staged rollout"
+
+
+class Action(models.TextChoices):
+    REJECT = "reject", "Reject"
+    REVIEW = "review", "Send to review"
+
+
+class RefusalCode(models.TextChoices):
+    """The API error codes of DESIGN §9 a rejection maps to."""
+
+    LIMIT_EXCEEDED = "limit_exceeded", "Limit exceeded"
+    RISK_REJECTED = "risk_rejected", "Refused by risk control"
+    WINDOW_CLOSED = "window_closed", "Outside the withdrawal window"
+    NOT_AVAILABLE = "not_available", "Not available yet"
+
+
+# The parameter columns each kind reads; every other parameter must be empty.
+PARAMETERS: dict[str, tuple[str, ...]] = {
+    Kind.AMOUNT_MIN: ("amount",),
+    Kind.AMOUNT_MAX: ("amount",),
+    Kind.AMOUNT_REVIEW: ("amount",),
+    Kind.FOUR_EYES: ("amount",),
+    Kind.COUNT_LIMIT: ("count", "period"),
+    Kind.AMOUNT_LIMIT: ("amount", "period"),
+    Kind.USER_BLOCKED: (),
+    Kind.PAYOUT_ACCOUNT_BLOCKED: (),
+    Kind.WINDOW: ("closed_from", "closed_until"),
+    Kind.ROLLOUT: ("percent",),
+}
+PARAMETER_FIELDS = ("amount", "count", "period", "closed_from", "closed_until", "percent")
+# Kinds whose whole point is a person looking at the withdrawal: they cannot reject.
+REVIEW_ONLY_KINDS = (Kind.AMOUNT_REVIEW, Kind.FOUR_EYES)
+
+REFUSAL_CODES: dict[str, RefusalCode] = {
+    Kind.USER_BLOCKED: RefusalCode.RISK_REJECTED,
+    Kind.PAYOUT_ACCOUNT_BLOCKED: RefusalCode.RISK_REJECTED,
+    Kind.WINDOW: RefusalCode.WINDOW_CLOSED,
+    Kind.ROLLOUT: RefusalCode.NOT_AVAILABLE,
+}
+
+
+@dataclass(frozen=True)
+class WithdrawalFacts:
+    """What the rules look at, gathered by payments under the user's lock.
+
+    ``counts`` are the user's withdrawal orders since each ``period_starts(now)`` (all
+    statuses); ``amounts`` their sum without cancelled, rejected and failed ones.
+    ``payout_fingerprint`` is the blind index of the card number or openid.
+    """
+
+    user_id: int
+    user_active: bool
+    amount: Decimal
+    payout_fingerprint: str
+    counts: Mapping[str, int]
+    amounts: Mapping[str, Decimal]
+    now: datetime
+
+    def __post_init__(self) -> None:
+        if timezone.is_naive(self.now):
+            raise ValueError("now must be an aware datetime")
+        missing = [period.value for period in Period if period not in self.counts or period not in self.amounts]
+        if missing:
+            raise ValueError(f"counts and amounts need every period, missing {missing}")
+
+    def as_inputs(self) -> dict[str, Any]:
+        """JSON for the stored evaluation, so a reviewer sees what was decided on."""
+        return {
+            "user_id": self.user_id,
+            "user_active": self.user_active,
+            "amount": str(self.amount),
+            "payout_fingerprint": self.payout_fingerprint,
+            "counts": {period.value: self.counts[period] for period in Period},
+            "amounts": {period.value: str(self.amounts[period]) for period in Period},
+            "now": self.now.isoformat(),
+        }
+
+
+@dataclass(frozen=True)
+class Blocklisted:
+    """Labels of the active blocklist entries matching the facts ("" when none)."""
+
+    user: str = ""
+    payout_account: str = ""
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A rule that fired: ``observed`` is the fact it compared, ``limit`` its parameter."""
+
+    rule: str
+    kind: str
+    action: str
+    message: str
+    observed: str
+    limit: str
+
+
+def period_starts(now: datetime) -> dict[str, datetime]:
+    """Where each period begins: rolling hour and 30 days, local midnight for the day."""
+    local = timezone.localtime(now, timezone.get_default_timezone())
+    return {
+        Period.HOUR: now - timedelta(hours=1),
+        Period.DAY: local.replace(hour=0, minute=0, second=0, microsecond=0),
+        Period.DAYS_30: now - timedelta(days=30),
+    }
+
+
+def rule_hit(rule: RiskRule, facts: WithdrawalFacts, blocklisted: Blocklisted) -> Hit | None:
+    """The hit of ``rule`` on the facts, or None when it does not fire."""
+    fired = _CHECKS[rule.kind](rule, facts, blocklisted)
+    if fired is None:
+        return None
+    observed, limit = fired
+    return Hit(rule=rule.code, kind=rule.kind, action=rule.action, message=rule.message, observed=observed, limit=limit)
+
+
+def refusal_code(kind: str) -> RefusalCode:
+    return REFUSAL_CODES.get(kind, RefusalCode.LIMIT_EXCEEDED)
+
+
+# Each check returns (observed, limit) when the rule fires, else None.
+Fired = tuple[str, str] | None
+
+
+def _param(rule: RiskRule, name: str, value: T | None) -> T:
+    """A parameter the kind requires; the rule table's check constraint guarantees it is set."""
+    if value is None:
+        raise ValueError(f"risk rule {rule.code} has no {name}")
+    return value
+
+
+def _amount_min(rule: RiskRule, facts: WithdrawalFacts, blocklisted: Blocklisted) -> Fired:
+    limit = _param(rule, "amount", rule.amount)
+    return (str(facts.amount), str(limit)) if facts.amount < limit else None
+
+
+def _amount_above(rule: RiskRule, facts: WithdrawalFacts, blocklisted: Blocklisted) -> Fired:
+    limit = _param(rule, "amount", rule.amount)
+    return (str(facts.amount), str(limit)) if facts.amount > limit else None
+
+
+def _four_eyes(rule: RiskRule, facts: WithdrawalFacts, blocklisted: Blocklisted) -> Fired:
+    limit = _param(rule, "amount", rule.amount)
+    return (str(facts.amount), str(limit)) if facts.amount >= limit else None
+
+
+def _count_limit(rule: RiskRule, facts: WithdrawalFacts, blocklisted: Blocklisted) -> Fired:
+    limit = _param(rule, "count", rule.count)
+    including_this = facts.counts[_param(rule, "period", rule.period)] + 1
+    return (str(including_this), str(limit)) if including_this > limit else None
+
+
+def _amount_limit(rule: RiskRule, facts: WithdrawalFacts, blocklisted: Blocklisted) -> Fired:
+    limit = _param(rule, "amount", rule.amount)
+    including_this = facts.amounts[_param(rule, "period", rule.period)] + facts.amount
+    return (str(including_this), str(limit)) if including_this > limit else None
+
+
+def _user_blocked(rule: RiskRule, facts: WithdrawalFacts, blocklisted: Blocklisted) -> Fired:
+    if not facts.user_active:
+        return "inactive user", ""
+    return (f"blocklisted: {blocklisted.user}", "") if blocklisted.user else None
+
+
+def _payout_account_blocked(rule: RiskRule, facts: WithdrawalFacts, blocklisted: Blocklisted) -> Fired:
+    return (f"blocklisted: {blocklisted.payout_account}", "") if blocklisted.payout_account else None
+
+
+def _window(rule: RiskRule, facts: WithdrawalFacts, blocklisted: Blocklisted) -> Fired:
+    closed_from = _param(rule, "closed_from", rule.closed_from)
+    closed_until = _param(rule, "closed_until", rule.closed_until)
+    moment = timezone.localtime(facts.now, timezone.get_default_timezone()).time()
+    # [closed_from, closed_until), wrapping past midnight when it ends "before" it starts.
+    if closed_from < closed_until:
+        closed = closed_from <= moment < closed_until
+    else:
+        closed = moment >= closed_from or moment < closed_until
+    if not closed:
+        return None
+    return moment.isoformat(timespec="seconds"), f"{closed_from:%H:%M}-{closed_until:%H:%M}"
+
+
+def _rollout(rule: RiskRule, facts: WithdrawalFacts, blocklisted: Blocklisted) -> Fired:
+    percent = _param(rule, "percent", rule.percent)
+    bucket = facts.user_id % 100
+    return (f"bucket {bucket}", f"buckets below {percent}") if bucket >= percent else None
+
+
+_CHECKS: dict[str, Callable[[RiskRule, WithdrawalFacts, Blocklisted], Fired]] = {
+    Kind.AMOUNT_MIN: _amount_min,
+    Kind.AMOUNT_MAX: _amount_above,
+    Kind.AMOUNT_REVIEW: _amount_above,
+    Kind.FOUR_EYES: _four_eyes,
+    Kind.COUNT_LIMIT: _count_limit,
+    Kind.AMOUNT_LIMIT: _amount_limit,
+    Kind.USER_BLOCKED: _user_blocked,
+    Kind.PAYOUT_ACCOUNT_BLOCKED: _payout_account_blocked,
+    Kind.WINDOW: _window,
+    Kind.ROLLOUT: _rollout,
+}

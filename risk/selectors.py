@@ -1,0 +1,30 @@
+"""Read queries over rules and the blocklist."""
+
+from django.db.models import Q
+
+from risk.models import BlocklistEntry, RiskRule
+from risk.rules import Blocklisted
+
+
+def rules_enabled() -> list[RiskRule]:
+    """The rules in force, in the order that decides which refusal is reported."""
+    return list(RiskRule.objects.filter(enabled=True).order_by("priority", "id"))
+
+
+def blocklist_matches(*, user_id: int, fingerprint: str) -> Blocklisted:
+    """The labels of the active entries for the user and the payout account, in one query."""
+    entries = BlocklistEntry.objects.filter(
+        Q(kind=BlocklistEntry.Kind.USER, user_id=user_id)
+        | Q(kind=BlocklistEntry.Kind.PAYOUT_ACCOUNT, fingerprint=fingerprint),
+        active=True,
+    ).values_list("kind", "label")
+    labels = dict(entries)
+    return Blocklisted(
+        user=labels.get(BlocklistEntry.Kind.USER, ""),
+        payout_account=labels.get(BlocklistEntry.Kind.PAYOUT_ACCOUNT, ""),
+    )
+
+
+def blocklist_active_entry(*, kind: str, user_id: int | None, fingerprint: str) -> BlocklistEntry | None:
+    target = Q(user_id=user_id) if kind == BlocklistEntry.Kind.USER else Q(fingerprint=fingerprint)
+    return BlocklistEntry.objects.filter(target, kind=kind, active=True).first()
