@@ -76,3 +76,15 @@ class NotAvailable(ApplicationError):
     code = "not_available"
     status = 422
     default_message = "This operation is not available to you yet."
+
+
+class PermissionDenied(ApplicationError):
+    code = "permission_denied"
+    status = 403
+    default_message = "You may not do this."
+
+
+class NoChannel(ApplicationError):
+    code = "no_channel"
+    status = 422
+    default_message = "No enabled channel accepts this amount."
