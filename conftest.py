@@ -1,12 +1,17 @@
-"""Shared fixtures: users, accounts and API clients on the real test database."""
+"""Shared fixtures: users, staff, accounts and API and admin clients on the real test database."""
 
 from decimal import Decimal
 
 import pytest
+from django.contrib.auth.models import Group
+from django.test import Client
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from wallet import services
+
+# Headless Chromium for the admin's browser tests (installed by the fixture when missing).
+pytest_plugins = ["config.tests.browser"]
 
 
 @pytest.fixture(autouse=True)
@@ -65,3 +70,27 @@ def api_client_for():
         return client
 
     return client_for
+
+
+@pytest.fixture
+def staff_in(make_user):
+    """A staff user in the named group of DESIGN §10 (the groups come from migrations)."""
+
+    def make(group_name: str, username: str | None = None):
+        user = make_user(username, is_staff=True)
+        user.groups.add(Group.objects.get(name=group_name))
+        return user
+
+    return make
+
+
+@pytest.fixture
+def client_for():
+    """A Django test client logged in as the user, for admin pages."""
+
+    def make(user) -> Client:
+        client = Client()
+        client.force_login(user)
+        return client
+
+    return make

@@ -9,7 +9,6 @@ from decimal import Decimal
 
 import openpyxl
 import pytest
-from django.contrib.auth.models import Group
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -26,26 +25,6 @@ pytestmark = pytest.mark.django_db
 LEDGER_MODELS = [Account, Transfer, Entry, Hold]
 EXPORTS: dict[str, type[ModelResource]] = {"entry": EntryResource, "transfer": TransferResource}
 FORMATS = {"csv": "0", "xlsx": "1"}
-
-
-@pytest.fixture
-def staff_in(make_user):
-    def make(group_name: str):
-        user = make_user(is_staff=True)
-        user.groups.add(Group.objects.get(name=group_name))
-        return user
-
-    return make
-
-
-@pytest.fixture
-def client_for():
-    def make(user) -> Client:
-        client = Client()
-        client.force_login(user)
-        return client
-
-    return make
 
 
 @pytest.fixture
