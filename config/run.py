@@ -54,6 +54,7 @@ def main() -> int:
             _step([*manage, "migrate", "--noinput"], env)
             _step([*manage, "collectstatic", "--noinput", "--verbosity", "0"], env)
             credentials = _step([*manage, "demo_data", "--tokens-file", str(var_dir / "demo_tokens.json")], env)
+            credentials += "\n" + _step([*manage, "demo_payments"], env)
             children: dict[str, subprocess.Popen] = {}
             stack.callback(_stop, children.values())
             _start_children(children, env, port)

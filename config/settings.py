@@ -117,7 +117,6 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "wallet.api.errors.exception_handler",
     "COERCE_DECIMAL_TO_STRING": True,
-    "DEFAULT_THROTTLE_RATES": {"withdrawal_submit": env("WITHDRAWAL_SUBMIT_RATE", default="10/minute")},
 }
 
 SPECTACULAR_SETTINGS = {
@@ -140,6 +139,9 @@ IMPORT_EXPORT_EXPORT_PERMISSION_CODE = "export"
 IMPORT_EXPORT_IMPORT_PERMISSION_CODE = "import"
 IMPORT_EXPORT_ESCAPE_FORMULAE_ON_EXPORT = True
 
+# Per-user rates of wallet.api.throttles, kept in Redis ("10/minute", "100/hour").
+THROTTLE_RATES = {"withdrawal_submit": env("WITHDRAWAL_SUBMIT_RATE", default="10/minute")}
+
 # Largest amount the API accepts in one request, in yuan.
 WALLET_MAX_AMOUNT = env("WALLET_MAX_AMOUNT", default="1000000.00")
 WALLET_CURRENCY = "CNY"
@@ -147,9 +149,7 @@ WALLET_CURRENCY = "CNY"
 # AES-256-GCM keys for sensitive fields (payout accounts), newest first: "id:base64key,id:base64key".
 # New values are encrypted with the first; every listed key still decrypts. The default is a
 # published development key: set your own anywhere but on your machine.
-FIELD_ENCRYPTION_KEYS = env(
-    "FIELD_ENCRYPTION_KEYS", default="dev1:ZGV2ZWxvcG1lbnQta2V5LW5vdC1mb3ItcHJvZHVjdGk="
-)
+FIELD_ENCRYPTION_KEYS = env("FIELD_ENCRYPTION_KEYS", default="dev1:ZGV2ZWxvcG1lbnQta2V5LW5vdC1mb3ItcHJvZHVjdGk=")
 # HMAC-SHA256 key of the blind indexes that find a card number or openid without decrypting.
 BLIND_INDEX_KEY = env("BLIND_INDEX_KEY", default="development-blind-index-key-not-for-production")
 

@@ -1,0 +1,10 @@
+from django.urls import path
+
+from payments.api import views
+
+urlpatterns = [
+    path("payout-accounts/", views.PayoutAccountsApi.as_view(), name="payout-accounts"),
+    path("withdrawals/", views.WithdrawalsApi.as_view(), name="withdrawals"),
+    path("withdrawals/<str:order_no>/", views.WithdrawalDetailApi.as_view(), name="withdrawal-detail"),
+    path("withdrawals/<str:order_no>/cancel/", views.WithdrawalCancelApi.as_view(), name="withdrawal-cancel"),
+]

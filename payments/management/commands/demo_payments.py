@@ -1,0 +1,72 @@
+"""Demo payout accounts and withdrawals for `make run`, after `demo_data` (wallet) created the users.
+
+Safe on every start: accounts are bound once (binding again returns them), withdrawals carry
+fixed idempotency keys, so a second run replays them instead of creating more. A withdrawal the
+risk rules refuse today (say operations closed the window) is reported and skipped, never fatal.
+"""
+
+from decimal import Decimal
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+
+from payments import services
+from wallet import services as ledger
+from wallet.errors import ApplicationError
+
+# A reviewer's queue needs withdrawals above the 5,000.00 review line: dave can afford them.
+REVIEW_CLIENT = "dave"
+REVIEW_CLIENT_BALANCE = Decimal("30000.00")
+CARDS = {"alice": "6222020200112233446", "dave": "6217001234567890122"}
+OPENIDS = {"bob": "oDemo8uMuAJO_M2pxb1Q9zNjBob0"}
+WITHDRAWALS = [
+    ("alice", "120.00"),
+    ("bob", "50.00"),
+    (REVIEW_CLIENT, "6000.00"),
+    (REVIEW_CLIENT, "9000.00"),
+]
+
+
+class Command(BaseCommand):
+    help = "Create or refresh demo payout accounts and withdrawals (needs `demo_data` first)."
+
+    def handle(self, *args, **options):
+        users = get_user_model().objects
+        dave, _ = users.get_or_create(username=REVIEW_CLIENT)
+        account = ledger.account_for_user(user=dave)
+        ledger.transfer_post(
+            idempotency_key=f"demo:opening-balance:{REVIEW_CLIENT}",
+            kind="recharge",
+            legs=[
+                ledger.Leg(ledger.account_for_system(code="clearing:demo"), -REVIEW_CLIENT_BALANCE),
+                ledger.Leg(account, REVIEW_CLIENT_BALANCE),
+            ],
+            memo="Demo opening balance",
+        )
+        payout_accounts = {}
+        for username, number in CARDS.items():
+            payout_accounts[username], _ = services.payout_account_bind(
+                user=users.get(username=username),
+                kind="bank_card",
+                card_number=number,
+                holder_name=username.capitalize(),
+                bank_code="ICBC",
+            )
+        for username, openid in OPENIDS.items():
+            payout_accounts[username], _ = services.payout_account_bind(
+                user=users.get(username=username), kind="wechat_openid", openid=openid
+            )
+        lines = ["Demo withdrawals (admin: Payments > Withdrawals opens on the pending queue):"]
+        for position, (username, amount) in enumerate(WITHDRAWALS, start=1):
+            try:
+                withdrawal = services.withdrawal_submit(
+                    user=users.get(username=username),
+                    payout_account=payout_accounts[username],
+                    amount=Decimal(amount),
+                    idempotency_key=f"demo:withdrawal:{position}",
+                ).withdrawal
+            except ApplicationError as error:
+                lines.append(f"  {username:<6} {amount:>9}  not created today: {error.code} ({error.message})")
+                continue
+            lines.append(f"  {username:<6} {amount:>9}  {withdrawal.order_no}  {withdrawal.status}")
+        self.stdout.write("\n".join(lines))

@@ -1,0 +1,94 @@
+"""Read queries of the payments app: a user's own objects, routing and withdrawal history."""
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from django.contrib.auth.models import User
+from django.db.models import Count, Q, QuerySet, Sum
+
+from payments.models import Channel, PayoutAccount, Withdrawal, WithdrawalStatus
+from wallet import errors
+from wallet.money import ZERO
+
+SUPERVISOR_GROUP = "finance_supervisor"
+
+
+@dataclass(frozen=True)
+class WithdrawalHistory:
+    """Per window: how many withdrawals the user created, and the amount of those still live."""
+
+    counts: dict[str, int]
+    amounts: dict[str, Decimal]
+
+
+def withdrawal_history(*, user_id: int, since: dict[str, datetime]) -> WithdrawalHistory:
+    """One aggregate query over the user's withdrawals for every window start in ``since``.
+
+    Every order counts toward the count limits; cancelled, rejected and failed ones give their
+    money back, so they do not count toward the amount limits.
+    """
+    live = ~Q(status__in=Withdrawal.RELEASED_STATUSES)
+    aggregates: dict = {}
+    for name, start in since.items():
+        aggregates[f"count_{name}"] = Count("id", filter=Q(created_at__gte=start))
+        aggregates[f"amount_{name}"] = Sum("amount", filter=Q(created_at__gte=start) & live)
+    row = Withdrawal.objects.filter(user_id=user_id, created_at__gte=min(since.values())).aggregate(**aggregates)
+    return WithdrawalHistory(
+        counts={name: row[f"count_{name}"] for name in since},
+        amounts={name: row[f"amount_{name}"] or ZERO for name in since},
+    )
+
+
+def payout_channel_for(*, kind: str, amount: Decimal) -> Channel | None:
+    """The cheapest enabled channel that pays out to ``kind`` and admits ``amount`` (DESIGN §6)."""
+    candidates = [
+        channel
+        for channel in Channel.objects.filter(enabled=True, payout_account_kind=kind).order_by("priority", "id")
+        if channel.admits(amount)
+    ]
+    return min(candidates, key=lambda channel: channel.fee_for(amount), default=None)
+
+
+def payout_accounts_for_user(*, user: User) -> QuerySet[PayoutAccount]:
+    return PayoutAccount.objects.filter(user=user).order_by("-created_at", "-id")
+
+
+def payout_account_for_user(*, user: User, payout_account_id: int) -> PayoutAccount | None:
+    return PayoutAccount.objects.filter(user=user, pk=payout_account_id).first()
+
+
+def withdrawals_for_user(*, user: User) -> QuerySet[Withdrawal]:
+    return Withdrawal.objects.filter(user=user).select_related("payout_account", "channel")
+
+
+def withdrawal_for_user(*, user: User, order_no: str) -> Withdrawal | None:
+    """The user's own withdrawal; another user's order number finds nothing (seed flaw: scope by user)."""
+    return withdrawals_for_user(user=user).filter(order_no=order_no).first()
+
+
+def withdrawal_approval_refusal(*, withdrawal: Withdrawal, actor: User) -> errors.ApplicationError | None:
+    """Why ``actor`` may not approve ``withdrawal`` now, or None when they may.
+
+    The admin asks before it offers the button; the service asks again under the row lock.
+    """
+    if withdrawal.status != WithdrawalStatus.PENDING:
+        return errors.Conflict(
+            f"Withdrawal {withdrawal.order_no} is {withdrawal.status}; only pending withdrawals can be approved.",
+            fields={"status": withdrawal.status},
+        )
+    if not actor.has_perm("payments.approve_withdrawal"):
+        return errors.PermissionDenied("You may not approve withdrawals.")
+    if withdrawal.user_id == actor.pk:
+        return errors.PermissionDenied("Nobody approves their own withdrawal.")
+    approvers = set(withdrawal.approvals.values_list("actor_id", flat=True))
+    if actor.pk in approvers:
+        return errors.PermissionDenied(
+            f"You already approved {withdrawal.order_no}; the second approval must come from someone else."
+        )
+    is_last = len(approvers) + 1 >= withdrawal.approvals_required
+    if withdrawal.approvals_required > 1 and is_last and not actor.groups.filter(name=SUPERVISOR_GROUP).exists():
+        return errors.PermissionDenied(
+            f"The second approval of {withdrawal.order_no} must come from a finance supervisor."
+        )
+    return None

@@ -1,0 +1,42 @@
+"""`manage.py demo_payments` runs on every `make run` after `demo_data`: again, it changes nothing."""
+
+from decimal import Decimal
+
+import pytest
+from django.core.management import call_command
+
+from payments.models import PayoutAccount, Withdrawal
+from risk.models import RiskRule
+from wallet.audit import ledger_audit
+from wallet.models import Account
+
+pytestmark = pytest.mark.django_db
+
+
+def test_demo_payments_twice_fills_the_review_queue_once(tmp_path):
+    call_command("demo_data", tokens_file=tmp_path / "tokens.json")
+
+    call_command("demo_payments")
+    call_command("demo_payments")
+
+    statuses = sorted(Withdrawal.objects.values_list("user__username", "amount", "status"))
+    assert statuses == [
+        ("alice", Decimal("120.00"), "approved"),
+        ("bob", Decimal("50.00"), "approved"),
+        ("dave", Decimal("6000.00"), "pending"),
+        ("dave", Decimal("9000.00"), "pending"),
+    ]
+    assert PayoutAccount.objects.count() == 3
+    dave = Account.objects.get(owner__username="dave")
+    assert (dave.balance, dave.held) == (Decimal("30000.00"), Decimal("15000.00"))
+    assert ledger_audit() == []
+
+
+def test_a_withdrawal_the_rules_refuse_today_is_reported_not_fatal(tmp_path, capsys):
+    call_command("demo_data", tokens_file=tmp_path / "tokens.json")
+    RiskRule.objects.filter(code="staged_rollout").update(enabled=True, percent=0)
+
+    call_command("demo_payments")
+
+    assert "not created today: not_available" in capsys.readouterr().out
+    assert not Withdrawal.objects.exists()
