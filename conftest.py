@@ -14,6 +14,20 @@ from wallet import services
 pytest_plugins = ["config.tests.browser"]
 
 
+def pytest_collection_modifyitems(items):
+    """Transactional tests start from the rows data migrations create (staff groups, risk
+    rules, channels, schedules), not from the empty tables the previous one's flush left.
+
+    All of them, not some: a flush without serialized rollback re-creates content types through
+    post_migrate, which would then collide with the ones a later test restores.
+    """
+    for item in items:
+        marker = item.get_closest_marker("django_db")
+        if marker and marker.kwargs.get("transaction") and not marker.kwargs.get("serialized_rollback"):
+            restored = pytest.mark.django_db(*marker.args, **{**marker.kwargs, "serialized_rollback": True})
+            item.add_marker(restored, append=False)
+
+
 @pytest.fixture(autouse=True)
 def fast_password_hashing(settings):
     """Real hashing costs ~0.3 s per user; tests hash only throwaway passwords."""

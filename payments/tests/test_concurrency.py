@@ -1,51 +1,19 @@
 """Many submissions and reviews at once, each on its own connection, against the real database."""
 
-import threading
 from collections import Counter
-from collections.abc import Callable
 from decimal import Decimal
 
 import pytest
-from django.db import connections
 
 from payments import services
 from payments.models import Withdrawal, WithdrawalApproval, WithdrawalStatus
-from wallet import errors
 from wallet.audit import ledger_audit
 from wallet.models import Account, Hold
+from wallet.tests.threads import run_in_threads
 
-# The seeded risk rules, channels and staff groups come from data migrations: restore them
-# after the flush of the transactional tests that ran before.
-pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+pytestmark = pytest.mark.django_db(transaction=True)
 
 D = Decimal
-
-
-def run_in_threads(count: int, work: Callable[[int], str]) -> Counter:
-    """Start ``count`` threads behind one barrier; each returns an outcome name."""
-    barrier = threading.Barrier(count)
-    outcomes: list[str] = []
-    lock = threading.Lock()
-
-    def target(i: int) -> None:
-        try:
-            barrier.wait(30)
-            outcome = work(i)
-        except errors.ApplicationError as exc:
-            outcome = exc.code
-        except Exception as exc:  # the outcome records what went wrong
-            outcome = f"{type(exc).__name__}: {exc}"
-        finally:
-            connections.close_all()
-        with lock:
-            outcomes.append(outcome)
-
-    threads = [threading.Thread(target=target, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(120)
-    return Counter(outcomes)
 
 
 def test_twenty_parallel_submits_against_the_daily_count_of_five_accept_exactly_five(

@@ -1,46 +1,19 @@
 """Many connections at once against the same accounts, on the real database."""
 
-import threading
 from collections import Counter
-from collections.abc import Callable
 from decimal import Decimal
 
 import pytest
-from django.db import connections
 
 from wallet import errors, services
 from wallet.audit import ledger_audit
 from wallet.models import Account, Hold
 from wallet.services import Leg
+from wallet.tests.threads import run_in_threads
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 D = Decimal
-
-
-def run_in_threads(count: int, work: Callable[[int], str]) -> Counter:
-    """Start ``count`` threads behind one barrier; each returns an outcome name."""
-    barrier = threading.Barrier(count)
-    outcomes: list[str] = []
-    lock = threading.Lock()
-
-    def target(i: int) -> None:
-        try:
-            barrier.wait(30)
-            outcome = work(i)
-        except Exception as exc:  # the outcome records what went wrong
-            outcome = f"{type(exc).__name__}: {exc}"
-        finally:
-            connections.close_all()
-        with lock:
-            outcomes.append(outcome)
-
-    threads = [threading.Thread(target=target, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(120)
-    return Counter(outcomes)
 
 
 def test_fifty_concurrent_place_and_capture_of_10_against_200_succeed_exactly_twenty_times(make_user, funded_account):

@@ -1,0 +1,61 @@
+"""What the payments data migration leaves behind: channels at the business defaults, and each
+staff group's share of the payments permissions (DESIGN §6, §10)."""
+
+from decimal import Decimal
+
+import pytest
+from django.contrib.auth.models import Group
+
+from payments.models import Channel
+
+pytestmark = pytest.mark.django_db
+
+REVIEW = {
+    "view_withdrawal",
+    "approve_withdrawal",
+    "view_payoutaccount",
+    "view_withdrawaltransition",
+    "view_channel",
+}
+EXPECTED = {
+    "finance_reviewer": REVIEW,
+    "finance_supervisor": REVIEW,
+    "auditor": {
+        "view_withdrawal",
+        "export_withdrawal",
+        "view_withdrawaltransition",
+        "export_withdrawaltransition",
+        "view_payoutaccount",
+        "view_channel",
+    },
+    "operations": {"view_channel", "change_channel", "view_payoutaccount", "view_withdrawal"},
+}
+
+
+def test_each_group_has_exactly_its_payments_permissions():
+    granted = {
+        group.name: set(group.permissions.filter(content_type__app_label="payments").values_list("codename", flat=True))
+        for group in Group.objects.filter(name__in=EXPECTED)
+    }
+
+    assert granted == EXPECTED
+
+
+def test_only_finance_staff_approve_and_only_auditors_export():
+    approvers = {g.name for g in Group.objects.filter(permissions__codename="approve_withdrawal")}
+    exporters = {g.name for g in Group.objects.filter(permissions__codename__startswith="export_withdrawal")}
+
+    assert approvers == {"finance_reviewer", "finance_supervisor"}
+    assert exporters == {"auditor"}
+
+
+def test_payout_channels_start_at_the_business_defaults():
+    channels = {
+        channel.code: (channel.payout_account_kind, channel.fee_rate, channel.fee_min, channel.fee_max, channel.enabled)
+        for channel in Channel.objects.all()
+    }
+
+    assert channels == {
+        "wechat": ("wechat_openid", Decimal("0.001"), Decimal("0.10"), Decimal("5.00"), True),
+        "bank": ("bank_card", Decimal("0.001"), Decimal("0.10"), Decimal("5.00"), True),
+    }
