@@ -288,7 +288,7 @@ class WithdrawalAdmin(ExportMixin, ReadOnlyMixin, admin.ModelAdmin):
     @admin.action(description="Approve the selected withdrawals", permissions=["approve"])
     def approve_selected(self, request, queryset: QuerySet[Withdrawal]):
         done = 0
-        for withdrawal in queryset.order_by("created_at", "id"):
+        for withdrawal in _ticked(request, queryset):
             try:
                 services.withdrawal_approve(withdrawal=withdrawal, actor=request.user)
                 done += 1
@@ -303,7 +303,7 @@ class WithdrawalAdmin(ExportMixin, ReadOnlyMixin, admin.ModelAdmin):
         if not form.is_valid():
             return _reason_page(request, self, queryset, form, action="reject_selected", verb="Reject")
         done = 0
-        for withdrawal in queryset.order_by("created_at", "id"):
+        for withdrawal in _ticked(request, queryset):
             try:
                 services.withdrawal_reject(
                     withdrawal=withdrawal, actor=request.user, reason=form.cleaned_data["reason"]
@@ -402,6 +402,15 @@ def _review_context(request, withdrawal: Withdrawal | None) -> dict:
         .select_related("by")
         .order_by("timestamp", "id"),
     }
+
+
+def _ticked(request, queryset: QuerySet[Withdrawal]) -> QuerySet[Withdrawal]:
+    """Every order the reviewer ticked, oldest first, not only those still matching the list's
+    filter: one decided by a colleague meanwhile is then refused by name, never silently skipped."""
+    if request.POST.get("select_across") == "1":
+        return queryset.order_by("created_at", "id")
+    ticked = request.POST.getlist(helpers.ACTION_CHECKBOX_NAME)
+    return Withdrawal.objects.filter(pk__in=ticked).order_by("created_at", "id")
 
 
 def _reason_page(request, model_admin, queryset, form, *, action: str, verb: str):

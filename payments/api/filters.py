@@ -7,11 +7,17 @@ import django_filters
 from payments.models import Withdrawal, WithdrawalStatus
 from wallet.dates import local_midnight
 
+ISO_DATE = "%Y-%m-%d"
+
 
 class WithdrawalFilter(django_filters.FilterSet):
     status = django_filters.MultipleChoiceFilter(choices=WithdrawalStatus.choices, help_text="One or more statuses.")
-    created_from = django_filters.DateFilter(method="filter_created_from", help_text="First local date, inclusive.")
-    created_to = django_filters.DateFilter(method="filter_created_to", help_text="Last local date, inclusive.")
+    created_from = django_filters.DateFilter(
+        method="filter_created_from", input_formats=[ISO_DATE], help_text="First local date (YYYY-MM-DD), inclusive."
+    )
+    created_to = django_filters.DateFilter(
+        method="filter_created_to", input_formats=[ISO_DATE], help_text="Last local date (YYYY-MM-DD), inclusive."
+    )
 
     class Meta:
         model = Withdrawal

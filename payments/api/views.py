@@ -86,6 +86,9 @@ class WithdrawalPagination(CursorPagination):
 class WithdrawalsApi(APIView):
     """List (GET) and submit (POST) on one collection URL."""
 
+    # APIView does not paginate by itself; get() uses it, and the schema reads it from here.
+    pagination_class = WithdrawalPagination
+
     @extend_schema_serializer(component_name="WithdrawalSubmitInput")
     class InputSerializer(serializers.Serializer):
         payout_account = serializers.IntegerField(min_value=1, help_text="Id of one of your payout accounts.")
@@ -112,12 +115,9 @@ class WithdrawalsApi(APIView):
                 "The filters are not valid.",
                 fields={name: str(messages[0]) for name, messages in filters.errors.items()},
             )
-        paginator = WithdrawalPagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(filters.qs, request, view=self)
         return paginator.get_paginated_response(WithdrawalOutput(page, many=True).data)
-
-    def get_paginated_response_schema(self, schema: dict) -> dict:
-        return WithdrawalPagination().get_paginated_response_schema(schema)
 
     @extend_schema(
         request=InputSerializer,

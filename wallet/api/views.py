@@ -37,6 +37,9 @@ class StatementPagination(CursorPagination):
 
 
 class WalletEntriesApi(APIView):
+    # APIView does not paginate by itself; get() uses it, and the schema reads it from here.
+    pagination_class = StatementPagination
+
     @extend_schema_serializer(component_name="StatementEntry")
     class OutputSerializer(serializers.Serializer):
         id = serializers.IntegerField()
@@ -51,12 +54,9 @@ class WalletEntriesApi(APIView):
     @extend_schema(responses=OutputSerializer(many=True), summary="Statement, newest first")
     def get(self, request: Request) -> Response:
         account = selectors.user_account(user=request_user(request))
-        paginator = StatementPagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(selectors.statement_entries(account=account), request, view=self)
         return paginator.get_paginated_response(self.OutputSerializer(page, many=True).data)
-
-    def get_paginated_response_schema(self, schema: dict) -> dict:
-        return StatementPagination().get_paginated_response_schema(schema)
 
 
 class TransferSendApi(APIView):
