@@ -226,6 +226,10 @@ class WithdrawalAdmin(ExportMixin, ReadOnlyMixin, admin.ModelAdmin):
             )
         )
 
+    def get_export_queryset(self, request):
+        """The filtered queue, with each order's approvers fetched in one more query, not one per row."""
+        return super().get_export_queryset(request).prefetch_related("approvals__actor")
+
     def get_urls(self):
         info = self.opts.app_label, self.opts.model_name
         return [
