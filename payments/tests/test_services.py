@@ -464,3 +464,23 @@ def test_the_order_refers_to_a_payout_account_of_its_user_only(make_user, funded
         )
 
     assert not Withdrawal.objects.exists()
+
+
+def test_a_submission_costs_a_fixed_number_of_queries_however_long_the_history(
+    make_user, funded_account, card_account, django_assert_num_queries, risk_rule
+):
+    # Given a user with a payout account and a history of withdrawals
+    risk_rule("hourly_count", enabled=False)
+    risk_rule("daily_count", count=50)
+    risk_rule("monthly_count", count=50)
+    user = make_user()
+    funded_account(user, "1000.00")
+    account = card_account(user)
+    for number in range(10):
+        services.withdrawal_submit(user=user, payout_account=account, amount=D("1.00"), idempotency_key=f"h{number}")
+
+    # Then one more submission is: replay check, channels, the user's lock, replay check again,
+    # the history in one aggregate, blocklist, rules, the evaluation, the wallet, the hold, the
+    # order and its log row, plus the savepoints of the transaction and of the hold
+    with django_assert_num_queries(16):
+        services.withdrawal_submit(user=user, payout_account=account, amount=D("1.00"), idempotency_key="last")
