@@ -146,7 +146,6 @@ class Withdrawal(ConcurrentTransitionMixin, models.Model):
     Status = WithdrawalStatus
     # Statuses whose money never left and is (or will be) released: they use no amount limit.
     RELEASED_STATUSES = (Status.CANCELLED, Status.REJECTED, Status.FAILED)
-    FINAL_STATUSES = (Status.SUCCESS, Status.FAILED, Status.REJECTED, Status.CANCELLED, Status.REFUNDED)
 
     order_no = models.CharField(max_length=32, unique=True)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="withdrawals")
@@ -270,10 +269,6 @@ class Withdrawal(ConcurrentTransitionMixin, models.Model):
     def reverse(self, *, by=None, description: str = "") -> None:
         self.status_reason = description
         self.finished_at = timezone.now()
-
-    @property
-    def is_final(self) -> bool:
-        return self.status in self.FINAL_STATUSES
 
 
 class WithdrawalApproval(models.Model):
