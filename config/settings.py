@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "wallet",
     "risk",
     "payments",
+    "payments.channels.sandbox",
     "reconciliation",
 ]
 
@@ -138,6 +139,14 @@ CELERY_TIMEZONE = TIME_ZONE
 IMPORT_EXPORT_EXPORT_PERMISSION_CODE = "export"
 IMPORT_EXPORT_IMPORT_PERMISSION_CODE = "import"
 IMPORT_EXPORT_ESCAPE_FORMULAE_ON_EXPORT = True
+
+# Where channels reach us (notify URLs they call back) and, with no real credentials, where our
+# adapters reach the channel sandbox mounted at /sandbox/ (DESIGN §6).
+PUBLIC_BASE_URL = env("PUBLIC_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
+SANDBOX_ENABLED = env.bool("SANDBOX_ENABLED", default=True)
+SANDBOX_BASE_URL = env("SANDBOX_BASE_URL", default=f"{PUBLIC_BASE_URL}/sandbox").rstrip("/")
+# Seconds an adapter waits for a channel's answer once connected; past it the outcome is unknown.
+CHANNEL_READ_TIMEOUT = env.float("CHANNEL_READ_TIMEOUT", default=10.0)
 
 # Per-user rates of wallet.api.throttles, kept in Redis ("10/minute", "100/hour").
 THROTTLE_RATES = {"withdrawal_submit": env("WITHDRAWAL_SUBMIT_RATE", default="10/minute")}

@@ -1,5 +1,6 @@
-"""Top-level routes: admin, API v1, OpenAPI schema and docs."""
+"""Top-level routes: admin, API v1, OpenAPI schema and docs, and the channel sandbox."""
 
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
@@ -11,3 +12,6 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
 ]
+
+if settings.SANDBOX_ENABLED:
+    urlpatterns.append(path("sandbox/", include("payments.channels.sandbox.urls")))

@@ -26,6 +26,12 @@ class PayoutAccountKind(models.TextChoices):
     BANK_CARD = "bank_card", "Bank card"
 
 
+class ChannelAdapter(models.TextChoices):
+    WECHAT_V3 = "wechat_v3", "WeChat Pay v3"
+    WECHAT_V2 = "wechat_v2", "WeChat Pay v2 (legacy merchants)"
+    BANK = "bank", "Bank payout gateway"
+
+
 class Channel(models.Model):
     """A payment channel's settings, kept by operations in the admin; credentials live in the
     environment, never here."""
@@ -42,6 +48,10 @@ class Channel(models.Model):
     max_amount = money_field(null=True, blank=True)
     # Lower wins between channels that cost the same.
     priority = models.PositiveSmallIntegerField(default=100)
+    # Which adapter speaks to it (payments.channels.registry), and how many payout requests a
+    # second all workers together may send it.
+    adapter = models.CharField(max_length=16, choices=ChannelAdapter.choices)
+    rate_limit_per_second = models.PositiveIntegerField(default=50)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

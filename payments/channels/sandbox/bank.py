@@ -1,0 +1,3 @@
+"""Sandbox endpoints of the bank protocol (built in issue 4)."""
+
+urlpatterns: list = []
