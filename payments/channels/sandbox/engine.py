@@ -7,6 +7,7 @@ Protocol modules (``wechat_v3``, ``wechat_v2``, ``bank``) parse and sign; this m
 import time
 import uuid
 from dataclasses import dataclass
+from functools import partial
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
@@ -65,6 +66,7 @@ def _receive_once(protocol: str, order_no: str, amount: Decimal, payee_masked: s
     rule = _rule_take(protocol, order_no)
     scenario = rule.scenario if rule else Scenario.SUCCEED
     delay = rule.delay_seconds if rule else 0.0
+    failure_code = (rule.failure_code if rule else "") or DEFAULT_FAILURE_CODE
     if scenario in NOTHING_TAKEN:
         return Decision(scenario=scenario, payout=None, delay=delay or DEFAULT_TIMEOUT_SECONDS, replayed=False)
     state = FIRST_STATE[Scenario(scenario)]
@@ -76,7 +78,7 @@ def _receive_once(protocol: str, order_no: str, amount: Decimal, payee_masked: s
             amount=amount,
             payee_masked=payee_masked,
             state=state,
-            failure_code=(rule.failure_code or DEFAULT_FAILURE_CODE) if state == SandboxPayout.State.FAILED else "",
+            failure_code=failure_code if state == SandboxPayout.State.FAILED else "",
             scenario=scenario,
             notify_url=notify_url,
             finished_at=None if state == SandboxPayout.State.PROCESSING else timezone.now(),
@@ -156,10 +158,5 @@ def _notifies_on_commit(payout: SandboxPayout, delay: float) -> None:
         plan = [(SandboxPayout.State.SUCCESS, 0.0), (SandboxPayout.State.RETURNED, delay or 2.0)]
     else:
         plan = [(payout.state, 0.0)]
-    payout_id = payout.pk
     for state, countdown in plan:
-        transaction.on_commit(
-            lambda state=state, countdown=countdown: tasks.sandbox_notify.apply_async(
-                args=[payout_id, state], countdown=countdown
-            )
-        )
+        transaction.on_commit(partial(tasks.sandbox_notify.apply_async, args=[payout.pk, state], countdown=countdown))
