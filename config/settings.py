@@ -131,6 +131,10 @@ CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL)
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# No task runs longer than this; the broker's visibility timeout below is far longer, so a task
+# is redelivered only when its worker died, never while it still runs.
+CELERY_TASK_TIME_LIMIT = 300
+CELERY_TASK_SOFT_TIME_LIMIT = 240
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
@@ -147,6 +151,12 @@ SANDBOX_ENABLED = env.bool("SANDBOX_ENABLED", default=True)
 SANDBOX_BASE_URL = env("SANDBOX_BASE_URL", default=f"{PUBLIC_BASE_URL}/sandbox").rstrip("/")
 # Seconds an adapter waits for a channel's answer once connected; past it the outcome is unknown.
 CHANNEL_READ_TIMEOUT = env.float("CHANNEL_READ_TIMEOUT", default=10.0)
+
+# First retry delay of a payout task after a transient channel error; doubles each time (3 retries).
+PAYOUT_RETRY_BASE_SECONDS = env.float("PAYOUT_RETRY_BASE_SECONDS", default=5.0)
+
+# Delivers user notifications (payments.notifications); a dotted path to a callable.
+NOTIFICATION_SENDER = env("NOTIFICATION_SENDER", default="payments.notifications.log_sender")
 
 # Per-user rates of wallet.api.throttles, kept in Redis ("10/minute", "100/hour").
 THROTTLE_RATES = {"withdrawal_submit": env("WITHDRAWAL_SUBMIT_RATE", default="10/minute")}

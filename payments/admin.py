@@ -29,7 +29,9 @@ from import_export.formats.base_formats import CSV, XLSX
 from payments import encryption, selectors, services
 from payments.models import (
     Channel,
+    DeadLetter,
     PayoutAccount,
+    UserNotification,
     Withdrawal,
     WithdrawalApproval,
     WithdrawalStatus,
@@ -54,6 +56,8 @@ class ChannelAdmin(admin.ModelAdmin):
         "code",
         "name",
         "enabled",
+        "adapter",
+        "rate_limit_per_second",
         "payout_account_kind",
         "fee_rate",
         "fee_min",
@@ -430,3 +434,36 @@ def _reason_page(request, model_admin, queryset, form, *, action: str, verb: str
         "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
     }
     return TemplateResponse(request, "admin/payments/reason_action.html", context)
+
+
+@admin.register(DeadLetter)
+class DeadLetterAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    """Tasks that gave up after their retries; operations retry them once the cause is fixed."""
+
+    list_display = ("id", "created_at", "task", "args", "withdrawal", "attempts", "error", "retried_at", "retried_by")
+    list_filter = (("retried_at", admin.EmptyFieldListFilter), "task", "created_at")
+    list_select_related = ("withdrawal", "retried_by")
+    ordering = ("-created_at", "-id")
+    actions = ["retry_selected"]
+
+    def has_retry_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("payments.retry_deadletter")
+
+    @admin.action(description="Retry the selected tasks", permissions=["retry"])
+    def retry_selected(self, request, queryset: QuerySet[DeadLetter]):
+        for dead_letter in queryset:
+            try:
+                services.dead_letter_retry(dead_letter=dead_letter, actor=request.user)
+            except ApplicationError as error:
+                self.message_user(request, error.message, messages.ERROR)
+            else:
+                self.message_user(request, f"{dead_letter} is queued again.", messages.SUCCESS)
+
+
+@admin.register(UserNotification)
+class UserNotificationAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    list_display = ("created_at", "user", "kind", "reference", "message", "sent_at")
+    list_filter = ("kind", ("sent_at", admin.EmptyFieldListFilter), "created_at")
+    list_select_related = ("user",)
+    search_fields = ("reference__exact", "user__username__exact")
+    ordering = ("-created_at", "-id")

@@ -181,6 +181,8 @@ class Withdrawal(ConcurrentTransitionMixin, models.Model):
     approved_at = models.DateTimeField(null=True, blank=True)
     dispatched_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Set by the sweep when the order is still not final four hours after submission.
+    escalated_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         permissions = [
@@ -315,3 +317,51 @@ class WithdrawalTransition(StateLog):
     class Meta:
         proxy = True
         permissions = [("export_withdrawaltransition", "Can export withdrawal transitions")]
+
+
+class DeadLetter(models.Model):
+    """A task that kept failing after its retries: operations look at it and retry it (DESIGN §7)."""
+
+    task = models.CharField(max_length=128)
+    args = models.JSONField(default=list)
+    withdrawal = models.ForeignKey(
+        Withdrawal, null=True, blank=True, on_delete=models.PROTECT, related_name="dead_letters"
+    )
+    error = models.TextField()
+    attempts = models.PositiveSmallIntegerField()
+    created_at = models.DateTimeField(default=timezone.now)
+    retried_at = models.DateTimeField(null=True, blank=True)
+    retried_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        permissions = [("retry_deadletter", "Can retry dead letters")]
+        indexes = [models.Index(fields=["retried_at", "created_at"], name="dead_letter_open_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.task}{self.args}"
+
+
+class UserNotification(models.Model):
+    """What we told a user about their money; ``sent_at`` is set once the sender delivered it."""
+
+    class Kind(models.TextChoices):
+        WITHDRAWAL_SUCCEEDED = "withdrawal_succeeded", "Withdrawal paid out"
+        WITHDRAWAL_FAILED = "withdrawal_failed", "Withdrawal failed"
+        WITHDRAWAL_RETURNED = "withdrawal_returned", "Withdrawal returned by the bank"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="notifications")
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    reference = models.CharField(max_length=64)
+    message = models.CharField(max_length=500)
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "reference"], name="notification_once_per_event"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.reference}"

@@ -10,6 +10,7 @@ import hashlib
 from dataclasses import dataclass
 from decimal import Decimal
 
+from celery import current_app
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.db.models import Q
@@ -17,10 +18,12 @@ from django.utils import timezone
 from django_fsm import can_proceed, has_transition_perm
 from django_fsm_log.models import StateLog
 
-from payments import encryption, identifiers, locks, selectors, tasks
+from payments import encryption, identifiers, locks, notifications, selectors, tasks
 from payments.models import (
+    DeadLetter,
     PayoutAccount,
     PayoutAccountKind,
+    UserNotification,
     Withdrawal,
     WithdrawalApproval,
     WithdrawalStatus,
@@ -304,6 +307,12 @@ def withdrawal_succeed(*, withdrawal: Withdrawal, channel_reference: str = "") -
         ledger.hold_capture(
             hold=withdrawal.hold_id, destinations=destinations, kind="withdrawal", memo=withdrawal.order_no
         )
+        notifications.notification_create(
+            user=withdrawal.user,
+            kind=UserNotification.Kind.WITHDRAWAL_SUCCEEDED,
+            reference=withdrawal.order_no,
+            message=f"Your withdrawal {withdrawal.order_no} of {withdrawal.actual_amount} has been paid out.",
+        )
     return withdrawal
 
 
@@ -318,6 +327,12 @@ def withdrawal_fail(*, withdrawal: Withdrawal, code: str, message: str) -> Withd
         withdrawal.failure_code = code
         withdrawal.save(update_fields=["status", "status_reason", "failure_code", "finished_at", "updated_at"])
         ledger.hold_release(hold=withdrawal.hold_id)
+        notifications.notification_create(
+            user=withdrawal.user,
+            kind=UserNotification.Kind.WITHDRAWAL_FAILED,
+            reference=withdrawal.order_no,
+            message=f"Your withdrawal {withdrawal.order_no} failed ({code}); {withdrawal.amount} is back.",
+        )
     return withdrawal
 
 
@@ -343,6 +358,12 @@ def withdrawal_reverse(*, withdrawal: Withdrawal, reason: str) -> Withdrawal:
             memo=reason[:255],
             reference=withdrawal.order_no,
         )
+        notifications.notification_create(
+            user=withdrawal.user,
+            kind=UserNotification.Kind.WITHDRAWAL_RETURNED,
+            reference=withdrawal.order_no,
+            message=f"Your withdrawal {withdrawal.order_no} was returned by the bank; {withdrawal.amount} is back.",
+        )
     return withdrawal
 
 
@@ -364,3 +385,17 @@ def _clearing_account(withdrawal: Withdrawal):
 def _dispatch_on_commit(withdrawal: Withdrawal) -> None:
     withdrawal_id = withdrawal.pk
     transaction.on_commit(lambda: tasks.withdrawal_dispatch.delay(withdrawal_id))
+
+
+def dead_letter_retry(*, dead_letter: DeadLetter, actor: User) -> DeadLetter:
+    """Run a dead-lettered task again (after commit), recording who asked; once per letter."""
+    with transaction.atomic(durable=True):
+        dead_letter = DeadLetter.objects.select_for_update().get(pk=dead_letter.pk)
+        if dead_letter.retried_at is not None:
+            raise errors.Conflict(f"Dead letter {dead_letter.pk} was already retried.")
+        dead_letter.retried_at = timezone.now()
+        dead_letter.retried_by = actor
+        dead_letter.save(update_fields=["retried_at", "retried_by"])
+        task, args = current_app.tasks[dead_letter.task], list(dead_letter.args)
+        transaction.on_commit(lambda: task.apply_async(args=args))
+    return dead_letter

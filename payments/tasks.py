@@ -1,18 +1,78 @@
-"""Celery tasks of the payments app: thin wrappers that take ids and call services."""
+"""Celery tasks of the payments app: thin wrappers that take ids, call the pipeline or a
+service, and retry (DESIGN §7). Every task is safe to run twice: each one loads the order and
+checks its state under the order's lock before doing anything."""
 
 import logging
 
-from celery import shared_task
+from celery import Task, shared_task
+from django.conf import settings
+
+from payments import notifications, payouts
+from payments.channels.base import RetryableError, UnknownOutcome
 
 logger = logging.getLogger(__name__)
 
+MAX_RETRIES = 3
+TRANSIENT = (RetryableError, UnknownOutcome)
 
-@shared_task(name="payments.withdrawal_dispatch")
-def withdrawal_dispatch(withdrawal_id: int) -> None:
-    """Hand an approved withdrawal to its payout channel.
 
-    Enqueued on commit of every approval. The channel adapters, rate limits and retries that
-    send the payout are issue 4; until they land the order stays ``approved`` (still
-    cancellable by its owner), and issue 4's sweep re-enqueues it.
-    """
-    logger.info("withdrawal %s approved; waiting for the payout pipeline (issue 4)", withdrawal_id)
+@shared_task(bind=True, name="payments.withdrawal_dispatch", max_retries=MAX_RETRIES)
+def withdrawal_dispatch(self: Task, withdrawal_id: int) -> str:
+    """Send an approved withdrawal to its channel (enqueued on commit of its approval)."""
+    return _run(self, payouts.payout_send, withdrawal_id)
+
+
+@shared_task(bind=True, name="payments.withdrawal_check", max_retries=MAX_RETRIES)
+def withdrawal_check(self: Task, withdrawal_id: int) -> str:
+    """Ask the channel about a withdrawal stuck in processing and finish it."""
+    return _run(self, payouts.payout_check, withdrawal_id)
+
+
+@shared_task(name="payments.sweep_approved")
+def sweep_approved() -> int:
+    """Every minute: re-enqueue approved withdrawals whose dispatch did not happen."""
+    ids = payouts.approved_stuck_ids()
+    for withdrawal_id in ids:
+        withdrawal_dispatch.delay(withdrawal_id)
+    return len(ids)
+
+
+@shared_task(name="payments.sweep_processing")
+def sweep_processing() -> int:
+    """Every five minutes: query the channel about withdrawals processing for ten minutes."""
+    ids = payouts.processing_stuck_ids()
+    for withdrawal_id in ids:
+        withdrawal_check.delay(withdrawal_id)
+    return len(ids)
+
+
+@shared_task(name="payments.sweep_escalate")
+def sweep_escalate() -> int:
+    """Hourly: flag withdrawals still not final four hours after submission."""
+    return payouts.withdrawals_escalate()
+
+
+@shared_task(name="payments.notification_send")
+def notification_send(notification_id: int) -> None:
+    notifications.notification_deliver(notification_id=notification_id)
+
+
+def _run(task: Task, step, withdrawal_id: int) -> str:
+    """Run a pipeline step; transient channel trouble is retried with exponential backoff, then
+    recorded as a dead letter (the order stays where it is for the sweeps); a used-up rate
+    limit re-queues the task without counting as a retry."""
+    try:
+        return step(withdrawal_id=withdrawal_id)
+    except payouts.RateLimited as limited:
+        task.apply_async(args=[withdrawal_id], countdown=limited.wait)
+        return "rate_limited"
+    except TRANSIENT as exc:
+        attempt = task.request.retries + 1
+        if attempt > MAX_RETRIES:
+            payouts.dead_letter_record(
+                task=task.name, args=[withdrawal_id], withdrawal_id=withdrawal_id, error=repr(exc), attempts=attempt
+            )
+            return "dead_letter"
+        countdown = settings.PAYOUT_RETRY_BASE_SECONDS * 2**task.request.retries
+        logger.info("%s(%s) attempt %s: %s; retrying in %.1f s", task.name, withdrawal_id, attempt, exc, countdown)
+        raise task.retry(exc=exc, countdown=countdown) from exc

@@ -867,6 +867,8 @@ def channel_form(channel: Channel, **changes) -> dict:
         "min_amount": "" if channel.min_amount is None else str(channel.min_amount),
         "max_amount": "" if channel.max_amount is None else str(channel.max_amount),
         "priority": str(channel.priority),
+        "adapter": channel.adapter,
+        "rate_limit_per_second": str(channel.rate_limit_per_second),
     }
     return {key: value for key, value in (data | changes).items() if value != ""}
 

@@ -28,8 +28,19 @@ EXPECTED = {
         "view_payoutaccount",
         "view_channel",
     },
-    "operations": {"view_channel", "change_channel", "view_payoutaccount", "view_withdrawal"},
+    "operations": {
+        "view_channel",
+        "change_channel",
+        "view_payoutaccount",
+        "view_withdrawal",
+        "view_deadletter",
+        "retry_deadletter",
+        "view_usernotification",
+    },
 }
+EXPECTED["finance_reviewer"] = REVIEW | {"view_usernotification"}
+EXPECTED["finance_supervisor"] = REVIEW | {"view_usernotification"}
+EXPECTED["auditor"] |= {"view_usernotification", "view_deadletter"}
 
 
 def test_each_group_has_exactly_its_payments_permissions():
@@ -51,11 +62,21 @@ def test_only_finance_staff_approve_and_only_auditors_export():
 
 def test_payout_channels_start_at_the_business_defaults():
     channels = {
-        channel.code: (channel.payout_account_kind, channel.fee_rate, channel.fee_min, channel.fee_max, channel.enabled)
+        channel.code: (
+            channel.adapter,
+            channel.payout_account_kind,
+            channel.fee_rate,
+            channel.fee_min,
+            channel.fee_max,
+            channel.rate_limit_per_second,
+            channel.enabled,
+        )
         for channel in Channel.objects.all()
     }
 
+    fees = (Decimal("0.001"), Decimal("0.10"), Decimal("5.00"), 50)
     assert channels == {
-        "wechat": ("wechat_openid", Decimal("0.001"), Decimal("0.10"), Decimal("5.00"), True),
-        "bank": ("bank_card", Decimal("0.001"), Decimal("0.10"), Decimal("5.00"), True),
+        "wechat": ("wechat_v3", "wechat_openid", *fees, True),
+        "bank": ("bank", "bank_card", *fees, True),
+        "wechat_v2": ("wechat_v2", "wechat_openid", *fees, False),
     }

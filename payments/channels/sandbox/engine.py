@@ -7,8 +7,8 @@ Protocol modules (``wechat_v3``, ``wechat_v2``, ``bank``) parse and sign; this m
 import time
 import uuid
 from dataclasses import dataclass
-from functools import partial
 from decimal import Decimal
+from functools import partial
 
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
