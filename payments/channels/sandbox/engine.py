@@ -141,11 +141,12 @@ def _rule_take(protocol: str, order_no: str) -> SandboxRule | None:
 
 
 def _notifies_on_commit(payout: SandboxPayout, delay: float) -> None:
-    """Schedule the notifies the scenario implies (protocols without notifies ignore them)."""
+    """Schedule the notifies the scenario implies; for protocols without notifies (or without a
+    notify URL) the same tasks only settle the payout, for queries to find."""
     from payments.channels.sandbox import tasks
 
     scenario = payout.scenario
-    if scenario == Scenario.DROP_RESPONSE or not payout.notify_url:
+    if scenario == Scenario.DROP_RESPONSE:
         return  # The channel lost its answer and its notify: only a query finds out.
     plan: list[tuple[str, float]]
     if scenario == Scenario.DUPLICATE_NOTIFY:

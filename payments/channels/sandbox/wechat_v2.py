@@ -1,3 +1,204 @@
-"""Sandbox endpoints of the wechat_v2 protocol (built in issue 4)."""
+"""The sandbox's WeChat Pay v2 enterprise payment to change: ``promotion/transfers`` and
+``gettransferinfo``, signed XML both ways with the merchant API key, no client certificate and
+no notify (v2 transfers answer synchronously).
 
-urlpatterns: list = []
+v2 has no "accepted, pending" answer: a payout still processing is answered ``SYSTEMERROR``,
+which WeChat documents as "query with the same partner_trade_no". Change payments cannot bounce,
+so a returned payout is reported by the query as FAILED with reason ``RETURNED``: the money is
+back with the merchant.
+"""
+
+import string
+from datetime import datetime
+from decimal import Decimal
+from secrets import choice, token_hex
+
+from django.http import HttpRequest, HttpResponse
+from django.urls import path
+from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from payments.channels.sandbox import engine
+from payments.channels.sandbox.keys import keys_for
+from payments.channels.sandbox.models import Protocol, SandboxPayout, Scenario
+from payments.channels.wechat_v2.signing import SignType, XmlRefused, params_sign, params_verify, xml_decode, xml_encode
+
+PAID = (SandboxPayout.State.SUCCESS, SandboxPayout.State.RETURNED)
+QUERY_STATUS = {
+    SandboxPayout.State.SUCCESS: "SUCCESS",
+    SandboxPayout.State.PROCESSING: "PROCESSING",
+    SandboxPayout.State.FAILED: "FAILED",
+    SandboxPayout.State.RETURNED: "FAILED",
+}
+
+
+def keys_generate() -> dict:
+    alphabet = string.ascii_letters + string.digits
+    return {
+        "mch_id": "19" + "".join(choice(string.digits) for _ in range(8)),
+        "appid": "wx" + token_hex(8),
+        "api_key": "".join(choice(alphabet) for _ in range(32)),
+        "sign_type": SignType.HMAC_SHA256.value,
+    }
+
+
+def notify_build(payout: SandboxPayout, secrets: dict) -> tuple[dict[str, str], bytes] | None:
+    """v2 transfers have no notify."""
+    return None
+
+
+@csrf_exempt
+@require_POST
+def transfer_create(request: HttpRequest) -> HttpResponse:
+    keys = keys_for(Protocol.WECHAT_V2)
+    fields, refusal = _request_read(request, keys, merchant=("mchid", "mch_appid"))
+    if refusal is not None:
+        return refusal
+    sign_type = fields.get("sign_type") or SignType.MD5
+    if not _transfer_params_valid(fields):
+        return _answer(keys, sign_type, _result_fail(keys, "PARAM_ERROR", "参数错误"))
+    amount = Decimal(fields["amount"]) / 100
+    decision = engine.payout_receive(
+        protocol=Protocol.WECHAT_V2,
+        order_no=fields["partner_trade_no"],
+        amount=amount,
+        payee_masked=_openid_mask(fields["openid"]),
+    )
+    if decision.scenario == Scenario.TIMEOUT:
+        engine.pause(decision.delay)
+        return HttpResponse("Gateway Timeout", status=504, content_type="text/plain")
+    if decision.scenario == Scenario.SERVER_ERROR or decision.payout is None:
+        return HttpResponse("<html><body>500 Internal Server Error</body></html>", status=500, content_type="text/html")
+    if decision.scenario == Scenario.SLOW:
+        engine.pause(decision.delay)
+    payout = decision.payout
+    if decision.replayed and payout.amount != amount:
+        response = _answer(keys, sign_type, _result_fail(keys, "FATAL_ERROR", "两次请求参数不一致"))
+    else:
+        response = _answer(keys, sign_type, _transfer_answer(payout, keys))
+    if decision.scenario == Scenario.DROP_RESPONSE:
+        response.content = response.content[: len(response.content) // 2]
+    return response
+
+
+@csrf_exempt
+@require_POST
+def transfer_query(request: HttpRequest) -> HttpResponse:
+    keys = keys_for(Protocol.WECHAT_V2)
+    fields, refusal = _request_read(request, keys, merchant=("mch_id", "appid"))
+    if refusal is not None:
+        return refusal
+    sign_type = fields.get("sign_type") or SignType.MD5
+    payout = engine.payout_find(protocol=Protocol.WECHAT_V2, order_no=fields.get("partner_trade_no", ""))
+    if payout is None:
+        answer = {
+            "return_code": "SUCCESS",
+            "result_code": "FAIL",
+            "err_code": "NOT_FOUND",
+            "err_code_des": "指定单号数据不存在",
+        }
+        return _answer(keys, sign_type, answer)
+    answer = {
+        "return_code": "SUCCESS",
+        "result_code": "SUCCESS",
+        "partner_trade_no": payout.order_no,
+        "appid": keys["appid"],
+        "mch_id": keys["mch_id"],
+        "detail_id": payout.channel_reference,
+        "status": QUERY_STATUS[SandboxPayout.State(payout.state)],
+        "reason": _query_reason(payout),
+        "payment_amount": str(int(payout.amount * 100)),
+        "transfer_time": _wechat_time(payout.created_at),
+        "payment_time": _wechat_time(payout.finished_at or payout.created_at) if payout.state in PAID else "",
+    }
+    return _answer(keys, sign_type, answer)
+
+
+def _request_read(
+    request: HttpRequest, keys: dict, *, merchant: tuple[str, str]
+) -> tuple[dict[str, str], HttpResponse | None]:
+    """The request's fields, or the ``return_code`` FAIL answer WeChat gives a request it will
+    not read: unparseable, wrongly signed, or for another merchant."""
+    try:
+        fields = xml_decode(request.body)
+    except XmlRefused:
+        return {}, _answer(keys, SignType.MD5, {"return_code": "FAIL", "return_msg": "XML格式错误"})
+    sign_type = fields.get("sign_type") or SignType.MD5
+    if sign_type not in set(SignType):
+        return fields, _answer(keys, SignType.MD5, {"return_code": "FAIL", "return_msg": "签名类型错误"})
+    if not params_verify(fields, api_key=keys["api_key"], sign_type=sign_type):
+        return fields, _answer(keys, sign_type, {"return_code": "FAIL", "return_msg": "签名错误"})
+    mch_id_field, appid_field = merchant
+    if fields.get(mch_id_field) != keys["mch_id"] or fields.get(appid_field) != keys["appid"]:
+        return fields, _answer(keys, sign_type, {"return_code": "FAIL", "return_msg": "商户号与appid不匹配"})
+    return fields, None
+
+
+def _transfer_params_valid(fields: dict[str, str]) -> bool:
+    fen = fields.get("amount", "")
+    name_check = fields.get("check_name")
+    return (
+        all(fields.get(name) for name in ("partner_trade_no", "openid", "desc"))
+        and fen.isascii()
+        and fen.isdigit()
+        and int(fen) > 0
+        and (name_check == "NO_CHECK" or (name_check == "FORCE_CHECK" and bool(fields.get("re_user_name"))))
+    )
+
+
+def _transfer_answer(payout: SandboxPayout, keys: dict) -> dict[str, str]:
+    """The answer for the payout's current state: what the first request got, again on replay."""
+    if payout.state == SandboxPayout.State.FAILED:
+        return _result_fail(keys, payout.failure_code, f"付款失败: {payout.failure_code}")
+    if payout.state == SandboxPayout.State.PROCESSING:
+        return _result_fail(keys, "SYSTEMERROR", "系统繁忙，请使用原单号查询")
+    return {
+        "return_code": "SUCCESS",
+        "mch_appid": keys["appid"],
+        "mchid": keys["mch_id"],
+        "nonce_str": token_hex(16),
+        "result_code": "SUCCESS",
+        "partner_trade_no": payout.order_no,
+        "payment_no": payout.channel_reference,
+        "payment_time": _wechat_time(payout.finished_at or payout.created_at),
+    }
+
+
+def _result_fail(keys: dict, err_code: str, description: str) -> dict[str, str]:
+    return {
+        "return_code": "SUCCESS",
+        "mch_appid": keys["appid"],
+        "mchid": keys["mch_id"],
+        "nonce_str": token_hex(16),
+        "result_code": "FAIL",
+        "err_code": err_code,
+        "err_code_des": description,
+    }
+
+
+def _answer(keys: dict, sign_type: str, fields: dict[str, str]) -> HttpResponse:
+    """Every answer is signed, as the issue asks of the sandbox (real WeChat leaves some unsigned)."""
+    signed = {key: value for key, value in fields.items() if value}
+    signed["sign"] = params_sign(signed, api_key=keys["api_key"], sign_type=sign_type)
+    return HttpResponse(xml_encode(signed), content_type="text/xml; charset=utf-8")
+
+
+def _query_reason(payout: SandboxPayout) -> str:
+    if payout.state == SandboxPayout.State.RETURNED:
+        return "RETURNED"
+    return payout.failure_code if payout.state == SandboxPayout.State.FAILED else ""
+
+
+def _openid_mask(openid: str) -> str:
+    return f"{openid[:3]}***{openid[-3:]}"
+
+
+def _wechat_time(moment: datetime) -> str:
+    return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M:%S")
+
+
+urlpatterns = [
+    path("mmpaymkttransfers/promotion/transfers", transfer_create, name="sandbox-wechat-v2-transfer"),
+    path("mmpaymkttransfers/gettransferinfo", transfer_query, name="sandbox-wechat-v2-query"),
+]
