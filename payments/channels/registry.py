@@ -1,7 +1,7 @@
 """Which adapter serves a channel, configured from the environment or, without credentials,
 pointed at the sandbox with the sandbox's generated merchant keys (DESIGN §6).
 
-Each adapter package provides ``adapter_from_environment() -> adapter | None`` (None when its
+Each adapter package provides ``adapter_from_environment(*, read_timeout) -> adapter | None`` (None when its
 credentials are not set) and ``adapter_for_sandbox(secrets: dict, base_url: str) -> adapter``.
 Adapters hold a pooled HTTP session, so each process keeps one per configuration.
 """
