@@ -23,7 +23,15 @@ PACKAGES = {
 
 
 def payout_adapter(channel: Channel) -> PayoutAdapter:
-    return _adapter(channel.adapter, settings.SANDBOX_ENABLED, settings.SANDBOX_BASE_URL, settings.CHANNEL_READ_TIMEOUT)
+    configured = _configured(channel.adapter, settings.CHANNEL_READ_TIMEOUT)
+    if configured is not None:
+        return configured
+    if not settings.SANDBOX_ENABLED:
+        raise ImproperlyConfigured(f"No credentials for the {channel.adapter} channel and the sandbox is off.")
+    from payments.channels.sandbox.keys import keys_row
+
+    keys = keys_row(channel.adapter)
+    return _sandbox(channel.adapter, keys.pk, settings.SANDBOX_BASE_URL, settings.CHANNEL_READ_TIMEOUT)
 
 
 def notify_url(channel: Channel) -> str:
@@ -31,15 +39,15 @@ def notify_url(channel: Channel) -> str:
 
 
 @lru_cache(maxsize=16)
-def _adapter(adapter: str, sandbox_enabled: bool, sandbox_base_url: str, read_timeout: float) -> PayoutAdapter:
-    package = import_module(PACKAGES[ChannelAdapter(adapter)])
-    configured = package.adapter_from_environment(read_timeout=read_timeout)
-    if configured is not None:
-        return configured
-    if not sandbox_enabled:
-        raise ImproperlyConfigured(f"No credentials for the {adapter} channel and the sandbox is off.")
-    from payments.channels.sandbox.keys import keys_for
+def _configured(adapter: str, read_timeout: float) -> PayoutAdapter | None:
+    return import_module(PACKAGES[ChannelAdapter(adapter)]).adapter_from_environment(read_timeout=read_timeout)
 
-    return package.adapter_for_sandbox(
-        keys_for(adapter), base_url=f"{sandbox_base_url}/{adapter}", read_timeout=read_timeout
-    )
+
+@lru_cache(maxsize=16)
+def _sandbox(adapter: str, keys_id: int, base_url: str, read_timeout: float) -> PayoutAdapter:
+    """Keyed by the keys row too: a database whose sandbox keys were made anew gets a new adapter."""
+    from payments.channels.sandbox.models import SandboxKeys
+
+    secrets = SandboxKeys.objects.get(pk=keys_id).secrets
+    package = import_module(PACKAGES[ChannelAdapter(adapter)])
+    return package.adapter_for_sandbox(secrets, base_url=f"{base_url}/{adapter}", read_timeout=read_timeout)

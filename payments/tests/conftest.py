@@ -8,6 +8,7 @@ import pytest
 
 from payments import services
 from payments.models import PayoutAccount, Withdrawal, WithdrawalStatus
+from payments.tests.worker import celery_worker_process, sandbox_live  # noqa: F401 - pipeline fixtures
 from risk.models import RiskRule
 from wallet.api.throttles import rate_limiter
 
