@@ -13,6 +13,7 @@ import json
 import secrets
 import time
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
@@ -73,13 +74,16 @@ def timestamp_fresh(value: Any) -> bool:
     return abs(time.time() - seconds) <= MAX_CLOCK_SKEW_SECONDS
 
 
+@lru_cache(maxsize=16)
 def private_key_load(pem: str) -> rsa.RSAPrivateKey:
+    """Parsed once per key: loading checks the RSA key's consistency, which costs milliseconds."""
     key = serialization.load_pem_private_key(pem.encode("ascii"), password=None)
     if not isinstance(key, rsa.RSAPrivateKey):
         raise ValueError("not an RSA private key")
     return key
 
 
+@lru_cache(maxsize=16)
 def public_key_load(pem: str) -> rsa.RSAPublicKey:
     key = serialization.load_pem_public_key(pem.encode("ascii"))
     if not isinstance(key, rsa.RSAPublicKey):
