@@ -1,8 +1,9 @@
 """Payout pipeline throughput: drain N withdrawals through the sandbox at a channel rate limit.
 
 Creates its own database (dropped and recreated) and uses its own Redis database, starts the
-web server (gunicorn: the sandbox and our notify endpoint) and one Celery worker with
-``--workers`` pool processes, then:
+web server (gunicorn, 2 processes of 4 threads: the sandbox and our notify endpoint) and
+``--workers`` Celery worker processes (``--pool prefork`` with ``--concurrency`` 1 by default, or
+``--pool threads`` with several threads each, since a payout mostly waits on the network), then:
 
 1. creates ``--count`` withdrawals of 1.00 waiting for review (before the worker starts, so no
    task exists yet), spread over 100 funded users;
@@ -12,7 +13,7 @@ web server (gunicorn: the sandbox and our notify endpoint) and one Celery worker
    against the limit, end-to-end latency from approval to success (p50, p90, p99, max), the
    busiest second the sandbox saw, double payouts (must be 0) and the ledger audit.
 
-    .venv/bin/python bench/payout.py [--count 10000] [--rate-limit 100] [--workers 2]
+    .venv/bin/python bench/payout.py [--count 10000] [--rate-limit 100] [--workers 2] [--pool threads --concurrency 8]
 """
 
 import argparse
@@ -103,7 +104,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--count", type=int, default=10_000)
     parser.add_argument("--rate-limit", type=int, default=100, help="the bank channel's payouts per second")
-    parser.add_argument("--workers", type=int, default=2, help="Celery pool processes (default 2)")
+    parser.add_argument("--workers", type=int, default=2, help="Celery worker processes (default 2)")
+    parser.add_argument("--pool", choices=["prefork", "threads"], default="prefork", help="each worker's pool")
+    parser.add_argument("--concurrency", type=int, default=1, help="pool size of each worker (default 1)")
     parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/wallet_bench_payout")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/14")
     args = parser.parse_args()
@@ -165,25 +168,18 @@ def main() -> None:
         cwd=ROOT,
         env=env,
     )
-    worker = subprocess.Popen(  # noqa: S603
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "config",
-            "worker",
-            "--concurrency",
-            str(args.workers),
-            "--without-heartbeat",
-            "--without-mingle",
-            "--without-gossip",
-            "--loglevel",
-            "WARNING",
-        ],
-        cwd=ROOT,
-        env=env,
-    )
+    workers = [
+        subprocess.Popen(  # noqa: S603
+            [
+                *(sys.executable, "-m", "celery", "-A", "config", "worker", "--hostname", f"bench{n}@%h"),
+                *("--pool", args.pool, "--concurrency", str(args.concurrency), "--loglevel", "WARNING"),
+                *("--without-heartbeat", "--without-mingle", "--without-gossip"),
+            ],
+            cwd=ROOT,
+            env=env,
+        )
+        for n in range(args.workers)
+    ]
     try:
         wait_for_port(port, web)
         reviewer = get_user_model().objects.create(username="bench-reviewer", is_staff=True)
@@ -195,14 +191,14 @@ def main() -> None:
         print(f"approved {len(ids)} in {approve_seconds:.0f} s ({len(ids) / approve_seconds:.0f}/s)", flush=True)
         final = (WithdrawalStatus.SUCCESS, WithdrawalStatus.FAILED)
         while Withdrawal.objects.filter(pk__in=ids).exclude(status__in=final).exists():
-            if worker.poll() is not None or web.poll() is not None:
-                raise SystemExit("the worker or the web server died")
+            if any(process.poll() is not None for process in [*workers, web]):
+                raise SystemExit("a worker or the web server died")
             time.sleep(1)
     finally:
-        worker.terminate()
-        web.terminate()
-        worker.wait(60)
-        web.wait(60)
+        for process in [*workers, web]:
+            process.terminate()
+        for process in [*workers, web]:
+            process.wait(60)
 
     orders = Withdrawal.objects.filter(pk__in=ids)
     states = dict(orders.values_list("status").annotate(n=Count("id")))

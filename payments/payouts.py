@@ -103,10 +103,8 @@ def payout_notice_apply(*, channel_code: str, notice: PayoutNotice) -> Withdrawa
         raise errors.Conflict(
             f"Notify for {withdrawal.order_no} says {notice.amount}, the order pays {withdrawal.actual_amount}."
         )
-    if notice.state == PayoutState.PROCESSING or (
-        notice.state == PayoutState.SUCCESS and withdrawal.status == WithdrawalStatus.REFUNDED
-    ):
-        return withdrawal  # Nothing new: still on its way, or a late copy of a success since returned.
+    if notice.state == PayoutState.PROCESSING:
+        return withdrawal
     if notice.state == PayoutState.FAILED and withdrawal.status in (
         WithdrawalStatus.SUCCESS,
         WithdrawalStatus.REFUNDED,

@@ -292,10 +292,10 @@ def withdrawal_dispatch(*, withdrawal: Withdrawal) -> Withdrawal:
 
 def withdrawal_succeed(*, withdrawal: Withdrawal, channel_reference: str = "") -> Withdrawal:
     """The channel paid: capture the hold, ``actual_amount`` to the channel's clearing account
-    and ``fee`` to fee income."""
+    and ``fee`` to fee income. Again on a paid order (returned since, or not) is a no-op."""
     with transaction.atomic(durable=True):
         withdrawal = locks.withdrawal_lock(withdrawal.pk)
-        if withdrawal.status == WithdrawalStatus.SUCCESS:
+        if withdrawal.status in (WithdrawalStatus.SUCCESS, WithdrawalStatus.REFUNDED):
             return withdrawal
         _check_transition(withdrawal, "succeed")
         withdrawal.succeed(description=channel_reference)

@@ -30,6 +30,7 @@ ALLOWED = {
 }
 # A repeated system transition (a redelivered task) is a no-op rather than an error.
 IDEMPOTENT = {(S.PROCESSING, "dispatch"), (S.SUCCESS, "succeed"), (S.FAILED, "fail"), (S.REFUNDED, "reverse")}
+IDEMPOTENT |= {(S.REFUNDED, "succeed")}  # a late copy of the success of a payout since returned
 IDEMPOTENT |= {(S.CANCELLED, "cancel")}
 ACTIONS = ["approve", "reject", "cancel", "dispatch", "succeed", "fail", "reverse"]
 
