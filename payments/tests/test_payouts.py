@@ -56,6 +56,7 @@ def test_sending_commits_processing_before_the_request_and_applies_the_answer(sa
     sent = latest(withdrawal)
     payout = SandboxPayout.objects.get(order_no=withdrawal.order_no)
     assert (sent.status, sent.channel_reference) == (S.SUCCESS, payout.channel_reference)
+    assert sent.dispatched_at is not None
     assert sent.dispatched_at < payout.created_at  # processing was committed before the channel got it
     assert payouts.payout_send(withdrawal_id=withdrawal.pk) == "not_sendable"
     assert payout.requests == 1
@@ -208,7 +209,8 @@ def test_a_dead_letter_is_retried_once_by_operations(approved, staff_in, client_
     assert response.status_code == 302
     assert queued == [[withdrawal.pk]]
     letter.refresh_from_db()
-    assert letter.retried_at is not None and letter.retried_by.groups.filter(name="operations").exists()
+    assert letter.retried_at is not None
+    assert letter.retried_by is not None and letter.retried_by.groups.filter(name="operations").exists()
 
 
 def test_auditors_see_dead_letters_but_cannot_retry_them(staff_in, client_for, approved):
