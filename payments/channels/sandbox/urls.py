@@ -1,7 +1,11 @@
-"""``/sandbox/<protocol>/…``: one URL module per protocol (see protocols.py)."""
+"""``/sandbox/<protocol>/…``: one URL module per protocol (see protocols.py), and the bills."""
 
 from django.urls import include, path
 
+from payments.channels.sandbox.bills import bill_download
 from payments.channels.sandbox.protocols import MODULES
 
-urlpatterns = [path(f"{protocol}/", include(module)) for protocol, module in MODULES.items()]
+urlpatterns = [
+    path("bills/<str:protocol>/<str:day>.csv", bill_download, name="sandbox-bill"),
+    *(path(f"{protocol}/", include(module)) for protocol, module in MODULES.items()),
+]
