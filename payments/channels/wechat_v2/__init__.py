@@ -47,6 +47,8 @@ def adapter_from_environment(*, read_timeout: float) -> WechatV2Adapter | None:
         api_key=values["WECHAT_V2_API_KEY"],
         sign_type=sign_type,
         http=http,
+        # The client certificate is required above; over https it authenticates both ends.
+        unsigned_answers_trusted=http.base_url.startswith("https://"),
     )
 
 

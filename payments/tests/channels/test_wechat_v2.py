@@ -93,13 +93,14 @@ def wire(monkeypatch):
 def answering(monkeypatch):
     """An adapter whose channel answers ``body`` (for the answers the sandbox never gives)."""
 
-    def build(body: bytes, *, status: int = 200, sign_type: str = "MD5") -> WechatV2Adapter:
+    def build(body: bytes, *, status: int = 200, sign_type: str = "MD5", tls: bool = False) -> WechatV2Adapter:
         adapter = WechatV2Adapter(
             mch_id="10000100",
             appid="wxd930ea5d5a258f4f",
             api_key=API_KEY,
             sign_type=sign_type,
             http=ChannelHttp(base_url="http://channel.invalid", read_timeout=1),
+            unsigned_answers_trusted=tls,
         )
         monkeypatch.setattr(
             adapter.http, "send", lambda *args, **kwargs: HttpResponse(status=status, headers={}, body=body)
@@ -249,6 +250,15 @@ def test_full_environment_configures_the_merchant_and_its_client_certificate(env
     assert (adapter.mch_id, adapter.appid, adapter.sign_type) == ("10000100", "wxd930ea5d5a258f4f", "HMAC-SHA256")
     assert adapter.http.base_url == "https://api.mch.weixin.qq.com"
     assert adapter.http.session.cert == (str(cert), str(key))
+    assert adapter.unsigned_answers_trusted  # WeChat's own answers are unsigned; mutual TLS vouches
+
+
+def test_on_a_mutual_tls_connection_an_unsigned_answer_counts_but_a_forged_sign_never(answering):
+    paid = answering(xml_encode(transfer_success()), tls=True).payout(payout_request("W1"))
+
+    assert paid.state == PayoutState.SUCCESS
+    with pytest.raises(UnknownOutcome):
+        answering(signed(transfer_success(), api_key="k" * 32), tls=True).payout(payout_request("W1"))
 
 
 @pytest.mark.parametrize(
