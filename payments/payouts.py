@@ -53,7 +53,7 @@ def payout_send(*, withdrawal_id: int) -> str:
     Raises ``RetryableError`` / ``UnknownOutcome`` for the task to retry, ``RateLimited`` to
     run later. A redelivered or duplicate task finds the order locked or already final.
     """
-    if Withdrawal.objects.filter(pk=withdrawal_id, status__in=SEND_STATES).count() == 0:
+    if not Withdrawal.objects.filter(pk=withdrawal_id, status__in=SEND_STATES).exists():
         return "not_sendable"
     with _order_lock(withdrawal_id) as locked:
         if not locked:

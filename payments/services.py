@@ -384,7 +384,7 @@ def _clearing_account(withdrawal: Withdrawal):
 
 def _dispatch_on_commit(withdrawal: Withdrawal) -> None:
     withdrawal_id = withdrawal.pk
-    transaction.on_commit(lambda: tasks.withdrawal_dispatch.delay(withdrawal_id))
+    transaction.on_commit(lambda: tasks.withdrawal_dispatch_enqueue(withdrawal_id))
 
 
 def dead_letter_retry(*, dead_letter: DeadLetter, actor: User) -> DeadLetter:

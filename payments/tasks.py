@@ -6,6 +6,7 @@ import logging
 
 from celery import Task, shared_task
 from django.conf import settings
+from django.core.cache import cache
 
 from payments import notifications, payouts
 from payments.channels.base import RetryableError, UnknownOutcome
@@ -14,11 +15,21 @@ logger = logging.getLogger(__name__)
 
 MAX_RETRIES = 3
 TRANSIENT = (RetryableError, UnknownOutcome)
+# While a dispatch task waits in the queue, a marker in Redis says so, and the sweep leaves the
+# order alone: behind a long, rate-limited queue every order is "approved for over a minute".
+# Past this the marker expires, so a task lost with its broker is sent again after all.
+QUEUED_MARKER_SECONDS = 15 * 60
+
+
+def withdrawal_dispatch_enqueue(withdrawal_id: int) -> None:
+    cache.set(_queued_marker(withdrawal_id), 1, timeout=QUEUED_MARKER_SECONDS)
+    withdrawal_dispatch.delay(withdrawal_id)
 
 
 @shared_task(bind=True, name="payments.withdrawal_dispatch", max_retries=MAX_RETRIES)
 def withdrawal_dispatch(self: Task, withdrawal_id: int) -> str:
     """Send an approved withdrawal to its channel (enqueued on commit of its approval)."""
+    cache.delete(_queued_marker(withdrawal_id))
     return _run(self, payouts.payout_send, withdrawal_id)
 
 
@@ -30,11 +41,13 @@ def withdrawal_check(self: Task, withdrawal_id: int) -> str:
 
 @shared_task(name="payments.sweep_approved")
 def sweep_approved() -> int:
-    """Every minute: re-enqueue approved withdrawals whose dispatch did not happen."""
-    ids = payouts.approved_stuck_ids()
-    for withdrawal_id in ids:
-        withdrawal_dispatch.delay(withdrawal_id)
-    return len(ids)
+    """Every minute: re-enqueue approved withdrawals whose dispatch task is neither queued nor done."""
+    stuck = payouts.approved_stuck_ids()
+    queued = cache.get_many([_queued_marker(withdrawal_id) for withdrawal_id in stuck])
+    lost = [withdrawal_id for withdrawal_id in stuck if _queued_marker(withdrawal_id) not in queued]
+    for withdrawal_id in lost:
+        withdrawal_dispatch_enqueue(withdrawal_id)
+    return len(lost)
 
 
 @shared_task(name="payments.sweep_processing")
@@ -57,6 +70,10 @@ def notification_send(notification_id: int) -> None:
     notifications.notification_deliver(notification_id=notification_id)
 
 
+def _queued_marker(withdrawal_id: int) -> str:
+    return f"payments:dispatch-queued:{withdrawal_id}"
+
+
 def _run(task: Task, step, withdrawal_id: int) -> str:
     """Run a pipeline step; transient channel trouble is retried with exponential backoff, then
     recorded as a dead letter (the order stays where it is for the sweeps); a used-up rate
@@ -64,6 +81,7 @@ def _run(task: Task, step, withdrawal_id: int) -> str:
     try:
         return step(withdrawal_id=withdrawal_id)
     except payouts.RateLimited as limited:
+        cache.set(_queued_marker(withdrawal_id), 1, timeout=QUEUED_MARKER_SECONDS)
         task.apply_async(args=[withdrawal_id], countdown=limited.wait)
         return "rate_limited"
     except TRANSIENT as exc:

@@ -7,6 +7,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.core.cache import cache
 from django.core.management import call_command
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
@@ -164,6 +165,22 @@ def test_the_sweeps_pick_stuck_orders_after_their_grace(approved):
     assert payouts.approved_stuck_ids() == [waiting.pk]
     assert payouts.processing_stuck_ids() == [sent.pk]
     assert fresh.pk not in payouts.approved_stuck_ids()
+
+
+def test_the_approved_sweep_resends_lost_tasks_but_not_those_still_queued(approved, monkeypatch):
+    # Given two orders approved two minutes ago, one whose task still waits in the queue
+    queued, lost = approved(), approved()
+    Withdrawal.objects.filter(pk__in=[queued.pk, lost.pk]).update(approved_at=timezone.now() - timedelta(minutes=2))
+    cache.delete(f"payments:dispatch-queued:{lost.pk}")
+    sent: list[int] = []
+    monkeypatch.setattr(tasks.withdrawal_dispatch, "delay", sent.append)
+
+    # When the sweep runs twice
+    first, second = tasks.sweep_approved(), tasks.sweep_approved()
+
+    # Then only the lost one is enqueued again, once
+    assert (first, second) == (1, 0)
+    assert sent == [lost.pk]
 
 
 def test_orders_not_final_after_four_hours_are_escalated_once_with_a_log_line_and_a_metric(approved, caplog):

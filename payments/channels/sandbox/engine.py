@@ -155,6 +155,8 @@ def _notifies_on_commit(payout: SandboxPayout, delay: float) -> None:
         plan = [(SandboxPayout.State.SUCCESS, delay or 1.0)]
     elif scenario == Scenario.LATE_NOTIFY:
         plan = [(SandboxPayout.State.SUCCESS, delay or 60.0)]
+    elif scenario == Scenario.SLOW:
+        plan = [(payout.state, delay)]  # a slow channel's notify follows its slow answer
     elif scenario == Scenario.RETURN:
         plan = [(SandboxPayout.State.SUCCESS, 0.0), (SandboxPayout.State.RETURNED, delay or 2.0)]
     else:
