@@ -27,7 +27,6 @@ import traceback
 import uuid
 from decimal import Decimal
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import psycopg
 
@@ -461,16 +460,6 @@ def measure(variant, workload_name: str, workload: Workload, url: str, processes
     return sum(done / elapsed for done, _, elapsed, _ in outcomes), sum(refused for _, refused, _, _ in outcomes)
 
 
-def recreate_database(url: str) -> None:
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/")
-    if "bench" not in name:
-        raise SystemExit(f"refusing to drop {name!r}: the bench database's name must contain 'bench'")
-    with psycopg.connect(parts._replace(path="/postgres").geturl(), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-
-
 def create_accounts(count: int) -> Workload:
     from django.contrib.auth import get_user_model
     from django.contrib.auth.hashers import make_password
@@ -532,6 +521,8 @@ def main() -> None:
     url = args.database_url
 
     sys.path.insert(0, str(ROOT))
+    from bench.databases import recreate_database
+
     os.environ["DATABASE_URL"] = url
     os.environ["DJANGO_DEBUG"] = "false"  # no query log in the workers
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")

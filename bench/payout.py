@@ -25,23 +25,10 @@ import sys
 import time
 from decimal import Decimal
 from pathlib import Path
-from urllib.parse import urlsplit
-
-import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
 USERS = 100
 AMOUNT = Decimal("1.00")
-
-
-def recreate_database(url: str) -> None:
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/")
-    if "bench" not in name:
-        raise SystemExit(f"refusing to drop {name!r}: the bench database's name must contain 'bench'")
-    with psycopg.connect(parts._replace(path="/postgres").geturl(), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
 
 
 def free_port() -> int:
@@ -129,6 +116,8 @@ def main() -> None:
     import django
     import redis
     from django.core.management import call_command
+
+    from bench.databases import recreate_database
 
     recreate_database(args.database_url)
     redis.Redis.from_url(args.redis_url).flushdb()
