@@ -11,12 +11,14 @@ from django.core.cache import cache
 from django.core.management import call_command
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
+from urllib3.connection import HTTPConnection
 
 from payments import metrics, notifications, payouts, services, tasks
+from payments.channels import registry
 from payments.channels.base import PayoutNotice, PayoutState, UnknownOutcome
 from payments.channels.sandbox import engine
 from payments.channels.sandbox.models import SandboxPayout, Scenario
-from payments.models import UserNotification, Withdrawal, WithdrawalStatus
+from payments.models import Channel, UserNotification, Withdrawal, WithdrawalStatus
 from wallet import errors
 from wallet.audit import ledger_audit
 from wallet.models import Account
@@ -273,3 +275,22 @@ def test_the_payout_drill_ends_every_order_final_with_no_double_payout(celery_wo
     assert "final states: failed 4, success 16" in out
     assert "1 payout(s): 20 orders" in out
     assert "ledger audit: clean" in out
+
+
+def test_an_adapter_reuses_one_connection_for_its_requests(sandbox_live, approved, monkeypatch):
+    # Count the TCP connections the adapters open (the sandbox's notifies are not sent here).
+    opened: list[str] = []
+    connect = HTTPConnection.connect
+
+    def counting_connect(connection: HTTPConnection) -> None:
+        opened.append(connection.host)
+        connect(connection)
+
+    monkeypatch.setattr(HTTPConnection, "connect", counting_connect)
+    adapter = registry.payout_adapter(Channel.objects.get(code="bank"))
+
+    for _ in range(3):
+        payouts.payout_send(withdrawal_id=approved().pk)
+
+    assert registry.payout_adapter(Channel.objects.get(code="bank")) is adapter
+    assert opened == ["localhost"]
