@@ -46,6 +46,9 @@ def _run(command: list[str]) -> int:
 @pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_load_initial_conftests(early_config, parser, args):
     """Runs before pytest-django imports the settings, which read these variables."""
+    # The live server answers on threads of its own; kept-alive connections would outlive them
+    # and stop pytest from dropping the test database at the end.
+    os.environ.setdefault("DATABASE_CONN_MAX_AGE", "0")
     worker = os.environ.get("PYTEST_XDIST_WORKER")
     if worker:
         db = 1 + int(worker.removeprefix("gw")) % 15
