@@ -51,6 +51,9 @@ def pytest_load_initial_conftests(early_config, parser, args):
     os.environ.setdefault("DATABASE_CONN_MAX_AGE", "0")
     worker = os.environ.get("PYTEST_XDIST_WORKER")
     if worker:
+        # Without a URL every worker would share the settings' default database, and one
+        # worker's Celery worker would take the other's payout tasks.
+        os.environ.setdefault("REDIS_URL", embedded.LOCAL_REDIS_URL)
         db = 1 + int(worker.removeprefix("gw")) % 15
         for name in ("REDIS_URL", "CELERY_BROKER_URL"):
             if os.environ.get(name):
