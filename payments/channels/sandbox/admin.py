@@ -5,6 +5,7 @@ payouts are the channel's books, so they are read-only like a real channel's wou
 """
 
 from django.contrib import admin
+from django.db import models
 
 from payments.channels.sandbox.models import SandboxHit, SandboxPayout, SandboxRule
 from wallet.admin import ReadOnlyMixin
@@ -30,6 +31,8 @@ class SandboxRuleAdmin(admin.ModelAdmin):
 
 @admin.register(SandboxPayout)
 class SandboxPayoutAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    # Django 6's default; without it Django 5 warns when it builds the (read-only) form.
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     list_display = ("created_at", "protocol", "order_no", "amount", "state", "scenario", "requests", "payee_masked")
     list_filter = ("protocol", "state", "scenario")
     search_fields = ("order_no__exact", "channel_reference__exact")
