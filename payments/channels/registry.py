@@ -34,6 +34,11 @@ def payout_adapter(channel: Channel) -> PayoutAdapter:
     return _sandbox(channel.adapter, keys.pk, settings.SANDBOX_BASE_URL, settings.CHANNEL_READ_TIMEOUT)
 
 
+def is_sandboxed(channel: Channel) -> bool:
+    """True when the channel's payouts go to the sandbox, not to real money."""
+    return settings.SANDBOX_ENABLED and _configured(channel.adapter, settings.CHANNEL_READ_TIMEOUT) is None
+
+
 def notify_url(channel: Channel) -> str:
     return f"{settings.PUBLIC_BASE_URL}/api/v1/notify/{channel.code}/"
 

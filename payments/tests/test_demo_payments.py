@@ -29,6 +29,7 @@ def test_demo_payments_twice_fills_the_review_queue_once(tmp_path):
     assert PayoutAccount.objects.count() == 3
     dave = Account.objects.get(owner__username="dave")
     assert (dave.balance, dave.held) == (Decimal("30000.00"), Decimal("15000.00"))
+    assert dave.owner is not None and not dave.owner.has_usable_password()
     assert ledger_audit() == []
 
 

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 from django.core.cache import cache
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 from urllib3.connection import HTTPConnection
@@ -17,7 +17,7 @@ from payments import metrics, notifications, payouts, services, tasks
 from payments.channels import registry
 from payments.channels.base import PayoutNotice, PayoutState, UnknownOutcome
 from payments.channels.sandbox import engine
-from payments.channels.sandbox.models import SandboxPayout, Scenario
+from payments.channels.sandbox.models import SandboxPayout, SandboxRule, Scenario
 from payments.models import Channel, UserNotification, Withdrawal, WithdrawalStatus
 from wallet import errors
 from wallet.audit import ledger_audit
@@ -294,3 +294,13 @@ def test_an_adapter_reuses_one_connection_for_its_requests(sandbox_live, approve
 
     assert registry.payout_adapter(Channel.objects.get(code="bank")) is adapter
     assert opened == ["localhost"]
+
+
+def test_the_drill_refuses_a_channel_that_pays_real_money(settings):
+    settings.SANDBOX_ENABLED = False
+
+    with pytest.raises(CommandError, match="real money"):
+        call_command("payout_drill", count=5)
+
+    assert not Withdrawal.objects.exists()
+    assert not SandboxRule.objects.exists()

@@ -32,7 +32,10 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         users = get_user_model().objects
-        dave, _ = users.get_or_create(username=REVIEW_CLIENT)
+        dave, created = users.get_or_create(username=REVIEW_CLIENT)
+        if created:
+            dave.set_unusable_password()  # an API client, like demo_data's: no admin login
+            dave.save(update_fields=["password"])
         account = ledger.account_for_user(user=dave)
         ledger.transfer_post(
             idempotency_key=f"demo:opening-balance:{REVIEW_CLIENT}",

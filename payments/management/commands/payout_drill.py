@@ -1,11 +1,12 @@
 """A fire drill for the payout pipeline: N withdrawals through the sandbox with a chosen mix of
 channel failures, on the running system (`make run`: web, worker and beat).
 
-It tells the sandbox to misbehave for the first requests (one rule per scenario, each used up
-after its share), creates a drill user with money and a bank card, submits N withdrawals that
-the risk rules approve at once, and waits until every order is final. Orders still processing
-after ``--sweep-after`` seconds are asked about at the channel right away, as the ten-minute
-sweep would. It prints the final states, what the sandbox saw per order, and the ledger audit.
+It refuses to run unless the bank channel goes to the sandbox. It tells the sandbox to misbehave
+for the first requests (one rule per scenario, each used up after its share), creates a drill
+user with money and a bank card, submits N withdrawals that the risk rules approve at once, and
+waits until every order is final. Orders still processing after ``--sweep-after`` seconds are
+asked about at the channel right away, as the ten-minute sweep would. It prints the final
+states, what the sandbox saw per order, and the ledger audit.
 
     manage.py payout_drill --count 200 --mix fail=0.1,server_error=0.1,timeout=0.05,drop_response=0.1
 """
@@ -20,14 +21,16 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db.models import Count
 
 from payments import services, tasks
+from payments.channels import registry
 from payments.channels.sandbox import engine
 from payments.channels.sandbox.models import SandboxHit, SandboxPayout, Scenario
-from payments.models import Withdrawal, WithdrawalStatus
+from payments.models import Channel, Withdrawal, WithdrawalStatus
 from risk.models import RiskRule
 from wallet import services as ledger
 from wallet.audit import ledger_audit
 
 AMOUNT = Decimal("1.00")
+CHANNEL = "bank"  # the drill pays to a bank card, so its orders route to this channel
 # A drill user may withdraw as often as the drill needs; other users keep the business limits.
 COUNT_RULES = ("hourly_count", "daily_count", "monthly_count")
 NON_FINAL = (WithdrawalStatus.APPROVED, WithdrawalStatus.PROCESSING)
@@ -47,6 +50,8 @@ class Command(BaseCommand):
         parser.add_argument("--sweep-after", type=float, default=30, help="query processing orders after this")
 
     def handle(self, *args, count: int, mix: str, timeout: float, sweep_after: float, **options):
+        if not registry.is_sandboxed(Channel.objects.get(code=CHANNEL)):
+            raise CommandError(f"the {CHANNEL} channel pays real money here: the drill runs on the sandbox only")
         shares = _parse_mix(mix)
         for scenario, share in shares.items():
             if remaining := round(count * share):
