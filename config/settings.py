@@ -25,6 +25,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "django.contrib.postgres",
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
@@ -154,12 +155,20 @@ CHANNEL_READ_TIMEOUT = env.float("CHANNEL_READ_TIMEOUT", default=10.0)
 
 # First retry delay of a payout task after a transient channel error; doubles each time (3 retries).
 PAYOUT_RETRY_BASE_SECONDS = env.float("PAYOUT_RETRY_BASE_SECONDS", default=5.0)
+# How long a payment order may wait for the payer before the sweep closes it.
+PAYMENT_ORDER_TTL_MINUTES = env.int("PAYMENT_ORDER_TTL_MINUTES", default=30)
+# The wallet account that receives order payments (a ``merchant:`` system account).
+PAYMENT_MERCHANT_ACCOUNT = env("PAYMENT_MERCHANT_ACCOUNT", default="merchant:platform")
 
 # Delivers user notifications (payments.notifications); a dotted path to a callable.
 NOTIFICATION_SENDER = env("NOTIFICATION_SENDER", default="payments.notifications.log_sender")
 
 # Per-user rates of wallet.api.throttles, kept in Redis ("10/minute", "100/hour").
-THROTTLE_RATES = {"withdrawal_submit": env("WITHDRAWAL_SUBMIT_RATE", default="10/minute")}
+THROTTLE_RATES = {
+    "withdrawal_submit": env("WITHDRAWAL_SUBMIT_RATE", default="10/minute"),
+    "payment_create": env("PAYMENT_CREATE_RATE", default="30/minute"),
+    "refund_request": env("REFUND_REQUEST_RATE", default="30/minute"),
+}
 
 # Largest amount the API accepts in one request, in yuan.
 WALLET_MAX_AMOUNT = env("WALLET_MAX_AMOUNT", default="1000000.00")

@@ -39,7 +39,7 @@ from payments.models import (
 )
 from payments.resources import WithdrawalResource, WithdrawalTransitionResource
 from risk import services as risk_services
-from wallet.admin import DateRangeFilter, ReadOnlyMixin
+from wallet.admin import DateRangeFilter, ReadOnlyMixin, TransitionLogAdmin
 from wallet.errors import ApplicationError
 from wallet.models import Account
 
@@ -372,24 +372,12 @@ class WithdrawalAdmin(ExportMixin, ReadOnlyMixin, admin.ModelAdmin):
 
 
 @admin.register(WithdrawalTransition)
-class WithdrawalTransitionAdmin(ExportMixin, ReadOnlyMixin, admin.ModelAdmin):
+class WithdrawalTransitionAdmin(TransitionLogAdmin):
     """Every withdrawal transition with its actor and reason, exportable for auditors."""
 
     resource_classes = [WithdrawalTransitionResource]
-    export_formats = [CSV, XLSX]
-    list_display = ("timestamp", "order_no", "transition", "source_state", "state", "by", "description")
-    list_filter = ("transition", "state", ("timestamp", DateRangeFilter))
-    list_select_related = ("by",)
-    ordering = ("-timestamp", "-id")
-    show_full_result_count = False
-
-    def get_queryset(self, request):
-        order_no = Withdrawal.objects.filter(pk=OuterRef("object_id")).values("order_no")[:1]
-        return super().get_queryset(request).annotate(order_no=Subquery(order_no))
-
-    @admin.display(description="order no", ordering="order_no")
-    def order_no(self, transition: WithdrawalTransition) -> str:
-        return transition.order_no  # annotated by get_queryset
+    numbered = Withdrawal
+    number_field = "order_no"
 
 
 def _review_context(request, withdrawal: Withdrawal | None) -> dict:
@@ -467,3 +455,7 @@ class UserNotificationAdmin(ReadOnlyMixin, admin.ModelAdmin):
     list_select_related = ("user",)
     search_fields = ("reference__exact", "user__username__exact")
     ordering = ("-created_at", "-id")
+
+
+# Payment orders, refunds and events have their own module; importing it registers them.
+from payments import admin_payments  # noqa: E402, F401

@@ -1,12 +1,13 @@
 """Row and advisory locks of the payments app (CONVENTIONS: Locking).
 
-Lock order: a withdrawal row before any ledger row (the hold, then accounts, which the
+Lock order: a withdrawal, payment order or refund row (a payment order before its refunds)
+before any ledger row (the hold, then accounts, which the
 wallet's posting functions lock in id order). A user's submission lock comes first of all.
 """
 
 from django.db import connection
 
-from payments.models import Withdrawal
+from payments.models import PaymentOrder, Refund, Withdrawal
 
 # First key of pg_advisory_xact_lock(int, int): the namespace of "one user's withdrawal submissions".
 WITHDRAWAL_SUBMIT_LOCK = 0x5744  # "WD"
@@ -22,3 +23,13 @@ def user_withdrawals_lock(user_id: int) -> None:
     counts against the limits. Other users and other ledger work are not held up."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [WITHDRAWAL_SUBMIT_LOCK, user_id])
+
+
+def payment_order_lock(pk: int) -> PaymentOrder:
+    """The payment order, locked until the end of the transaction: before its refunds and any
+    ledger row."""
+    return PaymentOrder.objects.select_for_update(of=("self",)).get(pk=pk)
+
+
+def refund_lock(pk: int) -> Refund:
+    return Refund.objects.select_for_update(of=("self",)).get(pk=pk)

@@ -1,4 +1,5 @@
-"""Read queries of the payments app: a user's own objects, routing and withdrawal history."""
+"""Read queries of the payments app: a user's own objects, routing, withdrawal history and the
+totals of payment orders rebuilt from their events."""
 
 from dataclasses import dataclass
 from datetime import datetime
@@ -7,7 +8,16 @@ from decimal import Decimal
 from django.contrib.auth.models import User
 from django.db.models import Count, Q, QuerySet, Sum
 
-from payments.models import Channel, PayoutAccount, Withdrawal, WithdrawalStatus
+from payments.models import (
+    BusinessType,
+    Channel,
+    PaymentEvent,
+    PaymentOrder,
+    PayoutAccount,
+    Refund,
+    Withdrawal,
+    WithdrawalStatus,
+)
 from wallet import errors
 from wallet.money import ZERO
 
@@ -48,6 +58,58 @@ def payout_channel_for(*, kind: str, amount: Decimal) -> Channel | None:
         if channel.admits(amount)
     ]
     return min(candidates, key=lambda channel: channel.fee_for(amount), default=None)
+
+
+def payment_channel_for(*, method: str, client_type: str, amount: Decimal) -> Channel | None:
+    """The cheapest enabled channel that collects by ``method`` from ``client_type`` and admits
+    ``amount`` (DESIGN §6); priority, then id, breaks ties."""
+    candidates = [
+        channel
+        for channel in Channel.objects.filter(
+            enabled=True, payment_methods__contains=[method], client_types__contains=[client_type]
+        ).order_by("priority", "id")
+        if channel.admits(amount)
+    ]
+    return min(candidates, key=lambda channel: channel.fee_for(amount), default=None)
+
+
+def payment_order_for_user(*, user: User, order_no: str, business_type: str) -> PaymentOrder | None:
+    return (
+        PaymentOrder.objects.select_related("channel")
+        .filter(user=user, order_no=order_no, business_type=business_type)
+        .first()
+    )
+
+
+def refund_for_user(*, user: User, refund_no: str) -> Refund | None:
+    return (
+        Refund.objects.select_related("payment_order", "payment_order__channel")
+        .filter(payment_order__user=user, refund_no=refund_no)
+        .first()
+    )
+
+
+def refundable_amount(*, order: PaymentOrder) -> Decimal:
+    """What may still be refunded: the paid amount less every refund not failed."""
+    if order.status != PaymentOrder.Status.SUCCESS or order.business_type != BusinessType.ORDER_PAYMENT:
+        return ZERO
+    taken = order.refunds.exclude(status=Refund.Status.FAILED).aggregate(total=Sum("amount"))["total"] or ZERO
+    return order.amount - taken
+
+
+@dataclass(frozen=True)
+class PaymentTotals:
+    paid: Decimal
+    refunded: Decimal
+
+
+def payment_totals(*, order: PaymentOrder) -> PaymentTotals:
+    """An order's paid and refunded amounts rebuilt from its applied events alone, for audits
+    that compare them with the order and the ledger."""
+    applied = PaymentEvent.objects.filter(outcome=PaymentEvent.Outcome.APPLIED, amount__isnull=False)
+    paid = applied.filter(payment_order=order, refund__isnull=True).aggregate(total=Sum("amount"))["total"]
+    refunded = applied.filter(refund__payment_order=order).aggregate(total=Sum("amount"))["total"]
+    return PaymentTotals(paid=paid or ZERO, refunded=refunded or ZERO)
 
 
 def payout_accounts_for_user(*, user: User) -> QuerySet[PayoutAccount]:

@@ -38,7 +38,6 @@ from wallet import services as ledger
 from wallet.money import ZERO, is_cents
 
 ORDER_PREFIX = "WD"
-MAX_KEY_LENGTH = 255
 
 SEALED_COLUMNS = {
     "openid_sealed": PayoutAccount.OPENID,
@@ -126,12 +125,7 @@ def withdrawal_submit(
     the same key with another account or amount is a conflict. A submission the risk rules
     refuse creates no order and keeps only its evaluation, so it uses no quota.
     """
-    key = (idempotency_key or "").strip()
-    if not key or len(key) > MAX_KEY_LENGTH:
-        raise errors.ValidationFailed(
-            f"An Idempotency-Key of 1 to {MAX_KEY_LENGTH} characters is required.",
-            fields={"Idempotency-Key": "required"},
-        )
+    key = identifiers.idempotency_key_normalise(idempotency_key)
     if payout_account.user_id != user.pk:
         raise errors.ValidationFailed("No such payout account.", fields={"payout_account": "not_found"})
     if not isinstance(amount, Decimal) or not is_cents(amount) or amount <= ZERO:

@@ -8,7 +8,7 @@ from celery import Task, shared_task
 from django.conf import settings
 from django.core.cache import cache
 
-from payments import notifications, payouts
+from payments import notifications, payment_orders, payouts, refunds
 from payments.channels.base import RetryableError, UnknownOutcome
 
 logger = logging.getLogger(__name__)
@@ -63,6 +63,41 @@ def sweep_processing() -> int:
 def sweep_escalate() -> int:
     """Hourly: flag withdrawals still not final four hours after submission."""
     return payouts.withdrawals_escalate()
+
+
+@shared_task(bind=True, name="payments.refund_send", max_retries=MAX_RETRIES)
+def refund_send(self: Task, refund_id: int) -> str:
+    """Send a refund to its channel (enqueued on commit of the request). A refund the channel
+    did not take is retried with backoff; after that the sweep sends it again."""
+    try:
+        return refunds.refund_send(refund_id=refund_id)
+    except RetryableError as exc:
+        if self.request.retries >= MAX_RETRIES:
+            logger.warning("refund %s not taken after %s attempts; the sweep resends it", refund_id, MAX_RETRIES + 1)
+            return "retries_exhausted"
+        raise self.retry(exc=exc, countdown=settings.PAYOUT_RETRY_BASE_SECONDS * 2**self.request.retries) from exc
+
+
+@shared_task(name="payments.sweep_refunds")
+def sweep_refunds() -> int:
+    """Every five minutes: resend refunds whose task was lost, query those processing for ten minutes."""
+    pending, processing = refunds.refunds_stuck()
+    for refund_id in pending:
+        refund_send.delay(refund_id)
+    for refund_id in processing:
+        refund_check.delay(refund_id)
+    return len(pending) + len(processing)
+
+
+@shared_task(name="payments.refund_check")
+def refund_check(refund_id: int) -> str:
+    return refunds.refund_sync(refund=refunds.Refund.objects.get(pk=refund_id)).status
+
+
+@shared_task(name="payments.sweep_expired_payments")
+def sweep_expired_payments() -> int:
+    """Every minute: close expired payment orders, asking the channel first."""
+    return payment_orders.payment_orders_expire()
 
 
 @shared_task(name="payments.notification_send")

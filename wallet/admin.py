@@ -11,6 +11,7 @@ from datetime import timedelta
 from django import forms
 from django.contrib import admin
 from django.contrib.admin.options import IncorrectLookupParameters
+from django.db import models
 from django.db.models import Exists, OuterRef, Q, Subquery, Sum
 from import_export.admin import ExportMixin
 from import_export.formats.base_formats import CSV, XLSX
@@ -116,6 +117,28 @@ class ReadOnlyMixin:
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class TransitionLogAdmin(ExportMixin, ReadOnlyMixin, admin.ModelAdmin):
+    """A django-fsm-log proxy of one model's transitions: who, when, from, to and why, with the
+    number of the object they moved (``numbered.number_field``), exportable for auditors."""
+
+    export_formats = [CSV, XLSX]
+    list_display = ("timestamp", "order_no", "transition", "source_state", "state", "by", "description")
+    list_filter = ("transition", "state", ("timestamp", DateRangeFilter))
+    list_select_related = ("by",)
+    ordering = ("-timestamp", "-id")
+    show_full_result_count = False
+    numbered: type[models.Model]
+    number_field: str
+
+    def get_queryset(self, request):
+        number = self.numbered._default_manager.filter(pk=OuterRef("object_id")).values(self.number_field)[:1]
+        return super().get_queryset(request).annotate(order_no=Subquery(number))
+
+    @admin.display(description="number", ordering="order_no")
+    def order_no(self, transition) -> str:
+        return transition.order_no  # annotated by get_queryset
 
 
 class LedgerAdmin(ReadOnlyMixin, admin.ModelAdmin):

@@ -88,3 +88,9 @@ class NoChannel(ApplicationError):
     code = "no_channel"
     status = 422
     default_message = "No enabled channel accepts this amount."
+
+
+class ChannelUnavailable(ApplicationError):
+    code = "channel_unavailable"
+    status = 503
+    default_message = "The payment channel did not answer; try again later."

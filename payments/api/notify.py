@@ -1,9 +1,11 @@
 """``POST /api/v1/notify/<channel>/``: channels' asynchronous notifies (DESIGN §6, §9).
 
 No user authentication: the channel's signature is the authentication, verified by its adapter
-before anything is read. A forged, unreadable or contradicting notify changes nothing, is logged
-and counted (metrics ``notify_rejected`` / ``notify_refused``), and gets the protocol's failure
-reply; a genuine one is applied idempotently, so the channel's retries and duplicates are safe.
+before anything is read. One URL per channel takes all of its notifies (payouts, payments,
+refunds); the adapter says which it is. A forged, unreadable or contradicting notify changes
+nothing, is logged, counted (metrics ``notify_rejected`` / ``notify_refused``) and, for
+payments and refunds, stored as a refused event; it gets the protocol's failure reply. A
+genuine one is applied idempotently, so the channel's retries and duplicates are safe.
 """
 
 import logging
@@ -12,10 +14,11 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from payments import metrics, payouts
+from payments import metrics, payment_orders, payouts, refunds
 from payments.channels import registry
-from payments.channels.base import NotifyRejected
-from payments.models import Channel
+from payments.channels.base import Notice, NotifyRejected, PaymentStatus, RefundStatus
+from payments.models import Channel, PaymentEvent
+from payments.payment_events import event_record
 from wallet.errors import ApplicationError
 
 logger = logging.getLogger(__name__)
@@ -23,23 +26,40 @@ logger = logging.getLogger(__name__)
 
 @csrf_exempt
 @require_POST
-def payout_notify(request: HttpRequest, channel_code: str) -> HttpResponse:
+def channel_notify(request: HttpRequest, channel_code: str) -> HttpResponse:
     channel = Channel.objects.filter(code=channel_code).first()
     if channel is None:
         return HttpResponse(status=404)
-    adapter = registry.payout_adapter(channel)
+    adapter = registry.adapter_for(channel)
     accepted = False
     try:
-        notice = adapter.parse_payout_notify(headers=request.headers, body=request.body)
+        notice = adapter.parse_notify(headers=request.headers, body=request.body)
     except NotifyRejected as exc:
         logger.warning("rejected a %s notify: %s", channel_code, exc)
         metrics.increment("notify_rejected")
+        event_record(
+            operation="notify",
+            kind=PaymentEvent.Kind.NOTIFY,
+            outcome=PaymentEvent.Outcome.REFUSED,
+            channel=channel,
+            payload={"content_type": request.content_type, "length": len(request.body)},
+            message=f"not genuine: {exc}",
+        )
     else:
         try:
-            payouts.payout_notice_apply(channel_code=channel.code, notice=notice)
+            _apply(channel, notice)
             accepted = True
         except ApplicationError as exc:
-            logger.error("refused a %s notify for %s: %s", channel_code, notice.order_no, exc.message)
+            logger.error("refused a %s notify: %s", channel_code, exc.message)
             metrics.increment("notify_refused")
     reply = adapter.notify_reply(accepted=accepted)
     return HttpResponse(reply.body, status=reply.status, content_type=reply.content_type)
+
+
+def _apply(channel: Channel, notice: Notice) -> None:
+    if isinstance(notice, PaymentStatus):
+        payment_orders.payment_status_apply(channel=channel, status=notice, operation="notify")
+    elif isinstance(notice, RefundStatus):
+        refunds.refund_status_apply(channel=channel, status=notice, operation="notify", kind=PaymentEvent.Kind.NOTIFY)
+    else:
+        payouts.payout_notice_apply(channel_code=channel.code, notice=notice)

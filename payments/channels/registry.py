@@ -12,17 +12,27 @@ from importlib import import_module
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-from payments.channels.base import PayoutAdapter
+from payments.channels.base import Adapter, PaymentAdapter, PayoutAdapter
 from payments.models import Channel, ChannelAdapter
 
 PACKAGES = {
     ChannelAdapter.WECHAT_V3: "payments.channels.wechat_v3",
     ChannelAdapter.WECHAT_V2: "payments.channels.wechat_v2",
     ChannelAdapter.BANK: "payments.channels.bank",
+    ChannelAdapter.ALIPAY: "payments.channels.alipay",
 }
 
 
 def payout_adapter(channel: Channel) -> PayoutAdapter:
+    return adapter_for(channel)
+
+
+def payment_adapter(channel: Channel) -> PaymentAdapter:
+    return adapter_for(channel)
+
+
+def adapter_for(channel: Channel) -> Adapter:
+    """The channel's adapter, both halves (the notify endpoint reads every kind of notify)."""
     configured = _configured(channel.adapter, settings.CHANNEL_READ_TIMEOUT)
     if configured is not None:
         return configured
@@ -44,12 +54,12 @@ def notify_url(channel: Channel) -> str:
 
 
 @lru_cache(maxsize=16)
-def _configured(adapter: str, read_timeout: float) -> PayoutAdapter | None:
+def _configured(adapter: str, read_timeout: float) -> Adapter | None:
     return import_module(PACKAGES[ChannelAdapter(adapter)]).adapter_from_environment(read_timeout=read_timeout)
 
 
 @lru_cache(maxsize=16)
-def _sandbox(adapter: str, keys_id: int, base_url: str, read_timeout: float) -> PayoutAdapter:
+def _sandbox(adapter: str, keys_id: int, base_url: str, read_timeout: float) -> Adapter:
     """Keyed by the keys row too: a database whose sandbox keys were made anew gets a new adapter."""
     from payments.channels.sandbox.models import SandboxKeys
 

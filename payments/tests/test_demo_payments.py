@@ -5,7 +5,7 @@ from decimal import Decimal
 import pytest
 from django.core.management import call_command
 
-from payments.models import PayoutAccount, Withdrawal
+from payments.models import PaymentOrder, PayoutAccount, Withdrawal
 from risk.models import RiskRule
 from wallet.audit import ledger_audit
 from wallet.models import Account
@@ -13,7 +13,7 @@ from wallet.models import Account
 pytestmark = pytest.mark.django_db
 
 
-def test_demo_payments_twice_fills_the_review_queue_once(tmp_path):
+def test_demo_payments_twice_fills_the_review_queue_and_pays_once(tmp_path):
     call_command("demo_data", tokens_file=tmp_path / "tokens.json")
 
     call_command("demo_payments")
@@ -27,8 +27,12 @@ def test_demo_payments_twice_fills_the_review_queue_once(tmp_path):
         ("dave", Decimal("9000.00"), "pending"),
     ]
     assert PayoutAccount.objects.count() == 3
+    # dave paid 35.00 from his balance once and got 5.00 of it back once
+    assert list(PaymentOrder.objects.values_list("amount", "status", "refunded_amount")) == [
+        (Decimal("35.00"), "success", Decimal("5.00"))
+    ]
     dave = Account.objects.get(owner__username="dave")
-    assert (dave.balance, dave.held) == (Decimal("30000.00"), Decimal("15000.00"))
+    assert (dave.balance, dave.held) == (Decimal("29970.00"), Decimal("15000.00"))
     assert dave.owner is not None and not dave.owner.has_usable_password()
     assert ledger_audit() == []
 

@@ -41,6 +41,13 @@ EXPECTED = {
 EXPECTED["finance_reviewer"] = REVIEW | {"view_usernotification"}
 EXPECTED["finance_supervisor"] = REVIEW | {"view_usernotification"}
 EXPECTED["auditor"] |= {"view_usernotification", "view_deadletter"}
+# Payment orders, refunds, their events and transition logs (migration 0011).
+PAYMENT_MODELS = ["paymentorder", "refund", "paymentevent", "paymenttransition", "refundtransition"]
+PAYMENT_VIEW = {f"view_{model}" for model in PAYMENT_MODELS}
+for group in ("finance_reviewer", "finance_supervisor", "operations", "auditor"):
+    EXPECTED[group] |= PAYMENT_VIEW
+EXPECTED["operations"] |= {"sync_paymentorder", "sync_refund"}
+EXPECTED["auditor"] |= {f"export_{model}" for model in PAYMENT_MODELS}
 
 
 def test_each_group_has_exactly_its_payments_permissions():
@@ -71,7 +78,7 @@ def test_payout_channels_start_at_the_business_defaults():
             channel.rate_limit_per_second,
             channel.enabled,
         )
-        for channel in Channel.objects.all()
+        for channel in Channel.objects.exclude(payout_account_kind="")
     }
 
     fees = (Decimal("0.001"), Decimal("0.10"), Decimal("5.00"), 50)
@@ -80,3 +87,19 @@ def test_payout_channels_start_at_the_business_defaults():
         "bank": ("bank", "bank_card", *fees, True),
         "wechat_v2": ("wechat_v2", "wechat_openid", *fees, False),
     }
+
+
+def test_collection_channels_start_at_their_methods_and_fees():
+    channels = {
+        channel.code: (channel.adapter, sorted(channel.payment_methods), channel.fee_rate, channel.enabled)
+        for channel in Channel.objects.exclude(payment_methods=[])
+    }
+
+    wechat = sorted(["wechat_jsapi", "wechat_app", "wechat_h5", "wechat_native"])
+    alipay = sorted(["alipay_app", "alipay_page", "alipay_wap"])
+    assert channels == {
+        "wechat_pay": ("wechat_v3", wechat, Decimal("0.006"), True),
+        "wechat_v2_pay": ("wechat_v2", wechat, Decimal("0.006"), False),
+        "alipay": ("alipay", alipay, Decimal("0.006"), True),
+    }
+    assert not Channel.objects.filter(payment_methods=[], payout_account_kind="").exists()

@@ -200,7 +200,7 @@ def test_orders_not_final_after_four_hours_are_escalated_once_with_a_log_line_an
     assert metrics.value("withdrawals_escalated") == before + 1
 
 
-def test_the_sweeps_are_scheduled_by_migration():
+def test_the_payout_and_payment_sweeps_are_scheduled_by_migration():
     schedules = {
         task.task: (task.interval.every, task.interval.period)
         for task in PeriodicTask.objects.filter(task__startswith="payments.sweep_").select_related("interval")
@@ -210,6 +210,8 @@ def test_the_sweeps_are_scheduled_by_migration():
         "payments.sweep_approved": (1, "minutes"),
         "payments.sweep_processing": (5, "minutes"),
         "payments.sweep_escalate": (1, "hours"),
+        "payments.sweep_expired_payments": (1, "minutes"),
+        "payments.sweep_refunds": (5, "minutes"),
     }
 
 

@@ -131,6 +131,10 @@ class BankAdapter:
             message=_text(fields, "fail_message"),
         )
 
+    def parse_notify(self, *, headers: Mapping[str, str], body: bytes) -> PayoutNotice:
+        """The gateway only pays out, so every notify it sends is a payout's."""
+        return self.parse_payout_notify(headers=headers, body=body)
+
     def notify_reply(self, *, accepted: bool) -> NotifyReply:
         """``0000`` stops the gateway's callbacks; anything else makes it call again later."""
         if accepted:

@@ -31,6 +31,8 @@ def bill_download(request: HttpRequest, protocol: str, day: str) -> HttpResponse
         protocol = Protocol(protocol)
     except ValueError as exc:
         raise Http404("No such bill.") from exc
+    if protocol == Protocol.ALIPAY:
+        raise Http404("No Alipay bill yet: it comes with reconciliation (zipped GBK CSV).")
     payouts = list(_finished_on(protocol, bill_date))
     text = _bank_bill(payouts) if protocol == Protocol.BANK else _wechat_bill(payouts, _merchant_id(protocol))
     response = HttpResponse(text.encode("utf-8"), content_type="text/csv; charset=utf-8")

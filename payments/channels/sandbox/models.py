@@ -1,5 +1,5 @@
-"""The sandbox's own books: its keys, the payouts it made, every request it saw, and the
-scenarios it was told to play."""
+"""The sandbox's own books: its keys, the payouts, payments and refunds it made, every payout
+request it saw, and the scenarios it was told to play."""
 
 from django.db import models
 from django.db.models import Q
@@ -10,6 +10,7 @@ class Protocol(models.TextChoices):
     WECHAT_V3 = "wechat_v3", "WeChat Pay v3 merchant transfer"
     WECHAT_V2 = "wechat_v2", "WeChat Pay v2 enterprise payment"
     BANK = "bank", "Bank card payout gateway"
+    ALIPAY = "alipay", "Alipay (RSA2)"
 
 
 class Scenario(models.TextChoices):
@@ -98,3 +99,104 @@ class SandboxHit(models.Model):
 
     def __str__(self) -> str:
         return f"{self.protocol} {self.order_no} at {self.received_at}"
+
+
+class PaymentScenario(models.TextChoices):
+    """What the payer and the channel do with the next payments (and refunds) of an order."""
+
+    PAY_NOW = "pay_now", "The payer pays at once; notify"
+    PAY_LATE = "pay_late", "The payer pays after the delay (default 60 s); notify then"
+    NEVER_PAY = "never_pay", "The payer never pays (the sandbox cashier page can still pay)"
+    DUPLICATE_NOTIFY = "duplicate_notify", "Pay at once; notify three times"
+    WRONG_AMOUNT_NOTIFY = "wrong_amount_notify", "Pay at once; notify a different amount, correctly signed"
+    BAD_SIGNATURE_NOTIFY = "bad_signature_notify", "Pay at once; notify with a broken signature"
+    PAID_WITHOUT_NOTIFY = "paid_without_notify", "Pay at once; never notify (only a query finds out)"
+    REFUND_SUCCEED = "refund_succeed", "Refund: succeed at once; notify"
+    REFUND_PROCESS = "refund_process", "Refund: accept, succeed after the delay (default 1 s); notify then"
+    REFUND_FAIL = "refund_fail", "Refund: accept, then fail (abnormal payer account); notify"
+
+
+REFUND_SCENARIOS = (PaymentScenario.REFUND_SUCCEED, PaymentScenario.REFUND_PROCESS, PaymentScenario.REFUND_FAIL)
+
+
+class SandboxPaymentRule(models.Model):
+    """What to do with the next payments or refunds: for one merchant order number (a refund's
+    rule names the payment's order number), or (blank) for any order."""
+
+    protocol = models.CharField(max_length=16, choices=Protocol.choices)
+    order_no = models.CharField(max_length=64, blank=True)
+    scenario = models.CharField(max_length=32, choices=PaymentScenario.choices)
+    delay_seconds = models.FloatField(default=0)
+    # How many more payments (or refunds) the rule applies to; null for every one.
+    remaining = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["protocol", "order_no"], name="sandbox_payment_rule_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.protocol} {self.order_no or '*'}: {self.scenario}"
+
+
+class SandboxPayment(models.Model):
+    """A payment as the channel saw it, one per merchant order number (``out_trade_no``)."""
+
+    class State(models.TextChoices):
+        NOT_PAID = "not_paid", "Waiting for the payer"
+        PAID = "paid", "Paid"
+        CLOSED = "closed", "Closed"
+
+    protocol = models.CharField(max_length=16, choices=Protocol.choices)
+    order_no = models.CharField(max_length=64)
+    transaction_id = models.CharField(max_length=64, unique=True)
+    amount = models.DecimalField(max_digits=18, decimal_places=2)
+    subject = models.CharField(max_length=256)
+    method = models.CharField(max_length=16)
+    # The payer's openid or Alipay account, masked; blank until someone paid (or for JSAPI, given).
+    payer_masked = models.CharField(max_length=64, blank=True)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.NOT_PAID)
+    scenario = models.CharField(max_length=32, choices=PaymentScenario.choices)
+    notify_url = models.URLField(max_length=300, blank=True)
+    requests = models.PositiveIntegerField(default=1)
+    created_at = models.DateTimeField(default=timezone.now)
+    paid_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["protocol", "order_no"], name="sandbox_payment_once_per_order"),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="sandbox_payment_amount_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.protocol} {self.order_no} {self.state}"
+
+
+class SandboxRefund(models.Model):
+    """A refund as the channel saw it, one per merchant refund number (``out_refund_no``)."""
+
+    class State(models.TextChoices):
+        PROCESSING = "processing", "Processing"
+        SUCCESS = "success", "Success"
+        FAILED = "failed", "Failed"
+
+    protocol = models.CharField(max_length=16, choices=Protocol.choices)
+    payment = models.ForeignKey(SandboxPayment, on_delete=models.PROTECT, related_name="refunds")
+    refund_no = models.CharField(max_length=64)
+    refund_id = models.CharField(max_length=64, unique=True)
+    amount = models.DecimalField(max_digits=18, decimal_places=2)
+    state = models.CharField(max_length=16, choices=State.choices)
+    scenario = models.CharField(max_length=32, choices=PaymentScenario.choices)
+    notify_url = models.URLField(max_length=300, blank=True)
+    requests = models.PositiveIntegerField(default=1)
+    created_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["protocol", "refund_no"], name="sandbox_refund_once_per_number"),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="sandbox_refund_amount_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.protocol} {self.refund_no} {self.state}"

@@ -3,7 +3,17 @@
 - ``urlpatterns``: its endpoints, mounted at ``/sandbox/<protocol>/``;
 - ``keys_generate() -> dict``: fresh credentials of both sides (JSON-serialisable);
 - ``notify_build(payout, secrets) -> tuple[dict[str, str], bytes] | None``: the signed notify
-  telling our notify URL the payout's state, or None for protocols without notifies.
+  telling our notify URL the payout's state, or None for protocols without payout notifies;
+
+and, for protocols that collect payments (all but the bank):
+
+- ``payment_notify_build(payment, secrets, *, amount, forged) -> tuple[dict[str, str], bytes]``:
+  the payment-success notify of a paid payment, claiming ``amount`` (payment_engine's variants),
+  its signature broken when ``forged``;
+- ``refund_notify_build(refund, secrets) -> tuple[dict[str, str], bytes] | None``: the notify of
+  a refund's final state, or None for protocols that do not notify refunds.
+
+The payer's side (a QR code scanned, a cashier page opened) is ``cashier.py``, shared by all.
 """
 
 from importlib import import_module
@@ -15,6 +25,7 @@ MODULES = {
     Protocol.WECHAT_V3: "payments.channels.sandbox.wechat_v3",
     Protocol.WECHAT_V2: "payments.channels.sandbox.wechat_v2",
     Protocol.BANK: "payments.channels.sandbox.bank",
+    Protocol.ALIPAY: "payments.channels.sandbox.alipay",
 }
 
 

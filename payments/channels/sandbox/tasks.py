@@ -1,13 +1,17 @@
-"""The sandbox's async notifies, sent by Celery like a channel's own notify service."""
+"""The sandbox's async notifies, sent by Celery like a channel's own notify service.
+
+Protocol modules build them (see protocols.py); a notify the merchant does not acknowledge is
+sent again a few times, with growing pauses.
+"""
 
 import logging
 
 import requests
 from celery import shared_task
 
-from payments.channels.sandbox import engine
+from payments.channels.sandbox import engine, payment_engine
 from payments.channels.sandbox.keys import keys_for
-from payments.channels.sandbox.models import SandboxPayout
+from payments.channels.sandbox.models import SandboxPayment, SandboxPayout, SandboxRefund
 from payments.channels.sandbox.protocols import protocol_module
 
 logger = logging.getLogger(__name__)
@@ -23,14 +27,46 @@ def sandbox_notify(self, payout_id: int, state: str) -> None:
     if payout.state != state:
         payout = engine.payout_settle(payout_id=payout_id, state=state)
     built = protocol_module(payout.protocol).notify_build(payout, keys_for(payout.protocol))
-    if built is None or not payout.notify_url:
+    if built is not None and payout.notify_url and not _deliver(payout.notify_url, built, payout.order_no):
+        raise self.retry(countdown=2 ** (self.request.retries + 1))
+
+
+@shared_task(name="sandbox.payment_notify", bind=True, max_retries=NOTIFY_ATTEMPTS - 1)
+def sandbox_payment_notify(self, payment_id: int, variant: str) -> None:
+    """The payer pays if they have not yet (a late payer), then the payment is notified in the
+    ``variant`` the scenario asked for; a payment closed meanwhile is not notified."""
+    payment = payment_engine.payment_pay(payment_id=payment_id)
+    if payment.state != SandboxPayment.State.PAID or not payment.notify_url:
         return
+    built = protocol_module(payment.protocol).payment_notify_build(
+        payment,
+        keys_for(payment.protocol),
+        amount=payment_engine.notify_amount(payment, variant),
+        forged=variant == payment_engine.NotifyVariant.BAD_SIGNATURE,
+    )
+    # A channel gives up on a notify the merchant refuses; a refused wrong one is not resent.
+    if not _deliver(payment.notify_url, built, payment.order_no) and variant == payment_engine.NotifyVariant.GENUINE:
+        raise self.retry(countdown=2 ** (self.request.retries + 1))
+
+
+@shared_task(name="sandbox.refund_notify", bind=True, max_retries=NOTIFY_ATTEMPTS - 1)
+def sandbox_refund_notify(self, refund_id: int, state: str) -> None:
+    """Settle the refund into ``state`` if still processing, then notify it (where the protocol
+    notifies refunds)."""
+    refund = payment_engine.refund_settle(refund_id=refund_id, state=state)
+    if refund.state == SandboxRefund.State.PROCESSING or not refund.notify_url:
+        return
+    built = protocol_module(refund.protocol).refund_notify_build(refund, keys_for(refund.protocol))
+    if built is not None and not _deliver(refund.notify_url, built, refund.refund_no):
+        raise self.retry(countdown=2 ** (self.request.retries + 1))
+
+
+def _deliver(url: str, built: tuple[dict[str, str], bytes], reference: str) -> bool:
+    """POST the notify; True when the merchant acknowledged it (any 2xx)."""
     headers, body = built
     try:
-        response = requests.post(payout.notify_url, data=body, headers=headers, timeout=NOTIFY_TIMEOUT)
-        acknowledged = response.status_code < 300
+        response = requests.post(url, data=body, headers=headers, timeout=NOTIFY_TIMEOUT)
     except requests.RequestException as exc:
-        logger.info("sandbox notify of %s not delivered: %s", payout.order_no, type(exc).__name__)
-        acknowledged = False
-    if not acknowledged:
-        raise self.retry(countdown=2 ** (self.request.retries + 1))
+        logger.info("sandbox notify of %s not delivered: %s", reference, type(exc).__name__)
+        return False
+    return response.status_code < 300

@@ -1,30 +1,43 @@
-"""The sandbox's WeChat Pay v2 enterprise payment to change: ``promotion/transfers`` and
-``gettransferinfo``, signed XML both ways with the merchant API key, no client certificate and
-no notify (v2 transfers answer synchronously).
+"""The sandbox's WeChat Pay v2: enterprise payment to change (``promotion/transfers`` and
+``gettransferinfo``) here, payments and refunds in ``wechat_v2_pay``; signed XML both ways with the
+merchant API key, no client certificate. This module also builds the notifies: none for
+transfers (they answer synchronously), the signed pay result, and the refund result whose
+``req_info`` is encrypted with the API key.
 
-v2 has no "accepted, pending" answer: a payout still processing is answered ``SYSTEMERROR``,
-which WeChat documents as "query with the same partner_trade_no". Change payments cannot bounce,
-so a returned payout is reported by the query as FAILED with reason ``RETURNED``: the money is
-back with the merchant.
+v2 has no "accepted, pending" transfer answer: a payout still processing is answered
+``SYSTEMERROR``, which WeChat documents as "query with the same partner_trade_no". Change payments
+cannot bounce, so a returned payout is reported by the query as FAILED with reason ``RETURNED``:
+the money is back with the merchant.
 """
 
 import string
 from datetime import datetime
 from decimal import Decimal
 from secrets import choice, token_hex
+from zoneinfo import ZoneInfo
 
 from django.http import HttpRequest, HttpResponse
-from django.urls import path
-from django.utils import timezone
+from django.urls import include, path
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from payments.channels.sandbox import engine
 from payments.channels.sandbox.keys import keys_for
-from payments.channels.sandbox.models import Protocol, SandboxPayout, Scenario
-from payments.channels.wechat_v2.signing import SignType, XmlRefused, params_sign, params_verify, xml_decode, xml_encode
+from payments.channels.sandbox.models import Protocol, SandboxPayment, SandboxPayout, SandboxRefund, Scenario
+from payments.channels.wechat_v2.signing import (
+    SignType,
+    XmlRefused,
+    params_verify,
+    req_info_encrypt,
+    xml_decode,
+    xml_encode,
+    xml_signed,
+)
 
 PAID = (SandboxPayout.State.SUCCESS, SandboxPayout.State.RETURNED)
+CHINA = ZoneInfo("Asia/Shanghai")
+NOTIFY_HEADERS = {"Content-Type": "text/xml; charset=utf-8"}
+REFUND_NOTIFY_STATUS = {SandboxRefund.State.SUCCESS: "SUCCESS", SandboxRefund.State.FAILED: "CHANGE"}
 QUERY_STATUS = {
     SandboxPayout.State.SUCCESS: "SUCCESS",
     SandboxPayout.State.PROCESSING: "PROCESSING",
@@ -48,22 +61,89 @@ def notify_build(payout: SandboxPayout, secrets: dict) -> tuple[dict[str, str], 
     return None
 
 
+def payment_notify_build(
+    payment: SandboxPayment, secrets: dict, *, amount: Decimal, forged: bool
+) -> tuple[dict[str, str], bytes]:
+    """The pay result notify claiming ``amount``, signed with the API key, or with another key when ``forged``."""
+    fields = {"return_code": "SUCCESS", "result_code": "SUCCESS", **payment_fields(payment, secrets, amount=amount)}
+    sign_type = secrets["sign_type"]
+    if sign_type != SignType.MD5:
+        fields["sign_type"] = sign_type
+    api_key = token_hex(16) if forged else secrets["api_key"]
+    return dict(NOTIFY_HEADERS), xml_signed(fields, api_key=api_key, sign_type=sign_type)
+
+
+def refund_notify_build(refund: SandboxRefund, secrets: dict) -> tuple[dict[str, str], bytes] | None:
+    """The refund result notify: unsigned; the refund is in ``req_info``, encrypted with the API key."""
+    status = REFUND_NOTIFY_STATUS.get(SandboxRefund.State(refund.state))
+    if status is None:
+        return None
+    payment = refund.payment
+    detail = {
+        "transaction_id": payment.transaction_id,
+        "out_trade_no": payment.order_no,
+        "refund_id": refund.refund_id,
+        "out_refund_no": refund.refund_no,
+        "total_fee": fen_text(payment.amount),
+        "settlement_total_fee": fen_text(payment.amount),
+        "refund_fee": fen_text(refund.amount),
+        "settlement_refund_fee": fen_text(refund.amount),
+        "refund_status": status,
+        "success_time": wechat_time(refund.finished_at) if status == "SUCCESS" and refund.finished_at else "",
+        "refund_recv_accout": "支付用户的零钱",
+        "refund_account": "REFUND_SOURCE_UNSETTLED_FUNDS",
+        "refund_request_source": "API",
+    }
+    plaintext = xml_encode({key: value for key, value in detail.items() if value}, root="root")
+    envelope = {
+        "return_code": "SUCCESS",
+        "appid": secrets["appid"],
+        "mch_id": secrets["mch_id"],
+        "nonce_str": token_hex(16),
+        "req_info": req_info_encrypt(plaintext, api_key=secrets["api_key"]),
+    }
+    return dict(NOTIFY_HEADERS), xml_encode(envelope)
+
+
+def payment_fields(payment: SandboxPayment, secrets: dict, *, amount: Decimal) -> dict[str, str]:
+    """What WeChat tells about a payment, in an ``orderquery`` answer and in its pay notify."""
+    fields = {
+        "appid": secrets["appid"],
+        "mch_id": secrets["mch_id"],
+        "nonce_str": token_hex(16),
+        "out_trade_no": payment.order_no,
+        "trade_type": payment.method,
+        "total_fee": fen_text(amount),
+        "fee_type": "CNY",
+    }
+    if payment.state == SandboxPayment.State.PAID and payment.paid_at is not None:
+        fields |= {
+            "openid": payment.payer_masked,
+            "is_subscribe": "N",
+            "bank_type": "OTHERS",
+            "cash_fee": fen_text(amount),
+            "transaction_id": payment.transaction_id,
+            "time_end": payment.paid_at.astimezone(CHINA).strftime("%Y%m%d%H%M%S"),
+        }
+    return fields
+
+
 @csrf_exempt
 @require_POST
 def transfer_create(request: HttpRequest) -> HttpResponse:
     keys = keys_for(Protocol.WECHAT_V2)
-    fields, refusal = _request_read(request, keys, merchant=("mchid", "mch_appid"))
+    fields, refusal = request_read(request, keys, merchant=("mchid", "mch_appid"))
     if refusal is not None:
         return refusal
     sign_type = fields.get("sign_type") or SignType.MD5
     if not _transfer_params_valid(fields):
-        return _answer(keys, sign_type, _result_fail(keys, "PARAM_ERROR", "参数错误"))
+        return signed_answer(keys, sign_type, _result_fail(keys, "PARAM_ERROR", "参数错误"))
     amount = Decimal(fields["amount"]) / 100
     decision = engine.payout_receive(
         protocol=Protocol.WECHAT_V2,
         order_no=fields["partner_trade_no"],
         amount=amount,
-        payee_masked=_openid_mask(fields["openid"]),
+        payee_masked=openid_mask(fields["openid"]),
     )
     if decision.scenario == Scenario.TIMEOUT:
         engine.pause(decision.delay)
@@ -74,9 +154,9 @@ def transfer_create(request: HttpRequest) -> HttpResponse:
         engine.pause(decision.delay)
     payout = decision.payout
     if decision.replayed and payout.amount != amount:
-        response = _answer(keys, sign_type, _result_fail(keys, "FATAL_ERROR", "两次请求参数不一致"))
+        response = signed_answer(keys, sign_type, _result_fail(keys, "FATAL_ERROR", "两次请求参数不一致"))
     else:
-        response = _answer(keys, sign_type, _transfer_answer(payout, keys))
+        response = signed_answer(keys, sign_type, _transfer_answer(payout, keys))
     if decision.scenario == Scenario.DROP_RESPONSE:
         response.content = response.content[: len(response.content) // 2]
     return response
@@ -86,7 +166,7 @@ def transfer_create(request: HttpRequest) -> HttpResponse:
 @require_POST
 def transfer_query(request: HttpRequest) -> HttpResponse:
     keys = keys_for(Protocol.WECHAT_V2)
-    fields, refusal = _request_read(request, keys, merchant=("mch_id", "appid"))
+    fields, refusal = request_read(request, keys, merchant=("mch_id", "appid"))
     if refusal is not None:
         return refusal
     sign_type = fields.get("sign_type") or SignType.MD5
@@ -98,7 +178,7 @@ def transfer_query(request: HttpRequest) -> HttpResponse:
             "err_code": "NOT_FOUND",
             "err_code_des": "指定单号数据不存在",
         }
-        return _answer(keys, sign_type, answer)
+        return signed_answer(keys, sign_type, answer)
     answer = {
         "return_code": "SUCCESS",
         "result_code": "SUCCESS",
@@ -108,14 +188,14 @@ def transfer_query(request: HttpRequest) -> HttpResponse:
         "detail_id": payout.channel_reference,
         "status": QUERY_STATUS[SandboxPayout.State(payout.state)],
         "reason": _query_reason(payout),
-        "payment_amount": str(int(payout.amount * 100)),
-        "transfer_time": _wechat_time(payout.created_at),
-        "payment_time": _wechat_time(payout.finished_at or payout.created_at) if payout.state in PAID else "",
+        "payment_amount": fen_text(payout.amount),
+        "transfer_time": wechat_time(payout.created_at),
+        "payment_time": wechat_time(payout.finished_at or payout.created_at) if payout.state in PAID else "",
     }
-    return _answer(keys, sign_type, answer)
+    return signed_answer(keys, sign_type, answer)
 
 
-def _request_read(
+def request_read(
     request: HttpRequest, keys: dict, *, merchant: tuple[str, str]
 ) -> tuple[dict[str, str], HttpResponse | None]:
     """The request's fields, or the ``return_code`` FAIL answer WeChat gives a request it will
@@ -123,15 +203,15 @@ def _request_read(
     try:
         fields = xml_decode(request.body)
     except XmlRefused:
-        return {}, _answer(keys, SignType.MD5, {"return_code": "FAIL", "return_msg": "XML格式错误"})
+        return {}, signed_answer(keys, SignType.MD5, {"return_code": "FAIL", "return_msg": "XML格式错误"})
     sign_type = fields.get("sign_type") or SignType.MD5
     if sign_type not in set(SignType):
-        return fields, _answer(keys, SignType.MD5, {"return_code": "FAIL", "return_msg": "签名类型错误"})
+        return fields, signed_answer(keys, SignType.MD5, {"return_code": "FAIL", "return_msg": "签名类型错误"})
     if not params_verify(fields, api_key=keys["api_key"], sign_type=sign_type):
-        return fields, _answer(keys, sign_type, {"return_code": "FAIL", "return_msg": "签名错误"})
+        return fields, signed_answer(keys, sign_type, {"return_code": "FAIL", "return_msg": "签名错误"})
     mch_id_field, appid_field = merchant
     if fields.get(mch_id_field) != keys["mch_id"] or fields.get(appid_field) != keys["appid"]:
-        return fields, _answer(keys, sign_type, {"return_code": "FAIL", "return_msg": "商户号与appid不匹配"})
+        return fields, signed_answer(keys, sign_type, {"return_code": "FAIL", "return_msg": "商户号与appid不匹配"})
     return fields, None
 
 
@@ -161,7 +241,7 @@ def _transfer_answer(payout: SandboxPayout, keys: dict) -> dict[str, str]:
         "result_code": "SUCCESS",
         "partner_trade_no": payout.order_no,
         "payment_no": payout.channel_reference,
-        "payment_time": _wechat_time(payout.finished_at or payout.created_at),
+        "payment_time": wechat_time(payout.finished_at or payout.created_at),
     }
 
 
@@ -177,11 +257,10 @@ def _result_fail(keys: dict, err_code: str, description: str) -> dict[str, str]:
     }
 
 
-def _answer(keys: dict, sign_type: str, fields: dict[str, str]) -> HttpResponse:
+def signed_answer(keys: dict, sign_type: str, fields: dict[str, str]) -> HttpResponse:
     """Every answer is signed, as the issue asks of the sandbox (real WeChat leaves some unsigned)."""
-    signed = {key: value for key, value in fields.items() if value}
-    signed["sign"] = params_sign(signed, api_key=keys["api_key"], sign_type=sign_type)
-    return HttpResponse(xml_encode(signed), content_type="text/xml; charset=utf-8")
+    body = xml_signed(fields, api_key=keys["api_key"], sign_type=sign_type)
+    return HttpResponse(body, content_type="text/xml; charset=utf-8")
 
 
 def _query_reason(payout: SandboxPayout) -> str:
@@ -190,15 +269,21 @@ def _query_reason(payout: SandboxPayout) -> str:
     return payout.failure_code if payout.state == SandboxPayout.State.FAILED else ""
 
 
-def _openid_mask(openid: str) -> str:
+def openid_mask(openid: str) -> str:
     return f"{openid[:3]}***{openid[-3:]}"
 
 
-def _wechat_time(moment: datetime) -> str:
-    return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M:%S")
+def wechat_time(moment: datetime) -> str:
+    return moment.astimezone(CHINA).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def fen_text(amount: Decimal) -> str:
+    return str(int(amount * 100))
 
 
 urlpatterns = [
     path("mmpaymkttransfers/promotion/transfers", transfer_create, name="sandbox-wechat-v2-transfer"),
     path("mmpaymkttransfers/gettransferinfo", transfer_query, name="sandbox-wechat-v2-query"),
+    # By name: the payment views import this module's helpers.
+    path("", include("payments.channels.sandbox.wechat_v2_pay")),
 ]

@@ -1,4 +1,6 @@
-"""Sandbox of WeChat Pay v3 merchant transfer, at WeChat's own paths under ``/sandbox/wechat_v3/``.
+"""Sandbox of WeChat Pay v3, at WeChat's own paths under ``/sandbox/wechat_v3/``: merchant
+transfers here, payments and refunds in ``wechat_v3_pay`` (whose endpoints and notify builders
+this protocol module serves, see protocols.py).
 
 Like WeChat it checks the merchant's request signature (a bad one gets 401 SIGN_ERROR and pays
 nothing), signs every answer with the platform key, and notifies final states as
@@ -9,7 +11,6 @@ import json
 import re
 import string
 import uuid
-from datetime import datetime
 from decimal import Decimal
 from secrets import choice, randbelow, token_hex
 from typing import Any
@@ -25,6 +26,12 @@ from django.views.decorators.http import require_GET, require_POST
 from payments.channels.sandbox import engine
 from payments.channels.sandbox.keys import keys_for
 from payments.channels.sandbox.models import Protocol, SandboxPayout, Scenario
+from payments.channels.sandbox.wechat_v3_pay import merchant_signed, platform_headers, signed_answer, wechat_time
+
+# The payment half of this protocol module (protocols.py), re-exported.
+from payments.channels.sandbox.wechat_v3_pay import payment_notify_build as payment_notify_build
+from payments.channels.sandbox.wechat_v3_pay import refund_notify_build as refund_notify_build
+from payments.channels.sandbox.wechat_v3_pay import urlpatterns as payment_urlpatterns
 from payments.channels.wechat_v3 import signing
 from payments.identifiers import openid_mask
 from wallet.money import CENT
@@ -73,29 +80,29 @@ def notify_build(payout: SandboxPayout, secrets: dict) -> tuple[dict[str, str], 
     )
     envelope = {
         "id": str(uuid.uuid4()),
-        "create_time": _time(timezone.now()),
+        "create_time": wechat_time(timezone.now()),
         "resource_type": "encrypt-resource",
         "event_type": NOTIFY_EVENT,
         "summary": "商家转账单据终态通知",
         "resource": {"original_type": NOTIFY_ASSOCIATED_DATA, **resource},
     }
     body = json.dumps(envelope, ensure_ascii=False).encode()
-    return {"Content-Type": "application/json", **_platform_headers(secrets, body)}, body
+    return {"Content-Type": "application/json", **platform_headers(secrets, body)}, body
 
 
 @csrf_exempt
 @require_POST
 def transfer_bill_create(request: HttpRequest) -> HttpResponse:
     secrets = keys_for(Protocol.WECHAT_V3)
-    if not _request_signed(request, secrets):
-        return _answer(secrets, 401, {"code": "SIGN_ERROR", "message": "签名错误"})
+    if not merchant_signed(request, secrets):
+        return signed_answer(secrets, 401, {"code": "SIGN_ERROR", "message": "签名错误"})
     try:
         bill = json.loads(request.body)
     except ValueError:
         bill = None
     problem = _bill_problem(bill, request, secrets)
     if problem is not None:
-        return _answer(secrets, 400, {"code": problem[0], "message": problem[1]})
+        return signed_answer(secrets, 400, {"code": problem[0], "message": problem[1]})
     decision = engine.payout_receive(
         protocol=Protocol.WECHAT_V3,
         order_no=bill["out_bill_no"],
@@ -110,17 +117,18 @@ def transfer_bill_create(request: HttpRequest) -> HttpResponse:
 @require_GET
 def transfer_bill_query(request: HttpRequest, out_bill_no: str) -> HttpResponse:
     secrets = keys_for(Protocol.WECHAT_V3)
-    if not _request_signed(request, secrets):
-        return _answer(secrets, 401, {"code": "SIGN_ERROR", "message": "签名错误"})
+    if not merchant_signed(request, secrets):
+        return signed_answer(secrets, 401, {"code": "SIGN_ERROR", "message": "签名错误"})
     payout = engine.payout_find(protocol=Protocol.WECHAT_V3, order_no=out_bill_no)
     if payout is None:
-        return _answer(secrets, 404, {"code": "NOT_FOUND", "message": "记录不存在"})
-    return _answer(secrets, 200, _bill_detail(payout, secrets))
+        return signed_answer(secrets, 404, {"code": "NOT_FOUND", "message": "记录不存在"})
+    return signed_answer(secrets, 200, _bill_detail(payout, secrets))
 
 
 urlpatterns = [
     path(BILLS, transfer_bill_create),
     path(f"{BILLS}/out-bill-no/<str:out_bill_no>", transfer_bill_query),
+    *payment_urlpatterns,
 ]
 
 
@@ -129,38 +137,14 @@ def _decision_answer(decision: engine.Decision, secrets: dict) -> HttpResponse:
     if payout is None:
         if decision.scenario == Scenario.TIMEOUT:
             engine.pause(decision.delay)
-            return _answer(secrets, 504, {"code": "SYSTEM_ERROR", "message": "网关超时"})
-        return _answer(secrets, 500, {"code": "SYSTEM_ERROR", "message": "系统错误，请稍后重试"})
+            return signed_answer(secrets, 504, {"code": "SYSTEM_ERROR", "message": "网关超时"})
+        return signed_answer(secrets, 500, {"code": "SYSTEM_ERROR", "message": "系统错误，请稍后重试"})
     if decision.scenario == Scenario.SLOW and not decision.replayed:
         engine.pause(decision.delay)
-    response = _answer(secrets, 200, _bill_summary(payout))
+    response = signed_answer(secrets, 200, _bill_summary(payout))
     if decision.scenario == Scenario.DROP_RESPONSE and not decision.replayed:
         response.content = response.content[: len(response.content) // 2]  # Cut off mid-answer.
     return response
-
-
-def _request_signed(request: HttpRequest, secrets: dict) -> bool:
-    """The merchant's Authorization: its mchid and certificate serial, a fresh timestamp, and a
-    signature over exactly what was sent, under the merchant public key."""
-    fields = signing.authorization_parse(request.headers.get("Authorization", ""))
-    if fields is None:
-        return False
-    if not (
-        signing.constant_time_equal(fields["mchid"], secrets["mchid"])
-        and signing.constant_time_equal(fields["serial_no"], secrets["merchant_serial"])
-        and signing.timestamp_fresh(fields["timestamp"])
-    ):
-        return False
-    message = signing.request_message(
-        method=request.method or "",
-        path=request.get_full_path(),
-        timestamp=fields["timestamp"],
-        nonce=fields["nonce_str"],
-        body=request.body,
-    )
-    return signing.signature_valid(
-        signing.public_key_load(secrets["merchant_public_key"]), message, fields["signature"]
-    )
 
 
 def _bill_problem(bill: Any, request: HttpRequest, secrets: dict) -> tuple[str, str] | None:
@@ -206,7 +190,7 @@ def _bill_summary(payout: SandboxPayout) -> dict[str, Any]:
     summary = {
         "out_bill_no": payout.order_no,
         "transfer_bill_no": payout.channel_reference,
-        "create_time": _time(payout.created_at),
+        "create_time": wechat_time(payout.created_at),
         "state": BILL_STATES[SandboxPayout.State(payout.state)],
     }
     if payout.state == SandboxPayout.State.FAILED:
@@ -222,27 +206,8 @@ def _bill_detail(payout: SandboxPayout, secrets: dict) -> dict[str, Any]:
         "appid": secrets["appid"],
         "transfer_amount": int((payout.amount * 100).to_integral_value()),
         "openid": payout.payee_masked,
-        "update_time": _time(payout.finished_at or payout.created_at),
+        "update_time": wechat_time(payout.finished_at or payout.created_at),
     }
-
-
-def _answer(secrets: dict, status: int, payload: dict[str, Any]) -> HttpResponse:
-    body = json.dumps(payload, ensure_ascii=False).encode()
-    headers = {"Request-ID": uuid.uuid4().hex, **_platform_headers(secrets, body)}
-    return HttpResponse(body, status=status, content_type="application/json", headers=headers)
-
-
-def _platform_headers(secrets: dict, body: bytes) -> dict[str, str]:
-    return signing.wechatpay_headers_create(
-        private_key=signing.private_key_load(secrets["platform_private_key"]),
-        serial=secrets["platform_serial"],
-        body=body,
-    )
-
-
-def _time(moment: datetime) -> str:
-    """RFC 3339 in China time, as WeChat writes it: 2025-01-01T12:00:00+08:00."""
-    return timezone.localtime(moment).isoformat(timespec="seconds")
 
 
 def _private_pem(key: rsa.RSAPrivateKey) -> str:

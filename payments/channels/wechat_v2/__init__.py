@@ -1,5 +1,6 @@
-"""WeChat Pay v2 enterprise payment to change, configured from the environment or the sandbox
-(see ``payments.channels.registry``).
+"""WeChat Pay v2 for legacy merchants: payments (``unifiedorder``, query, close), refunds and
+enterprise payment to change, configured from the environment or the sandbox (see
+``payments.channels.registry``). The client certificate is needed for transfers and refunds.
 
 Environment (read at call time): ``WECHAT_V2_MCHID``, ``WECHAT_V2_APPID``, ``WECHAT_V2_API_KEY``
 and ``WECHAT_V2_CLIENT_CERT`` (path of the merchant's API certificate, PEM) are required;

@@ -1,8 +1,9 @@
-"""WeChat Pay API v2 enterprise payment to change (企业付款到零钱), the payout channel of legacy
-merchants: signed XML over HTTPS, ``partner_trade_no`` as the idempotency key, a synchronous
-answer and a ``gettransferinfo`` query; there is no notify.
+"""WeChat Pay API v2, the channel of legacy merchants: signed XML over HTTPS. Payouts are enterprise
+payment to change (企业付款到零钱): ``partner_trade_no`` as the idempotency key, a synchronous answer
+and a ``gettransferinfo`` query, no notify. Payments (JSAPI, APP, H5, Native) and refunds are in
+``payments``: this class sends them and reads their notifies.
 
-The real API also demands the merchant's client TLS certificate on both calls:
+The real API demands the merchant's client TLS certificate on transfers and refunds:
 ``adapter_from_environment`` puts it on the HTTP session. The sandbox does not ask for one.
 
 A signed answer must verify. WeChat's own transfer answers come unsigned: there the mutually
@@ -13,22 +14,30 @@ authenticated TLS connection (https, our client certificate) vouches for them, a
 when it refused to read the request, is taken without one.
 """
 
-import secrets
 from collections.abc import Mapping
-from decimal import Decimal
 
 from payments.channels.base import (
+    Notice,
     NotifyRejected,
     NotifyReply,
+    PaymentRequest,
+    PaymentStart,
+    PaymentState,
+    PaymentStatus,
     PayoutNotice,
     PayoutRequest,
     PayoutResult,
     PayoutState,
+    RefundRequest,
+    RefundStatus,
     RetryableError,
     UnknownOutcome,
 )
 from payments.channels.http import ChannelHttp
-from payments.channels.wechat_v2.signing import SignType, XmlRefused, params_sign, params_verify, xml_decode, xml_encode
+from payments.channels.wechat_trade import fen
+from payments.channels.wechat_v2 import payments
+from payments.channels.wechat_v2.payments import nonce, return_fail_code
+from payments.channels.wechat_v2.signing import SignType, XmlRefused, params_verify, xml_decode, xml_encode, xml_signed
 
 TRANSFER_PATH = "/mmpaymkttransfers/promotion/transfers"
 QUERY_PATH = "/mmpaymkttransfers/gettransferinfo"
@@ -43,7 +52,7 @@ QUERY_STATES = {"SUCCESS": PayoutState.SUCCESS, "FAILED": PayoutState.FAILED, "P
 
 
 class WechatV2Adapter:
-    """Payouts to a WeChat user's change balance through one legacy (v2) merchant account."""
+    """Payments, refunds and payouts to a WeChat user's change through one legacy (v2) merchant account."""
 
     def __init__(
         self,
@@ -57,6 +66,9 @@ class WechatV2Adapter:
     ) -> None:
         self.mch_id = mch_id
         self.appid = appid
+        # The names the payment interface reads (PaymentAdapter).
+        self.merchant_id = mch_id
+        self.app_id = appid
         self.api_key = api_key
         self.sign_type = SignType(sign_type)
         self.http = http
@@ -66,11 +78,11 @@ class WechatV2Adapter:
         params: dict[str, str | int] = {
             "mch_appid": self.appid,
             "mchid": self.mch_id,
-            "nonce_str": secrets.token_hex(16),
+            "nonce_str": nonce(),
             "partner_trade_no": request.order_no,
             "openid": request.payee,
             "check_name": "FORCE_CHECK" if request.payee_name else "NO_CHECK",
-            "amount": _fen(request.amount, request.currency),
+            "amount": fen(request.amount, request.currency),
             "desc": (request.remark or DEFAULT_DESC)[:DESC_MAX_LENGTH],
         }
         if request.payee_name:
@@ -80,7 +92,7 @@ class WechatV2Adapter:
 
     def query_payout(self, order_no: str) -> PayoutResult:
         params: dict[str, str | int] = {
-            "nonce_str": secrets.token_hex(16),
+            "nonce_str": nonce(),
             "partner_trade_no": order_no,
             "mch_id": self.mch_id,
             "appid": self.appid,
@@ -91,8 +103,60 @@ class WechatV2Adapter:
     def parse_payout_notify(self, *, headers: Mapping[str, str], body: bytes) -> PayoutNotice:
         raise NotifyRejected("WeChat v2 transfers have no notify")
 
+    def payment_create(self, request: PaymentRequest) -> PaymentStart:
+        answer = self._call(
+            payments.UNIFIEDORDER_PATH, payments.unifiedorder_params(request, appid=self.appid, mch_id=self.mch_id)
+        )
+        return payments.payment_start(
+            answer,
+            request=request,
+            appid=self.appid,
+            mch_id=self.mch_id,
+            api_key=self.api_key,
+            sign_type=self.sign_type.value,
+        )
+
+    def payment_query(self, order_no: str) -> PaymentStatus:
+        answer = self._call(payments.ORDERQUERY_PATH, self._order_params(order_no))
+        return payments.order_status(answer, order_no=order_no)
+
+    def payment_close(self, order_no: str) -> PaymentStatus:
+        """A payment WeChat says is paid (ORDERPAID) is queried, so the core gets its amount and id."""
+        closed = payments.close_status(
+            self._call(payments.CLOSEORDER_PATH, self._order_params(order_no)), order_no=order_no
+        )
+        if closed is not None:
+            return closed
+        paid = self.payment_query(order_no)
+        if paid.state != PaymentState.PAID:
+            raise UnknownOutcome(f"closeorder {order_no}: ORDERPAID, but the query says {paid.state}", code="ORDERPAID")
+        return paid
+
+    def refund_create(self, request: RefundRequest) -> RefundStatus:
+        answer = self._call(payments.REFUND_PATH, payments.refund_params(request, appid=self.appid, mch_id=self.mch_id))
+        return payments.refund_status(answer, request=request)
+
+    def refund_query(self, refund_no: str, *, order_no: str) -> RefundStatus:
+        params: dict[str, str | int] = {
+            "appid": self.appid,
+            "mch_id": self.mch_id,
+            "nonce_str": nonce(),
+            "out_refund_no": refund_no,
+        }
+        answer = self._call(payments.REFUNDQUERY_PATH, params)
+        return payments.refund_query_status(answer, refund_no=refund_no, order_no=order_no)
+
+    def parse_notify(self, *, headers: Mapping[str, str], body: bytes) -> Notice:
+        """A pay result, or a refund result (the one carrying an encrypted ``req_info``)."""
+        try:
+            fields = xml_decode(body)
+        except XmlRefused as exc:
+            raise NotifyRejected("the notify is not a flat XML document") from exc
+        read = payments.refund_notify_read if "req_info" in fields else payments.payment_notify_read
+        return read(fields, appid=self.appid, mch_id=self.mch_id, api_key=self.api_key)
+
     def notify_reply(self, *, accepted: bool) -> NotifyReply:
-        """The v2 notify acknowledgement, for completeness: transfers never notify."""
+        """The v2 acknowledgement: anything but SUCCESS makes WeChat notify again later."""
         fields = (
             {"return_code": "SUCCESS", "return_msg": "OK"}
             if accepted
@@ -104,10 +168,8 @@ class WechatV2Adapter:
         """Sign and send; return the answer only once it is readable and its signature holds."""
         if self.sign_type == SignType.HMAC_SHA256:
             params["sign_type"] = self.sign_type.value
-        params["sign"] = params_sign(params, api_key=self.api_key, sign_type=self.sign_type)
-        response = self.http.send(
-            "POST", path, body=xml_encode(params), headers={"Content-Type": "text/xml; charset=utf-8"}
-        )
+        body = xml_signed(params, api_key=self.api_key, sign_type=self.sign_type)
+        response = self.http.send("POST", path, body=body, headers={"Content-Type": "text/xml; charset=utf-8"})
         if response.status != 200:
             raise UnknownOutcome(f"POST {path}: HTTP {response.status}")
         try:
@@ -121,23 +183,15 @@ class WechatV2Adapter:
             raise UnknownOutcome(f"POST {path}: unsigned answer")
         return answer
 
-
-def _fen(amount: Decimal, currency: str) -> int:
-    if currency != "CNY":
-        raise ValueError(f"WeChat pays CNY only, not {currency}")
-    if not amount.is_finite() or amount <= 0 or amount != amount.quantize(Decimal("0.01")):
-        raise ValueError("payout amount must be positive with at most 2 decimal places")
-    return int((amount * 100).to_integral_value())
+    def _order_params(self, order_no: str) -> dict[str, str | int]:
+        return {"appid": self.appid, "mch_id": self.mch_id, "nonce_str": nonce(), "out_trade_no": order_no}
 
 
 def _transfer_result(answer: Mapping[str, str], *, order_no: str) -> PayoutResult:
     return_code = answer.get("return_code")
     if return_code == "FAIL":
         message = answer.get("return_msg", "")
-        signature_problem = "签名" in message or "sign" in message.lower()
-        return PayoutResult(
-            state=PayoutState.FAILED, code="SIGN_ERROR" if signature_problem else "PARAM_ERROR", message=message
-        )
+        return PayoutResult(state=PayoutState.FAILED, code=return_fail_code(message), message=message)
     if return_code != "SUCCESS":
         raise UnknownOutcome(f"transfer {order_no}: return_code {return_code!r}")
     result_code = answer.get("result_code")

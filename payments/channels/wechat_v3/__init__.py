@@ -1,4 +1,5 @@
-"""WeChat Pay API v3 for current merchants: payouts by merchant transfer (``transfer-bills``).
+"""WeChat Pay API v3 for current merchants: payouts by merchant transfer (``transfer-bills``),
+payments (JSAPI, APP, H5, Native) and refunds.
 
 The registry builds the adapter from ``WECHAT_V3_*`` environment variables, or, without them,
 from the sandbox's generated keys.

@@ -1,8 +1,11 @@
-"""Demo payout accounts and withdrawals for `make run`, after `demo_data` (wallet) created the users.
+"""Demo payout accounts, withdrawals and a balance payment with a refund for `make run`, after
+`demo_data` (wallet) created the users.
 
 Safe on every start: accounts are bound once (binding again returns them), withdrawals carry
 fixed idempotency keys, so a second run replays them instead of creating more. A withdrawal the
 risk rules refuse today (say operations closed the window) is reported and skipped, never fatal.
+Channel payments need the running sandbox, so the demo opens none here: the README shows how to
+open one through the API.
 """
 
 from decimal import Decimal
@@ -10,7 +13,7 @@ from decimal import Decimal
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
-from payments import services
+from payments import payment_orders, refunds, services
 from wallet import services as ledger
 from wallet.errors import ApplicationError
 
@@ -72,4 +75,28 @@ class Command(BaseCommand):
                 lines.append(f"  {username:<6} {amount:>9}  not created today: {error.code} ({error.message})")
                 continue
             lines.append(f"  {username:<6} {amount:>9}  {withdrawal.order_no}  {withdrawal.status}")
+        lines.extend(self._balance_payment(users.get(username=REVIEW_CLIENT)))
         self.stdout.write("\n".join(lines))
+
+    def _balance_payment(self, user) -> list[str]:
+        """dave pays a business order from his balance, and part of it is refunded."""
+        try:
+            order = payment_orders.payment_order_create(
+                user=user,
+                business_type="order_payment",
+                method="balance",
+                amount=Decimal("35.00"),
+                client_type="app",
+                subject="Demo order: a year of cloud storage",
+                business_order_no="DEMO-ORDER-1",
+                idempotency_key="demo:payment:1",
+            ).order
+            refund = refunds.refund_request(
+                order=order, actor=user, amount=Decimal("5.00"), reason="Demo partial refund", idempotency_key="demo:1"
+            ).refund
+        except ApplicationError as error:
+            return [f"Demo balance payment not made: {error.code} ({error.message})"]
+        return [
+            "Demo balance payment (admin: Payments > Payment orders):",
+            f"  {REVIEW_CLIENT:<6} {order.amount:>9}  {order.order_no}  {order.status}, refunded {refund.amount}",
+        ]

@@ -1,0 +1,244 @@
+"""Recharges, order payments and refunds API (DESIGN §9): a user only ever sees their own.
+
+Reading an open order asks the channel first, so a client polling after the payer paid sees
+``success`` even when the channel's notify has not arrived.
+"""
+
+from drf_spectacular.utils import extend_schema, extend_schema_serializer
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from payments import payment_orders, qr, refunds, selectors
+from payments.models import BusinessType, ClientType, PaymentMethod, PaymentOrder, Refund
+from wallet import errors
+from wallet.api.fields import MoneyField, SignedMoneyField
+from wallet.api.idempotency import HEADER, IDEMPOTENCY_KEY_PARAMETER
+from wallet.api.throttles import UserRateThrottle
+from wallet.api.users import request_user
+
+CHANNEL_METHODS = [(value, label) for value, label in PaymentMethod.choices if value != PaymentMethod.BALANCE]
+
+
+class PaymentCreateThrottle(UserRateThrottle):
+    scope = "payment_create"
+
+
+class RefundRequestThrottle(UserRateThrottle):
+    scope = "refund_request"
+
+
+@extend_schema_serializer(component_name="PaymentInstructions")
+class PayOutput(serializers.Serializer):
+    """What the client needs to pay an order that is ``paying``; only the fields of its method."""
+
+    code_url = serializers.CharField(required=False, help_text="wechat_native: encode as a QR code.")
+    qr_code_svg = serializers.CharField(required=False, help_text="wechat_native: the QR code, an SVG data URI.")
+    qr_code_png = serializers.CharField(required=False, help_text="wechat_native: the QR code, a PNG data URI.")
+    pay_url = serializers.CharField(required=False, help_text="wechat_h5, alipay_page, alipay_wap: open it.")
+    app_params = serializers.DictField(
+        child=serializers.CharField(),
+        required=False,
+        help_text="wechat_jsapi, wechat_app: pass to the WeChat SDK; alipay_app: order_string for the Alipay SDK.",
+    )
+
+    def to_representation(self, instance: PaymentOrder) -> dict:
+        if instance.status != PaymentOrder.Status.PAYING:
+            return {}
+        params = dict(instance.pay_params)
+        params.pop("prepay_id", None)
+        if params.get("code_url"):
+            params["qr_code_svg"] = qr.qr_svg_data_uri(params["code_url"])
+            params["qr_code_png"] = qr.qr_png_data_uri(params["code_url"])
+        return params
+
+
+@extend_schema_serializer(component_name="PaymentOrder")
+class PaymentOrderOutput(serializers.Serializer):
+    order_no = serializers.CharField()
+    business_type = serializers.CharField()
+    business_order_no = serializers.CharField()
+    status = serializers.CharField()
+    amount = SignedMoneyField()
+    currency = serializers.CharField()
+    method = serializers.CharField()
+    channel = serializers.CharField(source="channel.code", allow_null=True, default=None)
+    client_type = serializers.CharField()
+    subject = serializers.CharField()
+    refunded_amount = SignedMoneyField()
+    status_reason = serializers.CharField()
+    pay = PayOutput(source="*")
+    expires_at = serializers.DateTimeField()
+    created_at = serializers.DateTimeField()
+    paid_at = serializers.DateTimeField()
+    finished_at = serializers.DateTimeField()
+
+
+@extend_schema_serializer(component_name="Refund")
+class RefundOutput(serializers.Serializer):
+    refund_no = serializers.CharField()
+    order_no = serializers.CharField(source="payment_order.order_no")
+    status = serializers.CharField()
+    amount = SignedMoneyField()
+    currency = serializers.CharField()
+    reason = serializers.CharField()
+    failure_code = serializers.CharField()
+    status_reason = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    finished_at = serializers.DateTimeField()
+
+
+class _ChannelPaymentInput(serializers.Serializer):
+    amount = MoneyField()
+    client_type = serializers.ChoiceField(choices=ClientType.choices)
+    payer_id = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=128, help_text="The payer's openid (wechat_jsapi)."
+    )
+    return_url = serializers.URLField(
+        required=False, allow_blank=True, default="", max_length=500, help_text="Where the cashier page returns to."
+    )
+
+
+class RechargeCreateApi(APIView):
+    @extend_schema_serializer(component_name="RechargeInput")
+    class InputSerializer(_ChannelPaymentInput):
+        method = serializers.ChoiceField(choices=CHANNEL_METHODS)
+
+    def get_throttles(self):
+        return [PaymentCreateThrottle()]
+
+    @extend_schema(
+        request=InputSerializer,
+        responses={201: PaymentOrderOutput},
+        parameters=[IDEMPOTENCY_KEY_PARAMETER],
+        summary="Recharge your wallet through WeChat Pay or Alipay",
+        description=(
+            "Opens the payment at the cheapest channel for the method and client (no_channel, 422, when none "
+            "takes it) and returns what the client needs to pay under `pay`. The wallet is credited when the "
+            "channel confirms. channel_unavailable (503) when the channel did not answer."
+        ),
+    )
+    def post(self, request: Request) -> Response:
+        return _create(request, self.InputSerializer, business_type=BusinessType.RECHARGE)
+
+
+class PaymentCreateApi(APIView):
+    @extend_schema_serializer(component_name="PaymentInput")
+    class InputSerializer(_ChannelPaymentInput):
+        method = serializers.ChoiceField(choices=PaymentMethod.choices)
+        subject = serializers.CharField(max_length=128)
+        business_order_no = serializers.CharField(max_length=64)
+
+    def get_throttles(self):
+        return [PaymentCreateThrottle()]
+
+    @extend_schema(
+        request=InputSerializer,
+        responses={201: PaymentOrderOutput},
+        parameters=[IDEMPOTENCY_KEY_PARAMETER],
+        summary="Pay a business order through a channel or from your balance",
+        description=(
+            "`balance` debits the wallet at once (insufficient_funds, 422, when short) and answers `success`; "
+            "a channel method answers `paying` with what the client needs under `pay`. One open or paid payment "
+            "per business order (conflict, 409)."
+        ),
+    )
+    def post(self, request: Request) -> Response:
+        return _create(request, self.InputSerializer, business_type=BusinessType.ORDER_PAYMENT)
+
+
+class RechargeDetailApi(APIView):
+    @extend_schema(
+        responses=PaymentOrderOutput, summary="One of your recharges (an open one is checked with the channel)"
+    )
+    def get(self, request: Request, order_no: str) -> Response:
+        return Response(PaymentOrderOutput(_own_synced(request, order_no, BusinessType.RECHARGE)).data)
+
+
+class PaymentDetailApi(APIView):
+    @extend_schema(
+        responses=PaymentOrderOutput, summary="One of your payments (an open one is checked with the channel)"
+    )
+    def get(self, request: Request, order_no: str) -> Response:
+        return Response(PaymentOrderOutput(_own_synced(request, order_no, BusinessType.ORDER_PAYMENT)).data)
+
+
+class RefundRequestApi(APIView):
+    @extend_schema_serializer(component_name="RefundInput")
+    class InputSerializer(serializers.Serializer):
+        amount = MoneyField()
+        reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=200)
+
+    def get_throttles(self):
+        return [RefundRequestThrottle()]
+
+    @extend_schema(
+        request=InputSerializer,
+        responses={201: RefundOutput},
+        parameters=[IDEMPOTENCY_KEY_PARAMETER],
+        summary="Refund part or all of a paid payment",
+        description=(
+            "To the original channel, or to the wallet for balance payments (then `success` at once). All refunds "
+            "not failed together never exceed the paid amount (limit_exceeded, 422, with `fields.refundable`)."
+        ),
+    )
+    def post(self, request: Request, order_no: str) -> Response:
+        key = _idempotency_key(request)
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        order = _own(request, order_no, BusinessType.ORDER_PAYMENT)
+        creation = refunds.refund_request(
+            order=order, actor=request_user(request), idempotency_key=key, **serializer.validated_data
+        )
+        return _created(RefundOutput(creation.refund).data, replayed=not creation.created)
+
+
+class RefundDetailApi(APIView):
+    @extend_schema(responses=RefundOutput, summary="One refund of your payments")
+    def get(self, request: Request, refund_no: str) -> Response:
+        refund = selectors.refund_for_user(user=request_user(request), refund_no=refund_no)
+        if refund is None:
+            raise errors.NotFound("No such refund.")
+        if refund.status == Refund.Status.PROCESSING:
+            refund = refunds.refund_sync(refund=refund)
+        return Response(RefundOutput(refund).data)
+
+
+def _create(request: Request, input_serializer: type[serializers.Serializer], *, business_type: str) -> Response:
+    key = _idempotency_key(request)
+    serializer = input_serializer(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    creation = payment_orders.payment_order_create(
+        user=request_user(request),
+        business_type=business_type,
+        idempotency_key=key,
+        client_ip=request.META.get("REMOTE_ADDR"),
+        **serializer.validated_data,
+    )
+    return _created(PaymentOrderOutput(creation.order).data, replayed=not creation.created)
+
+
+def _created(data: dict, *, replayed: bool) -> Response:
+    response = Response(data, status=status.HTTP_201_CREATED)
+    if replayed:
+        response["Idempotent-Replayed"] = "true"
+    return response
+
+
+def _idempotency_key(request: Request) -> str:
+    key = request.headers.get(HEADER, "").strip()
+    if not key:
+        raise errors.ValidationFailed(f"The {HEADER} header is required.", fields={HEADER: "required"})
+    return key
+
+
+def _own(request: Request, order_no: str, business_type: str) -> PaymentOrder:
+    order = selectors.payment_order_for_user(user=request_user(request), order_no=order_no, business_type=business_type)
+    if order is None:
+        raise errors.NotFound("No such order.")
+    return order
+
+
+def _own_synced(request: Request, order_no: str, business_type: str) -> PaymentOrder:
+    return payment_orders.payment_order_sync(order=_own(request, order_no, business_type))

@@ -1,0 +1,186 @@
+"""Recharges, payments and refunds over HTTP (DESIGN §9) where no channel is called: balance
+payments and their refunds, the error envelope for bad input, idempotency, and privacy."""
+
+from decimal import Decimal
+from itertools import count
+
+import pytest
+from rest_framework.test import APIClient
+
+from payments.models import PaymentOrder, Refund
+from wallet.models import Account
+
+pytestmark = pytest.mark.django_db
+
+D = Decimal
+RECHARGES = "/api/v1/recharges/"
+PAYMENTS = "/api/v1/payments/"
+_keys = count(1)
+BALANCE_PAYMENT = {
+    "method": "balance",
+    "amount": "30.00",
+    "client_type": "app",
+    "subject": "A cup of tea",
+    "business_order_no": "BO-1",
+}
+
+
+def post(client: APIClient, url: str, body: dict, *, key: str | None = None):
+    return client.post(url, body, format="json", HTTP_IDEMPOTENCY_KEY=key or f"key-{next(_keys)}")
+
+
+def test_a_balance_payment_answers_success_and_the_refund_returns_the_money(alice, funded_account, api_client_for):
+    funded_account(alice, "100.00")
+    client = api_client_for(alice)
+
+    paid = post(client, PAYMENTS, BALANCE_PAYMENT)
+
+    assert paid.status_code == 201, paid.json()
+    body = paid.json()
+    assert {key: body[key] for key in ("status", "amount", "method", "channel", "business_order_no", "pay")} == {
+        "status": "success",
+        "amount": "30.00",
+        "method": "balance",
+        "channel": None,
+        "business_order_no": "BO-1",
+        "pay": {},
+    }
+    order_no = body["order_no"]
+    assert client.get(f"{PAYMENTS}{order_no}/").json()["status"] == "success"
+
+    refunded = post(client, f"{PAYMENTS}{order_no}/refunds/", {"amount": "12.50", "reason": "cold tea"})
+
+    assert refunded.status_code == 201, refunded.json()
+    refund = refunded.json()
+    assert (refund["status"], refund["amount"], refund["order_no"]) == ("success", "12.50", order_no)
+    assert client.get(f"/api/v1/refunds/{refund['refund_no']}/").json()["status"] == "success"
+    assert Account.objects.get(owner=alice).balance == D("82.50")
+    assert client.get(f"{PAYMENTS}{order_no}/").json()["refunded_amount"] == "12.50"
+
+
+def test_a_replayed_payment_returns_the_first_answer_and_debits_once(alice, funded_account, api_client_for):
+    funded_account(alice, "100.00")
+    client = api_client_for(alice)
+
+    first = post(client, PAYMENTS, BALANCE_PAYMENT, key="same")
+    again = post(client, PAYMENTS, BALANCE_PAYMENT, key="same")
+    other = post(client, PAYMENTS, {**BALANCE_PAYMENT, "amount": "31.00"}, key="same")
+
+    assert again.status_code == 201 and again["Idempotent-Replayed"] == "true"
+    assert again.json()["order_no"] == first.json()["order_no"]
+    assert other.status_code == 409 and other.json()["error"]["code"] == "idempotency_conflict"
+    assert Account.objects.get(owner=alice).balance == D("70.00")
+
+
+def test_a_payment_the_balance_cannot_cover_is_insufficient_funds(alice, funded_account, api_client_for):
+    funded_account(alice, "10.00")
+
+    response = post(api_client_for(alice), PAYMENTS, BALANCE_PAYMENT)
+
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "insufficient_funds"
+    assert not PaymentOrder.objects.exists()
+
+
+def test_a_refund_over_the_paid_amount_is_limit_exceeded_with_what_is_left(alice, funded_account, api_client_for):
+    funded_account(alice, "100.00")
+    client = api_client_for(alice)
+    order_no = post(client, PAYMENTS, BALANCE_PAYMENT).json()["order_no"]
+    post(client, f"{PAYMENTS}{order_no}/refunds/", {"amount": "20.00"})
+
+    response = post(client, f"{PAYMENTS}{order_no}/refunds/", {"amount": "10.01"})
+
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "limit_exceeded"
+    assert response.json()["error"]["fields"] == {"amount": "exceeds_refundable", "refundable": "10.00"}
+    assert Refund.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    ("url", "body", "field"),
+    [
+        (PAYMENTS, {**BALANCE_PAYMENT, "amount": "1.001"}, "amount"),
+        (PAYMENTS, {**BALANCE_PAYMENT, "amount": "NaN"}, "amount"),
+        (PAYMENTS, {**BALANCE_PAYMENT, "amount": "1e3"}, "amount"),
+        (PAYMENTS, {**BALANCE_PAYMENT, "amount": "0"}, "amount"),
+        (PAYMENTS, {**BALANCE_PAYMENT, "amount": 12.5}, "amount"),
+        (PAYMENTS, {**BALANCE_PAYMENT, "method": "cash"}, "method"),
+        (PAYMENTS, {**BALANCE_PAYMENT, "client_type": "fax"}, "client_type"),
+        (
+            PAYMENTS,
+            {key: value for key, value in BALANCE_PAYMENT.items() if key != "business_order_no"},
+            "business_order_no",
+        ),
+        (PAYMENTS, {**BALANCE_PAYMENT, "method": "alipay_page", "client_type": "app"}, "client_type"),
+        (PAYMENTS, {**BALANCE_PAYMENT, "method": "wechat_jsapi", "client_type": "wechat"}, "payer_id"),
+        (RECHARGES, {"method": "balance", "amount": "10.00", "client_type": "app"}, "method"),
+        (
+            RECHARGES,
+            {"method": "wechat_native", "amount": "10.00", "client_type": "web", "return_url": "x"},
+            "return_url",
+        ),
+    ],
+)
+def test_bad_input_is_a_validation_error_naming_the_field_and_changes_nothing(
+    alice, funded_account, api_client_for, url, body, field
+):
+    funded_account(alice, "100.00")
+
+    response = post(api_client_for(alice), url, body)
+
+    assert response.status_code == 400, response.json()
+    error = response.json()["error"]
+    assert error["code"] == "validation_error" and field in error["fields"]
+    assert not PaymentOrder.objects.exists()
+
+
+def test_a_post_without_an_idempotency_key_is_refused(alice, api_client_for):
+    response = api_client_for(alice).post(PAYMENTS, BALANCE_PAYMENT, format="json")
+
+    assert response.status_code == 400
+    assert response.json()["error"]["fields"] == {"Idempotency-Key": "required"}
+
+
+def test_another_users_payment_and_refund_are_not_found(alice, bob, funded_account, api_client_for):
+    funded_account(alice, "100.00")
+    alices = api_client_for(alice)
+    order_no = post(alices, PAYMENTS, BALANCE_PAYMENT).json()["order_no"]
+    refund_no = post(alices, f"{PAYMENTS}{order_no}/refunds/", {"amount": "1.00"}).json()["refund_no"]
+    bobs = api_client_for(bob)
+
+    responses = [
+        bobs.get(f"{PAYMENTS}{order_no}/"),
+        bobs.get(f"{RECHARGES}{order_no}/"),
+        bobs.get(f"/api/v1/refunds/{refund_no}/"),
+        post(bobs, f"{PAYMENTS}{order_no}/refunds/", {"amount": "1.00"}),
+    ]
+
+    assert [response.status_code for response in responses] == [404, 404, 404, 404]
+    assert {response.json()["error"]["code"] for response in responses} == {"not_found"}
+    assert Refund.objects.count() == 1
+
+
+def test_a_payment_is_not_found_under_recharges(alice, funded_account, api_client_for):
+    funded_account(alice, "100.00")
+    client = api_client_for(alice)
+    order_no = post(client, PAYMENTS, BALANCE_PAYMENT).json()["order_no"]
+
+    assert client.get(f"{RECHARGES}{order_no}/").status_code == 404
+
+
+def test_no_enabled_channel_for_the_method_is_no_channel(alice, api_client_for):
+    from payments.models import Channel
+
+    Channel.objects.filter(code="alipay").update(enabled=False)
+
+    response = post(
+        api_client_for(alice), RECHARGES, {"method": "alipay_page", "amount": "10.00", "client_type": "web"}
+    )
+
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "no_channel"
+    assert not PaymentOrder.objects.exists()
+
+
+def test_the_api_needs_a_token(alice):
+    assert APIClient().post(PAYMENTS, BALANCE_PAYMENT, format="json").status_code == 401
