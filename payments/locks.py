@@ -7,7 +7,7 @@ wallet's posting functions lock in id order). A user's submission lock comes fir
 
 from django.db import connection
 
-from payments.models import PaymentOrder, Refund, Withdrawal
+from payments.models import Channel, PaymentOrder, Refund, Withdrawal
 
 # First key of pg_advisory_xact_lock(int, int): the namespace of "one user's withdrawal submissions".
 WITHDRAWAL_SUBMIT_LOCK = 0x5744  # "WD"
@@ -29,6 +29,17 @@ def payment_order_lock(pk: int) -> PaymentOrder:
     """The payment order, locked until the end of the transaction: before its refunds and any
     ledger row."""
     return PaymentOrder.objects.select_for_update(of=("self",)).get(pk=pk)
+
+
+def payment_order_lock_by_number(*, order_no: str, channel: Channel) -> PaymentOrder | None:
+    """The channel's order ``order_no`` with its user, locked (the order row only); None when
+    there is no such order. One query on the notify's hot path."""
+    return (
+        PaymentOrder.objects.select_for_update(of=("self",))
+        .select_related("user")
+        .filter(order_no=order_no, channel=channel)
+        .first()
+    )
 
 
 def refund_lock(pk: int) -> Refund:

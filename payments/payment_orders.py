@@ -216,10 +216,9 @@ def payment_orders_expire(*, limit: int = 200) -> int:
 
 
 def _status_apply(*, channel: Channel, status: base.PaymentStatus, operation: str, kind: str) -> PaymentOrder:
-    found = PaymentOrder.objects.filter(order_no=status.order_no, channel=channel).values_list("pk", flat=True).first()
-    if found is None:
+    order = locks.payment_order_lock_by_number(order_no=status.order_no, channel=channel)
+    if order is None:
         raise errors.NotFound(f"No {channel.code} payment order {status.order_no[:64]!r}.")
-    order = locks.payment_order_lock(found)
     _same_terms_check(order, status)
     record = partial(
         event_record,
@@ -244,7 +243,7 @@ def _status_apply(*, channel: Channel, status: base.PaymentStatus, operation: st
         order.paid_at = status.paid_at or timezone.now()
         order.succeed(description=f"paid ({operation} {kind})")
         order.save()
-        _collect(order)
+        _collect(order, channel=channel)
         record(outcome=Outcome.APPLIED, amount=order.amount)
     elif status.state == base.PaymentState.CLOSED and order.is_open:
         order.close(description=status.message or f"closed at the channel ({operation})")
@@ -276,10 +275,10 @@ def _same_terms_check(order: PaymentOrder, status: base.PaymentStatus) -> None:
         )
 
 
-def _collect(order: PaymentOrder) -> None:
+def _collect(order: PaymentOrder, *, channel: Channel) -> None:
     """The money arrived at the channel: from its clearing account to the payer's wallet
     (recharge) or to the merchant (order payment)."""
-    clearing = ledger.account_for_system(code=f"clearing:{channel_of(order).code}", currency=order.currency)
+    clearing = ledger.account_for_system(code=f"clearing:{channel.code}", currency=order.currency)
     if order.business_type == BusinessType.RECHARGE:
         destination = ledger.account_for_user(user=order.user, currency=order.currency)
     else:

@@ -13,7 +13,7 @@ import pytest
 import requests
 from django.utils import timezone
 
-from payments import metrics, payment_orders, refunds
+from payments import metrics, payment_orders, refunds, selectors
 from payments.channels.sandbox import payment_engine
 from payments.channels.sandbox import tasks as sandbox_tasks
 from payments.channels.sandbox.keys import keys_for
@@ -162,6 +162,9 @@ def test_a_channel_order_payment_goes_to_the_merchant_and_is_refunded_in_part_th
     assert (merchant.balance, merchant.held) == (D("0.00"), D("0.00"))
     assert account_balance(account=Account.objects.get(code="clearing:wechat_pay")) == D("0.00")
     assert client.get(f"/api/v1/payments/{order_no}/").json()["refunded_amount"] == "100.00"
+    # And the order's totals rebuilt from its events alone agree
+    order = PaymentOrder.objects.get(order_no=order_no)
+    assert selectors.payment_totals(order=order) == selectors.PaymentTotals(paid=D("100.00"), refunded=D("100.00"))
     assert ledger_audit() == []
 
 
@@ -337,6 +340,25 @@ def test_the_sandbox_notifies_by_celery_and_the_recharge_succeeds_without_help(
     )
     assert wallet_of(alice).balance == D("20.00"), worker.output()
     assert ledger_audit() == []
+
+
+def test_a_channel_that_cannot_be_reached_fails_the_order_and_answers_channel_unavailable(
+    settings, alice, api_client_for
+):
+    # Given the sandbox on a port where nothing listens (the request never reaches a channel)
+    settings.SANDBOX_BASE_URL = "http://127.0.0.1:9/sandbox"
+    settings.CHANNEL_READ_TIMEOUT = 2.0
+
+    response = post(
+        api_client_for(alice), "/api/v1/recharges/", {"amount": "5.00", "method": "wechat_native", "client_type": "web"}
+    )
+
+    # Then the client is told to come back later, and the order can never be paid
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "channel_unavailable"
+    order = PaymentOrder.objects.get(order_no=response.json()["error"]["fields"]["order_no"])
+    assert order.status == PaymentOrder.Status.FAILED
+    assert order.events.filter(operation="create", kind="answer").get().state == "refused"
 
 
 def _open_recharge(user, amount: str) -> PaymentOrder:
