@@ -165,6 +165,7 @@ def payment_order_sync(*, order: PaymentOrder) -> PaymentOrder:
     if not order.is_open or order.channel is None:
         return order
     channel = order.channel
+    _request_sent(order, operation="query")
     try:
         status = registry.payment_adapter(channel).payment_query(order.order_no)
     except (base.RetryableError, base.UnknownOutcome) as exc:
@@ -186,6 +187,7 @@ def payment_order_close(*, order: PaymentOrder, actor: User | None = None) -> Pa
     if order.channel is None:
         raise errors.Conflict("A balance payment is never open.")
     channel = order.channel
+    _request_sent(order, operation="close")
     try:
         status = registry.payment_adapter(channel).payment_close(order.order_no)
     except (base.RetryableError, base.UnknownOutcome) as exc:
@@ -438,6 +440,12 @@ def _pay_params(start: base.PaymentStart) -> dict:
         "prepay_id": start.prepay_id,
     }
     return {name: value for name, value in params.items() if value}
+
+
+def _request_sent(order: PaymentOrder, *, operation: str) -> None:
+    event_record(
+        operation=operation, kind=Kind.REQUEST, outcome=Outcome.SENT, channel=order.channel, payment_order=order
+    )
 
 
 def _channel_error(order: PaymentOrder, *, operation: str, exc: base.ChannelError) -> None:

@@ -189,6 +189,14 @@ def refund_sync(*, refund: Refund) -> Refund:
         return refund
     order = PaymentOrder.objects.select_related("channel").get(pk=refund.payment_order_id)
     channel = channel_of(order)
+    event_record(
+        operation="refund_query",
+        kind=Kind.REQUEST,
+        outcome=Outcome.SENT,
+        channel=channel,
+        payment_order=order,
+        refund=refund,
+    )
     try:
         status = registry.payment_adapter(channel).refund_query(refund.refund_no, order_no=order.order_no)
     except (base.RetryableError, base.UnknownOutcome) as exc:

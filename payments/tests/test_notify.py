@@ -22,7 +22,8 @@ pytestmark = pytest.mark.django_db
 NOTIFY_URL = "/api/v1/notify/wechat_pay/"
 # Pinned: the success path is one short transaction; a change here is a change of the hot path.
 # Channel, sandbox keys (none with real credentials), the order locked with its user, the
-# transition log and the order's update, the two accounts, the posting, the event; savepoints.
+# transition log (with its content type, cached after the first) and the order's update, the
+# two accounts, the posting, the event; savepoints.
 FIRST_NOTIFY_QUERIES = 14
 # Channel, keys, the order locked, the duplicate event; savepoints.
 DUPLICATE_NOTIFY_QUERIES = 6
