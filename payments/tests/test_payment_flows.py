@@ -168,6 +168,52 @@ def test_a_channel_order_payment_goes_to_the_merchant_and_is_refunded_in_part_th
     assert ledger_audit() == []
 
 
+@pytest.mark.parametrize(
+    ("channel", "method"),
+    [("wechat_pay", "wechat_h5"), ("wechat_v2_pay", "wechat_native"), ("alipay", "alipay_wap")],
+)
+def test_each_channel_family_refunds_an_order_payment_in_part_then_in_full(
+    sandbox_live, never_pay, use_channel, alice, api_client_for, channel, method
+):
+    # Given a 50.00 order paid through the channel family
+    if channel != "alipay":
+        use_channel(channel)
+    client = api_client_for(alice)
+    body = {
+        "amount": "50.00",
+        "method": method,
+        "client_type": "mobile_web",
+        "subject": "Tea",
+        "business_order_no": f"BO-{channel}",
+    }
+    order = post(client, "/api/v1/payments/", body).json()
+    assert (order["status"], order["channel"]) == ("paying", channel)
+    pay = order["pay"]
+    requests.get(pay.get("pay_url") or pay["code_url"], timeout=10)  # the payer opens the cashier page
+    deliver_notifies(sandbox_payment(order["order_no"]))
+    assert client.get(f"/api/v1/payments/{order['order_no']}/").json()["status"] == "success"
+
+    # When 20.00 and then 30.00 are refunded, each sent to the channel and finished by its answer,
+    # its notify or a query
+    for amount in ("20.00", "30.00"):
+        refund_no = post(client, f"/api/v1/payments/{order['order_no']}/refunds/", {"amount": amount}).json()[
+            "refund_no"
+        ]
+        refund = Refund.objects.get(refund_no=refund_no)
+        refunds.refund_send(refund_id=refund.pk)
+        refunds.refund_sync(refund=Refund.objects.get(pk=refund.pk))
+        assert client.get(f"/api/v1/refunds/{refund_no}/").json()["status"] == "success"
+
+    # Then the sandbox refunded 50.00, the merchant paid it back to the clearing account, and the
+    # order's events add up
+    assert sum(SandboxRefund.objects.values_list("amount", flat=True)) == D("50.00")
+    assert Account.objects.get(code="merchant:platform").balance == D("0.00")
+    assert account_balance(account=Account.objects.get(code=f"clearing:{channel}")) == D("0.00")
+    paid = PaymentOrder.objects.get(order_no=order["order_no"])
+    assert selectors.payment_totals(order=paid) == selectors.PaymentTotals(paid=D("50.00"), refunded=D("50.00"))
+    assert ledger_audit() == []
+
+
 def test_a_refund_the_channel_fails_releases_the_merchants_hold_and_moves_nothing(sandbox_live, alice):
     order = _paid_order_payment(alice, "40.00")
     payment_engine.payment_rule_add(protocol="wechat_v3", scenario="refund_fail")
