@@ -5,6 +5,7 @@ from decimal import Decimal
 import pytest
 from django.core.management import call_command
 
+from payments.channels.sandbox.models import SandboxPaymentRule
 from payments.models import PaymentOrder, PayoutAccount, Withdrawal
 from risk.models import RiskRule
 from wallet.audit import ledger_audit
@@ -34,6 +35,9 @@ def test_demo_payments_twice_fills_the_review_queue_and_pays_once(tmp_path):
     dave = Account.objects.get(owner__username="dave")
     assert (dave.balance, dave.held) == (Decimal("29970.00"), Decimal("15000.00"))
     assert dave.owner is not None and not dave.owner.has_usable_password()
+    # and the sandbox's payers wait for the cashier page, on every collecting protocol, once
+    rules = sorted(SandboxPaymentRule.objects.values_list("protocol", "order_no", "scenario"))
+    assert rules == [(protocol, "", "never_pay") for protocol in ("alipay", "wechat_v2", "wechat_v3")]
     assert ledger_audit() == []
 
 

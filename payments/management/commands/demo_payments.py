@@ -5,11 +5,13 @@ Safe on every start: accounts are bound once (binding again returns them), withd
 fixed idempotency keys, so a second run replays them instead of creating more. A withdrawal the
 risk rules refuse today (say operations closed the window) is reported and skipped, never fatal.
 Channel payments need the running sandbox, so the demo opens none here: the README shows how to
-open one through the API.
+open one through the API. The sandbox's payers are told to wait for the cashier page, so a demo
+payment is paid when someone presses Pay there, as a real payer would.
 """
 
 from decimal import Decimal
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
@@ -76,7 +78,15 @@ class Command(BaseCommand):
                 continue
             lines.append(f"  {username:<6} {amount:>9}  {withdrawal.order_no}  {withdrawal.status}")
         lines.extend(self._balance_payment(users.get(username=REVIEW_CLIENT)))
+        if settings.SANDBOX_ENABLED:
+            self._payers_use_the_cashier()
         self.stdout.write("\n".join(lines))
+
+    def _payers_use_the_cashier(self) -> None:
+        from payments.channels.sandbox.models import PaymentScenario, Protocol, SandboxPaymentRule
+
+        for protocol in (Protocol.WECHAT_V3, Protocol.WECHAT_V2, Protocol.ALIPAY):
+            SandboxPaymentRule.objects.get_or_create(protocol=protocol, order_no="", scenario=PaymentScenario.NEVER_PAY)
 
     def _balance_payment(self, user) -> list[str]:
         """dave pays a business order from his balance, and part of it is refunded."""
