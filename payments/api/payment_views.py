@@ -1,9 +1,11 @@
 """Recharges, order payments and refunds API (DESIGN §9): a user only ever sees their own.
 
 Reading an open order asks the channel first, so a client polling after the payer paid sees
-``success`` even when the channel's notify has not arrived.
+``success`` even when the channel's notify has not arrived; at most once per order every
+``READ_QUERY_SECONDS``, so a client polling in a tight loop does not use up the channel's rate.
 """
 
+from django.core.cache import cache
 from drf_spectacular.utils import extend_schema, extend_schema_serializer
 from rest_framework import serializers, status
 from rest_framework.request import Request
@@ -18,6 +20,7 @@ from wallet.api.idempotency import HEADER, IDEMPOTENCY_KEY_PARAMETER
 from wallet.api.throttles import UserRateThrottle
 from wallet.api.users import request_user
 
+READ_QUERY_SECONDS = 3
 CHANNEL_METHODS = [(value, label) for value, label in PaymentMethod.choices if value != PaymentMethod.BALANCE]
 
 
@@ -241,4 +244,7 @@ def _own(request: Request, order_no: str, business_type: str) -> PaymentOrder:
 
 
 def _own_synced(request: Request, order_no: str, business_type: str) -> PaymentOrder:
-    return payment_orders.payment_order_sync(order=_own(request, order_no, business_type))
+    order = _own(request, order_no, business_type)
+    if order.is_open and cache.add(f"payments:read-query:{order.order_no}", 1, timeout=READ_QUERY_SECONDS):
+        order = payment_orders.payment_order_sync(order=order)
+    return order

@@ -363,10 +363,23 @@ def test_reading_an_open_order_asks_the_channel_so_a_missing_notify_does_not_mat
     payment_engine.payment_rule_add(protocol="wechat_v3", scenario="paid_without_notify")
     order = _open_recharge(alice, "9.99")
 
-    detail = api_client_for(alice).get(f"/api/v1/recharges/{order.order_no}/").json()
+    client = api_client_for(alice)
+    detail = client.get(f"/api/v1/recharges/{order.order_no}/").json()
 
     assert detail["status"] == "success"
     assert wallet_of(alice).balance == D("9.99")
+
+
+def test_a_client_polling_an_open_order_in_a_loop_makes_one_channel_query_every_few_seconds(
+    sandbox_live, never_pay, alice, api_client_for
+):
+    order = _open_recharge(alice, "9.99")
+    client = api_client_for(alice)
+
+    for _ in range(5):
+        assert client.get(f"/api/v1/recharges/{order.order_no}/").json()["status"] == "paying"
+
+    assert order.events.filter(operation="query", kind="request").count() == 1
 
 
 def test_the_sandbox_notifies_by_celery_and_the_recharge_succeeds_without_help(
