@@ -106,6 +106,7 @@ def main() -> None:
         "CELERY_BROKER_URL": args.redis_url,
         "CACHE_KEY_PREFIX": "bench",
         "PUBLIC_BASE_URL": base,
+        "SANDBOX_ENABLED": "true",
         "SANDBOX_BASE_URL": f"{base}/sandbox",
         "DJANGO_DEBUG": "false",
         "LOG_LEVEL": "WARNING",

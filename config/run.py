@@ -51,6 +51,7 @@ def main() -> int:
             env = os.environ | stack.enter_context(embedded.services(var_dir))
             env.setdefault("DJANGO_STATIC_ROOT", str(var_dir / "static"))
             # Channels without credentials use the sandbox on this server and notify back to it.
+            env.setdefault("SANDBOX_ENABLED", "true")
             env.setdefault("PUBLIC_BASE_URL", f"http://127.0.0.1:{port}")
             manage = [sys.executable, str(BASE_DIR / "manage.py")]
             _step([*manage, "migrate", "--noinput"], env)

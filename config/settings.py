@@ -146,9 +146,11 @@ IMPORT_EXPORT_IMPORT_PERMISSION_CODE = "import"
 IMPORT_EXPORT_ESCAPE_FORMULAE_ON_EXPORT = True
 
 # Where channels reach us (notify URLs they call back) and, with no real credentials, where our
-# adapters reach the channel sandbox mounted at /sandbox/ (DESIGN §6).
+# adapters reach the channel sandbox mounted at /sandbox/ (DESIGN §6). The sandbox pays whatever
+# its cashier page is asked to, so it is off unless asked for: `make run`, the tests and the
+# benches turn it on; a channel without credentials then goes to it, otherwise it is not routed.
 PUBLIC_BASE_URL = env("PUBLIC_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
-SANDBOX_ENABLED = env.bool("SANDBOX_ENABLED", default=True)
+SANDBOX_ENABLED = env.bool("SANDBOX_ENABLED", default=False)
 SANDBOX_BASE_URL = env("SANDBOX_BASE_URL", default=f"{PUBLIC_BASE_URL}/sandbox").rstrip("/")
 # Seconds an adapter waits for a channel's answer once connected; past it the outcome is unknown.
 CHANNEL_READ_TIMEOUT = env.float("CHANNEL_READ_TIMEOUT", default=10.0)
@@ -159,6 +161,9 @@ PAYOUT_RETRY_BASE_SECONDS = env.float("PAYOUT_RETRY_BASE_SECONDS", default=5.0)
 PAYMENT_ORDER_TTL_MINUTES = env.int("PAYMENT_ORDER_TTL_MINUTES", default=30)
 # The wallet account that receives order payments (a ``merchant:`` system account).
 PAYMENT_MERCHANT_ACCOUNT = env("PAYMENT_MERCHANT_ACCOUNT", default="merchant:platform")
+# The request header that carries the client's address when a trusted proxy sets it (for
+# example X-Real-IP); empty: the connection's address. WeChat H5 checks the payer's IP.
+CLIENT_IP_HEADER = env("CLIENT_IP_HEADER", default="")
 
 # Delivers user notifications (payments.notifications); a dotted path to a callable.
 NOTIFICATION_SENDER = env("NOTIFICATION_SENDER", default="payments.notifications.log_sender")

@@ -49,6 +49,8 @@ def pytest_load_initial_conftests(early_config, parser, args):
     # The live server answers on threads of its own; kept-alive connections would outlive them
     # and stop pytest from dropping the test database at the end.
     os.environ.setdefault("DATABASE_CONN_MAX_AGE", "0")
+    # Channels without credentials (all of them here) go to the sandbox.
+    os.environ.setdefault("SANDBOX_ENABLED", "true")
     worker = os.environ.get("PYTEST_XDIST_WORKER")
     if worker:
         # Without a URL every worker would share the settings' default database, and one

@@ -16,3 +16,8 @@ def increment(name: str, amount: int = 1) -> int:
 
 def value(name: str) -> int:
     return cache.get(f"{PREFIX}{name}", 0)
+
+
+def gauge(name: str, amount: int) -> None:
+    """Set a level (how many are stuck now) rather than count events."""
+    cache.set(f"{PREFIX}{name}", amount, timeout=None)

@@ -467,6 +467,8 @@ class PaymentOrder(ConcurrentTransitionMixin, models.Model):
     status_reason = models.CharField(max_length=500, blank=True)
     failure_code = models.CharField(max_length=64, blank=True)
     expires_at = models.DateTimeField()
+    # The expiry sweep leaves the order alone until then (its channel did not answer the close).
+    next_check_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
     paid_at = models.DateTimeField(null=True, blank=True)
@@ -476,12 +478,14 @@ class PaymentOrder(ConcurrentTransitionMixin, models.Model):
         permissions = [
             ("export_paymentorder", "Can export payment orders"),
             ("sync_paymentorder", "Can re-query and close payment orders"),
+            # The merchant's side (its business system's service account), never the payer.
+            ("refund_paymentorder", "Can refund order payments"),
         ]
         constraints = [
             models.UniqueConstraint(fields=["user", "idempotency_key"], name="payment_order_idempotency_key_per_user"),
-            # One open or paid payment per business order: it can never be paid twice.
+            # One open or paid payment per business order of a user: it can never be paid twice.
             models.UniqueConstraint(
-                fields=["business_type", "business_order_no"],
+                fields=["user", "business_type", "business_order_no"],
                 condition=~Q(business_order_no="") & Q(status__in=["pending", "paying", "success"]),
                 name="payment_order_one_live_per_business_order",
             ),

@@ -17,7 +17,9 @@ from functools import partial
 
 from django.conf import settings
 from django.contrib.auth.models import User
+from django.core.cache import cache
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django_fsm_log.models import StateLog
 
@@ -31,6 +33,7 @@ from payments.models import (
     PaymentEvent,
     PaymentMethod,
     PaymentOrder,
+    Refund,
 )
 from payments.order_numbers import order_no_new
 from payments.payment_events import event_record
@@ -40,6 +43,14 @@ from wallet.models import Account
 from wallet.money import ZERO, is_cents
 
 logger = logging.getLogger(__name__)
+
+# An order whose channel did not answer the close is looked at again after this.
+CLOSE_RETRY_AFTER = timedelta(minutes=5)
+ESCALATE_AFTER = timedelta(hours=4)
+# How many stuck numbers each hourly run names in the log (the metrics count them all).
+ESCALATE_LOG_LIMIT = 100
+EXPIRY_SWEEP_LOCK = "payments:expiry-sweep"
+EXPIRY_SWEEP_LOCK_SECONDS = 300
 
 ORDER_PREFIXES = {BusinessType.RECHARGE: "RC", BusinessType.ORDER_PAYMENT: "PM"}
 RECHARGE_SUBJECT = "钱包充值"
@@ -72,8 +83,9 @@ def payment_order_create(
     The same ``idempotency_key`` (per user) with the same request returns the first order;
     with another request it is a conflict. Raises ``NoChannel`` when no enabled channel serves
     the method, client and amount, ``InsufficientFunds`` for a balance payment that does not
-    fit, and ``ChannelUnavailable`` when the channel did not answer (the order then stays
-    pending until the expiry sweep has asked the channel and closed it).
+    fit, and ``ChannelUnavailable`` when the channel could not be asked (the order failed) or
+    did not answer (it stays pending: the same request again asks the channel again, and the
+    expiry sweep closes it otherwise).
     """
     key = identifiers.idempotency_key_normalise(idempotency_key)
     subject = (subject or "").strip() or (RECHARGE_SUBJECT if business_type == BusinessType.RECHARGE else "")
@@ -93,8 +105,8 @@ def payment_order_create(
     ).hexdigest()
     replay = _replay(user=user, key=key, fingerprint=fingerprint)
     if replay is not None:
-        return replay
-    _business_order_free_check(business_type=business_type, business_order_no=business_order_no)
+        return _reopened(replay, payer_id=payer_id)
+    _business_order_free_check(user=user, business_type=business_type, business_order_no=business_order_no)
     terms = {
         "user": user,
         "business_type": business_type,
@@ -123,13 +135,18 @@ def payment_order_create(
         replay = _replay(user=user, key=key, fingerprint=fingerprint)
         if replay is not None:
             return replay
-        _business_order_free_check(business_type=business_type, business_order_no=business_order_no)
+        _business_order_free_check(user=user, business_type=business_type, business_order_no=business_order_no)
         raise
     return Creation(order=_open_at_channel(order, adapter=adapter, payer_id=payer_id), created=True)
 
 
 def payment_status_apply(
-    *, channel: Channel, status: base.PaymentStatus, operation: str, kind: str = Kind.NOTIFY
+    *,
+    channel: Channel,
+    status: base.PaymentStatus,
+    operation: str,
+    kind: str = Kind.NOTIFY,
+    actor: User | None = None,
 ) -> PaymentOrder:
     """Apply what the channel says about a payment (a verified notify, a query or close answer).
 
@@ -139,7 +156,7 @@ def payment_status_apply(
     """
     try:
         with transaction.atomic(durable=True):
-            return _status_apply(channel=channel, status=status, operation=operation, kind=kind)
+            return _status_apply(channel=channel, status=status, operation=operation, kind=kind, actor=actor)
     except errors.ApplicationError as exc:
         order = PaymentOrder.objects.filter(order_no=status.order_no, channel=channel).first()
         event_record(
@@ -180,7 +197,8 @@ def payment_order_sync(*, order: PaymentOrder) -> PaymentOrder:
 def payment_order_close(*, order: PaymentOrder, actor: User | None = None) -> PaymentOrder:
     """Close an open order: ask the channel first, so a payment made but never notified makes
     it ``success``; otherwise close it at the channel, then here. The sweep calls this for
-    expired orders; staff may call it earlier. Without an answer from the channel it stays open."""
+    expired orders; staff (``actor``, in the transition log) may call it earlier. Without an
+    answer from the channel it stays open, and the sweep leaves it alone for a while."""
     order = payment_order_sync(order=order)
     if not order.is_open:
         return order
@@ -189,16 +207,17 @@ def payment_order_close(*, order: PaymentOrder, actor: User | None = None) -> Pa
     channel = order.channel
     _request_sent(order, operation="close")
     try:
-        status = registry.payment_adapter(channel).payment_close(order.order_no)
+        status = registry.payment_adapter(channel).payment_close(order.order_no, expires_at=order.expires_at)
     except (base.RetryableError, base.UnknownOutcome) as exc:
         _channel_error(order, operation="close", exc=exc)
+        PaymentOrder.objects.filter(pk=order.pk).update(next_check_at=timezone.now() + CLOSE_RETRY_AFTER)
         return _fresh(order)
     if status.state == base.PaymentState.NOT_FOUND:
         status = base.PaymentStatus(order_no=order.order_no, state=base.PaymentState.CLOSED, raw=status.raw)
-    by = f"by {actor.get_username()}" if actor else "expired"
+    reason = "closed by staff" if actor else "expired"
     try:
         return payment_status_apply(
-            channel=channel, status=_closing(status, reason=by), operation="close", kind=Kind.ANSWER
+            channel=channel, status=_closing(status, reason=reason), operation="close", kind=Kind.ANSWER, actor=actor
         )
     except errors.ApplicationError:
         return _fresh(order)
@@ -206,18 +225,52 @@ def payment_order_close(*, order: PaymentOrder, actor: User | None = None) -> Pa
 
 def payment_orders_expire(*, limit: int = 200) -> int:
     """Close (or find paid) the open orders past ``expires_at``, oldest first; returns how many
-    were looked at. Orders the channel did not answer for stay open for the next sweep."""
-    due = list(
-        PaymentOrder.objects.filter(status__in=PaymentOrder.OPEN_STATUSES, expires_at__lte=timezone.now())
-        .select_related("channel")
-        .order_by("expires_at", "id")[:limit]
-    )
-    for order in due:
-        payment_order_close(order=order)
-    return len(due)
+    were looked at. One sweep at a time (a Redis lock). An order whose channel did not answer
+    is left alone for ``CLOSE_RETRY_AFTER``, so a channel's outage cannot starve the others,
+    and an order that fails unexpectedly is logged and counted without stopping the sweep."""
+    if not cache.add(EXPIRY_SWEEP_LOCK, 1, timeout=EXPIRY_SWEEP_LOCK_SECONDS):
+        return 0
+    try:
+        now = timezone.now()
+        due = list(
+            PaymentOrder.objects.filter(status__in=PaymentOrder.OPEN_STATUSES, expires_at__lte=now)
+            .filter(Q(next_check_at__isnull=True) | Q(next_check_at__lte=now))
+            .select_related("channel")
+            .order_by("expires_at", "id")[:limit]
+        )
+        for order in due:
+            try:
+                payment_order_close(order=order)
+            except Exception:
+                logger.exception("expiring %s failed", order.order_no)
+                metrics.increment("payment_expiry_errors")
+                PaymentOrder.objects.filter(pk=order.pk).update(next_check_at=timezone.now() + CLOSE_RETRY_AFTER)
+        return len(due)
+    finally:
+        cache.delete(EXPIRY_SWEEP_LOCK)
 
 
-def _status_apply(*, channel: Channel, status: base.PaymentStatus, operation: str, kind: str) -> PaymentOrder:
+def payments_escalate(*, now=None) -> tuple[int, int]:
+    """(open orders, unfinished refunds) older than ``ESCALATE_AFTER``: logged and kept as the
+    ``payment_orders_stuck`` and ``refunds_stuck`` metrics, hourly, until someone acts."""
+    cutoff = (now or timezone.now()) - ESCALATE_AFTER
+    orders = PaymentOrder.objects.filter(status__in=PaymentOrder.OPEN_STATUSES, created_at__lt=cutoff)
+    refunds = Refund.objects.filter(status__in=[Refund.Status.PENDING, Refund.Status.PROCESSING], created_at__lt=cutoff)
+    numbers = [
+        *orders.order_by("created_at").values_list("order_no", flat=True)[:ESCALATE_LOG_LIMIT],
+        *refunds.order_by("created_at").values_list("refund_no", flat=True)[:ESCALATE_LOG_LIMIT],
+    ]
+    for number in numbers:
+        logger.error("payment escalated: %s is not final four hours after it was created", number)
+    stuck = (orders.count(), refunds.count())
+    metrics.gauge("payment_orders_stuck", stuck[0])
+    metrics.gauge("refunds_stuck", stuck[1])
+    return stuck
+
+
+def _status_apply(
+    *, channel: Channel, status: base.PaymentStatus, operation: str, kind: str, actor: User | None
+) -> PaymentOrder:
     order = locks.payment_order_lock_by_number(order_no=status.order_no, channel=channel)
     if order is None:
         raise errors.NotFound(f"No {channel.code} payment order {status.order_no[:64]!r}.")
@@ -248,7 +301,7 @@ def _status_apply(*, channel: Channel, status: base.PaymentStatus, operation: st
         _collect(order, channel=channel)
         record(outcome=Outcome.APPLIED, amount=order.amount)
     elif status.state == base.PaymentState.CLOSED and order.is_open:
-        order.close(description=status.message or f"closed at the channel ({operation})")
+        order.close(by=actor, description=status.message or f"closed at the channel ({operation})")
         order.save()
         record(outcome=Outcome.APPLIED)
     else:
@@ -261,14 +314,17 @@ def _same_terms_check(order: PaymentOrder, status: base.PaymentStatus) -> None:
     mismatches = {}
     if status.amount is not None and status.amount != order.amount:
         mismatches["amount"] = "mismatch"
-    if status.currency and status.currency != order.currency:
+    if status.currency is not None and status.currency != order.currency:
         mismatches["currency"] = "mismatch"
     if status.app_id and status.app_id != order.channel_app_id:
         mismatches["app_id"] = "mismatch"
     if status.merchant_id and status.merchant_id != order.channel_merchant_id:
         mismatches["merchant_id"] = "mismatch"
-    if status.state == base.PaymentState.PAID and status.amount is None:
-        mismatches["amount"] = "missing"
+    if status.state == base.PaymentState.PAID:
+        # Money counts only when the channel named the amount, the app and the merchant.
+        for name, value in (("amount", status.amount), ("app_id", status.app_id), ("merchant_id", status.merchant_id)):
+            if value is None or value == "":
+                mismatches[name] = "missing"
     if mismatches:
         metrics.increment("payment_mismatch")
         raise errors.Conflict(
@@ -389,9 +445,9 @@ def _open_at_channel(order: PaymentOrder, *, adapter: base.PaymentAdapter, payer
     try:
         start = adapter.payment_create(request)
     except base.PaymentRefused as exc:
-        return _open_failed(order, exc, message=f"refused by the channel: {exc}")
+        return _open_failed(order, exc, state="refused", message=f"refused by the channel: {exc}")
     except base.RetryableError as exc:
-        _open_failed(order, exc, message=f"not taken by the channel: {exc}")
+        _open_failed(order, exc, state="not_taken", message=f"not taken by the channel: {exc}")
         raise errors.ChannelUnavailable(fields={"order_no": order.order_no}) from exc
     except base.UnknownOutcome as exc:
         _channel_error(order, operation="create", exc=exc)
@@ -413,7 +469,7 @@ def _open_at_channel(order: PaymentOrder, *, adapter: base.PaymentAdapter, payer
     return order
 
 
-def _open_failed(order: PaymentOrder, exc: base.ChannelError, *, message: str) -> PaymentOrder:
+def _open_failed(order: PaymentOrder, exc: base.ChannelError, *, state: str, message: str) -> PaymentOrder:
     with transaction.atomic(durable=True):
         order = locks.payment_order_lock(order.pk)
         if order.status == PaymentOrder.Status.PENDING:
@@ -426,7 +482,7 @@ def _open_failed(order: PaymentOrder, exc: base.ChannelError, *, message: str) -
             outcome=Outcome.APPLIED,
             channel=order.channel,
             payment_order=order,
-            state="refused",
+            state=state,
             message=message,
         )
     return order
@@ -527,11 +583,12 @@ def _terms_check(
         raise errors.ValidationFailed("A JSAPI payment needs the payer's openid.", fields={"payer_id": "required"})
 
 
-def _business_order_free_check(*, business_type: str, business_order_no: str) -> None:
+def _business_order_free_check(*, user: User, business_type: str, business_order_no: str) -> None:
     if not business_order_no:
         return
     live = (
         PaymentOrder.objects.filter(
+            user=user,
             business_type=business_type,
             business_order_no=business_order_no,
             status__in=[*PaymentOrder.OPEN_STATUSES, PaymentOrder.Status.SUCCESS],
@@ -542,8 +599,18 @@ def _business_order_free_check(*, business_type: str, business_order_no: str) ->
     if live is not None:
         raise errors.Conflict(
             f"Business order {business_order_no!r} already has a payment that is {live[1]}.",
-            fields={"business_order_no": "payment_exists", "order_no": live[0]},
+            fields={"business_order_no": "payment_exists", "order_no": live[0]},  # the caller's own order
         )
+
+
+def _reopened(replay: Creation, *, payer_id: str) -> Creation:
+    """A replayed order still pending after the channel gave no answer is opened again (the
+    order number is the channel's idempotency key); other replays are returned as they are."""
+    order = replay.order
+    if order.status != PaymentOrder.Status.PENDING or order.channel is None:
+        return replay
+    adapter = registry.payment_adapter(order.channel)
+    return Creation(order=_open_at_channel(order, adapter=adapter, payer_id=payer_id), created=False)
 
 
 def _replay(*, user: User, key: str, fingerprint: str) -> Creation | None:

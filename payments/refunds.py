@@ -51,9 +51,13 @@ class RefundCreation:
 def refund_request(
     *, order: PaymentOrder, actor: User, amount: Decimal, reason: str = "", idempotency_key: str
 ) -> RefundCreation:
-    """Refund ``amount`` of a paid order payment. The same key (per payment) with the same
-    amount and reason returns the first refund; raises ``LimitExceeded`` when the amount is more
-    than is still refundable and ``InsufficientFunds`` when the merchant account cannot cover it."""
+    """Refund ``amount`` of a paid order payment, on the merchant's behalf: ``actor`` needs the
+    ``refund_paymentorder`` permission (the business system's service account), the payer never
+    refunds themself. The same key (per payment) with the same amount and reason returns the
+    first refund; raises ``LimitExceeded`` when the amount is more than is still refundable and
+    ``InsufficientFunds`` when the merchant account cannot cover it."""
+    if not actor.has_perm("payments.refund_paymentorder"):
+        raise errors.PermissionDenied("Refunds are made by the merchant.", fields={"permission": "refund_paymentorder"})
     key = identifiers.idempotency_key_normalise(idempotency_key)
     if not isinstance(amount, Decimal) or not is_cents(amount) or amount <= ZERO:
         raise errors.ValidationFailed("The amount must be a positive amount in cents.", fields={"amount": "invalid"})
@@ -125,9 +129,11 @@ def refund_request(
 def refund_send(*, refund_id: int) -> str:
     """Send a pending (or re-send a processing) channel refund; the channel's refund number
     makes the second send return the first refund. ``RetryableError`` propagates for the task
-    to retry; an unknown outcome leaves it processing for the sweep's query."""
+    to retry; an unknown outcome leaves it processing for the sweep's query. A failure answered
+    to a re-send is not believed (the first send may have been taken): a query decides."""
     with transaction.atomic(durable=True):
         refund = locks.refund_lock(refund_id)
+        resend = refund.status == Refund.Status.PROCESSING
         if refund.status == Refund.Status.PENDING:
             refund.process(description="sent to the channel")
             refund.save()
@@ -154,6 +160,9 @@ def refund_send(*, refund_id: int) -> str:
         if isinstance(exc, base.RetryableError):
             raise
         return "unknown"
+    if resend and status.state == base.RefundState.FAILED:
+        record(kind=Kind.ANSWER, outcome=Outcome.RECEIVED, state=status.state, payload=status.raw, message=status.code)
+        return "query_decides"
     return refund_status_apply(channel=channel, status=status, operation="refund", kind=Kind.ANSWER).status
 
 
@@ -184,7 +193,8 @@ def refund_status_apply(*, channel: Channel, status: base.RefundStatus, operatio
 
 
 def refund_sync(*, refund: Refund) -> Refund:
-    """Ask the channel about a processing refund; one it never received is sent again."""
+    """Ask the channel about a processing refund; one it never received is sent again by the
+    ``refund_send`` task (never from here: readers and the admin must not move money)."""
     if refund.status != Refund.Status.PROCESSING:
         return refund
     order = PaymentOrder.objects.select_related("channel").get(pk=refund.payment_order_id)
@@ -212,8 +222,18 @@ def refund_sync(*, refund: Refund) -> Refund:
         )
         return Refund.objects.get(pk=refund.pk)
     if status.state == base.RefundState.NOT_FOUND:
-        refund_send(refund_id=refund.pk)
-        return Refund.objects.get(pk=refund.pk)
+        event_record(
+            operation="refund_query",
+            kind=Kind.ANSWER,
+            outcome=Outcome.RECEIVED,
+            channel=channel,
+            payment_order=order,
+            refund=refund,
+            state=status.state,
+            message="the channel has no such refund: it is sent again",
+        )
+        _send_on_commit(refund.pk)
+        return refund
     try:
         return refund_status_apply(channel=channel, status=status, operation="refund_query", kind=Kind.ANSWER)
     except errors.ApplicationError:
@@ -245,6 +265,11 @@ def _status_apply(*, channel: Channel, status: base.RefundStatus, operation: str
         metrics.increment("refund_mismatch")
         raise errors.Conflict(
             f"The channel's amount of refund {refund.refund_no} differs.", fields={"amount": "mismatch"}
+        )
+    if status.order_no and status.order_no != order.order_no:
+        metrics.increment("refund_mismatch")
+        raise errors.Conflict(
+            f"The channel names another order for refund {refund.refund_no}.", fields={"order_no": "mismatch"}
         )
     record = partial(
         event_record,

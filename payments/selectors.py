@@ -8,6 +8,7 @@ from decimal import Decimal
 from django.contrib.auth.models import User
 from django.db.models import Count, Q, QuerySet, Sum
 
+from payments.channels import registry
 from payments.models import (
     BusinessType,
     Channel,
@@ -51,24 +52,25 @@ def withdrawal_history(*, user_id: int, since: dict[str, datetime]) -> Withdrawa
 
 
 def payout_channel_for(*, kind: str, amount: Decimal) -> Channel | None:
-    """The cheapest enabled channel that pays out to ``kind`` and admits ``amount`` (DESIGN §6)."""
+    """The cheapest enabled channel that pays out to ``kind``, admits ``amount`` and can be
+    reached (DESIGN §6)."""
     candidates = [
         channel
         for channel in Channel.objects.filter(enabled=True, payout_account_kind=kind).order_by("priority", "id")
-        if channel.admits(amount)
+        if channel.admits(amount) and registry.is_reachable(channel)
     ]
     return min(candidates, key=lambda channel: channel.fee_for(amount), default=None)
 
 
 def payment_channel_for(*, method: str, client_type: str, amount: Decimal) -> Channel | None:
-    """The cheapest enabled channel that collects by ``method`` from ``client_type`` and admits
-    ``amount`` (DESIGN §6); priority, then id, breaks ties."""
+    """The cheapest enabled channel that collects by ``method`` from ``client_type``, admits
+    ``amount`` and can be reached (DESIGN §6); priority, then id, breaks ties."""
     candidates = [
         channel
         for channel in Channel.objects.filter(
             enabled=True, payment_methods__contains=[method], client_types__contains=[client_type]
         ).order_by("priority", "id")
-        if channel.admits(amount)
+        if channel.admits(amount) and registry.is_reachable(channel)
     ]
     return min(candidates, key=lambda channel: channel.fee_for(amount), default=None)
 
@@ -81,12 +83,17 @@ def payment_order_for_user(*, user: User, order_no: str, business_type: str) -> 
     )
 
 
+def payment_order_by_number(*, order_no: str, business_type: str) -> PaymentOrder | None:
+    """Any user's order: for the merchant's service account, which refunds them."""
+    return PaymentOrder.objects.select_related("channel").filter(order_no=order_no, business_type=business_type).first()
+
+
 def refund_for_user(*, user: User, refund_no: str) -> Refund | None:
-    return (
-        Refund.objects.select_related("payment_order", "payment_order__channel")
-        .filter(payment_order__user=user, refund_no=refund_no)
-        .first()
-    )
+    """A refund of the user's own payment; any refund for the merchant's service account."""
+    refunds = Refund.objects.select_related("payment_order", "payment_order__channel").filter(refund_no=refund_no)
+    if not user.has_perm("payments.refund_paymentorder"):
+        refunds = refunds.filter(payment_order__user=user)
+    return refunds.first()
 
 
 def refundable_amount(*, order: PaymentOrder) -> Decimal:

@@ -1,6 +1,7 @@
 """Celery tasks of the payments app: thin wrappers that take ids, call the pipeline or a
 service, and retry (DESIGN §7). Every task is safe to run twice: each one loads the order and
-checks its state under the order's lock before doing anything."""
+checks its state under the order's lock before doing anything, and a refund sent twice is one
+refund at the channel (its refund number is the channel's idempotency key)."""
 
 import logging
 
@@ -61,20 +62,25 @@ def sweep_processing() -> int:
 
 @shared_task(name="payments.sweep_escalate")
 def sweep_escalate() -> int:
-    """Hourly: flag withdrawals still not final four hours after submission."""
-    return payouts.withdrawals_escalate()
+    """Hourly: flag withdrawals, payment orders and refunds still not final after four hours."""
+    orders, refund_count = payment_orders.payments_escalate()
+    return payouts.withdrawals_escalate() + orders + refund_count
 
 
 @shared_task(bind=True, name="payments.refund_send", max_retries=MAX_RETRIES)
 def refund_send(self: Task, refund_id: int) -> str:
     """Send a refund to its channel (enqueued on commit of the request). A refund the channel
-    did not take is retried with backoff; after that the sweep sends it again."""
+    did not take is retried with backoff, then becomes a dead letter (the sweep also sends it
+    again)."""
     try:
         return refunds.refund_send(refund_id=refund_id)
     except RetryableError as exc:
-        if self.request.retries >= MAX_RETRIES:
-            logger.warning("refund %s not taken after %s attempts; the sweep resends it", refund_id, MAX_RETRIES + 1)
-            return "retries_exhausted"
+        attempt = self.request.retries + 1
+        if attempt > MAX_RETRIES:
+            payouts.dead_letter_record(
+                task=self.name, args=[refund_id], withdrawal_id=None, error=repr(exc), attempts=attempt
+            )
+            return "dead_letter"
         raise self.retry(exc=exc, countdown=settings.PAYOUT_RETRY_BASE_SECONDS * 2**self.request.retries) from exc
 
 

@@ -5,6 +5,7 @@ Reading an open order asks the channel first, so a client polling after the paye
 ``READ_QUERY_SECONDS``, so a client polling in a tight loop does not use up the channel's rate.
 """
 
+from django.conf import settings
 from django.core.cache import cache
 from drf_spectacular.utils import extend_schema, extend_schema_serializer
 from rest_framework import serializers, status
@@ -180,30 +181,37 @@ class RefundRequestApi(APIView):
         request=InputSerializer,
         responses={201: RefundOutput},
         parameters=[IDEMPOTENCY_KEY_PARAMETER],
-        summary="Refund part or all of a paid payment",
+        summary="Refund part or all of a paid payment (the merchant's service account)",
         description=(
-            "To the original channel, or to the wallet for balance payments (then `success` at once). All refunds "
-            "not failed together never exceed the paid amount (limit_exceeded, 422, with `fields.refundable`)."
+            "Only for callers with the `refund_paymentorder` permission (the business system's service account; "
+            "permission_denied, 403, for anyone else, the payer included). To the original channel, or to the "
+            "wallet for balance payments (then `success` at once). All refunds not failed together never exceed "
+            "the paid amount (limit_exceeded, 422, with `fields.refundable`)."
         ),
     )
     def post(self, request: Request, order_no: str) -> Response:
+        refunder = request_user(request)
+        if not refunder.has_perm("payments.refund_paymentorder"):
+            raise errors.PermissionDenied(
+                "Refunds are made by the merchant.", fields={"permission": "refund_paymentorder"}
+            )
         key = _idempotency_key(request)
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        order = _own(request, order_no, BusinessType.ORDER_PAYMENT)
-        creation = refunds.refund_request(
-            order=order, actor=request_user(request), idempotency_key=key, **serializer.validated_data
-        )
+        order = selectors.payment_order_by_number(order_no=order_no, business_type=BusinessType.ORDER_PAYMENT)
+        if order is None:
+            raise errors.NotFound("No such order.")
+        creation = refunds.refund_request(order=order, actor=refunder, idempotency_key=key, **serializer.validated_data)
         return _created(RefundOutput(creation.refund).data, replayed=not creation.created)
 
 
 class RefundDetailApi(APIView):
-    @extend_schema(responses=RefundOutput, summary="One refund of your payments")
+    @extend_schema(responses=RefundOutput, summary="One refund of your payments (the merchant's account: any)")
     def get(self, request: Request, refund_no: str) -> Response:
         refund = selectors.refund_for_user(user=request_user(request), refund_no=refund_no)
         if refund is None:
             raise errors.NotFound("No such refund.")
-        if refund.status == Refund.Status.PROCESSING:
+        if refund.status == Refund.Status.PROCESSING and _query_due(refund.refund_no):
             refund = refunds.refund_sync(refund=refund)
         return Response(RefundOutput(refund).data)
 
@@ -216,7 +224,7 @@ def _create(request: Request, input_serializer: type[serializers.Serializer], *,
         user=request_user(request),
         business_type=business_type,
         idempotency_key=key,
-        client_ip=request.META.get("REMOTE_ADDR"),
+        client_ip=_client_ip(request),
         **serializer.validated_data,
     )
     return _created(PaymentOrderOutput(creation.order).data, replayed=not creation.created)
@@ -245,6 +253,20 @@ def _own(request: Request, order_no: str, business_type: str) -> PaymentOrder:
 
 def _own_synced(request: Request, order_no: str, business_type: str) -> PaymentOrder:
     order = _own(request, order_no, business_type)
-    if order.is_open and cache.add(f"payments:read-query:{order.order_no}", 1, timeout=READ_QUERY_SECONDS):
+    if order.is_open and _query_due(order.order_no):
         order = payment_orders.payment_order_sync(order=order)
     return order
+
+
+def _query_due(number: str) -> bool:
+    """True at most once per order or refund every ``READ_QUERY_SECONDS``."""
+    return cache.add(f"payments:read-query:{number}", 1, timeout=READ_QUERY_SECONDS)
+
+
+def _client_ip(request: Request) -> str | None:
+    """The payer's address: from ``CLIENT_IP_HEADER`` when a trusted proxy sets it."""
+    if settings.CLIENT_IP_HEADER:
+        forwarded = request.headers.get(settings.CLIENT_IP_HEADER, "").split(",")[0].strip()
+        if forwarded:
+            return forwarded
+    return request.META.get("REMOTE_ADDR")

@@ -144,7 +144,8 @@ class PaymentState(StrEnum):
 class RefundState(StrEnum):
     SUCCESS = "success"  # the money went back to the payer
     PROCESSING = "processing"  # accepted; the final state comes by notify or query
-    FAILED = "failed"  # definitely not refunded (closed, abnormal account, refused)
+    FAILED = "failed"  # definitely not refunded (closed, refused); an abnormal payer account is
+    # PROCESSING with its code: the merchant completes such a refund by hand, and it then succeeds
     NOT_FOUND = "not_found"  # the channel has no such refund (query only)
 
 
@@ -187,7 +188,7 @@ class PaymentStatus:
     order_no: str
     state: PaymentState
     amount: Decimal | None = None  # what the payer paid or must pay; None when the channel did not say
-    currency: str = "CNY"
+    currency: str | None = None  # as the channel stated it; None when its message carries none
     app_id: str = ""
     merchant_id: str = ""
     transaction_id: str = ""
@@ -247,9 +248,12 @@ class PaymentAdapter(Protocol):
         """The channel's state of the payment (``NOT_FOUND`` when it never got it)."""
         ...
 
-    def payment_close(self, order_no: str) -> PaymentStatus:
-        """Close an unpaid payment. Returns CLOSED (also for one the channel never had), or PAID
-        when the payer was faster: then the order must be marked paid, not closed."""
+    def payment_close(self, order_no: str, *, expires_at: datetime) -> PaymentStatus:
+        """Close an unpaid payment. Returns CLOSED (also for one the channel never had, once
+        nobody can open it any more: Alipay creates a page payment's trade only when the payer
+        opens the signed URL, which works until ``expires_at``), or PAID when the payer was
+        faster: then the order must be marked paid, not closed. ``RetryableError`` when the
+        channel cannot close it yet."""
         ...
 
     def refund_create(self, request: RefundRequest) -> RefundStatus:

@@ -44,6 +44,11 @@ def adapter_for(channel: Channel) -> Adapter:
     return _sandbox(channel.adapter, keys.pk, settings.SANDBOX_BASE_URL, settings.CHANNEL_READ_TIMEOUT)
 
 
+def is_reachable(channel: Channel) -> bool:
+    """True when the channel has credentials or goes to the sandbox: routing skips the others."""
+    return settings.SANDBOX_ENABLED or _configured(channel.adapter, settings.CHANNEL_READ_TIMEOUT) is not None
+
+
 def is_sandboxed(channel: Channel) -> bool:
     """True when the channel's payouts go to the sandbox, not to real money."""
     return settings.SANDBOX_ENABLED and _configured(channel.adapter, settings.CHANNEL_READ_TIMEOUT) is None

@@ -7,6 +7,7 @@ from payments.channels.base import PaymentState
 from wallet.money import is_cents
 
 # SUCCESS and REFUND (paid, then refunded in part or whole) both mean the money arrived.
+# PAYERROR is one failed attempt (a declined bank card): the trade stays open, to be paid or closed.
 TRADE_STATES = {
     "SUCCESS": PaymentState.PAID,
     "REFUND": PaymentState.PAID,
@@ -14,7 +15,7 @@ TRADE_STATES = {
     "USERPAYING": PaymentState.NOT_PAID,
     "CLOSED": PaymentState.CLOSED,
     "REVOKED": PaymentState.CLOSED,
-    "PAYERROR": PaymentState.CLOSED,
+    "PAYERROR": PaymentState.NOT_PAID,
 }
 
 

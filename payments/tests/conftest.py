@@ -5,6 +5,7 @@ from decimal import Decimal
 from itertools import count
 
 import pytest
+from django.contrib.auth.models import Permission
 
 from payments import services
 from payments.models import PayoutAccount, Withdrawal, WithdrawalStatus
@@ -31,6 +32,14 @@ def luhn_complete(prefix: str) -> str:
 CARD_NUMBER = luhn_complete("622202020011223344")  # 19 digits, a UnionPay-style number
 OTHER_CARD_NUMBER = luhn_complete("621700123456789")
 OPENID = "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"
+
+
+@pytest.fixture
+def refunder(make_user):
+    """The business system's service account: it may refund any order payment."""
+    user = make_user("shop")
+    user.user_permissions.add(Permission.objects.get(codename="refund_paymentorder"))
+    return type(user).objects.get(pk=user.pk)  # a fresh instance: permissions are cached per object
 
 
 @pytest.fixture(autouse=True)

@@ -139,14 +139,14 @@ def test_bad_payment_terms_are_refused_with_the_field_and_change_nothing(alice, 
 
 
 @pytest.mark.django_db
-def test_partial_then_full_refunds_of_a_balance_payment_restore_the_wallet(alice, funded_account):
+def test_partial_then_full_refunds_of_a_balance_payment_restore_the_wallet(alice, funded_account, refunder):
     # Given a 50.00 balance payment
     funded_account(alice, "100.00")
     order = pay(alice, "50.00")
 
     # When 20.00 and then the remaining 30.00 are refunded
-    first = refunds.refund_request(order=order, actor=alice, amount=D("20.00"), idempotency_key="r1").refund
-    second = refunds.refund_request(order=order, actor=alice, amount=D("30.00"), idempotency_key="r2").refund
+    first = refunds.refund_request(order=order, actor=refunder, amount=D("20.00"), idempotency_key="r1").refund
+    second = refunds.refund_request(order=order, actor=refunder, amount=D("30.00"), idempotency_key="r2").refund
 
     # Then both succeeded at once and the wallet is whole again
     assert [first.status, second.status] == [Refund.Status.SUCCESS, Refund.Status.SUCCESS]
@@ -157,27 +157,39 @@ def test_partial_then_full_refunds_of_a_balance_payment_restore_the_wallet(alice
     assert selectors.payment_totals(order=order) == selectors.PaymentTotals(paid=D("50.00"), refunded=D("50.00"))
     # And nothing more can be refunded
     with pytest.raises(errors.LimitExceeded) as refused:
-        refunds.refund_request(order=order, actor=alice, amount=D("0.01"), idempotency_key="r3")
+        refunds.refund_request(order=order, actor=refunder, amount=D("0.01"), idempotency_key="r3")
     assert refused.value.fields == {"amount": "exceeds_refundable", "refundable": "0.00"}
     assert ledger_audit() == []
 
 
 @pytest.mark.django_db
-def test_a_refund_replayed_with_its_key_is_the_same_refund(alice, funded_account):
+def test_the_payer_cannot_refund_their_own_payment(alice, funded_account):
     funded_account(alice, "100.00")
     order = pay(alice, "50.00")
-    first = refunds.refund_request(order=order, actor=alice, amount=D("20.00"), idempotency_key="r1")
 
-    again = refunds.refund_request(order=order, actor=alice, amount=D("20.00"), idempotency_key="r1")
+    with pytest.raises(errors.PermissionDenied):
+        refunds.refund_request(order=order, actor=alice, amount=D("50.00"), idempotency_key="r1")
+
+    assert not Refund.objects.exists()
+    assert Account.objects.get(owner=alice).balance == D("50.00")
+
+
+@pytest.mark.django_db
+def test_a_refund_replayed_with_its_key_is_the_same_refund(alice, funded_account, refunder):
+    funded_account(alice, "100.00")
+    order = pay(alice, "50.00")
+    first = refunds.refund_request(order=order, actor=refunder, amount=D("20.00"), idempotency_key="r1")
+
+    again = refunds.refund_request(order=order, actor=refunder, amount=D("20.00"), idempotency_key="r1")
 
     assert (again.refund.pk, again.created) == (first.refund.pk, False)
     assert Account.objects.get(owner=alice).balance == D("70.00")
     with pytest.raises(errors.IdempotencyConflict):
-        refunds.refund_request(order=order, actor=alice, amount=D("21.00"), idempotency_key="r1")
+        refunds.refund_request(order=order, actor=refunder, amount=D("21.00"), idempotency_key="r1")
 
 
 @pytest.mark.django_db
-def test_a_recharge_is_not_refundable(alice):
+def test_a_recharge_is_not_refundable(alice, refunder):
     # Given a paid recharge (its money is in alice's wallet now)
     order = PaymentOrder.objects.create(
         order_no="RC1",
@@ -195,21 +207,23 @@ def test_a_recharge_is_not_refundable(alice):
     )
 
     with pytest.raises(errors.ValidationFailed) as refused:
-        refunds.refund_request(order=order, actor=alice, amount=D("1.00"), idempotency_key="r1")
+        refunds.refund_request(order=order, actor=refunder, amount=D("1.00"), idempotency_key="r1")
 
     assert refused.value.fields == {"business_type": "not_refundable"}
     assert not Refund.objects.exists()
 
 
 @pytest.mark.django_db(transaction=True)
-def test_concurrent_refunds_that_together_exceed_the_payment_succeed_exactly_as_far_as_they_fit(alice, funded_account):
+def test_concurrent_refunds_that_together_exceed_the_payment_succeed_exactly_as_far_as_they_fit(
+    alice, funded_account, refunder
+):
     # Given a 100.00 balance payment
     funded_account(alice, "100.00")
     order = pay(alice, "100.00")
 
     # When ten refunds of 30.00 arrive at once
     def refund(i: int) -> str:
-        refund = refunds.refund_request(order=order, actor=alice, amount=D("30.00"), idempotency_key=f"r{i}").refund
+        refund = refunds.refund_request(order=order, actor=refunder, amount=D("30.00"), idempotency_key=f"r{i}").refund
         return refund.status
 
     outcomes = run_in_threads(10, refund)

@@ -24,7 +24,7 @@ def superuser(make_user):
 
 
 @pytest.fixture
-def refunded(alice, funded_account) -> PaymentOrder:
+def refunded(alice, funded_account, refunder) -> PaymentOrder:
     """alice paid 30.00 from her balance and got 10.00 back."""
     funded_account(alice, "100.00")
     order = payment_orders.payment_order_create(
@@ -37,7 +37,7 @@ def refunded(alice, funded_account) -> PaymentOrder:
         business_order_no="BO-7",
         idempotency_key="k",
     ).order
-    refunds.refund_request(order=order, actor=alice, amount=D("10.00"), reason="cold", idempotency_key="r")
+    refunds.refund_request(order=order, actor=refunder, amount=D("10.00"), reason="cold", idempotency_key="r")
     return order
 
 

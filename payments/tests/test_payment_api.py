@@ -29,7 +29,9 @@ def post(client: APIClient, url: str, body: dict, *, key: str | None = None):
     return client.post(url, body, format="json", HTTP_IDEMPOTENCY_KEY=key or f"key-{next(_keys)}")
 
 
-def test_a_balance_payment_answers_success_and_the_refund_returns_the_money(alice, funded_account, api_client_for):
+def test_a_balance_payment_answers_success_and_the_refund_returns_the_money(
+    alice, refunder, funded_account, api_client_for
+):
     funded_account(alice, "100.00")
     client = api_client_for(alice)
 
@@ -48,7 +50,9 @@ def test_a_balance_payment_answers_success_and_the_refund_returns_the_money(alic
     order_no = body["order_no"]
     assert client.get(f"{PAYMENTS}{order_no}/").json()["status"] == "success"
 
-    refunded = post(client, f"{PAYMENTS}{order_no}/refunds/", {"amount": "12.50", "reason": "cold tea"})
+    refunded = post(
+        api_client_for(refunder), f"{PAYMENTS}{order_no}/refunds/", {"amount": "12.50", "reason": "cold tea"}
+    )
 
     assert refunded.status_code == 201, refunded.json()
     refund = refunded.json()
@@ -82,13 +86,15 @@ def test_a_payment_the_balance_cannot_cover_is_insufficient_funds(alice, funded_
     assert not PaymentOrder.objects.exists()
 
 
-def test_a_refund_over_the_paid_amount_is_limit_exceeded_with_what_is_left(alice, funded_account, api_client_for):
+def test_a_refund_over_the_paid_amount_is_limit_exceeded_with_what_is_left(
+    alice, refunder, funded_account, api_client_for
+):
     funded_account(alice, "100.00")
-    client = api_client_for(alice)
-    order_no = post(client, PAYMENTS, BALANCE_PAYMENT).json()["order_no"]
-    post(client, f"{PAYMENTS}{order_no}/refunds/", {"amount": "20.00"})
+    order_no = post(api_client_for(alice), PAYMENTS, BALANCE_PAYMENT).json()["order_no"]
+    shop = api_client_for(refunder)
+    post(shop, f"{PAYMENTS}{order_no}/refunds/", {"amount": "20.00"})
 
-    response = post(client, f"{PAYMENTS}{order_no}/refunds/", {"amount": "10.01"})
+    response = post(shop, f"{PAYMENTS}{order_no}/refunds/", {"amount": "10.01"})
 
     assert response.status_code == 422
     assert response.json()["error"]["code"] == "limit_exceeded"
@@ -141,23 +147,49 @@ def test_a_post_without_an_idempotency_key_is_refused(alice, api_client_for):
     assert response.json()["error"]["fields"] == {"Idempotency-Key": "required"}
 
 
-def test_another_users_payment_and_refund_are_not_found(alice, bob, funded_account, api_client_for):
+def test_another_users_payment_and_refund_are_not_found(alice, bob, refunder, funded_account, api_client_for):
     funded_account(alice, "100.00")
     alices = api_client_for(alice)
     order_no = post(alices, PAYMENTS, BALANCE_PAYMENT).json()["order_no"]
-    refund_no = post(alices, f"{PAYMENTS}{order_no}/refunds/", {"amount": "1.00"}).json()["refund_no"]
+    refund_no = post(api_client_for(refunder), f"{PAYMENTS}{order_no}/refunds/", {"amount": "1.00"}).json()["refund_no"]
     bobs = api_client_for(bob)
 
     responses = [
         bobs.get(f"{PAYMENTS}{order_no}/"),
         bobs.get(f"{RECHARGES}{order_no}/"),
         bobs.get(f"/api/v1/refunds/{refund_no}/"),
-        post(bobs, f"{PAYMENTS}{order_no}/refunds/", {"amount": "1.00"}),
     ]
 
-    assert [response.status_code for response in responses] == [404, 404, 404, 404]
+    assert [response.status_code for response in responses] == [404, 404, 404]
     assert {response.json()["error"]["code"] for response in responses} == {"not_found"}
-    assert Refund.objects.count() == 1
+    assert alices.get(f"/api/v1/refunds/{refund_no}/").status_code == 200  # the payer sees their refund
+
+
+@pytest.mark.parametrize("payer_is_caller", [True, False])
+def test_only_the_merchants_account_may_refund(alice, bob, funded_account, api_client_for, payer_is_caller):
+    funded_account(alice, "100.00")
+    alices = api_client_for(alice)
+    order_no = post(alices, PAYMENTS, BALANCE_PAYMENT).json()["order_no"]
+
+    response = post(
+        alices if payer_is_caller else api_client_for(bob), f"{PAYMENTS}{order_no}/refunds/", {"amount": "1.00"}
+    )
+
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "permission_denied"
+    assert not Refund.objects.exists()
+    assert Account.objects.get(owner=alice).balance == D("70.00")
+
+
+def test_a_business_order_number_of_another_user_is_theirs_alone(alice, bob, funded_account, api_client_for):
+    funded_account(alice, "100.00")
+    funded_account(bob, "100.00")
+    alices_order = post(api_client_for(alice), PAYMENTS, BALANCE_PAYMENT).json()["order_no"]
+
+    bobs = post(api_client_for(bob), PAYMENTS, BALANCE_PAYMENT)
+
+    assert bobs.status_code == 201
+    assert alices_order not in bobs.content.decode()
 
 
 def test_a_payment_is_not_found_under_recharges(alice, funded_account, api_client_for):
@@ -184,3 +216,18 @@ def test_no_enabled_channel_for_the_method_is_no_channel(alice, api_client_for):
 
 def test_the_api_needs_a_token(alice):
     assert APIClient().post(PAYMENTS, BALANCE_PAYMENT, format="json").status_code == 401
+
+
+def test_with_the_sandbox_off_a_channel_without_credentials_is_never_routed_nor_notified(
+    alice, api_client_for, settings
+):
+    settings.SANDBOX_ENABLED = False
+
+    recharge = post(
+        api_client_for(alice), RECHARGES, {"method": "alipay_page", "amount": "10.00", "client_type": "web"}
+    )
+    notify = APIClient().post("/api/v1/notify/alipay/", {"trade_status": "TRADE_SUCCESS"})
+
+    assert recharge.status_code == 422 and recharge.json()["error"]["code"] == "no_channel"
+    assert notify.status_code == 404
+    assert not PaymentOrder.objects.exists()

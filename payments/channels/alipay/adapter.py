@@ -10,6 +10,7 @@ done. Amounts cross the wire as yuan strings ("12.34").
 
 import json
 from collections.abc import Mapping
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, NoReturn
 from urllib.parse import parse_qsl, urlencode
@@ -63,7 +64,12 @@ TRADE_NOT_EXIST = "ACQ.TRADE_NOT_EXIST"
 # The refund query names a missing trade without the ACQ. prefix.
 REFUND_TRADE_NOT_EXIST = {TRADE_NOT_EXIST, "TRADE_NOT_EXIST"}
 TRADE_STATUS_ERROR = "ACQ.TRADE_STATUS_ERROR"
+# The refund number was used before with other parameters: that first refund may have been
+# made, so only a refund query can tell.
+DISCORDANT_REPEAT = "ACQ.DISCORDANT_REPEAT_REQUEST"
 REFUND_SUCCESS = "REFUND_SUCCESS"
+# How long after time_expire a signed pay URL is surely dead: covers our clock against Alipay's.
+CLOCK_MARGIN = timedelta(seconds=60)
 NOTIFY_TYPE = "trade_status_sync"
 CHARSET = "utf-8"
 FORM_TYPE = f"application/x-www-form-urlencoded;charset={CHARSET}"
@@ -115,16 +121,24 @@ class AlipayAdapter:
             return self._status(order_no, PaymentState.NOT_FOUND, node)
         _refused(node, f"trade query {order_no}")
 
-    def payment_close(self, order_no: str) -> PaymentStatus:
-        """CLOSED when closed or never opened; a paid trade (ACQ.TRADE_STATUS_ERROR) is looked
-        up, so the payer's being faster shows as PAID."""
+    def payment_close(self, order_no: str, *, expires_at: datetime) -> PaymentStatus:
+        """CLOSED when closed; a paid trade (ACQ.TRADE_STATUS_ERROR) is looked up, so the payer's
+        being faster shows as PAID. Alipay creates the trade only when the payer opens the signed
+        URL, which stays payable until time_expire: a trade it does not have yet (ACQ.TRADE_NOT_EXIST)
+        is CLOSED only once ``expires_at`` (plus a clock margin) has passed, else RetryableError."""
         node = self._call(TRADE_CLOSE, {"out_trade_no": order_no})
         if node.get("code") == CODE_SUCCESS:
             if node.get("out_trade_no", order_no) != order_no:
                 raise UnknownOutcome(f"trade close {order_no} answered for another trade")
             return self._status(order_no, PaymentState.CLOSED, node, transaction_id=str(node.get("trade_no") or ""))
         if node.get("sub_code") == TRADE_NOT_EXIST:
-            return self._status(order_no, PaymentState.CLOSED, node)
+            payable_until = expires_at + CLOCK_MARGIN
+            if timezone.now() >= payable_until:
+                return self._status(order_no, PaymentState.CLOSED, node)
+            raise RetryableError(
+                f"trade close {order_no}: trade not opened yet; it can be paid until {payable_until.isoformat()}",
+                code=TRADE_NOT_EXIST,
+            )
         if node.get("sub_code") == TRADE_STATUS_ERROR:
             status = self.payment_query(order_no)
             if status.state in (PaymentState.PAID, PaymentState.CLOSED):
@@ -136,7 +150,8 @@ class AlipayAdapter:
 
     def refund_create(self, request: RefundRequest) -> RefundStatus:
         """SUCCESS when money moved (fund_change Y); a repeated refund number moves none, so
-        the refund query decides; a business refusal is FAILED with Alipay's sub_code."""
+        the refund query decides; a business refusal is FAILED with Alipay's sub_code, but the
+        refusal of a number reused with other parameters is unknown (a query decides)."""
         biz = {
             "out_trade_no": request.order_no,
             "refund_amount": _yuan_text(request.amount, request.currency),
@@ -161,7 +176,7 @@ class AlipayAdapter:
                 raise UnknownOutcome(f"refund {request.refund_no} accepted, yet the refund query finds none")
             return status
         code, sub_code = str(node.get("code") or ""), str(node.get("sub_code") or "")
-        if code in UNKNOWN_CODES or sub_code in UNKNOWN_SUB_CODES:
+        if code in UNKNOWN_CODES or sub_code in UNKNOWN_SUB_CODES or sub_code == DISCORDANT_REPEAT:
             raise UnknownOutcome(f"refund {request.refund_no}: {code} {sub_code}", code=sub_code or code)
         return RefundStatus(
             refund_no=request.refund_no,
@@ -174,26 +189,28 @@ class AlipayAdapter:
         )
 
     def refund_query(self, refund_no: str, *, order_no: str) -> RefundStatus:
-        """REFUND_SUCCESS is done; a refund listed without that status is still being processed;
-        an answer listing none means Alipay has no such refund."""
+        """REFUND_SUCCESS is done. No refund_status means, in Alipay's words, "not received or
+        failed": NOT_FOUND, so the core sends the same out_request_no again, which Alipay takes
+        idempotently. A status Alipay may add later counts as still processing."""
         biz = {"out_trade_no": order_no, "out_request_no": refund_no, "query_options": ["gmt_refund_pay"]}
         node = self._call(REFUND_QUERY, biz)
         if node.get("code") == CODE_SUCCESS:
-            if "refund_amount" not in node:
+            refund_status = str(node.get("refund_status") or "")
+            if not refund_status:
                 return RefundStatus(refund_no=refund_no, state=RefundState.NOT_FOUND, order_no=order_no, raw=node)
             if node.get("out_request_no", refund_no) != refund_no or node.get("out_trade_no", order_no) != order_no:
                 raise UnknownOutcome(f"refund query {refund_no} answered for another refund")
             try:
-                amount = _yuan(node["refund_amount"])
+                amount = _yuan(node.get("refund_amount"))
             except ValueError as exc:
                 raise UnknownOutcome(f"refund query {refund_no}: refund_amount is not an amount") from exc
-            done = node.get("refund_status") == REFUND_SUCCESS
+            done = refund_status == REFUND_SUCCESS
             return RefundStatus(
                 refund_no=refund_no,
                 state=RefundState.SUCCESS if done else RefundState.PROCESSING,
                 amount=amount,
                 order_no=order_no,
-                code=str(node.get("refund_status") or ""),
+                code=refund_status,
                 raw=node,
             )
         if node.get("sub_code") in REFUND_TRADE_NOT_EXIST:
@@ -322,7 +339,7 @@ class AlipayAdapter:
             state,
             node,
             amount=amount,
-            currency=str(node.get("trans_currency") or "CNY"),
+            currency=str(node["trans_currency"]) if node.get("trans_currency") else None,
             transaction_id=str(node.get("trade_no") or ""),
             paid_at=paid_at,
             code=str(node["trade_status"]),

@@ -44,6 +44,11 @@ def keys_generate() -> dict[str, str]:
     }
 
 
+def notify_acknowledged(status: int, body: bytes) -> bool:
+    """Alipay stops only on HTTP 200 and the body ``success``, exactly."""
+    return status == 200 and body == b"success"
+
+
 def notify_build(payout: SandboxPayout, secrets: dict) -> tuple[dict[str, str], bytes] | None:
     """Alipay is not a payout channel here."""
     return None

@@ -103,6 +103,17 @@ def payout_query(request: HttpRequest, order_no: str) -> HttpResponse:
     return _answer(secrets, _refusal_fields(order_no, refusal))
 
 
+def notify_acknowledged(status: int, body: bytes) -> bool:
+    """The gateway stops calling back only on a 2xx whose JSON says code ``0000``."""
+    if not 200 <= status < 300:
+        return False
+    try:
+        answer = json.loads(body)
+    except ValueError:
+        return False
+    return isinstance(answer, dict) and answer.get("code") == CODE_OK
+
+
 def notify_build(payout: SandboxPayout, secrets: dict) -> tuple[dict[str, str], bytes] | None:
     """The gateway's callback for a final state; a payout still processing has none to send."""
     if payout.state == SandboxPayout.State.PROCESSING:

@@ -113,7 +113,7 @@ class PaymentScenario(models.TextChoices):
     PAID_WITHOUT_NOTIFY = "paid_without_notify", "Pay at once; never notify (only a query finds out)"
     REFUND_SUCCEED = "refund_succeed", "Refund: succeed at once; notify"
     REFUND_PROCESS = "refund_process", "Refund: accept, succeed after the delay (default 1 s); notify then"
-    REFUND_FAIL = "refund_fail", "Refund: accept, then fail (abnormal payer account); notify"
+    REFUND_FAIL = "refund_fail", "Refund: accept, then fail (closed or refused by the channel); notify"
 
 
 REFUND_SCENARIOS = (PaymentScenario.REFUND_SUCCEED, PaymentScenario.REFUND_PROCESS, PaymentScenario.REFUND_FAIL)

@@ -4,6 +4,8 @@
 - ``keys_generate() -> dict``: fresh credentials of both sides (JSON-serialisable);
 - ``notify_build(payout, secrets) -> tuple[dict[str, str], bytes] | None``: the signed notify
   telling our notify URL the payout's state, or None for protocols without payout notifies;
+- ``notify_acknowledged(status: int, body: bytes) -> bool``: whether the merchant's answer to a
+  notify (HTTP status and body) stops the channel's redelivery; anything else is sent again;
 
 and, for protocols that collect payments (all but the bank):
 

@@ -1,10 +1,12 @@
 """The sandbox's async notifies, sent by Celery like a channel's own notify service.
 
-Protocol modules build them (see protocols.py); a notify the merchant does not acknowledge is
-sent again a few times, with growing pauses.
+Protocol modules build them (see protocols.py) and say what acknowledges one in their
+protocol; a notify the merchant does not acknowledge is sent again a few times, with growing
+pauses.
 """
 
 import logging
+from types import ModuleType
 
 import requests
 from celery import shared_task
@@ -26,8 +28,9 @@ def sandbox_notify(self, payout_id: int, state: str) -> None:
     payout = SandboxPayout.objects.get(pk=payout_id)
     if payout.state != state:
         payout = engine.payout_settle(payout_id=payout_id, state=state)
-    built = protocol_module(payout.protocol).notify_build(payout, keys_for(payout.protocol))
-    if built is not None and payout.notify_url and not _deliver(payout.notify_url, built, payout.order_no):
+    protocol = protocol_module(payout.protocol)
+    built = protocol.notify_build(payout, keys_for(payout.protocol))
+    if built is not None and payout.notify_url and not _deliver(protocol, payout.notify_url, built, payout.order_no):
         raise self.retry(countdown=2 ** (self.request.retries + 1))
 
 
@@ -38,14 +41,16 @@ def sandbox_payment_notify(self, payment_id: int, variant: str) -> None:
     payment = payment_engine.payment_pay(payment_id=payment_id)
     if payment.state != SandboxPayment.State.PAID or not payment.notify_url:
         return
-    built = protocol_module(payment.protocol).payment_notify_build(
+    protocol = protocol_module(payment.protocol)
+    built = protocol.payment_notify_build(
         payment,
         keys_for(payment.protocol),
         amount=payment_engine.notify_amount(payment, variant),
         forged=variant == payment_engine.NotifyVariant.BAD_SIGNATURE,
     )
     # A channel gives up on a notify the merchant refuses; a refused wrong one is not resent.
-    if not _deliver(payment.notify_url, built, payment.order_no) and variant == payment_engine.NotifyVariant.GENUINE:
+    delivered = _deliver(protocol, payment.notify_url, built, payment.order_no)
+    if not delivered and variant == payment_engine.NotifyVariant.GENUINE:
         raise self.retry(countdown=2 ** (self.request.retries + 1))
 
 
@@ -56,17 +61,18 @@ def sandbox_refund_notify(self, refund_id: int, state: str) -> None:
     refund = payment_engine.refund_settle(refund_id=refund_id, state=state)
     if refund.state == SandboxRefund.State.PROCESSING or not refund.notify_url:
         return
-    built = protocol_module(refund.protocol).refund_notify_build(refund, keys_for(refund.protocol))
-    if built is not None and not _deliver(refund.notify_url, built, refund.refund_no):
+    protocol = protocol_module(refund.protocol)
+    built = protocol.refund_notify_build(refund, keys_for(refund.protocol))
+    if built is not None and not _deliver(protocol, refund.notify_url, built, refund.refund_no):
         raise self.retry(countdown=2 ** (self.request.retries + 1))
 
 
-def _deliver(url: str, built: tuple[dict[str, str], bytes], reference: str) -> bool:
-    """POST the notify; True when the merchant acknowledged it (any 2xx)."""
+def _deliver(protocol: ModuleType, url: str, built: tuple[dict[str, str], bytes], reference: str) -> bool:
+    """POST the notify; True when the merchant acknowledged it as the protocol demands."""
     headers, body = built
     try:
         response = requests.post(url, data=body, headers=headers, timeout=NOTIFY_TIMEOUT)
     except requests.RequestException as exc:
         logger.info("sandbox notify of %s not delivered: %s", reference, type(exc).__name__)
         return False
-    return response.status_code < 300
+    return bool(protocol.notify_acknowledged(response.status_code, response.content))

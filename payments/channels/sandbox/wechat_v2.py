@@ -37,7 +37,7 @@ from payments.channels.wechat_v2.signing import (
 PAID = (SandboxPayout.State.SUCCESS, SandboxPayout.State.RETURNED)
 CHINA = ZoneInfo("Asia/Shanghai")
 NOTIFY_HEADERS = {"Content-Type": "text/xml; charset=utf-8"}
-REFUND_NOTIFY_STATUS = {SandboxRefund.State.SUCCESS: "SUCCESS", SandboxRefund.State.FAILED: "CHANGE"}
+REFUND_NOTIFY_STATUS = {SandboxRefund.State.SUCCESS: "SUCCESS", SandboxRefund.State.FAILED: "REFUNDCLOSE"}
 QUERY_STATUS = {
     SandboxPayout.State.SUCCESS: "SUCCESS",
     SandboxPayout.State.PROCESSING: "PROCESSING",
@@ -54,6 +54,16 @@ def keys_generate() -> dict:
         "api_key": "".join(choice(alphabet) for _ in range(32)),
         "sign_type": SignType.HMAC_SHA256.value,
     }
+
+
+def notify_acknowledged(status: int, body: bytes) -> bool:
+    """WeChat v2 stops only on HTTP 200 whose XML says ``return_code`` SUCCESS."""
+    if status != 200:
+        return False
+    try:
+        return xml_decode(body).get("return_code") == "SUCCESS"
+    except XmlRefused:
+        return False
 
 
 def notify_build(payout: SandboxPayout, secrets: dict) -> tuple[dict[str, str], bytes] | None:

@@ -44,7 +44,8 @@ TRADE_STATES = {
 REFUND_STATUS = {
     SandboxRefund.State.PROCESSING: "PROCESSING",
     SandboxRefund.State.SUCCESS: "SUCCESS",
-    SandboxRefund.State.FAILED: "CHANGE",  # the sandbox's refunds fail on an abnormal payer account
+    # A failed refund is closed: definitely not refunded (CHANGE would wait for the merchant).
+    SandboxRefund.State.FAILED: "REFUNDCLOSE",
 }
 REFUSALS = {
     RefundRefusal.PAYMENT_NOT_FOUND: ("ORDERNOTEXIST", "订单不存在"),

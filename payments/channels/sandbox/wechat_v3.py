@@ -70,6 +70,11 @@ def keys_generate() -> dict[str, str]:
     }
 
 
+def notify_acknowledged(status: int, body: bytes) -> bool:
+    """WeChat v3 takes any 2xx (200 or 204, whatever the body) as received."""
+    return 200 <= status < 300
+
+
 def notify_build(payout: SandboxPayout, secrets: dict) -> tuple[dict[str, str], bytes] | None:
     """The MCHTRANSFER.BILL.FINISHED notify of the payout's current state; None unless final."""
     if payout.state not in NOTIFIED_STATES:

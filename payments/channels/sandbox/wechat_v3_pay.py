@@ -43,15 +43,18 @@ TRADE_STATE_DESCRIPTIONS = {"NOTPAY": "订单未支付", "SUCCESS": "支付成�
 REFUND_STATES = {
     SandboxRefund.State.PROCESSING: "PROCESSING",
     SandboxRefund.State.SUCCESS: "SUCCESS",
-    SandboxRefund.State.FAILED: "ABNORMAL",  # The sandbox fails refunds on an abnormal payer account.
+    # A failed refund is closed: definitely not refunded (ABNORMAL would wait for the merchant).
+    SandboxRefund.State.FAILED: "CLOSED",
 }
 REFUND_EVENTS = {
     SandboxRefund.State.SUCCESS: ("REFUND.SUCCESS", "退款成功"),
-    SandboxRefund.State.FAILED: ("REFUND.ABNORMAL", "退款异常"),
+    SandboxRefund.State.FAILED: ("REFUND.CLOSED", "退款关闭"),
 }
+# WeChat documents RESOURCE_NOT_EXISTS for an unknown or unpaid order; an amount over what is
+# left to refund, or a refund number reused with other parameters, only gets INVALID_REQUEST.
 REFUND_REFUSALS = {
     RefundRefusal.PAYMENT_NOT_FOUND: (404, "RESOURCE_NOT_EXISTS", "订单不存在"),
-    RefundRefusal.NOT_PAID: (400, "INVALID_REQUEST", "订单未支付，不能退款"),
+    RefundRefusal.NOT_PAID: (404, "RESOURCE_NOT_EXISTS", "订单未支付，未支付的订单不能发起退款"),
     RefundRefusal.EXCEEDS_PAID: (400, "INVALID_REQUEST", "申请退款金额超过订单可退金额"),
     RefundRefusal.AMOUNT_CHANGED: (400, "INVALID_REQUEST", "退款单号重复，但退款金额与首次请求不一致"),
 }
@@ -77,7 +80,7 @@ def payment_notify_build(
 
 
 def refund_notify_build(refund: SandboxRefund, secrets: dict) -> tuple[dict[str, str], bytes] | None:
-    """REFUND.SUCCESS or REFUND.ABNORMAL of a settled refund; None while it is processing."""
+    """REFUND.SUCCESS or REFUND.CLOSED of a settled refund; None while it is processing."""
     if refund.state not in REFUND_EVENTS:
         return None
     event, summary = REFUND_EVENTS[SandboxRefund.State(refund.state)]
@@ -176,7 +179,7 @@ def refund_create(request: HttpRequest) -> HttpResponse:
         return signed_answer(secrets, 400, {"code": problem[0], "message": problem[1]})
     payment = payment_engine.payment_find(protocol=Protocol.WECHAT_V3, order_no=refund["out_trade_no"])
     if payment is not None and _yuan(refund["amount"]["total"]) != payment.amount:
-        return signed_answer(secrets, 400, {"code": "INVALID_REQUEST", "message": "订单金额与原订单不一致"})
+        return signed_answer(secrets, 400, {"code": "PARAM_ERROR", "message": "订单金额与原订单不一致"})
     try:
         taken, _ = payment_engine.refund_receive(
             protocol=Protocol.WECHAT_V3,
@@ -312,6 +315,8 @@ def _refund_problem(refund: dict[str, Any]) -> tuple[str, str] | None:
         and amount.get("currency") == "CNY"
     ):
         return "PARAM_ERROR", "amount.refund 与 amount.total 必须是正整数（分），currency 为 CNY"
+    if amount["refund"] > amount["total"]:
+        return "PARAM_ERROR", "退款金额不能大于订单金额"
     return None
 
 

@@ -48,7 +48,8 @@ def adapter_from_environment(*, read_timeout: float) -> WechatV2Adapter | None:
         api_key=values["WECHAT_V2_API_KEY"],
         sign_type=sign_type,
         http=http,
-        # The client certificate is required above; over https it authenticates both ends.
+        # The client certificate is required above; over https it authenticates both ends, which is
+        # what vouches for the transfer answers WeChat leaves unsigned.
         unsigned_answers_trusted=http.base_url.startswith("https://"),
     )
 

@@ -6,15 +6,18 @@ and a ``gettransferinfo`` query, no notify. Payments (JSAPI, APP, H5, Native) an
 The real API demands the merchant's client TLS certificate on transfers and refunds:
 ``adapter_from_environment`` puts it on the HTTP session. The sandbox does not ask for one.
 
-A signed answer must verify. WeChat's own transfer answers come unsigned: there the mutually
-authenticated TLS connection (https, our client certificate) vouches for them, and
-``adapter_from_environment`` trusts unsigned answers on such a connection only. Everywhere else
-(the sandbox signs every answer) an answer that claims the request was processed
-(``return_code`` SUCCESS) must be signed; only the bare ``return_code`` FAIL, which WeChat sends
-when it refused to read the request, is taken without one.
+A signed answer must verify. Every answer of the payment and refund endpoints must be signed:
+WeChat signs them, so an unsigned one is not WeChat's and is ``UnknownOutcome``. Only the
+enterprise-payment transfer answers come unsigned from WeChat: there the mutually authenticated
+TLS connection (https, our client certificate) vouches for them, and ``adapter_from_environment``
+trusts unsigned transfer answers on such a connection only. Elsewhere (the sandbox signs every
+answer) a transfer answer claiming the request was processed (``return_code`` SUCCESS) must be
+signed; only the bare ``return_code`` FAIL, sent when WeChat refused to read the request, is
+taken without one.
 """
 
 from collections.abc import Mapping
+from datetime import datetime
 
 from payments.channels.base import (
     Notice,
@@ -49,6 +52,8 @@ UNKNOWN_CODES = frozenset({"SYSTEMERROR", "SEND_FAILED", "FATAL_ERROR"})
 # Refused before anything was taken: the same request may be sent again later.
 RETRYABLE_CODES = frozenset({"FREQ_LIMIT"})
 QUERY_STATES = {"SUCCESS": PayoutState.SUCCESS, "FAILED": PayoutState.FAILED, "PROCESSING": PayoutState.PROCESSING}
+# The endpoints WeChat answers unsigned; every other answer must carry a valid sign.
+UNSIGNED_ANSWER_PATHS = frozenset({TRANSFER_PATH, QUERY_PATH})
 
 
 class WechatV2Adapter:
@@ -120,8 +125,9 @@ class WechatV2Adapter:
         answer = self._call(payments.ORDERQUERY_PATH, self._order_params(order_no))
         return payments.order_status(answer, order_no=order_no)
 
-    def payment_close(self, order_no: str) -> PaymentStatus:
-        """A payment WeChat says is paid (ORDERPAID) is queried, so the core gets its amount and id."""
+    def payment_close(self, order_no: str, *, expires_at: datetime) -> PaymentStatus:
+        """A payment WeChat says is paid (ORDERPAID) is queried, so the core gets its amount and id.
+        ``expires_at`` is not needed: WeChat's close takes effect at once, before the expiry."""
         closed = payments.close_status(
             self._call(payments.CLOSEORDER_PATH, self._order_params(order_no)), order_no=order_no
         )
@@ -152,8 +158,11 @@ class WechatV2Adapter:
             fields = xml_decode(body)
         except XmlRefused as exc:
             raise NotifyRejected("the notify is not a flat XML document") from exc
-        read = payments.refund_notify_read if "req_info" in fields else payments.payment_notify_read
-        return read(fields, appid=self.appid, mch_id=self.mch_id, api_key=self.api_key)
+        if "req_info" in fields:
+            return payments.refund_notify_read(fields, appid=self.appid, mch_id=self.mch_id, api_key=self.api_key)
+        return payments.payment_notify_read(
+            fields, appid=self.appid, mch_id=self.mch_id, api_key=self.api_key, sign_type=self.sign_type
+        )
 
     def notify_reply(self, *, accepted: bool) -> NotifyReply:
         """The v2 acknowledgement: anything but SUCCESS makes WeChat notify again later."""
@@ -176,9 +185,9 @@ class WechatV2Adapter:
             answer = xml_decode(response.body)
         except XmlRefused as exc:
             raise UnknownOutcome(f"POST {path}: unreadable answer") from exc
-        if "sign" in answer:
+        if "sign" in answer or path not in UNSIGNED_ANSWER_PATHS:
             if not params_verify(answer, api_key=self.api_key, sign_type=self.sign_type):
-                raise UnknownOutcome(f"POST {path}: the answer's signature does not verify")
+                raise UnknownOutcome(f"POST {path}: the answer is unsigned or its signature does not verify")
         elif answer.get("return_code") != "FAIL" and not self.unsigned_answers_trusted:
             raise UnknownOutcome(f"POST {path}: unsigned answer")
         return answer

@@ -6,7 +6,7 @@ an ``err_code``. SYSTEMERROR is documented as "unknown: query". An order or refu
 before with other parameters (INVALID_REQUEST, OUT_TRADE_NO_USED, REFUND_FEE_MISMATCH) means an
 earlier request under that number may be paid or refunded, so it is unknown too, never a failure.
 
-Notifies: the pay result is signed like an answer (``sign_type`` as sent, MD5 by default). The
+Notifies: the pay result is signed like an answer, in the merchant's configured sign type. The
 refund result is unsigned; its ``req_info`` is AES-256-ECB under the API key, which proves the
 sender knows the key but carries no integrity, so the core still compares it with its own refund.
 """
@@ -61,9 +61,12 @@ TRADE_TYPES = {
 REFUND_STATES = {
     "SUCCESS": RefundState.SUCCESS,
     "PROCESSING": RefundState.PROCESSING,
-    "CHANGE": RefundState.FAILED,  # the payer's account is abnormal: the money stays with the merchant
+    # The payer's account is abnormal: the merchant completes the refund by hand, then it succeeds.
+    "CHANGE": RefundState.PROCESSING,
     "REFUNDCLOSE": RefundState.FAILED,
 }
+# Refund states whose code is worth carrying: the failure and the refund waiting for the merchant.
+REFUND_STATES_WITH_CODE = frozenset({"CHANGE", "REFUNDCLOSE"})
 UNKNOWN_CODES = frozenset({"SYSTEMERROR", "ORDERPAID", "INVALID_REQUEST", "OUT_TRADE_NO_USED", "REFUND_FEE_MISMATCH"})
 RETRYABLE_CODES = frozenset({"FREQ_LIMIT", "FREQUENCY_LIMITED", "INVALID_REQ_TOO_MUCH", "BIZERR_NEED_RETRY"})
 BODY_MAX_BYTES = 128
@@ -266,17 +269,22 @@ def refund_query_status(answer: Mapping[str, str], *, refund_no: str, order_no: 
         amount=_yuan(answer.get(f"refund_fee_{index}")),
         order_no=order_no,
         refund_id=answer.get(f"refund_id_{index}", ""),
-        code=refund_state if state == RefundState.FAILED else "",
+        code=refund_state if refund_state in REFUND_STATES_WITH_CODE else "",
         raw=_raw(answer),
     )
 
 
-def payment_notify_read(fields: Mapping[str, str], *, appid: str, mch_id: str, api_key: str) -> PaymentStatus:
-    """The pay result notify: signed with the API key; about this merchant and app only."""
+def payment_notify_read(
+    fields: Mapping[str, str], *, appid: str, mch_id: str, api_key: str, sign_type: SignType
+) -> PaymentStatus:
+    """The pay result notify: signed with the API key in the merchant's configured sign type,
+    whatever its ``sign_type`` (which WeChat may leave out) claims, so a sender cannot pick a weaker
+    one; about this merchant and app only."""
     if fields.get("return_code") != "SUCCESS":
         raise NotifyRejected("a pay notify without return_code SUCCESS carries no result")
-    sign_type = fields.get("sign_type") or SignType.MD5
-    if sign_type not in set(SignType) or not params_verify(fields, api_key=api_key, sign_type=sign_type):
+    if fields.get("sign_type", sign_type) != sign_type:
+        raise NotifyRejected(f"a pay notify declaring another sign type than {sign_type}")
+    if not params_verify(fields, api_key=api_key, sign_type=sign_type):
         raise NotifyRejected("the pay notify's signature does not verify")
     if fields.get("appid") != appid or fields.get("mch_id") != mch_id:
         raise NotifyRejected("a pay notify for another merchant or app")
@@ -294,7 +302,8 @@ def payment_notify_read(fields: Mapping[str, str], *, appid: str, mch_id: str, a
 
 
 def refund_notify_read(fields: Mapping[str, str], *, appid: str, mch_id: str, api_key: str) -> RefundStatus:
-    """The refund result notify: its ``req_info`` decrypts under our key to a final refund state."""
+    """The refund result notify: its ``req_info`` decrypts under our key to a refund state WeChat
+    notifies (SUCCESS, REFUNDCLOSE, or CHANGE: waiting for the merchant to refund by hand)."""
     if fields.get("return_code") != "SUCCESS":
         raise NotifyRejected("a refund notify without return_code SUCCESS carries no result")
     if fields.get("appid") != appid or fields.get("mch_id") != mch_id:
@@ -306,15 +315,15 @@ def refund_notify_read(fields: Mapping[str, str], *, appid: str, mch_id: str, ap
     refund_state = detail.get("refund_status", "")
     state = REFUND_STATES.get(refund_state)
     amount = _yuan(detail.get("refund_fee"))
-    if state in (None, RefundState.PROCESSING) or not detail.get("out_refund_no") or amount is None:
-        raise NotifyRejected(f"a refund notify without a final state, refund number or amount ({refund_state!r})")
+    if state is None or refund_state == "PROCESSING" or not detail.get("out_refund_no") or amount is None:
+        raise NotifyRejected(f"a refund notify without a notified state, refund number or amount ({refund_state!r})")
     return RefundStatus(
         refund_no=detail["out_refund_no"],
         state=state,
         amount=amount,
         order_no=detail.get("out_trade_no", ""),
         refund_id=detail.get("refund_id", ""),
-        code=refund_state if state == RefundState.FAILED else "",
+        code=refund_state if refund_state in REFUND_STATES_WITH_CODE else "",
         raw={key: value for key, value in fields.items() if key != "req_info"} | detail,
     )
 
@@ -366,7 +375,7 @@ def _payment_status(fields: Mapping[str, str], *, order_no: str, state: PaymentS
         order_no=order_no,
         state=state,
         amount=_yuan(fields.get("total_fee")),
-        currency=fields.get("fee_type") or "CNY",
+        currency=fields.get("fee_type") or None,  # WeChat leaves fee_type out for CNY
         app_id=fields.get("appid", ""),
         merchant_id=fields.get("mch_id", ""),
         transaction_id=fields.get("transaction_id", ""),

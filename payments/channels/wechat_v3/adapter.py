@@ -9,6 +9,7 @@ refund paid or failed. Amounts cross the wire in fen.
 import json
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -49,6 +50,9 @@ UNKNOWN_CODES = {"SYSTEM_ERROR"}
 ORDER_PAID = "ORDERPAID"
 # The payer is entering the password: the order cannot be closed yet.
 USER_PAYING = "USER_PAYING"
+# WeChat's generic business refusal of a refund; it is also the answer to a refund number sent
+# again with other parameters, whose first request may have been refunded: a query decides.
+REFUND_INVALID_REQUEST = "INVALID_REQUEST"
 
 
 class WechatV3Adapter:
@@ -112,10 +116,11 @@ class WechatV3Adapter:
             raise RetryableError(f"payment query {order_no} not taken", code=code)
         raise UnknownOutcome(f"payment query {order_no}: HTTP {response.status}", code=code)
 
-    def payment_close(self, order_no: str) -> PaymentStatus:
+    def payment_close(self, order_no: str, *, expires_at: datetime) -> PaymentStatus:
         """Close, then believe the query: WeChat answers 204 even for an order it never had, and
         the payer may pay just before the close. CLOSED also for an order WeChat never had (it
-        can never be paid); PAID, with the query's details, when the payer was faster."""
+        can never be paid); PAID, with the query's details, when the payer was faster.
+        ``expires_at`` is not needed: WeChat's close takes effect at once, before the expiry."""
         body = json.dumps({"mchid": self.merchant_id}, separators=(",", ":")).encode()
         response = self._send("POST", f"{_transaction_path(order_no)}/close", body)
         if response.status == 204:
@@ -138,6 +143,8 @@ class WechatV3Adapter:
         if 200 <= response.status < 300:
             return _refund_read(data, refund_no=request.refund_no, order_no=request.order_no)
         code, message = _refusal(response, data, what=f"refund {request.refund_no}")
+        if code == REFUND_INVALID_REQUEST:
+            raise UnknownOutcome(f"refund {request.refund_no} refused ({message}); query it", code=code)
         return RefundStatus(
             refund_no=request.refund_no,
             state=RefundState.FAILED,

@@ -43,8 +43,11 @@ REFUND_STATES = {
     "SUCCESS": RefundState.SUCCESS,
     "PROCESSING": RefundState.PROCESSING,
     "CLOSED": RefundState.FAILED,
-    "ABNORMAL": RefundState.FAILED,
+    # The payer's account is abnormal: the merchant completes the refund by hand, then it succeeds.
+    "ABNORMAL": RefundState.PROCESSING,
 }
+# Refund states whose code is worth carrying: the failures and the refund waiting for the merchant.
+REFUND_STATES_WITH_CODE = {"CLOSED", "ABNORMAL"}
 # WeChat's limits: description string(127), refund reason string(80).
 DESCRIPTION_MAX_LENGTH = 127
 REASON_MAX_LENGTH = 80
@@ -130,7 +133,7 @@ def payment_status(data: Mapping[str, Any]) -> PaymentStatus:
         order_no=_required(data, "out_trade_no"),
         state=state,
         amount=yuan(amount["total"]) if "total" in amount else None,
-        currency=str(amount.get("currency") or "CNY"),
+        currency=str(amount["currency"]) if amount.get("currency") else None,
         app_id=str(data.get("appid") or ""),
         merchant_id=str(data.get("mchid") or ""),
         transaction_id=str(data.get("transaction_id") or ""),
@@ -160,7 +163,8 @@ def refund_body(request: RefundRequest) -> bytes:
 
 def refund_status(data: Mapping[str, Any], *, status_field: str = "status") -> RefundStatus:
     """A refund, from an answer (``status``) or a refund notify resource (``refund_status``);
-    a state WeChat may add later counts as still processing."""
+    a state WeChat may add later counts as still processing. ABNORMAL keeps its code, so the
+    core can tell a refund waiting for the merchant's hand from one merely in progress."""
     status = _required(data, status_field)
     state = REFUND_STATES.get(status, RefundState.PROCESSING)
     return RefundStatus(
@@ -169,7 +173,7 @@ def refund_status(data: Mapping[str, Any], *, status_field: str = "status") -> R
         amount=yuan(data["amount"]["refund"]),
         order_no=str(data.get("out_trade_no") or ""),
         refund_id=str(data.get("refund_id") or ""),
-        code=status if state == RefundState.FAILED else "",
+        code=status if status in REFUND_STATES_WITH_CODE else "",
         raw=data,
     )
 

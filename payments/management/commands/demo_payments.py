@@ -13,7 +13,9 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
 from django.core.management.base import BaseCommand
+from rest_framework.authtoken.models import Token
 
 from payments import payment_orders, refunds, services
 from wallet import services as ledger
@@ -21,6 +23,8 @@ from wallet.errors import ApplicationError
 
 # A reviewer's queue needs withdrawals above the 5,000.00 review line: dave can afford them.
 REVIEW_CLIENT = "dave"
+# The business system's service account, which refunds order payments through the API.
+SHOP_ACCOUNT = "shop"
 REVIEW_CLIENT_BALANCE = Decimal("30000.00")
 CARDS = {"alice": "6222020200112233446", "dave": "6217001234567890122"}
 OPENIDS = {"bob": "oDemo8uMuAJO_M2pxb1Q9zNjBob0"}
@@ -77,7 +81,12 @@ class Command(BaseCommand):
                 lines.append(f"  {username:<6} {amount:>9}  not created today: {error.code} ({error.message})")
                 continue
             lines.append(f"  {username:<6} {amount:>9}  {withdrawal.order_no}  {withdrawal.status}")
-        lines.extend(self._balance_payment(users.get(username=REVIEW_CLIENT)))
+        shop = self._shop_account()
+        lines.extend(self._balance_payment(users.get(username=REVIEW_CLIENT), shop))
+        lines.append(
+            f"Merchant service account (refunds: POST /api/v1/payments/<order_no>/refunds/): "
+            f"{shop.get_username()}  token {Token.objects.get_or_create(user=shop)[0].key}"
+        )
         if settings.SANDBOX_ENABLED:
             self._payers_use_the_cashier()
         self.stdout.write("\n".join(lines))
@@ -88,8 +97,17 @@ class Command(BaseCommand):
         for protocol in (Protocol.WECHAT_V3, Protocol.WECHAT_V2, Protocol.ALIPAY):
             SandboxPaymentRule.objects.get_or_create(protocol=protocol, order_no="", scenario=PaymentScenario.NEVER_PAY)
 
-    def _balance_payment(self, user) -> list[str]:
-        """dave pays a business order from his balance, and part of it is refunded."""
+    def _shop_account(self):
+        """The business system's service account: an API token that may refund, no admin login."""
+        shop, created = get_user_model().objects.get_or_create(username=SHOP_ACCOUNT)
+        if created:
+            shop.set_unusable_password()
+            shop.save(update_fields=["password"])
+        shop.user_permissions.add(Permission.objects.get(codename="refund_paymentorder"))
+        return get_user_model().objects.get(pk=shop.pk)  # permissions are cached per instance
+
+    def _balance_payment(self, user, shop) -> list[str]:
+        """dave pays a business order from his balance, and the shop refunds part of it."""
         try:
             order = payment_orders.payment_order_create(
                 user=user,
@@ -102,7 +120,7 @@ class Command(BaseCommand):
                 idempotency_key="demo:payment:1",
             ).order
             refund = refunds.refund_request(
-                order=order, actor=user, amount=Decimal("5.00"), reason="Demo partial refund", idempotency_key="demo:1"
+                order=order, actor=shop, amount=Decimal("5.00"), reason="Demo partial refund", idempotency_key="demo:1"
             ).refund
         except ApplicationError as error:
             return [f"Demo balance payment not made: {error.code} ({error.message})"]

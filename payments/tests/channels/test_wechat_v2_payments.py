@@ -8,7 +8,7 @@ import json
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal
-from types import SimpleNamespace
+from types import ModuleType, SimpleNamespace
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -149,7 +149,7 @@ def outbox(monkeypatch) -> Outbox:
 
         return SimpleNamespace(apply_async=apply_async)
 
-    def deliver(url: str, built: tuple[dict[str, str], bytes], reference: str) -> bool:
+    def deliver(protocol: ModuleType, url: str, built: tuple[dict[str, str], bytes], reference: str) -> bool:
         box.sent.append((url, built[1]))
         return True
 
@@ -223,13 +223,31 @@ def test_a_frequency_limit_on_a_unified_order_is_retryable(answering):
         answering(signed(fail("FREQ_LIMIT"))).payment_create(payment_request("P1"))
 
 
-def test_a_unified_order_wechat_did_not_read_is_refused_with_its_message(answering):
-    body = xml_encode({"return_code": "FAIL", "return_msg": "签名错误"})
+def test_a_signed_unified_order_answer_wechat_did_not_read_is_refused_with_its_message(answering):
+    body = signed({"return_code": "FAIL", "return_msg": "签名错误"})
 
     with pytest.raises(PaymentRefused) as raised:
         answering(body).payment_create(payment_request("P1"))
 
     assert raised.value.code == "SIGN_ERROR"
+
+
+@pytest.mark.parametrize("tls", [False, True])
+def test_an_unsigned_answer_of_a_payment_endpoint_is_unknown_even_on_mutual_tls(answering, tls):
+    did_not_read = xml_encode({"return_code": "FAIL", "return_msg": "签名错误"})
+    query = ok(out_trade_no="P1", trade_state="CLOSED", total_fee="1234")
+    refund_query = ok(out_trade_no="P1", out_refund_no_0="R1", refund_fee_0="234", refund_status_0="REFUNDCLOSE")
+
+    with pytest.raises(UnknownOutcome, match="unsigned"):
+        answering(did_not_read, tls=tls).payment_create(payment_request("P1"))
+    with pytest.raises(UnknownOutcome, match="unsigned"):
+        answering(xml_encode(query), tls=tls).payment_query("P1")
+    with pytest.raises(UnknownOutcome, match="unsigned"):
+        answering(xml_encode(ok()), tls=tls).payment_close("P1", expires_at=EXPIRES_AT)
+    with pytest.raises(UnknownOutcome, match="unsigned"):
+        answering(did_not_read, tls=tls).refund_create(refund_request("P1", "R1"))
+    with pytest.raises(UnknownOutcome, match="unsigned"):
+        answering(xml_encode(refund_query), tls=tls).refund_query("R1", order_no="P1")
 
 
 @pytest.mark.parametrize(
@@ -256,7 +274,7 @@ def test_a_unified_order_answer_that_is_unsigned_forged_incomplete_or_5xx_is_unk
         ("USERPAYING", PaymentState.NOT_PAID),
         ("CLOSED", PaymentState.CLOSED),
         ("REVOKED", PaymentState.CLOSED),
-        ("PAYERROR", PaymentState.CLOSED),
+        ("PAYERROR", PaymentState.NOT_PAID),  # one failed attempt: the order can still be paid or closed
     ],
 )
 def test_each_trade_state_maps_onto_a_payment_state(answering, trade_state, state):
@@ -266,7 +284,8 @@ def test_each_trade_state_maps_onto_a_payment_state(answering, trade_state, stat
 
     status = answering(signed(answer)).payment_query("P1")
 
-    assert (status.state, status.code, status.amount, status.currency) == (state, trade_state, Decimal("12.34"), "CNY")
+    # WeChat leaves fee_type out for CNY: no currency is stated, none is invented.
+    assert (status.state, status.code, status.amount, status.currency) == (state, trade_state, Decimal("12.34"), None)
     assert (status.app_id, status.merchant_id) == ("wxd930ea5d5a258f4f", "10000100")
     assert "sign" not in status.raw
     if state == PaymentState.PAID:
@@ -297,14 +316,14 @@ def test_a_query_that_does_not_answer_about_the_order_is_unknown(answering, answ
 def test_a_close_of_an_order_closed_before_or_never_there_is_closed(answering, err_code):
     answer = fail(err_code) | {"appid": "wxd930ea5d5a258f4f", "mch_id": "10000100"} if err_code else ok()
 
-    status = answering(signed(answer)).payment_close("P1")
+    status = answering(signed(answer)).payment_close("P1", expires_at=EXPIRES_AT)
 
     assert (status.state, status.code) == (PaymentState.CLOSED, err_code)
 
 
 def test_a_close_wechat_could_not_do_is_unknown(answering):
     with pytest.raises(UnknownOutcome):
-        answering(signed(fail("SYSTEMERROR"))).payment_close("P1")
+        answering(signed(fail("SYSTEMERROR"))).payment_close("P1", expires_at=EXPIRES_AT)
 
 
 @pytest.mark.parametrize("err_code", ["NOTENOUGH", "TRADE_OVERDUE", "USER_ACCOUNT_ABNORMAL", "ORDERNOTEXIST", "ERROR"])
@@ -330,12 +349,14 @@ def test_a_refund_wechat_asks_to_send_again_is_retryable(answering):
         answering(signed(fail("BIZERR_NEED_RETRY"))).refund_create(refund_request("P1", "R1"))
 
 
-def test_on_mutual_tls_an_unsigned_refund_acceptance_counts_but_never_without_it(answering):
+def test_only_a_signed_refund_acceptance_counts_even_on_mutual_tls(answering):
     answer = ok(out_trade_no="P1", out_refund_no="R1", refund_id="50000", refund_fee="234")
 
-    status = answering(xml_encode(answer), tls=True).refund_create(refund_request("P1", "R1"))
+    status = answering(signed(answer)).refund_create(refund_request("P1", "R1"))
 
     assert (status.state, status.refund_id, status.amount) == (RefundState.PROCESSING, "50000", Decimal("2.34"))
+    with pytest.raises(UnknownOutcome):
+        answering(xml_encode(answer), tls=True).refund_create(refund_request("P1", "R1"))
     with pytest.raises(UnknownOutcome):
         answering(xml_encode(answer)).refund_create(refund_request("P1", "R1"))
     with pytest.raises(UnknownOutcome):  # accepted for another amount
@@ -343,15 +364,15 @@ def test_on_mutual_tls_an_unsigned_refund_acceptance_counts_but_never_without_it
 
 
 @pytest.mark.parametrize(
-    ("refund_status", "state"),
+    ("refund_status", "state", "code"),
     [
-        ("SUCCESS", RefundState.SUCCESS),
-        ("PROCESSING", RefundState.PROCESSING),
-        ("CHANGE", RefundState.FAILED),
-        ("REFUNDCLOSE", RefundState.FAILED),
+        ("SUCCESS", RefundState.SUCCESS, ""),
+        ("PROCESSING", RefundState.PROCESSING, ""),
+        ("CHANGE", RefundState.PROCESSING, "CHANGE"),  # the merchant completes it by hand
+        ("REFUNDCLOSE", RefundState.FAILED, "REFUNDCLOSE"),
     ],
 )
-def test_each_refund_status_maps_onto_a_refund_state(answering, refund_status, state):
+def test_each_refund_status_maps_onto_a_refund_state(answering, refund_status, state, code):
     answer = ok(
         out_trade_no="P1",
         refund_count="2",
@@ -365,8 +386,7 @@ def test_each_refund_status_maps_onto_a_refund_state(answering, refund_status, s
 
     status = answering(signed(answer)).refund_query("R1", order_no="P1")
 
-    assert (status.state, status.refund_id, status.amount) == (state, "50001", Decimal("2.34"))
-    assert status.code == (refund_status if state == RefundState.FAILED else "")
+    assert (status.state, status.refund_id, status.amount, status.code) == (state, "50001", Decimal("2.34"), code)
 
 
 @pytest.mark.parametrize(
@@ -442,10 +462,26 @@ def test_a_pay_notify_signed_as_documented_is_paid_with_everything_the_core_comp
     )
 
 
-def test_a_pay_notify_is_verified_in_the_sign_type_it_declares(answering):
-    body = signed(pay_notify(sign_type="HMAC-SHA256"), sign_type="HMAC-SHA256")
+@pytest.mark.parametrize(
+    "fields", [pay_notify(sign_type="HMAC-SHA256"), pay_notify()], ids=["declared", "sign-type-left-out"]
+)
+def test_a_pay_notify_is_verified_in_the_configured_sign_type(answering, fields):
+    body = signed(fields, sign_type="HMAC-SHA256")
 
-    assert answering(b"").parse_notify(headers={}, body=body).state == PaymentState.PAID
+    assert answering(b"", sign_type="HMAC-SHA256").parse_notify(headers={}, body=body).state == PaymentState.PAID
+
+
+@pytest.mark.parametrize(
+    ("configured", "body"),
+    [
+        ("MD5", signed(pay_notify(sign_type="HMAC-SHA256"), sign_type="HMAC-SHA256")),  # declares another
+        ("HMAC-SHA256", signed(pay_notify(sign_type="MD5"))),  # a weaker one
+        ("HMAC-SHA256", signed(pay_notify())),  # MD5 signature, nothing declared
+    ],
+)
+def test_a_pay_notify_in_another_sign_type_than_configured_is_rejected(answering, configured, body):
+    with pytest.raises(NotifyRejected):
+        answering(b"", sign_type=configured).parse_notify(headers={}, body=body)
 
 
 @pytest.mark.parametrize(
@@ -500,19 +536,24 @@ def refund_notify(*, api_key: str = API_KEY, appid: str = "wxd930ea5d5a258f4f", 
 
 
 @pytest.mark.parametrize(
-    ("refund_status", "state"),
-    [("SUCCESS", RefundState.SUCCESS), ("CHANGE", RefundState.FAILED), ("REFUNDCLOSE", RefundState.FAILED)],
+    ("refund_status", "state", "code"),
+    [
+        ("SUCCESS", RefundState.SUCCESS, ""),
+        ("CHANGE", RefundState.PROCESSING, "CHANGE"),  # the merchant completes it by hand
+        ("REFUNDCLOSE", RefundState.FAILED, "REFUNDCLOSE"),
+    ],
 )
-def test_a_refund_notify_decrypted_under_our_key_tells_the_final_state(answering, refund_status, state):
+def test_a_refund_notify_decrypted_under_our_key_tells_the_refund_state(answering, refund_status, state, code):
     status = answering(b"").parse_notify(headers={}, body=refund_notify(refund_status=refund_status))
 
     assert isinstance(status, RefundStatus)
-    assert (status.refund_no, status.state, status.amount, status.order_no, status.refund_id) == (
+    assert (status.refund_no, status.state, status.amount, status.order_no, status.refund_id, status.code) == (
         "R1",
         state,
         Decimal("2.34"),
         "P1",
         "50000",
+        code,
     )
     assert "req_info" not in status.raw and status.raw["settlement_refund_fee"] == "234"
 
@@ -522,7 +563,7 @@ def test_a_refund_notify_decrypted_under_our_key_tells_the_final_state(answering
     [
         refund_notify(api_key="k" * 32),  # another merchant's key
         refund_notify(appid="wx0000000000000000"),  # another app
-        refund_notify(refund_status="PROCESSING"),  # not final
+        refund_notify(refund_status="PROCESSING"),  # WeChat notifies no such state
         refund_notify(out_refund_no=""),
         refund_notify(refund_fee="2.34"),
         xml_encode({"return_code": "SUCCESS", "appid": "wxd930ea5d5a258f4f", "mch_id": "10000100", "req_info": "AAAA"}),
@@ -692,7 +733,7 @@ def test_a_closed_order_opened_again_is_refused(sandbox_adapter):
     scenario("never_pay", "P-CLOSED-1")
     adapter = sandbox_adapter()
     adapter.payment_create(payment_request("P-CLOSED-1"))
-    adapter.payment_close("P-CLOSED-1")
+    adapter.payment_close("P-CLOSED-1", expires_at=EXPIRES_AT)
 
     with pytest.raises(PaymentRefused) as raised:
         adapter.payment_create(payment_request("P-CLOSED-1"))
@@ -806,8 +847,8 @@ def test_close_of_an_unpaid_order_closes_it_for_good(sandbox_adapter):
     adapter = sandbox_adapter()
     adapter.payment_create(payment_request("P-C-1"))
 
-    closed = adapter.payment_close("P-C-1")
-    again = adapter.payment_close("P-C-1")
+    closed = adapter.payment_close("P-C-1", expires_at=EXPIRES_AT)
+    again = adapter.payment_close("P-C-1", expires_at=EXPIRES_AT)
 
     assert (closed.state, closed.code, closed.app_id, closed.merchant_id) == (
         PaymentState.CLOSED,
@@ -823,7 +864,7 @@ def test_close_of_an_unpaid_order_closes_it_for_good(sandbox_adapter):
 
 @live
 def test_close_of_an_order_the_sandbox_never_got_is_closed(sandbox_adapter):
-    status = sandbox_adapter().payment_close("P-C-NEVER")
+    status = sandbox_adapter().payment_close("P-C-NEVER", expires_at=EXPIRES_AT)
 
     assert (status.state, status.code) == (PaymentState.CLOSED, "ORDERNOTEXIST")
 
@@ -833,7 +874,7 @@ def test_close_after_the_payer_paid_is_paid_with_the_payments_details(sandbox_ad
     adapter = sandbox_adapter()
     adapter.payment_create(payment_request("P-C-PAID"))
 
-    status = adapter.payment_close("P-C-PAID")
+    status = adapter.payment_close("P-C-PAID", expires_at=EXPIRES_AT)
 
     payment = SandboxPayment.objects.get(order_no="P-C-PAID")
     assert (status.state, status.amount, status.transaction_id) == (
@@ -1090,7 +1131,7 @@ def test_an_md5_merchant_gets_md5_notifies_it_verifies(sandbox_adapter):
     [
         ("refund_succeed", RefundState.SUCCESS, RefundState.SUCCESS, ""),
         ("refund_process", RefundState.PROCESSING, RefundState.SUCCESS, ""),
-        ("refund_fail", RefundState.PROCESSING, RefundState.FAILED, "CHANGE"),
+        ("refund_fail", RefundState.PROCESSING, RefundState.FAILED, "REFUNDCLOSE"),
     ],
 )
 def test_refund_scenarios_end_as_they_say_in_query_and_notify(sandbox_adapter, outbox, name, accepted, final, code):

@@ -7,7 +7,7 @@ import json
 import time
 from datetime import UTC, datetime
 from decimal import Decimal
-from types import SimpleNamespace
+from types import ModuleType, SimpleNamespace
 from urllib.parse import quote
 
 import pytest
@@ -207,7 +207,7 @@ def sandbox(live_server, monkeypatch):
     monkeypatch.setattr(tasks.sandbox_payment_notify, "apply_async", lambda **kwargs: notifies.append(kwargs))
     monkeypatch.setattr(tasks.sandbox_refund_notify, "apply_async", lambda **kwargs: refund_notifies.append(kwargs))
 
-    def deliver(url: str, built: tuple[dict, bytes], reference: str) -> bool:
+    def deliver(protocol: ModuleType, url: str, built: tuple[dict, bytes], reference: str) -> bool:
         deliveries.append(built)
         return True
 
@@ -337,7 +337,7 @@ def test_a_close_and_a_refund_send_what_wechat_documents(offline_secrets):
     adapter, recorder = offline_adapter(offline_secrets, HttpResponse(status=500, headers={}, body=b""))
 
     with pytest.raises(UnknownOutcome):
-        adapter.payment_close(ORDER_NO)
+        adapter.payment_close(ORDER_NO, expires_at=EXPIRES_AT)
     with pytest.raises(UnknownOutcome):
         adapter.refund_create(refund_request())
     with pytest.raises(UnknownOutcome):
@@ -402,7 +402,7 @@ def test_a_payment_notify_built_by_hand_is_a_paid_status_with_everything_the_cor
     ("event", "refund_status", "expected"),
     [
         ("REFUND.SUCCESS", "SUCCESS", (RefundState.SUCCESS, "")),
-        ("REFUND.ABNORMAL", "ABNORMAL", (RefundState.FAILED, "ABNORMAL")),
+        ("REFUND.ABNORMAL", "ABNORMAL", (RefundState.PROCESSING, "ABNORMAL")),  # the merchant finishes it by hand
         ("REFUND.CLOSED", "CLOSED", (RefundState.FAILED, "CLOSED")),
     ],
 )
@@ -592,7 +592,7 @@ def test_requests_signed_with_a_wrong_merchant_key_are_refused_with_sign_error_a
     with pytest.raises(UnknownOutcome):
         impostor.payment_query(order_no)
     with pytest.raises(RetryableError):
-        impostor.payment_close(order_no)
+        impostor.payment_close(order_no, expires_at=EXPIRES_AT)
     refund = impostor.refund_create(refund_request(order_no, order_no_new("RF")))
 
     assert refused.value.code == "SIGN_ERROR"
@@ -643,9 +643,9 @@ def test_closing_an_unpaid_payment_closes_it_for_good(sandbox):
     adapter = sandbox.adapter()
     adapter.payment_create(payment_request(order_no))
 
-    closed = adapter.payment_close(order_no)
+    closed = adapter.payment_close(order_no, expires_at=EXPIRES_AT)
     queried = adapter.payment_query(order_no)
-    closed_again = adapter.payment_close(order_no)
+    closed_again = adapter.payment_close(order_no, expires_at=EXPIRES_AT)
     with pytest.raises(PaymentRefused) as refused:
         adapter.payment_create(payment_request(order_no))
 
@@ -657,7 +657,7 @@ def test_closing_an_unpaid_payment_closes_it_for_good(sandbox):
 
 @pytest.mark.django_db(transaction=True)
 def test_closing_an_order_the_sandbox_never_had_is_closed(sandbox):
-    status = sandbox.adapter().payment_close(order_no_new("PO"))
+    status = sandbox.adapter().payment_close(order_no_new("PO"), expires_at=EXPIRES_AT)
 
     assert (status.state, status.code) == (PaymentState.CLOSED, "ORDER_NOT_EXIST")
 
@@ -668,7 +668,7 @@ def test_closing_a_paid_payment_is_paid_with_the_details_of_the_query(sandbox):
     adapter = sandbox.adapter()
     adapter.payment_create(payment_request(order_no))
 
-    status = adapter.payment_close(order_no)
+    status = adapter.payment_close(order_no, expires_at=EXPIRES_AT)
 
     payment = SandboxPayment.objects.get(order_no=order_no)
     assert (status.state, status.amount, status.transaction_id) == (
@@ -726,9 +726,9 @@ def test_a_refund_sent_twice_is_one_refund(sandbox):
     ("paid", "refund", "code"),
     [
         pytest.param(True, {"order_no": "PO20990101000000000000001"}, "RESOURCE_NOT_EXISTS", id="unknown-order"),
-        pytest.param(False, {}, "INVALID_REQUEST", id="unpaid-order"),
-        pytest.param(True, {"amount": "12.35"}, "INVALID_REQUEST", id="more-than-paid"),
-        pytest.param(True, {"total": "99.00"}, "INVALID_REQUEST", id="wrong-total"),
+        pytest.param(False, {}, "RESOURCE_NOT_EXISTS", id="unpaid-order"),
+        pytest.param(True, {"amount": "12.35"}, "PARAM_ERROR", id="more-than-paid"),
+        pytest.param(True, {"total": "99.00"}, "PARAM_ERROR", id="wrong-total"),
     ],
 )
 def test_a_refund_the_sandbox_refuses_is_failed_with_wechats_code(sandbox, paid, refund, code):
@@ -745,16 +745,33 @@ def test_a_refund_the_sandbox_refuses_is_failed_with_wechats_code(sandbox, paid,
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_refund_number_reused_for_another_amount_is_failed_and_the_first_refund_stands(sandbox):
+def test_a_refund_over_what_is_left_to_refund_is_unknown_and_the_query_finds_no_such_refund(sandbox):
+    order_no = order_no_new("PO")
+    adapter = sandbox.adapter()
+    adapter.payment_create(payment_request(order_no))
+    adapter.refund_create(refund_request(order_no, order_no_new("RF"), amount="10.00"))
+    over_no = order_no_new("RF")
+
+    with pytest.raises(UnknownOutcome) as raised:
+        adapter.refund_create(refund_request(order_no, over_no, amount="5.00"))
+
+    assert raised.value.code == "INVALID_REQUEST"  # WeChat has no more definite code for it
+    assert adapter.refund_query(over_no, order_no=order_no).state == RefundState.NOT_FOUND
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_refund_number_reused_for_another_amount_is_unknown_and_the_first_refund_stands(sandbox):
     order_no, refund_no = order_no_new("PO"), order_no_new("RF")
     adapter = sandbox.adapter()
     adapter.payment_create(payment_request(order_no))
     adapter.refund_create(refund_request(order_no, refund_no))
 
-    status = adapter.refund_create(refund_request(order_no, refund_no, amount="6.00"))
+    with pytest.raises(UnknownOutcome) as raised:
+        adapter.refund_create(refund_request(order_no, refund_no, amount="6.00"))
 
-    assert (status.state, status.code) == (RefundState.FAILED, "INVALID_REQUEST")
-    assert adapter.refund_query(refund_no, order_no=order_no).amount == D("5.00")
+    assert raised.value.code == "INVALID_REQUEST"
+    queried = adapter.refund_query(refund_no, order_no=order_no)
+    assert (queried.state, queried.amount) == (RefundState.SUCCESS, D("5.00"))
 
 
 @pytest.mark.django_db(transaction=True)
@@ -776,7 +793,7 @@ def test_an_answer_signed_by_another_platform_key_is_unknown_never_paid_or_close
     with pytest.raises(UnknownOutcome, match="not verified"):
         misled.payment_query(order_no)
     with pytest.raises(UnknownOutcome, match="not verified"):
-        misled.payment_close(order_no)
+        misled.payment_close(order_no, expires_at=EXPIRES_AT)
 
 
 # --- Scenarios and their notifies ---------------------------------------------------------------
@@ -915,8 +932,8 @@ def test_paid_without_notify_is_found_paid_only_by_a_query(sandbox):
             PaymentScenario.REFUND_FAIL,
             RefundState.PROCESSING,
             "failed",
-            "REFUND.ABNORMAL",
-            (RefundState.FAILED, "ABNORMAL"),
+            "REFUND.CLOSED",
+            (RefundState.FAILED, "CLOSED"),
         ),
     ],
 )
@@ -1126,7 +1143,7 @@ def test_a_prepay_answer_that_does_not_verify_is_unknown(offline_secrets, answer
         ("USERPAYING", PaymentState.NOT_PAID),
         ("CLOSED", PaymentState.CLOSED),
         ("REVOKED", PaymentState.CLOSED),
-        ("PAYERROR", PaymentState.CLOSED),
+        ("PAYERROR", PaymentState.NOT_PAID),  # one failed attempt: the order can still be paid or closed
         ("A_STATE_ADDED_LATER", PaymentState.NOT_PAID),
     ],
 )
@@ -1143,6 +1160,16 @@ def test_query_trade_states_map_onto_payment_states_and_only_paid_ones_are_paid(
         offline_secrets["mchid"],
     )
     assert bool(status.transaction_id) == bool(status.paid_at) == (expected == PaymentState.PAID)
+
+
+@pytest.mark.parametrize(("amount", "currency"), [({"total": 1234, "currency": "USD"}, "USD"), ({"total": 1234}, None)])
+def test_the_currency_is_the_one_wechat_states_and_none_when_it_states_none(offline_secrets, amount, currency):
+    answer = transaction_answer(offline_secrets, "NOTPAY", amount=amount)
+    adapter, _ = offline_adapter(offline_secrets, signed_answer(offline_secrets, 200, answer))
+
+    status = adapter.payment_query(ORDER_NO)
+
+    assert (status.amount, status.currency) == (D("12.34"), currency)
 
 
 @pytest.mark.parametrize(
@@ -1238,9 +1265,9 @@ def test_close_answers_follow_the_contract_closed_paid_or_not_closed(offline_sec
 
     if isinstance(expected, type):
         with pytest.raises(expected):
-            adapter.payment_close(ORDER_NO)
+            adapter.payment_close(ORDER_NO, expires_at=EXPIRES_AT)
     else:
-        status = adapter.payment_close(ORDER_NO)
+        status = adapter.payment_close(ORDER_NO, expires_at=EXPIRES_AT)
         assert (status.state, status.code) == expected
         assert (status.app_id, status.merchant_id) == (offline_secrets["appid"], offline_secrets["mchid"])
         if status.state == PaymentState.PAID:
@@ -1268,17 +1295,22 @@ def refund_answer(status: str, **changes) -> dict:
     [
         pytest.param(200, refund_answer("SUCCESS"), (RefundState.SUCCESS, ""), id="success"),
         pytest.param(200, refund_answer("PROCESSING"), (RefundState.PROCESSING, ""), id="processing"),
-        pytest.param(200, refund_answer("ABNORMAL"), (RefundState.FAILED, "ABNORMAL"), id="abnormal"),
+        pytest.param(200, refund_answer("ABNORMAL"), (RefundState.PROCESSING, "ABNORMAL"), id="abnormal"),
         pytest.param(200, refund_answer("CLOSED"), (RefundState.FAILED, "CLOSED"), id="closed"),
         pytest.param(
             403, {"code": "NOT_ENOUGH", "message": "余额不足"}, (RefundState.FAILED, "NOT_ENOUGH"), id="not-enough"
         ),
         pytest.param(
-            400,
-            {"code": "INVALID_REQUEST", "message": "无效请求"},
-            (RefundState.FAILED, "INVALID_REQUEST"),
-            id="invalid",
+            403,
+            {"code": "USER_ACCOUNT_ABNORMAL", "message": "退款请求失败"},
+            (RefundState.FAILED, "USER_ACCOUNT_ABNORMAL"),
+            id="account-abnormal",
         ),
+        pytest.param(
+            400, {"code": "PARAM_ERROR", "message": "参数错误"}, (RefundState.FAILED, "PARAM_ERROR"), id="param-error"
+        ),
+        # Also the answer to a refund number reused with other parameters: the first may be refunded.
+        pytest.param(400, {"code": "INVALID_REQUEST", "message": "无效请求"}, UnknownOutcome, id="invalid-request"),
         pytest.param(
             404,
             {"code": "RESOURCE_NOT_EXISTS", "message": "订单不存在"},
