@@ -14,6 +14,7 @@ import requests
 from django.utils import timezone
 
 from payments import metrics, payment_orders, refunds, selectors
+from payments.channels import registry
 from payments.channels.sandbox import payment_engine
 from payments.channels.sandbox import tasks as sandbox_tasks
 from payments.channels.sandbox.keys import keys_for
@@ -268,30 +269,46 @@ def test_ten_concurrent_copies_of_one_success_notify_credit_once(sandbox_live, n
     assert ledger_audit() == []
 
 
-@pytest.mark.parametrize(
-    ("notify", "refusal"),
-    [
-        ({"forged": True}, "not genuine"),
-        ({"amount": D("66.61")}, "amount"),
-        ({"appid": "wx00000000000000ff"}, "app"),
-    ],
-)
-def test_a_forged_or_contradicting_notify_credits_nothing_is_stored_and_gets_the_failure_reply(
-    sandbox_live, never_pay, alice, notify, refusal
-):
-    order = _open_recharge(alice, "66.60")
-    url, headers, body = notify_of(order.order_no, **notify)
-    rejected_before = metrics.value("notify_rejected") + metrics.value("notify_refused")
+FAMILIES = [
+    # (channel, method, client type, the secret naming the app in the sandbox's keys)
+    ("wechat_pay", "wechat_native", "web", "appid"),
+    ("wechat_v2_pay", "wechat_native", "web", "appid"),
+    ("alipay", "alipay_page", "web", "app_id"),
+]
 
+
+@pytest.mark.parametrize(("channel", "method", "client_type", "app_key"), FAMILIES)
+@pytest.mark.parametrize("forgery", ["bad_signature", "wrong_amount", "other_app"])
+def test_a_forged_or_contradicting_notify_credits_nothing_is_stored_and_gets_the_failure_reply(
+    sandbox_live, never_pay, use_channel, alice, channel, method, client_type, app_key, forgery
+):
+    # Given an open 66.60 recharge at the channel family, paid at the channel
+    if channel != "alipay":
+        use_channel(channel)
+    order = _open_recharge(alice, "66.60", method=method, client_type=client_type)
+    if channel == "alipay":
+        requests.get(order.pay_params["pay_url"], timeout=10)  # Alipay learns of it when the payer opens it
+    notify = {
+        "bad_signature": {"forged": True},
+        "wrong_amount": {"amount": D("66.61")},
+        "other_app": {app_key: "2021000000000099" if channel == "alipay" else "wx00000000000000ff"},
+    }[forgery]
+    url, headers, body = notify_of(order.order_no, **notify)
+    refused_before = metrics.value("notify_rejected") + metrics.value("notify_refused")
+
+    # When the notify arrives
     response = requests.post(url, data=body, headers=headers, timeout=30)
 
-    assert response.status_code == 500 and response.json() == {"code": "FAIL", "message": "失败"}
+    # Then the channel gets its protocol's failure reply, nothing is credited, and it is on record
+    failure = registry.adapter_for(order.channel).notify_reply(accepted=False)
+    assert (response.status_code, response.content) == (failure.status, failure.body)
     order.refresh_from_db()
     assert order.status == PaymentOrder.Status.PAYING
     assert not Account.objects.filter(owner=alice).exclude(balance=0).exists()
-    refused = PaymentEvent.objects.filter(kind="notify", outcome="refused").get()
-    assert refusal in refused.message.lower() or refusal in str(refused.payload).lower()
-    assert metrics.value("notify_rejected") + metrics.value("notify_refused") == rejected_before + 1
+    refused = PaymentEvent.objects.get(kind="notify", outcome="refused")
+    expected = {"bad_signature": "not genuine", "wrong_amount": "amount", "other_app": "app"}[forgery]
+    assert expected in refused.message.lower()
+    assert metrics.value("notify_rejected") + metrics.value("notify_refused") == refused_before + 1
 
 
 def test_a_notify_for_an_order_we_do_not_know_credits_nothing_and_is_stored(sandbox_live, alice):
@@ -313,6 +330,44 @@ def test_a_notify_for_an_order_we_do_not_know_credits_nothing_and_is_stored(sand
     event = PaymentEvent.objects.get(reference="RC20990101000000000999999")
     assert (event.outcome, event.payment_order) == ("refused", None)
     assert not Account.objects.filter(kind=Account.Kind.USER).exists()
+
+
+def test_a_notify_racing_the_expiry_sweep_credits_once(sandbox_live, never_pay, alice):
+    # Given an expired order that the payer paid just in time, whose notify arrives as the sweep runs
+    order = _open_recharge(alice, "15.00")
+    PaymentOrder.objects.filter(pk=order.pk).update(expires_at=timezone.now() - timedelta(minutes=2))
+    url, headers, body = notify_of(order.order_no)
+
+    def work(i: int) -> str:
+        if i == 0:
+            return str(payment_orders.payment_orders_expire())
+        return str(requests.post(url, data=body, headers=headers, timeout=30).status_code)
+
+    run_in_threads(2, work)
+
+    # Then it is success, credited once, whichever came first
+    order.refresh_from_db()
+    assert order.status == PaymentOrder.Status.SUCCESS
+    assert wallet_of(alice).balance == D("15.00")
+    assert order.events.filter(outcome="applied", amount__isnull=False).count() == 1
+    assert ledger_audit() == []
+
+
+def test_concurrent_channel_refunds_beyond_the_payment_are_held_only_as_far_as_they_fit(sandbox_live, alice, refunder):
+    order = _paid_order_payment(alice, "100.00")
+
+    def refund(i: int) -> str:
+        created = refunds.refund_request(order=order, actor=refunder, amount=D("40.00"), idempotency_key=f"r{i}")
+        return created.refund.status
+
+    outcomes = run_in_threads(6, refund)
+
+    assert outcomes == Counter({"pending": 2, "limit_exceeded": 4})
+    for pending in Refund.objects.filter(payment_order=order):
+        refunds.refund_send(refund_id=pending.pk)
+    assert sorted(Refund.objects.filter(payment_order=order).values_list("status", flat=True)) == ["success"] * 2
+    assert Account.objects.get(code="merchant:platform").balance == D("20.00")
+    assert ledger_audit() == []
 
 
 def test_an_order_paid_at_the_channel_but_never_notified_becomes_success_at_expiry_not_closed(sandbox_live, alice):
@@ -420,13 +475,13 @@ def test_a_channel_that_cannot_be_reached_fails_the_order_and_answers_channel_un
     assert order.events.filter(operation="create", kind="answer").get().state == "not_taken"
 
 
-def _open_recharge(user, amount: str) -> PaymentOrder:
+def _open_recharge(user, amount: str, *, method: str = "wechat_native", client_type: str = "web") -> PaymentOrder:
     return payment_orders.payment_order_create(
         user=user,
         business_type="recharge",
-        method="wechat_native",
+        method=method,
         amount=D(amount),
-        client_type="web",
+        client_type=client_type,
         idempotency_key=f"open-{next(_keys)}",
     ).order
 
