@@ -7,6 +7,7 @@ from collections import Counter
 from datetime import timedelta
 from decimal import Decimal
 from itertools import count
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -288,7 +289,7 @@ def test_a_forged_or_contradicting_notify_credits_nothing_is_stored_and_gets_the
     order = _open_recharge(alice, "66.60", method=method, client_type=client_type)
     if channel == "alipay":
         requests.get(order.pay_params["pay_url"], timeout=10)  # Alipay learns of it when the payer opens it
-    notify = {
+    notify: dict[str, Any] = {
         "bad_signature": {"forged": True},
         "wrong_amount": {"amount": D("66.61")},
         "other_app": {app_key: "2021000000000099" if channel == "alipay" else "wx00000000000000ff"},
@@ -300,7 +301,7 @@ def test_a_forged_or_contradicting_notify_credits_nothing_is_stored_and_gets_the
     response = requests.post(url, data=body, headers=headers, timeout=30)
 
     # Then the channel gets its protocol's failure reply, nothing is credited, and it is on record
-    failure = registry.adapter_for(order.channel).notify_reply(accepted=False)
+    failure = registry.adapter_for(Channel.objects.get(code=channel)).notify_reply(accepted=False)
     assert (response.status_code, response.content) == (failure.status, failure.body)
     order.refresh_from_db()
     assert order.status == PaymentOrder.Status.PAYING
