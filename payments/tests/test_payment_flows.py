@@ -289,11 +289,12 @@ def test_a_forged_or_contradicting_notify_credits_nothing_is_stored_and_gets_the
     order = _open_recharge(alice, "66.60", method=method, client_type=client_type)
     if channel == "alipay":
         requests.get(order.pay_params["pay_url"], timeout=10)  # Alipay learns of it when the payer opens it
-    notify: dict[str, Any] = {
+    forgeries: dict[str, dict[str, Any]] = {
         "bad_signature": {"forged": True},
         "wrong_amount": {"amount": D("66.61")},
         "other_app": {app_key: "2021000000000099" if channel == "alipay" else "wx00000000000000ff"},
-    }[forgery]
+    }
+    notify = forgeries[forgery]
     url, headers, body = notify_of(order.order_no, **notify)
     refused_before = metrics.value("notify_rejected") + metrics.value("notify_refused")
 
