@@ -7,7 +7,9 @@ from itertools import count
 import pytest
 from rest_framework.test import APIClient
 
-from payments.models import PaymentOrder, Refund
+from payments import metrics
+from payments.api import notify as notify_view
+from payments.models import Channel, PaymentEvent, PaymentOrder, Refund
 from wallet.models import Account
 
 pytestmark = pytest.mark.django_db
@@ -201,8 +203,6 @@ def test_a_payment_is_not_found_under_recharges(alice, funded_account, api_clien
 
 
 def test_no_enabled_channel_for_the_method_is_no_channel(alice, api_client_for):
-    from payments.models import Channel
-
     Channel.objects.filter(code="alipay").update(enabled=False)
 
     response = post(
@@ -231,3 +231,31 @@ def test_with_the_sandbox_off_a_channel_without_credentials_is_never_routed_nor_
     assert recharge.status_code == 422 and recharge.json()["error"]["code"] == "no_channel"
     assert notify.status_code == 404
     assert not PaymentOrder.objects.exists()
+
+
+def test_rejected_notifies_are_stored_up_to_the_cap_and_counted_beyond_it():
+    cap = notify_view.REJECTED_EVENTS_PER_MINUTE.amount
+    before = metrics.value("notify_rejected")
+
+    replies = [
+        APIClient().post("/api/v1/notify/wechat_pay/", b"{}", content_type="application/json") for _ in range(cap + 3)
+    ]
+
+    assert {reply.status_code for reply in replies} == {500}
+    assert PaymentEvent.objects.filter(outcome="refused", kind="notify").count() == cap
+    assert metrics.value("notify_rejected") == before + cap + 3
+
+
+@pytest.mark.parametrize(("header", "expected"), [("", "127.0.0.1"), ("X-Real-IP", "203.0.113.7")])
+def test_the_payers_address_comes_from_the_trusted_proxys_header_when_one_is_set(
+    alice, funded_account, api_client_for, settings, header, expected
+):
+    settings.CLIENT_IP_HEADER = header
+    funded_account(alice, "100.00")
+
+    response = api_client_for(alice).post(
+        PAYMENTS, BALANCE_PAYMENT, format="json", HTTP_IDEMPOTENCY_KEY="ip", HTTP_X_REAL_IP="203.0.113.7, 10.0.0.1"
+    )
+
+    assert response.status_code == 201
+    assert PaymentOrder.objects.get().client_ip == expected

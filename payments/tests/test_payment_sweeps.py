@@ -211,3 +211,56 @@ def test_a_failure_answered_to_a_resent_refund_is_not_believed(sandbox_live, ali
     assert refund.status == Refund.Status.PROCESSING
     assert Account.objects.get(code="merchant:platform").held == D("30.00")
     assert ledger_audit() == []
+
+
+def test_an_order_the_channel_did_not_answer_is_opened_again_by_the_same_request(
+    sandbox_live, never_pay, alice, settings
+):
+    # Given a channel that takes longer to answer than we wait
+    settings.CHANNEL_READ_TIMEOUT = 0.000001
+    terms = {
+        "user": alice,
+        "business_type": "recharge",
+        "method": "wechat_native",
+        "amount": D("8.00"),
+        "client_type": "web",
+        "idempotency_key": "same",
+    }
+    with pytest.raises(errors.ChannelUnavailable) as unavailable:
+        payment_orders.payment_order_create(**terms)
+    order = PaymentOrder.objects.get(order_no=unavailable.value.fields["order_no"])
+    assert order.status == PaymentOrder.Status.PENDING and not order.pay_params
+
+    # When the client sends the same request again and the channel answers this time
+    settings.CHANNEL_READ_TIMEOUT = 10.0
+    again = payment_orders.payment_order_create(**terms)
+
+    # Then it is the same order, open at the channel under the same number
+    assert (again.order.pk, again.created, again.order.status) == (order.pk, False, PaymentOrder.Status.PAYING)
+    assert again.order.pay_params["code_url"]
+    assert payment_engine.payment_find(protocol="wechat_v3", order_no=order.order_no).requests == 2
+
+
+def test_a_processing_refund_the_channel_never_got_is_sent_again_by_the_task_not_by_the_reader(
+    sandbox_live, alice, refunder, settings
+):
+    order = payment_orders.payment_order_create(
+        user=alice,
+        business_type="order_payment",
+        method="wechat_native",
+        amount=D("30.00"),
+        client_type="web",
+        subject="Tea",
+        business_order_no="BO-2",
+        idempotency_key="k",
+    ).order
+    order = payment_orders.payment_order_sync(order=order)
+    refund = refunds.refund_request(order=order, actor=refunder, amount=D("10.00"), idempotency_key="r").refund
+    Refund.objects.filter(pk=refund.pk).update(status=Refund.Status.PROCESSING)  # its send was lost
+    refund.refresh_from_db()
+
+    synced = refunds.refund_sync(refund=refund)
+
+    assert synced.status == Refund.Status.PROCESSING
+    assert not SandboxRefund.objects.exists()  # the reader sent nothing
+    assert PaymentEvent.objects.filter(refund=refund, state="not_found").exists()
