@@ -13,7 +13,7 @@ from django_fsm_log.models import StateLog
 from payments import metrics, payment_orders, refunds
 from payments.channels import base
 from payments.channels.sandbox import payment_engine
-from payments.channels.sandbox.models import SandboxRefund
+from payments.channels.sandbox.models import SandboxPayment, SandboxRefund
 from payments.models import Channel, PaymentEvent, PaymentOrder, Refund
 from wallet import errors
 from wallet.audit import ledger_audit
@@ -238,7 +238,7 @@ def test_an_order_the_channel_did_not_answer_is_opened_again_by_the_same_request
     # Then it is the same order, open at the channel under the same number
     assert (again.order.pk, again.created, again.order.status) == (order.pk, False, PaymentOrder.Status.PAYING)
     assert again.order.pay_params["code_url"]
-    assert payment_engine.payment_find(protocol="wechat_v3", order_no=order.order_no).requests == 2
+    assert SandboxPayment.objects.get(protocol="wechat_v3", order_no=order.order_no).requests == 2
 
 
 def test_a_processing_refund_the_channel_never_got_is_sent_again_by_the_task_not_by_the_reader(
