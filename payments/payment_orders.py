@@ -194,11 +194,12 @@ def payment_order_sync(*, order: PaymentOrder) -> PaymentOrder:
         return _fresh(order)
 
 
-def payment_order_close(*, order: PaymentOrder, actor: User | None = None) -> PaymentOrder:
+def payment_order_close(*, order: PaymentOrder, actor: User | None = None, reason: str = "") -> PaymentOrder:
     """Close an open order: ask the channel first, so a payment made but never notified makes
     it ``success``; otherwise close it at the channel, then here. The sweep calls this for
-    expired orders; staff (``actor``, in the transition log) may call it earlier. Without an
-    answer from the channel it stays open, and the sweep leaves it alone for a while."""
+    expired orders; staff or the payer (``actor``, in the transition log) may call it earlier.
+    Without an answer from the channel (or while the channel cannot close it yet) it stays
+    open, and the sweep leaves it alone for a while."""
     order = payment_order_sync(order=order)
     if not order.is_open:
         return order
@@ -214,7 +215,7 @@ def payment_order_close(*, order: PaymentOrder, actor: User | None = None) -> Pa
         return _fresh(order)
     if status.state == base.PaymentState.NOT_FOUND:
         status = base.PaymentStatus(order_no=order.order_no, state=base.PaymentState.CLOSED, raw=status.raw)
-    reason = "closed by staff" if actor else "expired"
+    reason = reason or ("closed by staff" if actor else "expired")
     try:
         return payment_status_apply(
             channel=channel, status=_closing(status, reason=reason), operation="close", kind=Kind.ANSWER, actor=actor

@@ -168,6 +168,43 @@ class PaymentDetailApi(APIView):
         return Response(PaymentOrderOutput(_own_synced(request, order_no, BusinessType.ORDER_PAYMENT)).data)
 
 
+class PaymentCloseApi(APIView):
+    """``POST recharges/<order_no>/close/`` and ``payments/<order_no>/close/``: the payer gives up
+    an open order (say, to pay another way). The channel is asked first: a payment that went
+    through makes it ``success`` instead."""
+
+    business_type: str = BusinessType.ORDER_PAYMENT
+
+    @extend_schema(
+        request=None,
+        responses=PaymentOrderOutput,
+        summary="Close one of your open orders (a paid one answers success)",
+        description=(
+            "conflict (409) when the order is not open, or when the channel cannot close it yet (an Alipay page "
+            "payment nobody opened stays payable until `expires_at` and closes by itself then)."
+        ),
+    )
+    def post(self, request: Request, order_no: str) -> Response:
+        order = _own(request, order_no, self.business_type)
+        if not order.is_open:
+            raise errors.Conflict(
+                f"Order {order.order_no} is {order.status}, not open.", fields={"status": order.status}
+            )
+        order = payment_orders.payment_order_close(
+            order=order, actor=request_user(request), reason="closed by the payer"
+        )
+        if order.is_open:
+            raise errors.Conflict(
+                "The channel cannot close this order yet; it closes by itself when it expires.",
+                fields={"expires_at": order.expires_at.isoformat()},
+            )
+        return Response(PaymentOrderOutput(order).data)
+
+
+class RechargeCloseApi(PaymentCloseApi):
+    business_type = BusinessType.RECHARGE
+
+
 class RefundRequestApi(APIView):
     @extend_schema_serializer(component_name="RefundInput")
     class InputSerializer(serializers.Serializer):

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 from django.utils import timezone
+from django_fsm_log.models import StateLog
 
 from payments import metrics, payment_orders, refunds, selectors
 from payments.channels import registry
@@ -370,6 +371,56 @@ def test_concurrent_channel_refunds_beyond_the_payment_are_held_only_as_far_as_t
     assert sorted(Refund.objects.filter(payment_order=order).values_list("status", flat=True)) == ["success"] * 2
     assert Account.objects.get(code="merchant:platform").balance == D("20.00")
     assert ledger_audit() == []
+
+
+def test_the_payer_closes_an_open_order_and_pays_the_business_order_another_way(
+    sandbox_live, never_pay, alice, funded_account, api_client_for
+):
+    # Given an open WeChat payment of a business order
+    funded_account(alice, "100.00")
+    client = api_client_for(alice)
+    body = {"amount": "9.00", "client_type": "web", "subject": "Tea", "business_order_no": "BO-close"}
+    opened = post(client, "/api/v1/payments/", body | {"method": "wechat_native"}).json()
+    assert post(client, "/api/v1/payments/", body | {"method": "balance"}).status_code == 409
+
+    # When the payer closes it
+    closed = client.post(f"/api/v1/payments/{opened['order_no']}/close/")
+
+    # Then it is closed here and at the channel, and the balance can pay the business order
+    assert closed.status_code == 200 and closed.json()["status"] == "closed"
+    assert sandbox_payment(opened["order_no"]).state == SandboxPayment.State.CLOSED
+    assert post(client, "/api/v1/payments/", body | {"method": "balance"}).json()["status"] == "success"
+    assert client.post(f"/api/v1/payments/{opened['order_no']}/close/").status_code == 409
+    closing = StateLog.objects.for_(PaymentOrder.objects.get(order_no=opened["order_no"])).get(transition="close")
+    assert closing.by == alice
+
+
+def test_closing_an_order_the_payer_already_paid_answers_success(sandbox_live, alice, api_client_for):
+    payment_engine.payment_rule_add(protocol="wechat_v3", scenario="paid_without_notify")
+    order = _open_recharge(alice, "7.00")
+
+    closed = api_client_for(alice).post(f"/api/v1/recharges/{order.order_no}/close/")
+
+    assert closed.status_code == 200 and closed.json()["status"] == "success"
+    assert wallet_of(alice).balance == D("7.00")
+
+
+def test_an_alipay_page_payment_nobody_opened_cannot_be_closed_before_it_expires(
+    sandbox_live, never_pay, alice, api_client_for
+):
+    order = _open_recharge(alice, "7.00", method="alipay_page")
+
+    closed = api_client_for(alice).post(f"/api/v1/recharges/{order.order_no}/close/")
+
+    assert closed.status_code == 409 and "expires_at" in closed.json()["error"]["fields"]
+    assert PaymentOrder.objects.get(pk=order.pk).status == PaymentOrder.Status.PAYING
+
+
+def test_another_users_order_cannot_be_closed(sandbox_live, never_pay, alice, bob, api_client_for):
+    order = _open_recharge(alice, "7.00")
+
+    assert api_client_for(bob).post(f"/api/v1/recharges/{order.order_no}/close/").status_code == 404
+    assert PaymentOrder.objects.get(pk=order.pk).status == PaymentOrder.Status.PAYING
 
 
 def test_an_order_paid_at_the_channel_but_never_notified_becomes_success_at_expiry_not_closed(sandbox_live, alice):
