@@ -5,17 +5,19 @@ gunicorn (``--web-workers`` processes, default 2, one thread each) serving the s
 notify endpoint, then:
 
 1. opens ``--count`` WeChat Pay v3 native recharges of 1.00 at the sandbox over HTTP (the
-   sandbox is told the payers never pay, so it sends no notify of its own);
+   sandbox is told the payers never pay, so it sends no notify of its own); with
+   ``--business-type order_payment`` order payments instead, which all credit the one merchant
+   account rather than each payer's wallet;
 2. builds each order's TRANSACTION.SUCCESS notify as the sandbox would (platform-signed,
    AES-256-GCM resource), before the clock starts: signing is the channel's work, not ours;
 3. POSTs them from ``--clients`` threads (default 8), each with a keep-alive session, and
    reports notifies per second and latency p50 / p90 / p99 / max;
 4. sends every notify a second time (the channel's retries) and reports that pass alike: a
    duplicate is verified and found already applied, and credits nothing;
-5. checks that every order succeeded, every wallet was credited exactly once, and the ledger
-   audit is clean.
+5. checks that every order succeeded, every wallet (or the merchant) was credited exactly once,
+   and the ledger audit is clean.
 
-    .venv/bin/python bench/notify.py [--count 2000] [--clients 8] [--web-workers 2]
+    .venv/bin/python bench/notify.py [--count 2000] [--clients 8] [--web-workers 2] [--business-type order_payment]
 """
 
 import argparse
@@ -39,8 +41,8 @@ AMOUNT = Decimal("1.00")
 USERS = 100
 
 
-def open_orders(count: int) -> list[str]:
-    """``count`` native recharges opened at the sandbox, over ``USERS`` users."""
+def open_orders(count: int, business_type: str) -> list[str]:
+    """``count`` native orders opened at the sandbox, over ``USERS`` users."""
     from django.contrib.auth import get_user_model
 
     from payments import payment_orders
@@ -50,13 +52,17 @@ def open_orders(count: int) -> list[str]:
     users = [get_user_model().objects.create(username=f"bench{n}") for n in range(USERS)]
     order_nos = []
     for n in range(count):
+        business = (
+            {"subject": "Bench order", "business_order_no": f"BO-{n}"} if business_type == "order_payment" else {}
+        )
         creation = payment_orders.payment_order_create(
             user=users[n % USERS],
-            business_type="recharge",
+            business_type=business_type,
             method="wechat_native",
             amount=AMOUNT,
             client_type="web",
             idempotency_key=f"bench-{n}",
+            **business,
         )
         order_nos.append(creation.order.order_no)
     return order_nos
@@ -124,6 +130,7 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=2000)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--web-workers", type=int, default=2)
+    parser.add_argument("--business-type", choices=["recharge", "order_payment"], default="recharge")
     parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/wallet_bench_notify")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/13")
     args = parser.parse_args()
@@ -172,7 +179,7 @@ def main() -> None:
     try:
         wait_for_port(port, web)
         started = time.perf_counter()
-        order_nos = open_orders(args.count)
+        order_nos = open_orders(args.count, args.business_type)
         print(f"opened {len(order_nos)} orders at the sandbox in {time.perf_counter() - started:.0f} s", flush=True)
         notifies = build_notifies(order_nos)
         url = f"{base}/api/v1/notify/wechat_pay/"
@@ -184,11 +191,12 @@ def main() -> None:
 
     orders = PaymentOrder.objects.filter(order_no__in=order_nos)
     states = dict(orders.values_list("status").annotate(n=Count("id")))
-    credited = Account.objects.filter(kind=Account.Kind.USER).aggregate(total=Sum("balance"))["total"]
+    credited_kind = Account.Kind.USER if args.business_type == "recharge" else Account.Kind.MERCHANT
+    credited = Account.objects.filter(kind=credited_kind).aggregate(total=Sum("balance"))["total"]
     violations = ledger_audit()
     print(
         f"\nfinal states: {states}\n"
-        f"credited to wallets: {credited} (expected {AMOUNT * len(order_nos)})\n"
+        f"credited to {credited_kind} accounts: {credited} (expected {AMOUNT * len(order_nos)})\n"
         f"ledger audit: {violations or 'clean'}\n"
         f"load average after: {os.getloadavg()}"
     )
