@@ -34,12 +34,18 @@ class EventInline(ReadOnlyMixin, admin.TabularInline):
     ordering = ("created_at", "id")
     extra = 0
 
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("refund")
+
 
 class RefundInline(ReadOnlyMixin, admin.TabularInline):
     model = Refund
     fields = ("refund_no", "amount", "status", "reason", "requested_by", "created_at", "finished_at")
     show_change_link = True
     extra = 0
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("requested_by")
 
 
 @admin.register(PaymentOrder)
@@ -81,7 +87,7 @@ class PaymentOrderAdmin(ExportMixin, ReadOnlyMixin, admin.ModelAdmin):
         code_url = (order.pay_params or {}).get("code_url")
         if not code_url or order.status != PaymentOrder.Status.PAYING:
             return "-"
-        return format_html('<img src="{}" alt="QR code of {}" width="200">', qr.qr_svg_data_uri(code_url), code_url)
+        return format_html('<img src="{}" alt="QR code of {}" width="200">', qr.qr_data_uris(code_url)[0], code_url)
 
     @admin.action(description="Re-query the selected orders at the channel", permissions=["sync"])
     def sync_selected(self, request, queryset: QuerySet[PaymentOrder]):

@@ -1,5 +1,4 @@
-"""Normalising, checking and masking payout identifiers before they are sealed, and clients'
-idempotency keys.
+"""Normalising, checking and masking payout identifiers before they are sealed.
 
 Error messages never repeat the value: they end up in API responses and logs.
 """
@@ -11,7 +10,6 @@ from wallet import errors
 _OPENID = re.compile(r"^[A-Za-z0-9_-]{6,64}$")
 _BANK_CODE = re.compile(r"^[A-Z]{2,10}$")
 _CARD_SEPARATORS = re.compile(r"[\s-]")
-MAX_IDEMPOTENCY_KEY_LENGTH = 255
 
 
 def card_number_normalise(raw: str) -> str:
@@ -79,14 +77,3 @@ def openid_mask(openid: str) -> str:
 def name_mask(name: str) -> str:
     """The first character, then one star per remaining character: "张**", "J*********"."""
     return name[0] + "*" * (len(name) - 1)
-
-
-def idempotency_key_normalise(raw: str) -> str:
-    """The client's ``Idempotency-Key`` without surrounding blanks; 1 to 255 characters."""
-    key = (raw or "").strip()
-    if not key or len(key) > MAX_IDEMPOTENCY_KEY_LENGTH:
-        raise errors.ValidationFailed(
-            f"An Idempotency-Key of 1 to {MAX_IDEMPOTENCY_KEY_LENGTH} characters is required.",
-            fields={"Idempotency-Key": "required"},
-        )
-    return key

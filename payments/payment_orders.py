@@ -10,7 +10,7 @@ Every exchange is a ``PaymentEvent``; the ledger moves once per order (idempoten
 
 import hashlib
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from decimal import Decimal
 from functools import partial
@@ -23,7 +23,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django_fsm_log.models import StateLog
 
-from payments import identifiers, locks, metrics, selectors
+from payments import locks, metrics, selectors
 from payments.channels import base, registry
 from payments.models import (
     METHOD_CLIENT_TYPES,
@@ -39,8 +39,9 @@ from payments.order_numbers import order_no_new
 from payments.payment_events import event_record
 from wallet import errors
 from wallet import services as ledger
+from wallet.idempotency import idempotency_key_normalise
 from wallet.models import Account
-from wallet.money import ZERO, is_cents
+from wallet.money import is_positive_cents
 
 logger = logging.getLogger(__name__)
 
@@ -87,7 +88,7 @@ def payment_order_create(
     did not answer (it stays pending: the same request again asks the channel again, and the
     expiry sweep closes it otherwise).
     """
-    key = identifiers.idempotency_key_normalise(idempotency_key)
+    key = idempotency_key_normalise(idempotency_key)
     subject = (subject or "").strip() or (RECHARGE_SUBJECT if business_type == BusinessType.RECHARGE else "")
     _terms_check(
         business_type=business_type,
@@ -521,17 +522,7 @@ def _channel_error(order: PaymentOrder, *, operation: str, exc: base.ChannelErro
 def _closing(status: base.PaymentStatus, *, reason: str) -> base.PaymentStatus:
     if status.state != base.PaymentState.CLOSED or status.message:
         return status
-    return base.PaymentStatus(
-        order_no=status.order_no,
-        state=status.state,
-        amount=status.amount,
-        currency=status.currency,
-        app_id=status.app_id,
-        merchant_id=status.merchant_id,
-        transaction_id=status.transaction_id,
-        message=f"closed at the channel ({reason})",
-        raw=status.raw,
-    )
+    return replace(status, message=f"closed at the channel ({reason})")
 
 
 def channel_of(order: PaymentOrder) -> Channel:
@@ -566,7 +557,7 @@ def _terms_check(
         raise errors.ValidationFailed("Unknown payment method.", fields={"method": "invalid"})
     if client_type not in ClientType.values:
         raise errors.ValidationFailed("Unknown client type.", fields={"client_type": "invalid"})
-    if not isinstance(amount, Decimal) or not is_cents(amount) or amount <= ZERO:
+    if not is_positive_cents(amount):
         raise errors.ValidationFailed("The amount must be a positive amount in cents.", fields={"amount": "invalid"})
     if client_type not in METHOD_CLIENT_TYPES[method]:
         raise errors.ValidationFailed(

@@ -61,11 +61,21 @@ def payout_send(*, withdrawal_id: int) -> str:
         withdrawal = Withdrawal.objects.select_related("channel", "payout_account").get(pk=withdrawal_id)
         if withdrawal.status not in SEND_STATES:
             return "not_sendable"
+        if withdrawal.status == WithdrawalStatus.APPROVED and not withdrawal.channel.enabled:
+            # Switched off by operations: nothing leaves, the order stays approved (cancellable)
+            # and the approved sweep offers it again every minute.
+            return "channel_disabled"
+        # Everything that can fail before the channel is asked (credentials, decrypting the
+        # payee) fails here, while the order is still approved and can be cancelled.
+        adapter = registry.payout_adapter(withdrawal.channel)
+        request = _payout_request(withdrawal)
         _rate_token_wait(withdrawal)
         if withdrawal.status == WithdrawalStatus.APPROVED:
-            withdrawal = services.withdrawal_dispatch(withdrawal=withdrawal)
-        adapter = registry.payout_adapter(withdrawal.channel)
-        result = adapter.payout(_payout_request(withdrawal))
+            try:
+                withdrawal = services.withdrawal_dispatch(withdrawal=withdrawal)
+            except errors.Conflict:
+                return "not_sendable"  # cancelled while waiting for the rate
+        result = adapter.payout(request)
         return payout_result_apply(withdrawal=withdrawal, result=result)
 
 
@@ -88,8 +98,11 @@ def payout_result_apply(*, withdrawal: Withdrawal, result: PayoutResult) -> str:
     elif result.state == PayoutState.FAILED:
         services.withdrawal_fail(withdrawal=withdrawal, code=result.code or "FAILED", message=result.message)
     elif result.state == PayoutState.RETURNED:
-        services.withdrawal_succeed(withdrawal=withdrawal, channel_reference=result.channel_reference)
-        services.withdrawal_reverse(withdrawal=withdrawal, reason=result.message or "returned by the bank")
+        services.withdrawal_return(
+            withdrawal=withdrawal,
+            channel_reference=result.channel_reference,
+            reason=result.message or "returned by the bank",
+        )
     return str(result.state)
 
 

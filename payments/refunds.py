@@ -20,7 +20,7 @@ from django.db import transaction
 from django.utils import timezone
 from django_fsm_log.models import StateLog
 
-from payments import identifiers, locks, metrics, selectors
+from payments import locks, metrics, selectors
 from payments.channels import base, registry
 from payments.models import BusinessType, Channel, PaymentEvent, PaymentOrder, Refund
 from payments.order_numbers import order_no_new
@@ -28,8 +28,9 @@ from payments.payment_events import event_record
 from payments.payment_orders import channel_of, merchant_account_of
 from wallet import errors
 from wallet import services as ledger
+from wallet.idempotency import idempotency_key_normalise
 from wallet.models import Account
-from wallet.money import ZERO, is_cents
+from wallet.money import is_positive_cents
 
 logger = logging.getLogger(__name__)
 
@@ -58,8 +59,8 @@ def refund_request(
     ``InsufficientFunds`` when the merchant account cannot cover it."""
     if not actor.has_perm("payments.refund_paymentorder"):
         raise errors.PermissionDenied("Refunds are made by the merchant.", fields={"permission": "refund_paymentorder"})
-    key = identifiers.idempotency_key_normalise(idempotency_key)
-    if not isinstance(amount, Decimal) or not is_cents(amount) or amount <= ZERO:
+    key = idempotency_key_normalise(idempotency_key)
+    if not is_positive_cents(amount):
         raise errors.ValidationFailed("The amount must be a positive amount in cents.", fields={"amount": "invalid"})
     reason = (reason or "").strip()
     if len(reason) > MAX_REASON_LENGTH:
@@ -346,4 +347,5 @@ def _clearing(order: PaymentOrder) -> Account:
 def _send_on_commit(refund_id: int) -> None:
     from payments import tasks
 
-    transaction.on_commit(lambda: tasks.refund_send.delay(refund_id))
+    # Robust: the refund is committed whatever the broker does; the refund sweep sends it then.
+    transaction.on_commit(lambda: tasks.refund_send.delay(refund_id), robust=True)

@@ -19,6 +19,8 @@ from payments.models import (
     Withdrawal,
     WithdrawalStatus,
 )
+from payments.order_numbers import is_order_no
+from risk import selectors as risk_selectors
 from wallet import errors
 from wallet.money import ZERO
 
@@ -76,6 +78,8 @@ def payment_channel_for(*, method: str, client_type: str, amount: Decimal) -> Ch
 
 
 def payment_order_for_user(*, user: User, order_no: str, business_type: str) -> PaymentOrder | None:
+    if not is_order_no(order_no):
+        return None
     return (
         PaymentOrder.objects.select_related("channel")
         .filter(user=user, order_no=order_no, business_type=business_type)
@@ -85,11 +89,15 @@ def payment_order_for_user(*, user: User, order_no: str, business_type: str) -> 
 
 def payment_order_by_number(*, order_no: str, business_type: str) -> PaymentOrder | None:
     """Any user's order: for the merchant's service account, which refunds them."""
+    if not is_order_no(order_no):
+        return None
     return PaymentOrder.objects.select_related("channel").filter(order_no=order_no, business_type=business_type).first()
 
 
 def refund_for_user(*, user: User, refund_no: str) -> Refund | None:
     """A refund of the user's own payment; any refund for the merchant's service account."""
+    if not is_order_no(refund_no):
+        return None
     refunds = Refund.objects.select_related("payment_order", "payment_order__channel").filter(refund_no=refund_no)
     if not user.has_perm("payments.refund_paymentorder"):
         refunds = refunds.filter(payment_order__user=user)
@@ -133,6 +141,8 @@ def withdrawals_for_user(*, user: User) -> QuerySet[Withdrawal]:
 
 def withdrawal_for_user(*, user: User, order_no: str) -> Withdrawal | None:
     """The user's own withdrawal; another user's order number finds nothing (seed flaw: scope by user)."""
+    if not is_order_no(order_no):
+        return None
     return withdrawals_for_user(user=user).filter(order_no=order_no).first()
 
 
@@ -159,5 +169,15 @@ def withdrawal_approval_refusal(*, withdrawal: Withdrawal, actor: User) -> error
     if withdrawal.approvals_required > 1 and is_last and not actor.groups.filter(name=SUPERVISOR_GROUP).exists():
         return errors.PermissionDenied(
             f"The second approval of {withdrawal.order_no} must come from a finance supervisor."
+        )
+    # Compliance may have blocklisted the user or the card since the submission.
+    blocked = risk_selectors.blocklist_matches(
+        user_id=withdrawal.user_id, fingerprint=withdrawal.payout_account.lookup_index
+    )
+    if blocked.user or blocked.payout_account:
+        return errors.RiskRejected(
+            f"{withdrawal.order_no} was blocklisted after it was submitted "
+            f"({blocked.user or blocked.payout_account}): reject it.",
+            fields={"risk_rule": "user_blocked" if blocked.user else "payout_account_blocked"},
         )
     return None

@@ -35,7 +35,8 @@ from risk.models import RiskEvaluation
 from risk.rules import WithdrawalFacts, period_starts
 from wallet import errors
 from wallet import services as ledger
-from wallet.money import ZERO, is_cents
+from wallet.idempotency import idempotency_key_normalise
+from wallet.money import ZERO, is_positive_cents
 
 ORDER_PREFIX = "WD"
 
@@ -125,10 +126,10 @@ def withdrawal_submit(
     the same key with another account or amount is a conflict. A submission the risk rules
     refuse creates no order and keeps only its evaluation, so it uses no quota.
     """
-    key = identifiers.idempotency_key_normalise(idempotency_key)
+    key = idempotency_key_normalise(idempotency_key)
     if payout_account.user_id != user.pk:
         raise errors.ValidationFailed("No such payout account.", fields={"payout_account": "not_found"})
-    if not isinstance(amount, Decimal) or not is_cents(amount) or amount <= ZERO:
+    if not is_positive_cents(amount):
         raise errors.ValidationFailed("The amount must be a positive amount in cents.", fields={"amount": "invalid"})
     fingerprint = hashlib.sha256(f"{payout_account.pk}|{amount}".encode()).hexdigest()
     replay = _submission_replay(user=user, key=key, fingerprint=fingerprint)
@@ -288,25 +289,35 @@ def withdrawal_succeed(*, withdrawal: Withdrawal, channel_reference: str = "") -
     """The channel paid: capture the hold, ``actual_amount`` to the channel's clearing account
     and ``fee`` to fee income. Again on a paid order (returned since, or not) is a no-op."""
     with transaction.atomic(durable=True):
-        withdrawal = locks.withdrawal_lock(withdrawal.pk)
-        if withdrawal.status in (WithdrawalStatus.SUCCESS, WithdrawalStatus.REFUNDED):
-            return withdrawal
-        _check_transition(withdrawal, "succeed")
-        withdrawal.succeed(description=channel_reference)
-        withdrawal.channel_reference = channel_reference
-        withdrawal.save(update_fields=["status", "channel_reference", "finished_at", "updated_at"])
-        destinations = [ledger.Leg(_clearing_account(withdrawal), withdrawal.actual_amount)]
-        if withdrawal.fee > ZERO:
-            destinations.append(ledger.Leg(ledger.account_for_system(code="fees"), withdrawal.fee))
-        ledger.hold_capture(
-            hold=withdrawal.hold_id, destinations=destinations, kind="withdrawal", memo=withdrawal.order_no
-        )
-        notifications.notification_create(
-            user=withdrawal.user,
-            kind=UserNotification.Kind.WITHDRAWAL_SUCCEEDED,
-            reference=withdrawal.order_no,
-            message=f"Your withdrawal {withdrawal.order_no} of {withdrawal.actual_amount} has been paid out.",
-        )
+        return _succeed(withdrawal, channel_reference)
+
+
+def withdrawal_return(*, withdrawal: Withdrawal, channel_reference: str, reason: str) -> Withdrawal:
+    """The channel paid and the payee's bank returned it before we heard of either: success and
+    the reversal in one transaction, so a crash between them cannot leave it ``success``."""
+    with transaction.atomic(durable=True):
+        return _reverse(_succeed(withdrawal, channel_reference), reason)
+
+
+@transaction.atomic
+def _succeed(withdrawal: Withdrawal, channel_reference: str) -> Withdrawal:
+    withdrawal = locks.withdrawal_lock(withdrawal.pk)
+    if withdrawal.status in (WithdrawalStatus.SUCCESS, WithdrawalStatus.REFUNDED):
+        return withdrawal
+    _check_transition(withdrawal, "succeed")
+    withdrawal.succeed(description=channel_reference)
+    withdrawal.channel_reference = channel_reference
+    withdrawal.save(update_fields=["status", "channel_reference", "finished_at", "updated_at"])
+    destinations = [ledger.Leg(_clearing_account(withdrawal), withdrawal.actual_amount)]
+    if withdrawal.fee > ZERO:
+        destinations.append(ledger.Leg(ledger.account_for_system(code="fees"), withdrawal.fee))
+    ledger.hold_capture(hold=withdrawal.hold_id, destinations=destinations, kind="withdrawal", memo=withdrawal.order_no)
+    notifications.notification_create(
+        user=withdrawal.user,
+        kind=UserNotification.Kind.WITHDRAWAL_SUCCEEDED,
+        reference=withdrawal.order_no,
+        message=f"Your withdrawal {withdrawal.order_no} of {withdrawal.actual_amount} has been paid out.",
+    )
     return withdrawal
 
 
@@ -333,31 +344,36 @@ def withdrawal_fail(*, withdrawal: Withdrawal, code: str, message: str) -> Withd
 def withdrawal_reverse(*, withdrawal: Withdrawal, reason: str) -> Withdrawal:
     """The channel returned money it had paid out (a bank bounce): post the whole amount back."""
     with transaction.atomic(durable=True):
-        withdrawal = locks.withdrawal_lock(withdrawal.pk)
-        if withdrawal.status == WithdrawalStatus.REFUNDED:
-            return withdrawal
-        _check_transition(withdrawal, "reverse")
-        withdrawal.reverse(description=reason)
-        withdrawal.save(update_fields=["status", "status_reason", "finished_at", "updated_at"])
-        legs = [
-            ledger.Leg(_clearing_account(withdrawal), -withdrawal.actual_amount),
-            ledger.Leg(ledger.account_for_user(user=withdrawal.user), withdrawal.amount),
-        ]
-        if withdrawal.fee > ZERO:
-            legs.append(ledger.Leg(ledger.account_for_system(code="fees"), -withdrawal.fee))
-        ledger.transfer_post(
-            idempotency_key=f"withdrawal:{withdrawal.order_no}:reversal",
-            kind="withdrawal_reversal",
-            legs=legs,
-            memo=reason[:255],
-            reference=withdrawal.order_no,
-        )
-        notifications.notification_create(
-            user=withdrawal.user,
-            kind=UserNotification.Kind.WITHDRAWAL_RETURNED,
-            reference=withdrawal.order_no,
-            message=f"Your withdrawal {withdrawal.order_no} was returned by the bank; {withdrawal.amount} is back.",
-        )
+        return _reverse(withdrawal, reason)
+
+
+@transaction.atomic
+def _reverse(withdrawal: Withdrawal, reason: str) -> Withdrawal:
+    withdrawal = locks.withdrawal_lock(withdrawal.pk)
+    if withdrawal.status == WithdrawalStatus.REFUNDED:
+        return withdrawal
+    _check_transition(withdrawal, "reverse")
+    withdrawal.reverse(description=reason)
+    withdrawal.save(update_fields=["status", "status_reason", "finished_at", "updated_at"])
+    legs = [
+        ledger.Leg(_clearing_account(withdrawal), -withdrawal.actual_amount),
+        ledger.Leg(ledger.account_for_user(user=withdrawal.user), withdrawal.amount),
+    ]
+    if withdrawal.fee > ZERO:
+        legs.append(ledger.Leg(ledger.account_for_system(code="fees"), -withdrawal.fee))
+    ledger.transfer_post(
+        idempotency_key=f"withdrawal:{withdrawal.order_no}:reversal",
+        kind="withdrawal_reversal",
+        legs=legs,
+        memo=reason[:255],
+        reference=withdrawal.order_no,
+    )
+    notifications.notification_create(
+        user=withdrawal.user,
+        kind=UserNotification.Kind.WITHDRAWAL_RETURNED,
+        reference=withdrawal.order_no,
+        message=f"Your withdrawal {withdrawal.order_no} was returned by the bank; {withdrawal.amount} is back.",
+    )
     return withdrawal
 
 
@@ -378,7 +394,9 @@ def _clearing_account(withdrawal: Withdrawal):
 
 def _dispatch_on_commit(withdrawal: Withdrawal) -> None:
     withdrawal_id = withdrawal.pk
-    transaction.on_commit(lambda: tasks.withdrawal_dispatch_enqueue(withdrawal_id))
+    # Robust: a broker blip after commit must not turn a committed withdrawal into an error;
+    # the approved sweep sends it all the same.
+    transaction.on_commit(lambda: tasks.withdrawal_dispatch_enqueue(withdrawal_id), robust=True)
 
 
 def dead_letter_retry(*, dead_letter: DeadLetter, actor: User) -> DeadLetter:

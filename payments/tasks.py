@@ -36,8 +36,9 @@ def withdrawal_dispatch(self: Task, withdrawal_id: int) -> str:
 
 @shared_task(bind=True, name="payments.withdrawal_check", max_retries=MAX_RETRIES)
 def withdrawal_check(self: Task, withdrawal_id: int) -> str:
-    """Ask the channel about a withdrawal stuck in processing and finish it."""
-    return _run(self, payouts.payout_check, withdrawal_id)
+    """Ask the channel about a withdrawal stuck in processing and finish it. The sweep enqueues
+    it every five minutes, so it is its own retry: no dead letter (one per sweep would flood)."""
+    return _run(self, payouts.payout_check, withdrawal_id, dead_letter=False)
 
 
 @shared_task(name="payments.sweep_approved")
@@ -115,10 +116,10 @@ def _queued_marker(withdrawal_id: int) -> str:
     return f"payments:dispatch-queued:{withdrawal_id}"
 
 
-def _run(task: Task, step, withdrawal_id: int) -> str:
+def _run(task: Task, step, withdrawal_id: int, *, dead_letter: bool = True) -> str:
     """Run a pipeline step; transient channel trouble is retried with exponential backoff, then
-    recorded as a dead letter (the order stays where it is for the sweeps); a used-up rate
-    limit re-queues the task without counting as a retry."""
+    recorded as a dead letter unless ``dead_letter`` is off (the order stays where it is for
+    the sweeps); a used-up rate limit re-queues the task without counting as a retry."""
     try:
         return step(withdrawal_id=withdrawal_id)
     except payouts.RateLimited as limited:
@@ -128,6 +129,9 @@ def _run(task: Task, step, withdrawal_id: int) -> str:
     except TRANSIENT as exc:
         attempt = task.request.retries + 1
         if attempt > MAX_RETRIES:
+            if not dead_letter:
+                logger.warning("%s(%s) unanswered after %s attempts: %s", task.name, withdrawal_id, attempt, exc)
+                return "unanswered"
             payouts.dead_letter_record(
                 task=task.name, args=[withdrawal_id], withdrawal_id=withdrawal_id, error=repr(exc), attempts=attempt
             )

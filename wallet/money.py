@@ -13,7 +13,8 @@ ZERO = Decimal("0.00")
 MAX_DIGITS = 18
 DECIMAL_PLACES = 2
 
-_PLAIN_AMOUNT = re.compile(r"^\d{1,16}(\.\d{1,2})?$")
+# ASCII digits only: Python's \d also matches "１２" and "١٢", which Decimal would accept.
+_PLAIN_AMOUNT = re.compile(r"^\d{1,16}(\.\d{1,2})?$", re.ASCII)
 
 
 class AmountError(ValueError):
@@ -32,9 +33,9 @@ def parse_amount(raw: object, *, maximum: Decimal | None = None) -> Decimal:
     if text is None or not text:
         raise AmountError("An amount is required.")
     if not _PLAIN_AMOUNT.match(text):
-        if re.match(r"^\d+\.\d{3,}$", text):
+        if re.match(r"^\d+\.\d{3,}$", text, re.ASCII):
             raise AmountError("At most 2 decimal places are allowed.")
-        if re.match(r"^\d{17,}(\.\d*)?$", text):
+        if re.match(r"^\d{17,}(\.\d*)?$", text, re.ASCII):
             raise AmountError("The amount is too large.")
         raise AmountError('Not a valid amount; use a plain decimal such as "12.34".')
     amount = Decimal(text).quantize(CENT)
@@ -56,6 +57,11 @@ def quantize(value: Decimal) -> Decimal:
 def is_cents(value: Decimal) -> bool:
     """True when ``value`` is finite and already has at most two decimal places."""
     return value.is_finite() and value == value.quantize(CENT)
+
+
+def is_positive_cents(value: object) -> bool:
+    """True for a positive ``Decimal`` with at most two places: what services take as money."""
+    return isinstance(value, Decimal) and is_cents(value) and value > ZERO
 
 
 def format_amount(value: Decimal) -> str:

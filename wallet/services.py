@@ -18,7 +18,7 @@ from django.db import DatabaseError, IntegrityError, connection, transaction
 
 from wallet import errors
 from wallet.models import Account, Hold, Transfer
-from wallet.money import ZERO, is_cents
+from wallet.money import ZERO, is_cents, is_positive_cents
 
 SYSTEM_ACCOUNT_KINDS = {
     "clearing": Account.Kind.CLEARING,
@@ -205,7 +205,7 @@ def _check_key(key: str) -> None:
 
 
 def _check_positive(amount: Decimal, *, field: str) -> None:
-    if not isinstance(amount, Decimal) or not is_cents(amount) or amount <= ZERO:
+    if not is_positive_cents(amount):
         raise errors.ValidationFailed(
             f"{field} must be a positive Decimal with at most 2 places, not {amount!r}.", fields={field: "invalid"}
         )

@@ -27,4 +27,6 @@ class WithdrawalFilter(django_filters.FilterSet):
         return queryset.filter(created_at__gte=local_midnight(value))
 
     def filter_created_to(self, queryset, name, value: date):
+        if value == date.max:
+            return queryset  # through the last day there is: no bound (the day after overflows)
         return queryset.filter(created_at__lt=local_midnight(value + timedelta(days=1)))

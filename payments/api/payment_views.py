@@ -5,6 +5,8 @@ Reading an open order asks the channel first, so a client polling after the paye
 ``READ_QUERY_SECONDS``, so a client polling in a tight loop does not use up the channel's rate.
 """
 
+import ipaddress
+
 from django.conf import settings
 from django.core.cache import cache
 from drf_spectacular.utils import extend_schema, extend_schema_serializer
@@ -17,7 +19,7 @@ from payments import payment_orders, qr, refunds, selectors
 from payments.models import BusinessType, ClientType, PaymentMethod, PaymentOrder, Refund
 from wallet import errors
 from wallet.api.fields import MoneyField, SignedMoneyField
-from wallet.api.idempotency import HEADER, IDEMPOTENCY_KEY_PARAMETER
+from wallet.api.idempotency import IDEMPOTENCY_KEY_PARAMETER, request_idempotency_key
 from wallet.api.throttles import UserRateThrottle
 from wallet.api.users import request_user
 
@@ -53,8 +55,7 @@ class PayOutput(serializers.Serializer):
         params = dict(instance.pay_params)
         params.pop("prepay_id", None)
         if params.get("code_url"):
-            params["qr_code_svg"] = qr.qr_svg_data_uri(params["code_url"])
-            params["qr_code_png"] = qr.qr_png_data_uri(params["code_url"])
+            params["qr_code_svg"], params["qr_code_png"] = qr.qr_data_uris(params["code_url"])
         return params
 
 
@@ -175,6 +176,10 @@ class PaymentCloseApi(APIView):
 
     business_type: str = BusinessType.ORDER_PAYMENT
 
+    def get_throttles(self):
+        # Each close asks the channel twice and is recorded: as rare as opening an order.
+        return [PaymentCreateThrottle()]
+
     @extend_schema(
         request=None,
         responses=PaymentOrderOutput,
@@ -232,7 +237,7 @@ class RefundRequestApi(APIView):
             raise errors.PermissionDenied(
                 "Refunds are made by the merchant.", fields={"permission": "refund_paymentorder"}
             )
-        key = _idempotency_key(request)
+        key = request_idempotency_key(request)
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         order = selectors.payment_order_by_number(order_no=order_no, business_type=BusinessType.ORDER_PAYMENT)
@@ -254,7 +259,7 @@ class RefundDetailApi(APIView):
 
 
 def _create(request: Request, input_serializer: type[serializers.Serializer], *, business_type: str) -> Response:
-    key = _idempotency_key(request)
+    key = request_idempotency_key(request)
     serializer = input_serializer(data=request.data)
     serializer.is_valid(raise_exception=True)
     creation = payment_orders.payment_order_create(
@@ -272,13 +277,6 @@ def _created(data: dict, *, replayed: bool) -> Response:
     if replayed:
         response["Idempotent-Replayed"] = "true"
     return response
-
-
-def _idempotency_key(request: Request) -> str:
-    key = request.headers.get(HEADER, "").strip()
-    if not key:
-        raise errors.ValidationFailed(f"The {HEADER} header is required.", fields={HEADER: "required"})
-    return key
 
 
 def _own(request: Request, order_no: str, business_type: str) -> PaymentOrder:
@@ -301,9 +299,13 @@ def _query_due(number: str) -> bool:
 
 
 def _client_ip(request: Request) -> str | None:
-    """The payer's address: from ``CLIENT_IP_HEADER`` when a trusted proxy sets it."""
+    """The payer's address: from ``CLIENT_IP_HEADER`` when a trusted proxy sets it, taking the
+    last entry of a list (the one the proxy added; earlier ones came from the client), and
+    only when it is an IP address; otherwise the connection's."""
     if settings.CLIENT_IP_HEADER:
-        forwarded = request.headers.get(settings.CLIENT_IP_HEADER, "").split(",")[0].strip()
-        if forwarded:
-            return forwarded
+        forwarded = request.headers.get(settings.CLIENT_IP_HEADER, "").split(",")[-1].strip()
+        try:
+            return str(ipaddress.ip_address(forwarded))
+        except ValueError:
+            pass
     return request.META.get("REMOTE_ADDR")

@@ -12,7 +12,7 @@ from payments.api.filters import WithdrawalFilter
 from payments.models import PayoutAccountKind, Withdrawal
 from wallet import errors
 from wallet.api.fields import MoneyField, SignedMoneyField
-from wallet.api.idempotency import HEADER, IDEMPOTENCY_KEY_PARAMETER
+from wallet.api.idempotency import IDEMPOTENCY_KEY_PARAMETER, request_idempotency_key
 from wallet.api.throttles import UserRateThrottle
 from wallet.api.users import request_user
 
@@ -132,9 +132,7 @@ class WithdrawalsApi(APIView):
     )
     def post(self, request: Request) -> Response:
         user = request_user(request)
-        key = request.headers.get(HEADER, "").strip()
-        if not key:
-            raise errors.ValidationFailed(f"The {HEADER} header is required.", fields={HEADER: "required"})
+        key = request_idempotency_key(request)
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         payout_account = selectors.payout_account_for_user(

@@ -863,6 +863,9 @@ def test_the_list_filters_by_local_dates_inclusive(alice, funded_account, submit
     assert order_nos(from_10_to_11) == [orders["day_after"], orders["last_instant"], orders["first_instant"]]
     combined = client.get(WITHDRAWALS, {"created_from": "2024-03-10", "status": "approved"})
     assert len(order_nos(combined)) == 3
+    # and the last day there is, or the first, is a bound like any other
+    to_the_end = client.get(WITHDRAWALS, {"created_from": "0001-01-01", "created_to": "9999-12-31"})
+    assert to_the_end.status_code == 200 and len(order_nos(to_the_end)) == 4
 
 
 def test_the_list_costs_the_same_queries_for_one_order_or_many(

@@ -246,7 +246,9 @@ def test_rejected_notifies_are_stored_up_to_the_cap_and_counted_beyond_it():
     assert metrics.value("notify_rejected") == before + cap + 3
 
 
-@pytest.mark.parametrize(("header", "expected"), [("", "127.0.0.1"), ("X-Real-IP", "203.0.113.7")])
+@pytest.mark.parametrize(
+    ("header", "expected"), [("", "127.0.0.1"), ("X-Real-IP", "203.0.113.7"), ("X-Not-An-Address", "127.0.0.1")]
+)
 def test_the_payers_address_comes_from_the_trusted_proxys_header_when_one_is_set(
     alice, funded_account, api_client_for, settings, header, expected
 ):
@@ -254,8 +256,51 @@ def test_the_payers_address_comes_from_the_trusted_proxys_header_when_one_is_set
     funded_account(alice, "100.00")
 
     response = api_client_for(alice).post(
-        PAYMENTS, BALANCE_PAYMENT, format="json", HTTP_IDEMPOTENCY_KEY="ip", HTTP_X_REAL_IP="203.0.113.7, 10.0.0.1"
+        PAYMENTS,
+        BALANCE_PAYMENT,
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="ip",
+        HTTP_X_REAL_IP="198.51.100.1, 203.0.113.7",  # what the client claimed, then what the proxy saw
+        HTTP_X_NOT_AN_ADDRESS="not-an-ip",
     )
 
     assert response.status_code == 201
     assert PaymentOrder.objects.get().client_ip == expected
+
+
+@pytest.mark.parametrize(
+    "number", ["PM2026%00", "x" * 5000, "pm20261128000000000000001", "PM20261128000000000000001%0A"]
+)
+def test_a_malformed_order_or_refund_number_is_not_found_and_looked_up_nowhere(alice, api_client_for, number):
+    client = api_client_for(alice)
+
+    responses = [
+        client.get(f"{PAYMENTS}{number}/"),
+        client.get(f"{RECHARGES}{number}/"),
+        client.post(f"{PAYMENTS}{number}/close/"),
+        client.get(f"/api/v1/refunds/{number}/"),
+        client.get(f"/api/v1/withdrawals/{number}/"),
+        client.post(f"/api/v1/withdrawals/{number}/cancel/"),
+    ]
+
+    assert [response.status_code for response in responses] == [404] * 6
+    assert {response.json()["error"]["code"] for response in responses} == {"not_found"}
+
+
+def test_an_idempotency_key_with_control_characters_is_refused(alice, funded_account, api_client_for):
+    funded_account(alice, "100.00")
+
+    response = api_client_for(alice).post(PAYMENTS, BALANCE_PAYMENT, format="json", HTTP_IDEMPOTENCY_KEY="k\x01")
+
+    assert response.status_code == 400
+    assert response.json()["error"]["fields"] == {"Idempotency-Key": "required"}
+    assert not PaymentOrder.objects.exists()
+
+
+def test_full_width_digits_are_not_an_amount(alice, funded_account, api_client_for):
+    funded_account(alice, "100.00")
+
+    response = post(api_client_for(alice), PAYMENTS, {**BALANCE_PAYMENT, "amount": "１２"})
+
+    assert response.status_code == 400 and "amount" in response.json()["error"]["fields"]
+    assert not PaymentOrder.objects.exists()

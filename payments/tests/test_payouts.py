@@ -13,12 +13,12 @@ from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 from urllib3.connection import HTTPConnection
 
-from payments import metrics, notifications, payouts, services, tasks
+from payments import encryption, metrics, notifications, payouts, services, tasks
 from payments.channels import registry
 from payments.channels.base import PayoutNotice, PayoutState, UnknownOutcome
 from payments.channels.sandbox import engine
 from payments.channels.sandbox.models import SandboxPayout, SandboxRule, Scenario
-from payments.models import Channel, UserNotification, Withdrawal, WithdrawalStatus
+from payments.models import Channel, DeadLetter, UserNotification, Withdrawal, WithdrawalStatus
 from wallet import errors
 from wallet.audit import ledger_audit
 from wallet.models import Account
@@ -306,3 +306,78 @@ def test_the_drill_refuses_a_channel_that_pays_real_money(settings):
 
     assert not Withdrawal.objects.exists()
     assert not SandboxRule.objects.exists()
+
+
+def test_a_channel_switched_off_sends_nothing_and_the_order_stays_approved(sandbox_live, approved):
+    withdrawal = approved()
+    Channel.objects.filter(pk=withdrawal.channel_id).update(enabled=False)
+
+    assert payouts.payout_send(withdrawal_id=withdrawal.pk) == "channel_disabled"
+
+    assert latest(withdrawal).status == S.APPROVED
+    assert not SandboxPayout.objects.exists()
+    services.withdrawal_cancel(withdrawal=withdrawal, actor=withdrawal.user)  # still the user's to cancel
+    assert Account.objects.get(owner=withdrawal.user).held == D("0.00")
+
+
+def test_a_payout_that_cannot_be_built_fails_before_dispatch_and_stays_cancellable(sandbox_live, approved, settings):
+    # Given the key that sealed the card was dropped from the key ring before re-sealing
+    withdrawal = approved()
+    settings.FIELD_ENCRYPTION_KEYS = "dev9:" + "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVoxMjM0NTY="
+
+    with pytest.raises(encryption.DecryptionError):
+        payouts.payout_send(withdrawal_id=withdrawal.pk)
+
+    # Then nothing was committed as sent: the order is approved, the sandbox saw nothing
+    assert latest(withdrawal).status == S.APPROVED
+    assert not SandboxPayout.objects.exists()
+
+
+def test_a_cancel_while_the_order_waits_for_the_rate_wins_and_nothing_is_sent(sandbox_live, approved, monkeypatch):
+    withdrawal = approved()
+
+    def cancelled_meanwhile(order: Withdrawal) -> None:
+        services.withdrawal_cancel(withdrawal=order, actor=order.user)
+
+    monkeypatch.setattr(payouts, "_rate_token_wait", cancelled_meanwhile)
+
+    assert payouts.payout_send(withdrawal_id=withdrawal.pk) == "not_sendable"
+
+    assert latest(withdrawal).status == S.CANCELLED
+    assert not SandboxPayout.objects.exists()
+    assert ledger_audit() == []
+
+
+def test_a_return_is_applied_whole_or_not_at_all(sandbox_live, approved, monkeypatch):
+    # Given a dispatched order, and a crash while the return is being recorded
+    withdrawal = services.withdrawal_dispatch(withdrawal=approved())
+    real_create = notifications.notification_create
+
+    def crash_on_the_return(**kwargs):
+        if kwargs["kind"] == UserNotification.Kind.WITHDRAWAL_RETURNED:
+            raise RuntimeError("the worker died here")
+        return real_create(**kwargs)
+
+    monkeypatch.setattr(services.notifications, "notification_create", crash_on_the_return)
+    returned = payouts.PayoutResult(state=PayoutState.RETURNED, channel_reference="R1")
+
+    with pytest.raises(RuntimeError):
+        payouts.payout_result_apply(withdrawal=withdrawal, result=returned)
+
+    # Then the success rolled back with it: still processing, so the sweep will query it again
+    assert latest(withdrawal).status == S.PROCESSING
+    assert Account.objects.get(owner=withdrawal.user).held == D("10.00")
+    assert withdrawal.pk in payouts.processing_stuck_ids(now=timezone.now() + timedelta(hours=1))
+    assert ledger_audit() == []
+
+
+def test_a_check_the_channel_never_answers_is_not_dead_lettered(sandbox_live, approved, settings):
+    withdrawal = services.withdrawal_dispatch(withdrawal=approved())
+    settings.SANDBOX_BASE_URL = "http://127.0.0.1:9/sandbox"  # the channel is down
+    settings.PAYOUT_RETRY_BASE_SECONDS = 0
+
+    outcome = tasks.withdrawal_check.apply(args=[withdrawal.pk]).get()
+
+    assert outcome == "unanswered"
+    assert not DeadLetter.objects.exists()
+    assert latest(withdrawal).status == S.PROCESSING

@@ -7,6 +7,7 @@ from django_fsm_log.models import StateLog
 
 from payments import services
 from payments.models import Channel, Withdrawal, WithdrawalApproval, WithdrawalStatus
+from risk import services as risk_services
 from risk.models import RiskEvaluation
 from wallet import errors, selectors
 from wallet.audit import ledger_audit
@@ -485,3 +486,28 @@ def test_a_submission_costs_a_fixed_number_of_queries_however_long_the_history(
     # order and its log row, plus the savepoints of the transaction and of the hold
     with django_assert_num_queries(16):
         services.withdrawal_submit(user=user, payout_account=account, amount=D("1.00"), idempotency_key="last")
+
+
+@pytest.mark.parametrize("target", ["user", "payout_account"])
+def test_a_pending_withdrawal_blocklisted_after_submission_cannot_be_approved(
+    make_user, funded_account, submit, staff_in, risk_rule, target
+):
+    # Given a withdrawal waiting for review, then a blocklist entry for its user or its card
+    risk_rule("large_amount_review", amount=D("0.01"))
+    user = make_user()
+    funded_account(user, "100.00")
+    withdrawal = submit(user, "50.00")
+    assert withdrawal.status == WithdrawalStatus.PENDING
+    about = {
+        "user": {"kind": "user", "user": user},
+        "payout_account": {"kind": "payout_account", "fingerprint": withdrawal.payout_account.lookup_index},
+    }[target]
+    risk_services.blocklist_add(label="fraud report", reason="chargeback", actor=staff_in("operations"), **about)
+
+    # When a reviewer approves it, then it is refused and nothing moves
+    with pytest.raises(errors.RiskRejected) as refused:
+        services.withdrawal_approve(withdrawal=withdrawal, actor=staff_in("finance_reviewer"))
+
+    assert refused.value.fields == {"risk_rule": f"{target}_blocked"}
+    withdrawal.refresh_from_db()
+    assert withdrawal.status == WithdrawalStatus.PENDING and not withdrawal.approvals.exists()

@@ -19,10 +19,8 @@ from rest_framework.response import Response
 
 from wallet import errors
 from wallet.api.users import request_user
+from wallet.idempotency import HEADER, idempotency_key_normalise
 from wallet.models import IdempotencyRecord
-
-HEADER = "Idempotency-Key"
-MAX_KEY_LENGTH = 255
 
 IDEMPOTENCY_KEY_PARAMETER = OpenApiParameter(
     name=HEADER,
@@ -37,14 +35,15 @@ class _KeyTakenMeanwhile(Exception):
     """Another request with this key committed while this one ran."""
 
 
+def request_idempotency_key(request: Request) -> str:
+    """The request's Idempotency-Key, or a 400. Views whose service keeps its own replay
+    (withdrawals, payments, refunds) read it here too, before validating the body."""
+    return idempotency_key_normalise(request.headers.get(HEADER))
+
+
 def idempotent(request: Request, handler: Callable[[], Response]) -> Response:
     """Run ``handler`` once per (user, Idempotency-Key); replay its response afterwards."""
-    key = request.headers.get(HEADER, "").strip()
-    if not key or len(key) > MAX_KEY_LENGTH:
-        raise errors.ValidationFailed(
-            f"The {HEADER} header is required (1 to {MAX_KEY_LENGTH} characters).",
-            fields={HEADER: "required"},
-        )
+    key = request_idempotency_key(request)
     fingerprint = _fingerprint(request)
     replay = _replay(request, key, fingerprint)
     if replay is not None:

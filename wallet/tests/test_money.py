@@ -30,6 +30,8 @@ def test_plain_positive_decimals_parse_to_two_places(raw, expected):
         ("1" + "0" * 20, "too large"),
         ("abc", "valid amount"),
         ("1,000.00", "valid amount"),
+        ("１２", "valid amount"),  # full-width digits: \d matches them, Decimal would take them
+        ("١٢.٥", "valid amount"),
         ("", "required"),
         (None, "required"),
         (1.5, "string"),
