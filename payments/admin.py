@@ -262,14 +262,7 @@ class WithdrawalAdmin(ExportMixin, ReadOnlyMixin, admin.ModelAdmin):
         except ApplicationError as error:
             self.message_user(request, error.message, messages.ERROR)
             return HttpResponseRedirect(self._change_url(withdrawal))
-        if withdrawal.status == WithdrawalStatus.APPROVED:
-            self.message_user(request, f"{withdrawal.order_no} is approved.", messages.SUCCESS)
-        else:
-            self.message_user(
-                request,
-                f"{withdrawal.order_no}: your approval is recorded; a supervisor's is still needed.",
-                messages.SUCCESS,
-            )
+        self.message_user(request, _approval_message(withdrawal), messages.SUCCESS)
         return HttpResponseRedirect(self._queue_url())
 
     def reject_view(self, request, object_id):
@@ -378,6 +371,14 @@ class WithdrawalTransitionAdmin(TransitionLogAdmin):
     resource_classes = [WithdrawalTransitionResource]
     numbered = Withdrawal
     number_field = "order_no"
+
+
+def _approval_message(withdrawal: Withdrawal) -> str:
+    if withdrawal.status == WithdrawalStatus.APPROVED:
+        return f"{withdrawal.order_no} is approved."
+    if withdrawal.approvals.filter(as_supervisor=True).exists():
+        return f"{withdrawal.order_no}: your approval is recorded; a second person's is still needed."
+    return f"{withdrawal.order_no}: your approval is recorded; a supervisor's is still needed."
 
 
 def _review_context(request, withdrawal: Withdrawal | None) -> dict:

@@ -185,10 +185,12 @@ class WithdrawalStatus(models.TextChoices):
 
 
 def approvals_complete(withdrawal: models.Model) -> bool:
-    """Guard of ``approve``: every approval the risk evaluation asked for is recorded."""
+    """Guard of ``approve``: every approval the risk evaluation asked for is recorded, and of
+    two approvals (four eyes) at least one is a supervisor's."""
     if not isinstance(withdrawal, Withdrawal):
         return False
-    return withdrawal.approvals.count() >= withdrawal.approvals_required
+    given = list(withdrawal.approvals.values_list("as_supervisor", flat=True))
+    return len(given) >= withdrawal.approvals_required and (withdrawal.approvals_required == 1 or any(given))
 
 
 class Withdrawal(ConcurrentTransitionMixin, models.Model):

@@ -146,6 +146,10 @@ def withdrawal_for_user(*, user: User, order_no: str) -> Withdrawal | None:
     return withdrawals_for_user(user=user).filter(order_no=order_no).first()
 
 
+def is_supervisor(user: User) -> bool:
+    return user.groups.filter(name=SUPERVISOR_GROUP).exists()
+
+
 def withdrawal_approval_refusal(*, withdrawal: Withdrawal, actor: User) -> errors.ApplicationError | None:
     """Why ``actor`` may not approve ``withdrawal`` now, or None when they may.
 
@@ -160,13 +164,15 @@ def withdrawal_approval_refusal(*, withdrawal: Withdrawal, actor: User) -> error
         return errors.PermissionDenied("You may not approve withdrawals.")
     if withdrawal.user_id == actor.pk:
         return errors.PermissionDenied("Nobody approves their own withdrawal.")
-    approvers = set(withdrawal.approvals.values_list("actor_id", flat=True))
-    if actor.pk in approvers:
+    given = dict(withdrawal.approvals.values_list("actor_id", "as_supervisor"))
+    if actor.pk in given:
         return errors.PermissionDenied(
             f"You already approved {withdrawal.order_no}; the second approval must come from someone else."
         )
-    is_last = len(approvers) + 1 >= withdrawal.approvals_required
-    if withdrawal.approvals_required > 1 and is_last and not actor.groups.filter(name=SUPERVISOR_GROUP).exists():
+    # Four eyes: two people, at least one of them a supervisor, in either order.
+    is_last = len(given) + 1 >= withdrawal.approvals_required
+    supervised = any(given.values()) or is_supervisor(actor)
+    if withdrawal.approvals_required > 1 and is_last and not supervised:
         return errors.PermissionDenied(
             f"The second approval of {withdrawal.order_no} must come from a finance supervisor."
         )

@@ -223,8 +223,9 @@ def _submission_replay(*, user: User, key: str, fingerprint: str) -> Submission 
 def withdrawal_approve(*, withdrawal: Withdrawal, actor: User, note: str = "") -> Withdrawal:
     """Record the actor's approval; the last one needed moves the order to ``approved``.
 
-    At or above the four-eyes threshold two distinct staff approve, the second a finance
-    supervisor. The approval and the transition commit together, then the payout is enqueued.
+    At or above the four-eyes threshold two distinct staff approve, at least one of them a
+    finance supervisor, in either order. The approval and the transition commit together, then
+    the payout is enqueued.
     """
     with transaction.atomic(durable=True):
         withdrawal = locks.withdrawal_lock(withdrawal.pk)
@@ -234,7 +235,7 @@ def withdrawal_approve(*, withdrawal: Withdrawal, actor: User, note: str = "") -
         WithdrawalApproval.objects.create(
             withdrawal=withdrawal,
             actor=actor,
-            as_supervisor=actor.groups.filter(name=selectors.SUPERVISOR_GROUP).exists(),
+            as_supervisor=selectors.is_supervisor(actor),
             note=note,
         )
         if approvals_complete(withdrawal):

@@ -570,6 +570,24 @@ def test_a_supervisor_may_give_the_first_approval_and_a_second_supervisor_comple
     assert transitions_of(withdrawal).get(transition="approve").by == s2
 
 
+def test_a_large_order_approved_first_by_a_supervisor_is_completed_by_a_reviewer(pending_for, staff_in, client_for):
+    withdrawal = pending_for("9000.00", funds="12000.00")
+    s, a = staff_in("finance_supervisor", "s"), staff_in("finance_reviewer", "a")
+
+    first = client_for(s).post(approve_url(withdrawal))
+    assert messages_of(first) == [
+        ("success", f"{withdrawal.order_no}: your approval is recorded; a second person's is still needed.")
+    ]
+    page_a = client_for(a).get(change_url(withdrawal)).content.decode()
+    assert 'id="approve-button"' in page_a
+    second = client_for(a).post(approve_url(withdrawal))
+
+    assert messages_of(second) == [("success", f"{withdrawal.order_no} is approved.")]
+    withdrawal.refresh_from_db()
+    assert withdrawal.status == WithdrawalStatus.APPROVED
+    assert transitions_of(withdrawal).get(transition="approve").by == a
+
+
 def test_the_page_of_a_large_order_tells_who_may_still_approve_it(pending_for, staff_in, client_for):
     withdrawal = pending_for("9000.00", funds="12000.00")
     a, b, s = staff_in("finance_reviewer", "a"), staff_in("finance_reviewer", "b"), staff_in("finance_supervisor", "s")

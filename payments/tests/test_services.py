@@ -3,6 +3,7 @@
 from decimal import Decimal
 
 import pytest
+from django_fsm import can_proceed
 from django_fsm_log.models import StateLog
 
 from payments import services
@@ -379,6 +380,29 @@ def test_a_supervisor_may_give_the_first_approval_but_not_both(withdrawal_in, st
     services.withdrawal_approve(withdrawal=withdrawal, actor=staff_in("finance_supervisor"))
 
     assert latest(withdrawal).status == S.APPROVED
+
+
+def test_four_eyes_completes_when_the_supervisor_approves_first_and_a_reviewer_second(withdrawal_in, staff_in):
+    # Given a 9,000.00 withdrawal approved first by a supervisor
+    withdrawal = withdrawal_in(S.PENDING, "9000.00")
+    supervisor, reviewer = staff_in("finance_supervisor"), staff_in("finance_reviewer")
+    assert services.withdrawal_approve(withdrawal=withdrawal, actor=supervisor).status == S.PENDING
+
+    # When a reviewer gives the second approval, then it is approved by two people, one a supervisor
+    assert services.withdrawal_approve(withdrawal=withdrawal, actor=reviewer).status == S.APPROVED
+    approvals = list(WithdrawalApproval.objects.filter(withdrawal=withdrawal).order_by("created_at", "id"))
+    assert [(a.actor, a.as_supervisor) for a in approvals] == [(supervisor, True), (reviewer, False)]
+    assert StateLog.objects.for_(withdrawal).filter(transition="approve").get().by == reviewer
+
+
+def test_two_approvals_without_a_supervisor_never_satisfy_the_four_eyes_guard(withdrawal_in, staff_in):
+    # Given a four-eyes withdrawal with two reviewers' approvals written past the service
+    withdrawal = withdrawal_in(S.PENDING, "9000.00")
+    for reviewer in (staff_in("finance_reviewer"), staff_in("finance_reviewer")):
+        WithdrawalApproval.objects.create(withdrawal=withdrawal, actor=reviewer, as_supervisor=False)
+
+    # Then the transition's own guard still refuses it
+    assert not can_proceed(latest(withdrawal).approve)
 
 
 def test_below_the_four_eyes_threshold_one_approval_suffices(withdrawal_in, staff_in):
