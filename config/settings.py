@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "payments",
     "payments.channels.sandbox",
     "reconciliation",
+    "config.apps.ProjectConfig",
 ]
 
 MIDDLEWARE = [

@@ -69,8 +69,8 @@ METHOD_CLIENT_TYPES: dict[str, tuple[str, ...]] = {
 
 
 class Channel(models.Model):
-    """A payment channel's settings, kept by operations in the admin; credentials live in the
-    environment, never here."""
+    """A payment channel's settings, kept by finance supervisors in the admin (operations switch
+    it on and off); credentials live in the environment, never here."""
 
     code = models.SlugField(max_length=32, unique=True)
     name = models.CharField(max_length=64)
@@ -96,6 +96,7 @@ class Channel(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        permissions = [("switch_channel", "Can switch channels on and off")]
         constraints = [
             models.CheckConstraint(condition=Q(fee_rate__gte=0) & Q(fee_rate__lt=1), name="channel_fee_rate_range"),
             models.CheckConstraint(

@@ -146,6 +146,20 @@ def withdrawal_for_user(*, user: User, order_no: str) -> Withdrawal | None:
     return withdrawals_for_user(user=user).filter(order_no=order_no).first()
 
 
+# Operations switch a channel on and off (an outage); its fees, limits, rate and routing are
+# finance supervisors' (``change_channel``), as risk limits are.
+CHANNEL_SWITCHES = frozenset({"enabled"})
+CHANNEL_IDENTITY = frozenset({"id", "code", "updated_at"})
+
+
+def channel_changeable_fields(*, actor: User) -> frozenset[str]:
+    if actor.has_perm("payments.change_channel"):
+        return frozenset(field.name for field in Channel._meta.concrete_fields) - CHANNEL_IDENTITY
+    if actor.has_perm("payments.switch_channel"):
+        return CHANNEL_SWITCHES
+    return frozenset()
+
+
 def is_supervisor(user: User) -> bool:
     return user.groups.filter(name=SUPERVISOR_GROUP).exists()
 

@@ -9,6 +9,7 @@ the same transaction, and a transition the state or the actor does not allow cha
 import hashlib
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from celery import current_app
 from django.contrib.auth.models import User
@@ -20,6 +21,7 @@ from django_fsm_log.models import StateLog
 
 from payments import encryption, identifiers, locks, notifications, selectors, tasks
 from payments.models import (
+    Channel,
     DeadLetter,
     PayoutAccount,
     PayoutAccountKind,
@@ -398,6 +400,21 @@ def _dispatch_on_commit(withdrawal: Withdrawal) -> None:
     # Robust: a broker blip after commit must not turn a committed withdrawal into an error;
     # the approved sweep sends it all the same.
     transaction.on_commit(lambda: tasks.withdrawal_dispatch_enqueue(withdrawal_id), robust=True)
+
+
+@transaction.atomic
+def channel_change(*, channel: Channel, actor: User, changes: dict[str, Any]) -> Channel:
+    """Change a channel's settings, each column only if ``actor`` may (selectors); nothing
+    changes when any is refused or the result breaks the channel's constraints."""
+    refused = sorted(set(changes) - selectors.channel_changeable_fields(actor=actor))
+    if refused:
+        raise errors.PermissionDenied(f"You may not change {', '.join(refused)} of the channel {channel.code}.")
+    locked = Channel.objects.select_for_update().get(pk=channel.pk)
+    for name, value in changes.items():
+        setattr(locked, name, value)
+    locked.full_clean()
+    locked.save(update_fields=[*changes, "updated_at"])
+    return locked
 
 
 def dead_letter_retry(*, dead_letter: DeadLetter, actor: User) -> DeadLetter:

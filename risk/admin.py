@@ -1,8 +1,11 @@
-"""Risk admin (DESIGN §10): rule switches for operations, decisions and blocklist for everyone.
+"""Risk admin: rules for finance supervisors, the window and rollout switches for operations,
+decisions and the blocklist for everyone who reviews.
 
 Rules are switched off, never deleted; the ``enabled`` column is editable in the list so the
-window and the staged rollout flip without a deploy. Evaluations are the decisions log and
-are read-only. The blocklist changes only through risk.services, with the staff user as actor.
+window and the staged rollout flip without a deploy. Every change goes through
+``risk.services.rule_change``, which allows each column only to those who may change it
+(docs/WITHDRAWALS.md, "Who may change what"). Evaluations are the decisions log and are
+read-only. The blocklist changes only through risk.services, with the staff user as actor.
 """
 
 from django import forms
@@ -10,7 +13,7 @@ from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 
-from risk import services
+from risk import selectors, services
 from risk.models import BlocklistEntry, RiskEvaluation, RiskRule
 
 
@@ -37,8 +40,38 @@ class RiskRuleAdmin(admin.ModelAdmin):
     )
 
     def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return ("updated_at",)
         # A rule's code and kind are its identity: hits and evaluations refer to them.
-        return ("code", "kind", "updated_at") if obj else ("updated_at",)
+        changeable = selectors.rule_changeable_fields(rule=obj, actor=request.user)
+        return tuple(name for name in self.fields if name not in changeable)
+
+    def has_change_permission(self, request, obj=None):
+        if request.user.has_perm("risk.change_riskrule"):
+            return True
+        if not request.user.has_perm("risk.switch_riskrule"):
+            return False
+        return obj is None or bool(selectors.rule_changeable_fields(rule=obj, actor=request.user))
+
+    def get_changelist_form(self, request, **kwargs):
+        """The list's ``enabled`` box is live only on the rows this user may switch."""
+        base = super().get_changelist_form(request, **kwargs)
+        user = request.user
+
+        class SwitchForm(base):  # type: ignore[valid-type, misc]
+            def __init__(self, *args, **kwargs):
+                super().__init__(*args, **kwargs)
+                if "enabled" not in selectors.rule_changeable_fields(rule=self.instance, actor=user):
+                    self.fields["enabled"].disabled = True
+
+        return SwitchForm
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            super().save_model(request, obj, form, change)
+            return
+        changes = {name: form.cleaned_data[name] for name in form.changed_data}
+        services.rule_change(rule=obj, actor=request.user, changes=changes)
 
     def has_add_permission(self, request):
         return request.user.is_superuser

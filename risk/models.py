@@ -52,6 +52,7 @@ class RiskRule(models.Model):
 
     class Meta:
         ordering = ("priority", "id")
+        permissions = [("switch_riskrule", "Can switch the withdrawal window and the staged rollout")]
         constraints = [
             models.CheckConstraint(condition=_parameters_match_kind(), name="risk_rule_parameters_match_kind"),
             models.CheckConstraint(

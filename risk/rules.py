@@ -70,6 +70,15 @@ PARAMETERS: dict[str, tuple[str, ...]] = {
     Kind.ROLLOUT: ("percent",),
 }
 PARAMETER_FIELDS = ("amount", "count", "period", "closed_from", "closed_until", "percent")
+# What ``risk.switch_riskrule`` (operations) may change, by kind: the window and the staged
+# rollout switch availability, never a limit or a threshold. Everything else of a rule needs
+# ``risk.change_riskrule`` (finance supervisors), so no single operator can loosen a control.
+SWITCHES: dict[str, frozenset[str]] = {
+    Kind.WINDOW: frozenset({"enabled", "closed_from", "closed_until"}),
+    Kind.ROLLOUT: frozenset({"enabled", "percent"}),
+}
+# Every column of a rule that anyone may change; ``code`` and ``kind`` are its identity.
+CHANGEABLE_FIELDS = frozenset({"enabled", "action", "priority", "message", *PARAMETER_FIELDS})
 # Kinds whose whole point is a person looking at the withdrawal: they cannot reject.
 REVIEW_ONLY_KINDS = (Kind.AMOUNT_REVIEW, Kind.FOUR_EYES)
 

@@ -1,9 +1,10 @@
 """Read queries over rules and the blocklist."""
 
+from django.contrib.auth.models import User
 from django.db.models import Q
 
 from risk.models import BlocklistEntry, RiskRule
-from risk.rules import Blocklisted
+from risk.rules import CHANGEABLE_FIELDS, SWITCHES, Blocklisted
 
 
 def rules_enabled() -> list[RiskRule]:
@@ -28,3 +29,13 @@ def blocklist_matches(*, user_id: int, fingerprint: str) -> Blocklisted:
 def blocklist_active_entry(*, kind: str, user_id: int | None, fingerprint: str) -> BlocklistEntry | None:
     target = Q(user_id=user_id) if kind == BlocklistEntry.Kind.USER else Q(fingerprint=fingerprint)
     return BlocklistEntry.objects.filter(target, kind=kind, active=True).first()
+
+
+def rule_changeable_fields(*, rule: RiskRule, actor: User) -> frozenset[str]:
+    """The columns of ``rule`` that ``actor`` may change: every one with ``change_riskrule``, the
+    switches of the window and the rollout with ``switch_riskrule``, none otherwise."""
+    if actor.has_perm("risk.change_riskrule"):
+        return CHANGEABLE_FIELDS
+    if actor.has_perm("risk.switch_riskrule"):
+        return SWITCHES.get(rule.kind, frozenset())
+    return frozenset()

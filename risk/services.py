@@ -1,18 +1,19 @@
-"""Every write of the risk app: evaluations and the blocklist.
+"""Every write of the risk app: evaluations, rule changes and the blocklist.
 
 These run inside the caller's transaction (payments evaluates under its per-user lock, in
 its submit transaction), so they use plain ``atomic`` and never ``durable``.
 """
 
 from dataclasses import asdict
+from typing import Any
 
 from django.contrib.auth.models import User
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from risk import rules, selectors
-from risk.models import BlocklistEntry, RiskEvaluation
+from risk.models import BlocklistEntry, RiskEvaluation, RiskRule
 from risk.rules import Action, Kind, WithdrawalFacts
 
 
@@ -93,3 +94,18 @@ def blocklist_remove(*, entry: BlocklistEntry, actor: User) -> BlocklistEntry:
     entry.removed_at = timezone.now()
     entry.save(update_fields=["active", "removed_by", "removed_at"])
     return entry
+
+
+@transaction.atomic
+def rule_change(*, rule: RiskRule, actor: User, changes: dict[str, Any]) -> RiskRule:
+    """Change columns of a rule, each one only if ``actor`` may (risk.selectors); nothing
+    changes when any of them is refused or the result does not fit the rule's kind."""
+    refused = sorted(set(changes) - selectors.rule_changeable_fields(rule=rule, actor=actor))
+    if refused:
+        raise PermissionDenied(f"You may not change {', '.join(refused)} of the rule {rule.code}.")
+    locked = RiskRule.objects.select_for_update().get(pk=rule.pk)
+    for name, value in changes.items():
+        setattr(locked, name, value)
+    locked.full_clean()
+    locked.save(update_fields=[*changes, "updated_at"])
+    return locked

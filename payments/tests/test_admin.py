@@ -24,6 +24,7 @@ from payments.models import Channel, PayoutAccount, Withdrawal, WithdrawalApprov
 from payments.resources import WithdrawalResource, WithdrawalTransitionResource
 from payments.tests.conftest import CARD_NUMBER, OPENID, OTHER_CARD_NUMBER
 from risk.models import BlocklistEntry
+from wallet.errors import PermissionDenied as PermissionDeniedError
 from wallet.errors import RiskRejected
 from wallet.models import Account, Hold
 
@@ -891,8 +892,8 @@ def channel_form(channel: Channel, **changes) -> dict:
     return {key: value for key, value in (data | changes).items() if value != ""}
 
 
-def test_operations_change_a_channels_fees_and_switch_it_off_in_the_admin(staff_in, client_for):
-    client = client_for(staff_in("operations"))
+def test_a_supervisor_changes_a_channels_fees_and_switches_it_off_in_the_admin(staff_in, client_for):
+    client = client_for(staff_in("finance_supervisor"))
     bank = Channel.objects.get(code="bank")
 
     page = client.get(url("channel", "change", bank.pk))
@@ -905,6 +906,36 @@ def test_operations_change_a_channels_fees_and_switch_it_off_in_the_admin(staff_
     assert response.status_code == 302, response.content.decode()[:2000]
     bank.refresh_from_db()
     assert (bank.fee_rate, bank.fee_max, bank.enabled, bank.code) == (D("0.002"), D("8.00"), False, "bank")
+
+
+def test_operations_switch_a_channel_off_but_cannot_change_its_fees_or_limits(staff_in, client_for):
+    client = client_for(staff_in("operations"))
+    bank = Channel.objects.get(code="bank")
+    before = Channel.objects.values().get(pk=bank.pk)
+
+    page = client.get(url("channel", "change", bank.pk)).content.decode()
+    response = client.post(
+        url("channel", "change", bank.pk),
+        channel_form(bank, fee_rate="0", fee_max="0.00", max_amount="99999999.00", enabled=""),
+    )
+
+    assert 'name="enabled"' in page and 'name="fee_rate"' not in page
+    assert response.status_code == 302
+    assert Channel.objects.values().get(pk=bank.pk) == before | {
+        "enabled": False,
+        "updated_at": Channel.objects.get(pk=bank.pk).updated_at,
+    }
+
+
+def test_the_channel_service_refuses_a_column_the_actor_may_not_change(staff_in):
+    bank = Channel.objects.get(code="bank")
+
+    with pytest.raises(PermissionDeniedError, match="fee_rate"):
+        services.channel_change(
+            channel=bank, actor=staff_in("operations"), changes={"fee_rate": D("0"), "enabled": False}
+        )
+
+    assert Channel.objects.get(pk=bank.pk).enabled is True
 
 
 def test_operations_switch_a_channel_on_and_off_from_the_channel_list(staff_in, client_for):
@@ -936,8 +967,8 @@ def test_operations_neither_add_nor_delete_channels_nor_change_their_code(staff_
     assert Channel.objects.filter(pk=bank.pk, code="bank").exists()
 
 
-@pytest.mark.parametrize("group", ["finance_reviewer", "finance_supervisor", "auditor"])
-def test_staff_other_than_operations_cannot_change_a_channel(staff_in, client_for, group):
+@pytest.mark.parametrize("group", ["finance_reviewer", "auditor"])
+def test_staff_other_than_operations_and_supervisors_cannot_change_a_channel(staff_in, client_for, group):
     client = client_for(staff_in(group))
     bank = Channel.objects.get(code="bank")
     before = Channel.objects.values().get(pk=bank.pk)

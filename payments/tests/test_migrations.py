@@ -1,5 +1,5 @@
-"""What the payments data migration leaves behind: channels at the business defaults, and each
-staff group's share of the payments permissions (DESIGN §6, §10)."""
+"""What the payments data migrations leave behind: channels at the business defaults, and each
+staff group's share of the payments permissions (after migrate: config.roles)."""
 
 from decimal import Decimal
 
@@ -30,7 +30,7 @@ EXPECTED = {
     },
     "operations": {
         "view_channel",
-        "change_channel",
+        "switch_channel",
         "view_payoutaccount",
         "view_withdrawal",
         "view_deadletter",
@@ -39,7 +39,8 @@ EXPECTED = {
     },
 }
 EXPECTED["finance_reviewer"] = REVIEW | {"view_usernotification"}
-EXPECTED["finance_supervisor"] = REVIEW | {"view_usernotification"}
+# Fees, limits, rate and routing of a channel are the supervisors'; operations switch it.
+EXPECTED["finance_supervisor"] = REVIEW | {"view_usernotification", "change_channel"}
 EXPECTED["auditor"] |= {"view_usernotification", "view_deadletter"}
 # Payment orders, refunds, their events and transition logs (migration 0011).
 PAYMENT_MODELS = ["paymentorder", "refund", "paymentevent", "paymenttransition", "refundtransition"]

@@ -1,5 +1,9 @@
-"""The risk admin: operations flips rules from the list, evaluations are read-only, the blocklist
-changes only through the services with the staff user as actor."""
+"""The risk admin: operations flip the window and the rollout, finance supervisors own every
+other rule, evaluations are read-only, the blocklist changes only through the services with the
+staff user as actor."""
+
+import re
+from decimal import Decimal
 
 import pytest
 from django.urls import reverse
@@ -58,6 +62,12 @@ def operations(staff_in, client_for):
     return user, client_for(user)
 
 
+@pytest.fixture
+def supervisor(staff_in, client_for):
+    user = staff_in("finance_supervisor")
+    return user, client_for(user)
+
+
 # Rules
 
 
@@ -73,12 +83,80 @@ def test_operations_switch_the_window_on_from_the_rule_list(operations):
     assert rule("staged_rollout").enabled is False
 
 
-def test_operations_switch_a_rule_off_from_the_rule_list(operations):
-    _, client = operations
+def test_a_supervisor_switches_a_limit_off_from_the_rule_list(supervisor):
+    _, client = supervisor
 
     client.post(url(RiskRule, "changelist"), list_editable_post((rule("hourly_count"), False)))
 
     assert rule("hourly_count").enabled is False
+
+
+def test_operations_cannot_switch_off_a_limit_or_four_eyes_from_the_rule_list(operations):
+    _, client = operations
+    page = client.get(url(RiskRule, "changelist")).content.decode()
+
+    client.post(
+        url(RiskRule, "changelist"),
+        list_editable_post((rule("four_eyes"), False), (rule("hourly_count"), False), (rule("staged_rollout"), True)),
+    )
+
+    assert (rule("four_eyes").enabled, rule("hourly_count").enabled) == (True, True)
+    assert rule("staged_rollout").enabled is True
+    switchable = {"withdrawal_window", "staged_rollout"}
+    live = re.findall(r'<input type="checkbox" name="form-(\d+)-enabled" id=', page)
+    assert len(live) == len(switchable) < RiskRule.objects.count()
+
+
+@pytest.mark.parametrize(
+    ("code", "changes"),
+    [
+        ("four_eyes", {"enabled": False}),
+        ("large_amount_review", {"amount": "9999999.00"}),
+        ("single_max", {"amount": "9999999.00"}),
+        ("daily_count", {"count": "500"}),
+    ],
+    ids=["disable-four-eyes", "raise-review-threshold", "raise-single-max", "raise-daily-count"],
+)
+def test_operations_may_not_loosen_a_limit_or_a_threshold_in_the_change_form(operations, code, changes):
+    _, client = operations
+    before = rule(code)
+
+    page = client.get(url(RiskRule, "change", before.pk))
+    response = client.post(url(RiskRule, "change", before.pk), rule_change_post(before, **changes))
+
+    assert 'name="_save"' not in page.content.decode()
+    assert response.status_code == 403
+    after = rule(code)
+    assert (after.enabled, after.amount, after.count) == (before.enabled, before.amount, before.count)
+
+
+def test_operations_set_the_rollout_percentage_but_nothing_else_of_it(operations):
+    _, client = operations
+    rollout = rule("staged_rollout")
+
+    response = client.post(
+        url(RiskRule, "change", rollout.pk),
+        rule_change_post(rollout, percent="30", enabled=True, priority="99", message="changed"),
+    )
+
+    assert response.status_code == 302
+    after = rule("staged_rollout")
+    assert (after.percent, after.enabled, after.priority, after.message) == (
+        30,
+        True,
+        rollout.priority,
+        rollout.message,
+    )
+
+
+def test_a_supervisor_raises_a_threshold_in_the_change_form(supervisor):
+    _, client = supervisor
+    review = rule("large_amount_review")
+
+    response = client.post(url(RiskRule, "change", review.pk), rule_change_post(review, amount="6000.00"))
+
+    assert response.status_code == 302
+    assert rule("large_amount_review").amount == Decimal("6000.00")
 
 
 def test_the_rule_list_shows_each_rule_with_its_parameters(operations):
@@ -131,8 +209,8 @@ def test_operations_move_the_window_in_the_change_form(operations):
     ],
     ids=["count-without-period", "percent-101", "foreign-parameter", "empty-window", "four-eyes-rejecting"],
 )
-def test_the_change_form_refuses_parameters_that_do_not_fit_the_kind(operations, code, changes, field):
-    _, client = operations
+def test_the_change_form_refuses_parameters_that_do_not_fit_the_kind(supervisor, code, changes, field):
+    _, client = supervisor
     before = rule(code)
 
     response = client.post(url(RiskRule, "change", before.pk), rule_change_post(before, **changes))
@@ -149,8 +227,8 @@ def test_the_change_form_refuses_parameters_that_do_not_fit_the_kind(operations,
     )
 
 
-def test_the_code_and_kind_of_a_rule_cannot_be_changed(operations):
-    _, client = operations
+def test_the_code_and_kind_of_a_rule_cannot_be_changed(supervisor):
+    _, client = supervisor
     single_max = rule("single_max")
 
     client.post(
@@ -238,8 +316,8 @@ def test_the_add_form_refuses_an_unknown_username(operations):
     assert not BlocklistEntry.objects.exists()
 
 
-def test_operations_remove_entries_with_the_action_and_are_recorded_as_remover(operations, make_user):
-    staff, client = operations
+def test_supervisors_remove_entries_with_the_action_and_are_recorded_as_remover(supervisor, make_user):
+    staff, client = supervisor
     creator = make_user(is_staff=True)
     entry = services.blocklist_add(
         kind="payout_account", fingerprint=FINGERPRINT, label="ICBC ****1234", reason="fraud", actor=creator
@@ -284,5 +362,19 @@ def test_a_finance_reviewer_sees_the_blocklist_but_can_neither_add_nor_remove(st
     assert listing.status_code == 200
     assert "remove_from_blocklist" not in listing.content.decode()
     assert client.get(url(BlocklistEntry, "add")).status_code == 403
+    entry.refresh_from_db()
+    assert entry.active is True
+
+
+def test_operations_block_but_only_a_supervisor_removes_a_block(operations, make_user):
+    staff, client = operations
+    entry = services.blocklist_add(kind="user", user=make_user(), label="eve", reason="fraud", actor=staff)
+
+    listing = client.get(url(BlocklistEntry, "changelist"))
+    client.post(
+        url(BlocklistEntry, "changelist"), {"action": "remove_from_blocklist", "_selected_action": [str(entry.pk)]}
+    )
+
+    assert "remove_from_blocklist" not in listing.content.decode()
     entry.refresh_from_db()
     assert entry.active is True

@@ -9,6 +9,7 @@ from django.contrib.auth.models import Group
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
+from config.roles import roles_apply
 from risk.models import RiskRule
 from risk.tests.support import rule, set_rule
 
@@ -36,10 +37,19 @@ SEEDED = {
 PARAMETERS = ("amount", "count", "period", "closed_from", "closed_until", "percent")
 
 RISK_VIEW = {"risk.view_riskrule", "risk.view_riskevaluation", "risk.view_blocklistentry"}
-EXPECTED_PERMISSIONS = {
+# What migration 0003 granted when it was written (operations changed every rule then).
+GRANTED_BY_0003 = {
     "operations": RISK_VIEW | {"risk.change_riskrule", "risk.add_blocklistentry", "risk.change_blocklistentry"},
     "finance_reviewer": RISK_VIEW,
     "finance_supervisor": RISK_VIEW,
+    "auditor": RISK_VIEW,
+}
+# After migrate the roles of config.roles hold: operations switch the window and the rollout
+# and block; supervisors own rules, limits and thresholds and remove blocks.
+EXPECTED_PERMISSIONS = {
+    "operations": RISK_VIEW | {"risk.switch_riskrule", "risk.add_blocklistentry"},
+    "finance_reviewer": RISK_VIEW,
+    "finance_supervisor": RISK_VIEW | {"risk.change_riskrule", "risk.add_blocklistentry", "risk.change_blocklistentry"},
     "auditor": RISK_VIEW,
 }
 
@@ -109,20 +119,26 @@ def test_after_migrations_each_group_has_exactly_its_risk_permissions():
     assert risk_permissions_by_group() == EXPECTED_PERMISSIONS
 
 
-def test_granting_again_changes_nothing_and_revoking_takes_only_the_risk_permissions_away():
+def test_the_0003_grant_is_reversible_touches_only_risk_and_the_roles_override_it():
     other_before = {
         group.name: group.permissions.exclude(content_type__app_label="risk").count() for group in Group.objects.all()
     }
 
-    run(permissions_migration.grant, "0003_group_permissions")
-    assert risk_permissions_by_group() == EXPECTED_PERMISSIONS
-
     run(permissions_migration.revoke, "0003_group_permissions")
-    assert risk_permissions_by_group() == {name: set() for name in EXPECTED_PERMISSIONS}
+    assert risk_permissions_by_group() == {
+        name: EXPECTED_PERMISSIONS[name] - GRANTED_BY_0003[name] for name in EXPECTED_PERMISSIONS
+    }
     other_after = {
         group.name: group.permissions.exclude(content_type__app_label="risk").count() for group in Group.objects.all()
     }
     assert other_after == other_before
 
     run(permissions_migration.grant, "0003_group_permissions")
+    run(permissions_migration.grant, "0003_group_permissions")
+    assert risk_permissions_by_group() == {
+        name: EXPECTED_PERMISSIONS[name] | GRANTED_BY_0003[name] for name in EXPECTED_PERMISSIONS
+    }
+
+    # migrate applies the roles after every migration: what 0003 gave operations is gone again
+    roles_apply()
     assert risk_permissions_by_group() == EXPECTED_PERMISSIONS

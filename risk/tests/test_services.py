@@ -4,6 +4,7 @@ from dataclasses import replace
 from decimal import Decimal
 
 import pytest
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import DatabaseError, connection, transaction
 
 from risk import services
@@ -176,3 +177,41 @@ def test_stored_evaluations_cannot_be_changed_or_deleted(evaluate, sql):
         cursor.execute(sql, [evaluation.pk])
 
     assert RiskEvaluation.objects.get(pk=evaluation.pk).outcome == "reject"
+
+
+# Rule changes
+
+
+def test_operations_cannot_remove_four_eyes_or_raise_the_review_threshold(staff_in, facts_for):
+    # Given an operator who tries what would let a 9,900.00 withdrawal through unreviewed
+    operator = staff_in("operations")
+    for code, changes in (("four_eyes", {"enabled": False}), ("large_amount_review", {"amount": Decimal("9999999")})):
+        with pytest.raises(PermissionDenied, match=code):
+            services.rule_change(rule=RiskRule.objects.get(code=code), actor=operator, changes=changes)
+
+    # Then the withdrawal still needs two approvals
+    evaluation = services.withdrawal_risk_evaluate(facts=facts_for("9900.00"))
+    assert (evaluation.outcome, evaluation.approvals_required) == ("review", 2)
+
+
+def test_operations_switch_the_window_and_a_supervisor_changes_any_rule(staff_in):
+    window = services.rule_change(
+        rule=RiskRule.objects.get(code="withdrawal_window"), actor=staff_in("operations"), changes={"enabled": True}
+    )
+    four_eyes = services.rule_change(
+        rule=RiskRule.objects.get(code="four_eyes"),
+        actor=staff_in("finance_supervisor"),
+        changes={"amount": Decimal("7000.00")},
+    )
+
+    assert RiskRule.objects.get(pk=window.pk).enabled is True
+    assert RiskRule.objects.get(pk=four_eyes.pk).amount == Decimal("7000.00")
+
+
+def test_a_change_that_does_not_fit_the_rule_changes_nothing(staff_in):
+    rollout = RiskRule.objects.get(code="staged_rollout")
+
+    with pytest.raises(ValidationError):
+        services.rule_change(rule=rollout, actor=staff_in("operations"), changes={"percent": 101, "enabled": True})
+
+    assert (RiskRule.objects.get(pk=rollout.pk).percent, RiskRule.objects.get(pk=rollout.pk).enabled) == (100, False)

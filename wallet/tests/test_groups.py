@@ -1,4 +1,5 @@
-"""The staff groups of DESIGN §10, created by migration wallet 0004."""
+"""The staff groups, created by migration wallet 0004 and kept equal to config.roles after
+every migrate."""
 
 import importlib
 
@@ -7,19 +8,28 @@ from django.contrib.auth.models import Group, Permission
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
+from config.roles import roles_apply
+
 groups_migration = importlib.import_module("wallet.migrations.0004_admin_groups")
 
 LEDGER_VIEW = {"wallet.view_account", "wallet.view_transfer", "wallet.view_entry", "wallet.view_hold"}
+SCHEDULE_MODELS = ("periodictask", "crontabschedule", "intervalschedule", "clockedschedule", "solarschedule")
 SCHEDULES = {
-    f"django_celery_beat.{action}_{model}"
-    for model in ("periodictask", "crontabschedule", "intervalschedule", "clockedschedule", "solarschedule")
-    for action in ("view", "add", "change")
+    f"django_celery_beat.{action}_{model}" for model in SCHEDULE_MODELS for action in ("view", "add", "change")
 }
-EXPECTED = {
+SCHEDULES_VIEW = {f"django_celery_beat.view_{model}" for model in SCHEDULE_MODELS}
+# What the migration itself grants (when it was written, operations kept the schedules).
+GRANTED_BY_0004 = {
     "finance_reviewer": LEDGER_VIEW,
     "finance_supervisor": LEDGER_VIEW,
     "auditor": LEDGER_VIEW | {"wallet.export_transfer", "wallet.export_entry"},
     "operations": {"wallet.view_account"} | SCHEDULES,
+}
+# After migrate (config.roles): the schedules are the finance supervisors'; operations look.
+EXPECTED = {
+    **GRANTED_BY_0004,
+    "finance_supervisor": LEDGER_VIEW | SCHEDULES,
+    "operations": {"wallet.view_account"} | SCHEDULES_VIEW,
 }
 
 pytestmark = pytest.mark.django_db
@@ -53,9 +63,10 @@ def test_only_the_auditor_may_export():
     assert exporters == {"auditor"}
 
 
-def test_running_the_migration_again_changes_nothing(migration_apps):
+def test_running_the_migration_again_and_then_the_roles_changes_nothing(migration_apps):
     with connection.schema_editor() as schema_editor:
         groups_migration.create_groups(migration_apps, schema_editor)
+    roles_apply()
 
     assert permissions_by_group() == EXPECTED
     assert Group.objects.filter(name__in=EXPECTED).count() == len(EXPECTED)
@@ -68,13 +79,16 @@ def test_reversing_the_migration_deletes_the_groups_and_migrating_again_restores
 
     with connection.schema_editor() as schema_editor:
         groups_migration.create_groups(migration_apps, schema_editor)
+    assert permissions_by_group() == GRANTED_BY_0004
+    roles_apply()
     assert permissions_by_group() == EXPECTED
 
 
 def test_the_migration_creates_permissions_that_post_migrate_has_not_created_yet(migration_apps):
     Permission.objects.filter(content_type__app_label="wallet", codename="export_entry").delete()
+    Group.objects.filter(name__in=EXPECTED).delete()
 
     with connection.schema_editor() as schema_editor:
         groups_migration.create_groups(migration_apps, schema_editor)
 
-    assert permissions_by_group() == EXPECTED
+    assert permissions_by_group() == GRANTED_BY_0004

@@ -1,0 +1,112 @@
+"""The staff roles and what each may do: the one matrix the database's groups are kept equal to.
+
+``roles_apply`` runs after every ``migrate`` (config.apps): it creates the groups, gives each
+exactly the permissions listed here and takes away any other, so a permission granted by hand
+in the admin does not outlive the next deploy. Who may change which control is explained in
+docs/WITHDRAWALS.md ("Who may change what").
+"""
+
+from django.apps import apps as global_apps
+from django.contrib.auth.management import create_permissions
+from django.contrib.auth.models import Group, Permission
+from django.db import transaction
+
+LEDGER_VIEW = {"wallet.view_account", "wallet.view_transfer", "wallet.view_entry", "wallet.view_hold"}
+RISK_VIEW = {"risk.view_riskrule", "risk.view_riskevaluation", "risk.view_blocklistentry"}
+WITHDRAWAL_REVIEW = {
+    "payments.view_withdrawal",
+    "payments.approve_withdrawal",
+    "payments.view_payoutaccount",
+    "payments.view_withdrawaltransition",
+    "payments.view_channel",
+}
+PAYMENTS_VIEW = {
+    "payments.view_paymentorder",
+    "payments.view_paymentevent",
+    "payments.view_paymenttransition",
+    "payments.view_refund",
+    "payments.view_refundtransition",
+    "payments.view_usernotification",
+}
+SCHEDULE_MODELS = ("periodictask", "crontabschedule", "intervalschedule", "clockedschedule", "solarschedule")
+SCHEDULES_VIEW = {f"django_celery_beat.view_{model}" for model in SCHEDULE_MODELS}
+SCHEDULES_KEEP = {f"django_celery_beat.{action}_{model}" for model in SCHEDULE_MODELS for action in ("add", "change")}
+
+ROLES: dict[str, frozenset[str]] = {
+    "finance_reviewer": frozenset(LEDGER_VIEW | WITHDRAWAL_REVIEW | PAYMENTS_VIEW | RISK_VIEW),
+    # One of the two approvers of a four-eyes withdrawal, and the owner of limits, thresholds,
+    # rules, channel settings, blocklist removals and the beat schedules.
+    "finance_supervisor": frozenset(
+        LEDGER_VIEW
+        | WITHDRAWAL_REVIEW
+        | PAYMENTS_VIEW
+        | RISK_VIEW
+        | SCHEDULES_VIEW
+        | SCHEDULES_KEEP
+        | {
+            "risk.change_riskrule",
+            "risk.add_blocklistentry",
+            "risk.change_blocklistentry",
+            "payments.change_channel",
+        }
+    ),
+    "auditor": frozenset(
+        LEDGER_VIEW
+        | RISK_VIEW
+        | PAYMENTS_VIEW
+        | {
+            "wallet.export_transfer",
+            "wallet.export_entry",
+            "payments.view_withdrawal",
+            "payments.export_withdrawal",
+            "payments.view_withdrawaltransition",
+            "payments.export_withdrawaltransition",
+            "payments.view_payoutaccount",
+            "payments.view_channel",
+            "payments.view_deadletter",
+            "payments.export_paymentorder",
+            "payments.export_paymentevent",
+            "payments.export_paymenttransition",
+            "payments.export_refund",
+            "payments.export_refundtransition",
+        }
+    ),
+    # Switches (the window, the staged rollout, a channel on or off), dead letters, re-queries,
+    # and blocking; never limits, thresholds, other rules or schedules.
+    "operations": frozenset(
+        RISK_VIEW
+        | PAYMENTS_VIEW
+        | SCHEDULES_VIEW
+        | {
+            "wallet.view_account",
+            "risk.switch_riskrule",
+            "risk.add_blocklistentry",
+            "payments.view_channel",
+            "payments.switch_channel",
+            "payments.view_payoutaccount",
+            "payments.view_withdrawal",
+            "payments.view_deadletter",
+            "payments.retry_deadletter",
+            "payments.sync_paymentorder",
+            "payments.sync_refund",
+        }
+    ),
+}
+
+
+@transaction.atomic
+def roles_apply(*, using: str = "default") -> None:
+    """Make every role's group hold exactly its permissions in ``ROLES``."""
+    for app_config in global_apps.get_app_configs():
+        create_permissions(app_config, verbosity=0, using=using)
+    wanted = set().union(*ROLES.values())
+    found = {
+        f"{permission.content_type.app_label}.{permission.codename}": permission
+        for permission in Permission.objects.using(using).select_related("content_type")
+    }
+    missing = sorted(wanted - set(found))
+    if missing:
+        raise LookupError(f"The roles name permissions that do not exist: {', '.join(missing)}")
+    for name, permissions in ROLES.items():
+        group, _ = Group.objects.using(using).get_or_create(name=name)
+        group.permissions.set([found[codename] for codename in sorted(permissions)])
