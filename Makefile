@@ -1,16 +1,22 @@
-# Two entry points, each doing its own set-up on a machine that has only Python 3.11.
-# The work is in config/run.py and config/testrun.py; this file only prepares .venv.
+# Entry points that need only Python 3.11 on the machine: run, test, and manage beside a run.
+# The work is in config/run.py, config/testrun.py and manage.py; this file only prepares .venv.
 
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 # Extra pytest arguments for `make test`, e.g. make test PYTEST_ARGS="-k ledger -x"
 PYTEST_ARGS ?=
+# A management command and its arguments for `make manage`, e.g. make manage ARGS="payout_drill --count 20"
+ARGS ?= help
 
-.PHONY: run test venv
+.PHONY: run test manage venv
 
 run: venv
 	$(PY) -m config.run
+
+# Beside a running `make run`, manage.py uses its servers and secrets (config/runenv.py).
+manage: venv
+	$(PY) manage.py $(ARGS)
 
 test: venv
 	$(PY) -m config.testrun $(PYTEST_ARGS)

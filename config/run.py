@@ -5,10 +5,16 @@ files, loads the demo data, then supervises gunicorn, one Celery worker and Cele
 Each child runs in its own process group so a Ctrl-C in the terminal reaches only this
 launcher, which then stops the children in order before the servers they depend on.
 If any child exits on its own, the rest are stopped and the launcher exits non-zero.
+
+Secrets the environment does not set are made once per var directory (``secrets.env``) and
+given to every child. While it runs, the launcher keeps the servers' URLs and the secrets in
+``run.env`` for the management commands of a second shell (config/runenv.py).
 """
 
+import base64
 import fcntl
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -17,12 +23,32 @@ import time
 from collections.abc import Collection
 from contextlib import ExitStack, suppress
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from config import embedded
+from config import embedded, runenv
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 CHILD_STOP_TIMEOUT = 20
 WEB_START_TIMEOUT = 60
+# A manage.py probing the lock holds it for an instant (runenv.launcher_alive).
+LOCK_ATTEMPTS = 20
+SECRETS_FILE = "secrets.env"
+SECRETS = {
+    "DJANGO_SECRET_KEY": lambda: secrets.token_urlsafe(50),
+    # FIELD_ENCRYPTION_KEYS: "id:base64(32 bytes)", newest first (payments/encryption.py).
+    "FIELD_ENCRYPTION_KEYS": lambda: f"run1:{base64.b64encode(secrets.token_bytes(32)).decode()}",
+    "BLIND_INDEX_KEY": lambda: secrets.token_urlsafe(32),
+}
+# What a management command needs to act on this system rather than on the settings' defaults.
+RUN_ENV_VARIABLES = (
+    "DATABASE_URL",
+    "REDIS_URL",
+    "CELERY_BROKER_URL",
+    "SANDBOX_ENABLED",
+    "PUBLIC_BASE_URL",
+    "DJANGO_STATIC_ROOT",
+    *SECRETS,
+)
 
 
 class Interrupted(Exception):
@@ -34,7 +60,7 @@ class ChildFailed(Exception):
 
 
 def main() -> int:
-    var_dir = Path(os.environ.get("WALLET_VAR_DIR") or BASE_DIR / "var").resolve()
+    var_dir = runenv.var_dir(os.environ)
     var_dir.mkdir(parents=True, exist_ok=True)
     port = int(os.environ.get("PORT", "8000"))
     lock = _lock(var_dir)
@@ -44,25 +70,40 @@ def main() -> int:
     if not _port_free(port):
         print(f"Port {port} on 127.0.0.1 is in use; set PORT to another one.", file=sys.stderr)
         return 1
+    if _data_of_the_development_keys(var_dir):
+        print(
+            f"{var_dir} holds data of an older `make run`, sealed with the published development keys; "
+            f"this one makes keys of its own. Delete {var_dir} for a fresh start.",
+            file=sys.stderr,
+        )
+        return 1
     signal.signal(signal.SIGINT, _interrupt)
     signal.signal(signal.SIGTERM, _interrupt)
     with ExitStack() as stack:
         try:
-            env = os.environ | stack.enter_context(embedded.services(var_dir))
+            servers = stack.enter_context(embedded.services(var_dir))
+            env = os.environ | servers | _secrets(var_dir)
             env.setdefault("DJANGO_STATIC_ROOT", str(var_dir / "static"))
             # Channels without credentials use the sandbox on this server and notify back to it.
             env.setdefault("SANDBOX_ENABLED", "true")
             env.setdefault("PUBLIC_BASE_URL", f"http://127.0.0.1:{port}")
+            _print_servers(env, started=servers)
+            run_env = var_dir / runenv.RUN_ENV
+            stack.callback(run_env.unlink, missing_ok=True)
+            runenv.env_file_write(run_env, {name: env[name] for name in RUN_ENV_VARIABLES if env.get(name)})
             manage = [sys.executable, str(BASE_DIR / "manage.py")]
+            # migrate runs the system checks and shows their warnings; the later steps skip them.
             _step([*manage, "migrate", "--noinput"], env)
             _step([*manage, "collectstatic", "--noinput", "--verbosity", "0"], env)
-            credentials = _step([*manage, "demo_data", "--tokens-file", str(var_dir / "demo_tokens.json")], env)
-            credentials += "\n" + _step([*manage, "demo_payments"], env)
+            tokens = str(var_dir / "demo_tokens.json")
+            credentials = _step([*manage, "demo_data", "--skip-checks", "--tokens-file", tokens], env)
+            credentials += "\n" + _step([*manage, "demo_payments", "--skip-checks"], env)
             children: dict[str, subprocess.Popen] = {}
             stack.callback(_stop, children.values())
             _start_children(children, env, port)
             _wait_for_web(children, port)
             print(f"\n{credentials}\n\nWeb server: http://127.0.0.1:{port}/  (admin /admin/, API docs /api/docs/)")
+            print(_second_shell_hint(var_dir))
             print("Press Ctrl-C to stop.\n", flush=True)
             while True:
                 _check_alive(children)
@@ -89,14 +130,65 @@ def _ignore_signals() -> None:
 
 
 def _lock(var_dir: Path):
-    """Hold an exclusive lock on var/run.lock for the launcher's lifetime; None if taken."""
-    handle = (var_dir / "run.lock").open("w")
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        handle.close()
-        return None
-    return handle
+    """Hold an exclusive lock on var/run.lock for the launcher's lifetime; None if another
+    launcher has it. A manage.py checking for a launcher holds it for an instant: retry a bit."""
+    handle = (var_dir / runenv.RUN_LOCK).open("w")
+    for _ in range(LOCK_ATTEMPTS):
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return handle
+        except BlockingIOError:
+            time.sleep(0.05)
+    handle.close()
+    return None
+
+
+def _data_of_the_development_keys(var_dir: Path) -> bool:
+    """An embedded database made before the launcher made its own secrets: its payout accounts
+    do not decrypt and its blind indexes do not match under new keys."""
+    missing = [name for name in SECRETS if not os.environ.get(name)]
+    return (
+        bool(missing)
+        and not os.environ.get("DATABASE_URL")
+        and not (var_dir / SECRETS_FILE).exists()
+        and (var_dir / "pg" / "PG_VERSION").exists()
+    )
+
+
+def _secrets(var_dir: Path) -> dict[str, str]:
+    """The secrets the environment does not set, made once per var directory and kept in
+    var/secrets.env (mode 0600): data sealed under them stays readable on every later start."""
+    path = var_dir / SECRETS_FILE
+    stored = runenv.env_file_read(path) if path.exists() else {}
+    missing = [name for name in SECRETS if not os.environ.get(name)]
+    made = {name: SECRETS[name]() for name in missing if not stored.get(name)}
+    if made:
+        runenv.env_file_write(path, stored | made)
+        print(f"Made {', '.join(made)} for this var directory; kept in {path}.", flush=True)
+    return {name: (stored | made)[name] for name in missing}
+
+
+def _print_servers(env: dict[str, str], *, started: dict[str, str]) -> None:
+    for label, name in (("PostgreSQL", "DATABASE_URL"), ("Redis", "REDIS_URL"), ("Celery broker", "CELERY_BROKER_URL")):
+        if url := env.get(name):
+            origin = "embedded" if name in started else f"{name} from the environment"
+            print(f"{label}: {_without_password(url)}  ({origin})", flush=True)
+
+
+def _without_password(url: str) -> str:
+    parts = urlsplit(url)
+    if not parts.password:
+        return url
+    return parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@", 1)).geturl()
+
+
+def _second_shell_hint(var_dir: Path) -> str:
+    prefix = "" if var_dir == (BASE_DIR / "var").resolve() else f"WALLET_VAR_DIR={var_dir} "
+    return (
+        "Management commands from another shell use these servers and secrets while this runs "
+        f"(from {var_dir / runenv.RUN_ENV}), for example:\n"
+        f'  {prefix}make manage ARGS="payout_drill --count 20"'
+    )
 
 
 def _port_free(port: int) -> bool:
