@@ -274,8 +274,10 @@ def test_the_payout_drill_ends_every_order_final_with_no_double_payout(celery_wo
     call_command("payout_drill", count=20, mix="fail=0.2,server_error=0.2,drop_response=0.1", sweep_after=3, timeout=90)
 
     out = capsys.readouterr().out
-    assert "final states: failed 4, success 16" in out
-    assert "1 payout(s): 20 orders" in out
+    assert "all 20 orders are final" in out
+    assert "our orders: failed 4, success 16" in out
+    assert "at the sandbox: paid 16, refused 4" in out
+    assert "final orders that agree with the sandbox: 20 of 20" in out
     assert "ledger audit: clean" in out
 
 
