@@ -14,6 +14,14 @@ from django.views.decorators.http import require_http_methods
 from payments.channels.sandbox import payment_engine
 from payments.channels.sandbox.models import Protocol, SandboxPayment
 
+# The payer's name for each protocol. Protocol's own labels name what a payout goes through
+# (a WeChat v3 "merchant transfer"), which is not what a payer at a cashier does.
+PAYMENT_NAMES: dict[str, str] = {
+    Protocol.WECHAT_V3: "WeChat Pay (API v3)",
+    Protocol.WECHAT_V2: "WeChat Pay (API v2)",
+    Protocol.ALIPAY: "Alipay",
+}
+
 
 def cashier_url(request: HttpRequest, payment: SandboxPayment) -> str:
     return request.build_absolute_uri(reverse("sandbox-cashier", args=[payment.protocol, payment.order_no]))
@@ -30,7 +38,7 @@ def cashier(request: HttpRequest, protocol: str, order_no: str) -> HttpResponse:
     if request.method == "POST" and payment.state == SandboxPayment.State.NOT_PAID:
         payment_engine.payment_pay_and_notify(payment_id=payment.pk)
         return redirect(request.path)
-    return render(request, "sandbox/cashier.html", {"payment": payment})
+    return render(request, "sandbox/cashier.html", {"payment": payment, "channel": PAYMENT_NAMES[payment.protocol]})
 
 
 urlpatterns = [path("cashier/<str:protocol>/<str:order_no>/", cashier, name="sandbox-cashier")]
