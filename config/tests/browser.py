@@ -4,8 +4,9 @@ Registered from the root conftest.py with ``pytest_plugins = ["config.tests.brow
 module gives every test the fixtures below and the hooks that keep screenshots of failures.
 
 - ``chromium_install`` (session): makes sure Debian's ``chromium`` and ``chromium-driver`` are
-  installed, running apt-get as root when they are not; the pytest-xdist workers take turns
-  through a file lock. A failed install fails the test with apt's output, it never skips.
+  installed, running apt-get as root when they are not, after saying so on the terminal (past
+  pytest's capture); the pytest-xdist workers take turns through a file lock. A failed install
+  fails the test with apt's output, it never skips.
 - ``browser`` (function): a headless ``webdriver.Chrome`` on those binaries, so Selenium
   Manager never downloads anything. When the test fails, its screenshot, page source and
   console log are saved under the test's ``tmp_path`` and listed in the failure report.
@@ -19,9 +20,11 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import warnings
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
+from contextlib import nullcontext
 from pathlib import Path
 
 import pytest
@@ -75,12 +78,18 @@ def _apt_get(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.CompletedProcess(command, -1, output, f"timed out after {APT_TIMEOUT} s")
 
 
-def _install_chromium() -> str:
-    """Runs apt-get; returns what failed with apt's output, or "" when both binaries are there."""
+def _install_chromium(say: Callable[[str], None]) -> str:
+    """Runs apt-get, after telling the user through ``say``: installing system packages is not
+    something a test run may do silently. Returns what failed with apt's output, or "" when
+    both binaries are there."""
     if os.geteuid() != 0:
         return f"{CHROMIUM} or {CHROMEDRIVER} is missing and only root can apt-get install {' '.join(APT_PACKAGES)}"
     if shutil.which("apt-get") is None:
         return f"{CHROMIUM} or {CHROMEDRIVER} is missing and this machine has no apt-get"
+    say(
+        f"The browser tests need {CHROMIUM} and {CHROMEDRIVER}: installing Debian's {' '.join(APT_PACKAGES)} "
+        f"with apt-get (up to {APT_TIMEOUT // 60} minutes per apt-get step)."
+    )
     log = []
     for args in (("update",), ("install", "-y", "--no-install-recommends", *APT_PACKAGES)):
         result = _apt_get(*args)
@@ -92,15 +101,27 @@ def _install_chromium() -> str:
     return ""
 
 
+def _terminal_line(config: pytest.Config) -> Callable[[str], None]:
+    """Prints a line on the terminal even while pytest captures output; under pytest-xdist a
+    worker's standard error is the terminal's."""
+    capture = config.pluginmanager.getplugin("capturemanager")
+
+    def say(line: str) -> None:
+        with capture.global_and_fixture_disabled() if capture is not None else nullcontext():
+            print(f"\n{line}", file=sys.stderr, flush=True)
+
+    return say
+
+
 @pytest.fixture(scope="session")
-def chromium_install() -> tuple[Path, Path]:
+def chromium_install(pytestconfig: pytest.Config) -> tuple[Path, Path]:
     """(chromium, chromedriver) paths, installed with apt-get first when missing."""
     if not _chromium_installed():
         INSTALL_LOCK.parent.mkdir(parents=True, exist_ok=True)
         with INSTALL_LOCK.open("a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)  # Released on close: one apt-get at a time.
             # Another worker may have installed them while this one waited.
-            if not _chromium_installed() and (failure := _install_chromium()):
+            if not _chromium_installed() and (failure := _install_chromium(_terminal_line(pytestconfig))):
                 pytest.fail(f"could not install Chromium for the browser tests:\n{failure}", pytrace=False)
     return CHROMIUM, CHROMEDRIVER
 
