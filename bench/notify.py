@@ -137,19 +137,26 @@ def main() -> None:
 
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    env = os.environ | {
-        "DATABASE_URL": args.database_url,
-        "REDIS_URL": args.redis_url,
-        "CELERY_BROKER_URL": args.redis_url,
-        "CACHE_KEY_PREFIX": "bench",
-        "PUBLIC_BASE_URL": base,
-        "SANDBOX_ENABLED": "true",
-        "SANDBOX_BASE_URL": f"{base}/sandbox",
-        "DJANGO_DEBUG": "false",
-        "LOG_LEVEL": "WARNING",
-        "PAYMENT_CREATE_RATE": "1000000/minute",
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-    }
+    from config.keys import keys_generate
+
+    # The workers run without DEBUG, where the published development secrets stop them.
+    env = (
+        keys_generate(key_id="bench1")
+        | os.environ
+        | {
+            "DATABASE_URL": args.database_url,
+            "REDIS_URL": args.redis_url,
+            "CELERY_BROKER_URL": args.redis_url,
+            "CACHE_KEY_PREFIX": "bench",
+            "PUBLIC_BASE_URL": base,
+            "SANDBOX_ENABLED": "true",
+            "SANDBOX_BASE_URL": f"{base}/sandbox",
+            "DJANGO_DEBUG": "false",
+            "LOG_LEVEL": "WARNING",
+            "PAYMENT_CREATE_RATE": "1000000/minute",
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+        }
+    )
     os.environ.update(env)
     import django
     import redis

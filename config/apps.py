@@ -1,6 +1,6 @@
 """The project itself as an app: after every ``migrate`` it applies the staff roles and the
-periodic tasks declared in config.roles and config.schedules, and it guards the beat schedules
-in the admin (config.admin)."""
+periodic tasks declared in config.roles and config.schedules; it guards the beat schedules in
+the admin (config.admin) and refuses unsafe settings (config.checks)."""
 
 from django.apps import AppConfig, apps
 from django.db.models.signals import post_migrate
@@ -12,6 +12,8 @@ class ProjectConfig(AppConfig):
     verbose_name = "Project"
 
     def ready(self) -> None:
+        from config import checks  # noqa: F401 - registers the checks
+
         # Django signals post_migrate once per app that has models, in INSTALLED_APPS order;
         # the last one's comes after every app created its content types and permissions.
         last = [config for config in apps.get_app_configs() if config.models_module is not None][-1]

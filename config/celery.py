@@ -1,11 +1,31 @@
-"""The Celery application; tasks live in each app's tasks.py."""
+"""The Celery application; tasks live in each app's tasks.py. A worker or beat with unsafe
+settings stops before it takes any work (config.checks)."""
 
 import os
+import sys
 
-from celery import Celery
+from celery import Celery, signals
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 app = Celery("wallet")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@signals.import_modules.connect
+def _refuse_unsafe_start(**kwargs) -> None:
+    """Runs when a worker or beat loads the task modules, before either takes or sends work.
+    Celery logs and ignores exceptions of signal receivers, and beat redirects stderr to its
+    log: print to the real stderr and exit instead."""
+    import django
+    from django.core.management.base import SystemCheckError
+
+    django.setup()
+    from config.checks import refuse_unsafe_start
+
+    try:
+        refuse_unsafe_start()
+    except SystemCheckError as unsafe:
+        print(unsafe, file=sys.__stderr__, flush=True)
+        raise SystemExit(1) from unsafe

@@ -8,12 +8,16 @@ from pathlib import Path
 
 import environ
 
+from config.keys import DEVELOPMENT_VALUES
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
 
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
-SECRET_KEY = env("DJANGO_SECRET_KEY", default="insecure-development-key-change-me-0123456789abcdef")
+# The three secrets default to published development values, which only DEBUG accepts: outside it
+# the process refuses to start (config.checks).
+SECRET_KEY = env("DJANGO_SECRET_KEY", default=DEVELOPMENT_VALUES["DJANGO_SECRET_KEY"])
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 
@@ -181,11 +185,10 @@ WALLET_MAX_AMOUNT = env("WALLET_MAX_AMOUNT", default="1000000.00")
 WALLET_CURRENCY = "CNY"
 
 # AES-256-GCM keys for sensitive fields (payout accounts), newest first: "id:base64key,id:base64key".
-# New values are encrypted with the first; every listed key still decrypts. The default is a
-# published development key: set your own anywhere but on your machine.
-FIELD_ENCRYPTION_KEYS = env("FIELD_ENCRYPTION_KEYS", default="dev1:ZGV2ZWxvcG1lbnQta2V5LW5vdC1mb3ItcHJvZHVjdGk=")
+# New values are encrypted with the first; every listed key still decrypts.
+FIELD_ENCRYPTION_KEYS = env("FIELD_ENCRYPTION_KEYS", default=DEVELOPMENT_VALUES["FIELD_ENCRYPTION_KEYS"])
 # HMAC-SHA256 key of the blind indexes that find a card number or openid without decrypting.
-BLIND_INDEX_KEY = env("BLIND_INDEX_KEY", default="development-blind-index-key-not-for-production")
+BLIND_INDEX_KEY = env("BLIND_INDEX_KEY", default=DEVELOPMENT_VALUES["BLIND_INDEX_KEY"])
 
 LOGGING = {
     "version": 1,

@@ -18,6 +18,7 @@ from urllib.parse import parse_qsl, urlencode
 import pytest
 
 from config import embedded
+from config.keys import keys_generate
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 PYTEST_DEFAULT_ARGS = ["-n", "2"]
@@ -28,6 +29,7 @@ def main(pytest_args: list[str]) -> int:
     for tool in (["ruff", "check", "."], ["ruff", "format", "--check", "."], ["mypy", "."]):
         if code := _run([python, "-m", *tool]):
             return code
+    _test_keys()
     var_dir = Path(os.environ.get("WALLET_VAR_DIR") or BASE_DIR / "var").resolve() / "test"
     with embedded.services(var_dir, use_local=True) as urls:
         os.environ.update(urls)
@@ -51,6 +53,7 @@ def pytest_load_initial_conftests(early_config, parser, args):
     os.environ.setdefault("DATABASE_CONN_MAX_AGE", "0")
     # Channels without credentials (all of them here) go to the sandbox.
     os.environ.setdefault("SANDBOX_ENABLED", "true")
+    _test_keys()
     worker = os.environ.get("PYTEST_XDIST_WORKER")
     if worker:
         # Without a URL every worker would share the settings' default database, and one
@@ -62,6 +65,14 @@ def pytest_load_initial_conftests(early_config, parser, args):
                 os.environ[name] = redis_url_with_db(os.environ[name], db)
         os.environ["CACHE_KEY_PREFIX"] = f"{os.environ.get('CACHE_KEY_PREFIX', 'wallet')}-{worker}"
     return (yield)
+
+
+def _test_keys() -> None:
+    """Fresh secrets for this run, unless given: the processes the tests start (Celery workers,
+    gunicorn, manage.py) run without DEBUG, where the published development ones stop them.
+    Set before pytest-xdist starts its workers, so they all share them."""
+    for name, value in keys_generate(key_id="test1").items():
+        os.environ.setdefault(name, value)
 
 
 def redis_url_with_db(url: str, db: int) -> str:
