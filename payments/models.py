@@ -610,8 +610,10 @@ class Refund(ConcurrentTransitionMixin, models.Model):
     class Meta:
         permissions = [("export_refund", "Can export refunds"), ("sync_refund", "Can re-query refunds")]
         constraints = [
+            # Keys are the caller's, as on every other request: another merchant account's key
+            # never replays this refund.
             models.UniqueConstraint(
-                fields=["payment_order", "idempotency_key"], name="refund_idempotency_key_per_payment"
+                fields=["requested_by", "idempotency_key"], name="refund_idempotency_key_per_caller"
             ),
             models.CheckConstraint(condition=Q(amount__gt=0), name="refund_amount_positive"),
         ]

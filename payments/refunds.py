@@ -16,7 +16,7 @@ from decimal import Decimal
 from functools import partial
 
 from django.contrib.auth.models import User
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django_fsm_log.models import StateLog
 
@@ -54,9 +54,10 @@ def refund_request(
 ) -> RefundCreation:
     """Refund ``amount`` of a paid order payment, on the merchant's behalf: ``actor`` needs the
     ``refund_paymentorder`` permission (the business system's service account), the payer never
-    refunds themself. The same key (per payment) with the same amount and reason returns the
-    first refund; raises ``LimitExceeded`` when the amount is more than is still refundable and
-    ``InsufficientFunds`` when the merchant account cannot cover it."""
+    refunds themself. The actor's key with the same order, amount and reason returns the first
+    refund, and with anything else is a conflict; raises ``LimitExceeded`` when the amount is
+    more than is still refundable and ``InsufficientFunds`` when the merchant account cannot
+    cover it."""
     if not actor.has_perm("payments.refund_paymentorder"):
         raise errors.PermissionDenied("Refunds are made by the merchant.", fields={"permission": "refund_paymentorder"})
     key = idempotency_key_normalise(idempotency_key)
@@ -68,16 +69,37 @@ def refund_request(
             f"The reason is at most {MAX_REASON_LENGTH} characters.", fields={"reason": "too_long"}
         )
     fingerprint = hashlib.sha256(f"{amount}|{reason}".encode()).hexdigest()
+    try:
+        return _refund_create(order=order, actor=actor, amount=amount, reason=reason, key=key, fingerprint=fingerprint)
+    except IntegrityError:
+        # The same caller's key taken meanwhile by a request for another order (one for this
+        # order waited on its lock): answer as that request's replay would.
+        replay = _refund_replay(order=order, actor=actor, key=key, fingerprint=fingerprint)
+        if replay is None:
+            raise
+        return replay
+
+
+def _refund_replay(*, order: PaymentOrder, actor: User, key: str, fingerprint: str) -> RefundCreation | None:
+    previous = Refund.objects.filter(requested_by=actor, idempotency_key=key).first()
+    if previous is None:
+        return None
+    if previous.payment_order_id != order.pk or previous.request_fingerprint != fingerprint:
+        raise errors.IdempotencyConflict(
+            f"The Idempotency-Key {key!r} was already used for a different refund.",
+            fields={"Idempotency-Key": "reused"},
+        )
+    return RefundCreation(refund=previous, created=False)
+
+
+def _refund_create(
+    *, order: PaymentOrder, actor: User, amount: Decimal, reason: str, key: str, fingerprint: str
+) -> RefundCreation:
     with transaction.atomic(durable=True):
         order = locks.payment_order_lock(order.pk)
-        previous = Refund.objects.filter(payment_order=order, idempotency_key=key).first()
-        if previous is not None:
-            if previous.request_fingerprint != fingerprint:
-                raise errors.IdempotencyConflict(
-                    f"The Idempotency-Key {key!r} was already used for a different refund.",
-                    fields={"Idempotency-Key": "reused"},
-                )
-            return RefundCreation(refund=previous, created=False)
+        replay = _refund_replay(order=order, actor=actor, key=key, fingerprint=fingerprint)
+        if replay is not None:
+            return replay
         if order.business_type != BusinessType.ORDER_PAYMENT:
             raise errors.ValidationFailed(
                 "Recharges are not refunded: the money is in the wallet, withdraw it.",

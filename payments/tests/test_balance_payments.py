@@ -189,6 +189,57 @@ def test_a_refund_replayed_with_its_key_is_the_same_refund(alice, funded_account
 
 
 @pytest.mark.django_db
+def test_another_merchant_accounts_refund_with_the_same_key_is_its_own_refund(
+    alice, funded_account, refunder, make_user
+):
+    # Given two service accounts allowed to refund the same payment, the first refunded with key r1
+    funded_account(alice, "100.00")
+    order = pay(alice, "50.00")
+    other = make_user("other_shop")
+    other.user_permissions.add(*refunder.user_permissions.all())
+    other = type(other).objects.get(pk=other.pk)
+    first = refunds.refund_request(order=order, actor=refunder, amount=D("20.00"), idempotency_key="r1")
+
+    # When the second refunds with the same key
+    second = refunds.refund_request(order=order, actor=other, amount=D("20.00"), idempotency_key="r1")
+
+    # Then it is a new refund, made
+    assert second.created and second.refund.pk != first.refund.pk
+    assert (second.refund.status, second.refund.requested_by) == ("success", other)
+    assert Account.objects.get(owner=alice).balance == D("90.00")
+
+
+@pytest.mark.django_db
+def test_a_callers_key_reused_for_another_payment_is_a_conflict(alice, funded_account, refunder):
+    funded_account(alice, "100.00")
+    first_order, second_order = pay(alice, "30.00"), pay(alice, "30.00", key="k2", business_order_no="BO-2")
+    refunds.refund_request(order=first_order, actor=refunder, amount=D("10.00"), idempotency_key="r1")
+
+    with pytest.raises(errors.IdempotencyConflict):
+        refunds.refund_request(order=second_order, actor=refunder, amount=D("10.00"), idempotency_key="r1")
+
+    assert not Refund.objects.filter(payment_order=second_order).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_one_callers_key_sent_for_two_payments_at_once_refunds_one_of_them(alice, funded_account, refunder):
+    funded_account(alice, "100.00")
+    orders = [pay(alice, "30.00", key=f"k{i}", business_order_no=f"BO-{i}") for i in range(2)]
+
+    def refund(i: int) -> str:
+        return refunds.refund_request(
+            order=orders[i], actor=refunder, amount=D("10.00"), idempotency_key="r1"
+        ).refund.status
+
+    outcomes = run_in_threads(2, refund)
+
+    assert outcomes == Counter({"success": 1, "idempotency_conflict": 1})
+    assert Refund.objects.count() == 1
+    assert Account.objects.get(owner=alice).balance == D("50.00")
+    assert ledger_audit() == []
+
+
+@pytest.mark.django_db
 def test_a_recharge_is_not_refundable(alice, refunder):
     # Given a paid recharge (its money is in alice's wallet now)
     order = PaymentOrder.objects.create(
