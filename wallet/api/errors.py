@@ -6,14 +6,15 @@
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.http import Http404
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from wallet.errors import ApplicationError
 
-_DRF_CODES: list[tuple[type[exceptions.APIException], str]] = [
+DRF_CODES: list[tuple[type[exceptions.APIException], str]] = [
     (exceptions.ValidationError, "validation_error"),
     (exceptions.ParseError, "validation_error"),
     (exceptions.NotAuthenticated, "not_authenticated"),
@@ -31,6 +32,21 @@ def error_body(code: str, message: str, fields: dict[str, Any] | None = None) ->
     return {"error": {"code": code, "message": message, "fields": fields or {}}}
 
 
+def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """Django's 404 for a URL no route matches (``handler404``): the envelope under ``/api/``,
+    where clients read JSON, and Django's page elsewhere."""
+    if request.path.startswith("/api/"):
+        return JsonResponse(error_body("not_found", "Not found."), status=404)
+    return defaults.page_not_found(request, exception)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """Django's 500 (``handler500``): the envelope under ``/api/``, Django's page elsewhere."""
+    if request.path.startswith("/api/"):
+        return JsonResponse(error_body("error", "Internal server error."), status=500)
+    return defaults.server_error(request)
+
+
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, ApplicationError):
         return Response(error_body(exc.code, exc.message, exc.fields), status=exc.status)
@@ -41,7 +57,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     response = drf_exception_handler(exc, context)
     if response is None or not isinstance(exc, exceptions.APIException):
         return response
-    code = next((code for kind, code in _DRF_CODES if isinstance(exc, kind)), "error")
+    code = next((code for kind, code in DRF_CODES if isinstance(exc, kind)), "error")
     if isinstance(exc, exceptions.ValidationError):
         fields = _flatten(exc.detail)
         message = "The request is not valid." if fields else str(exc.detail)

@@ -1,9 +1,8 @@
 """Wallet API: balance, statement, user-to-user transfers (DESIGN §9)."""
 
 from django.contrib.auth import get_user_model
-from drf_spectacular.utils import extend_schema, extend_schema_serializer
-from rest_framework import serializers, status
-from rest_framework.pagination import CursorPagination
+from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
+from rest_framework import exceptions, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -11,28 +10,30 @@ from rest_framework.views import APIView
 from wallet import errors, selectors, services
 from wallet.api.fields import MoneyField, SignedMoneyField
 from wallet.api.idempotency import IDEMPOTENCY_KEY_PARAMETER, idempotent
+from wallet.api.inputs import StrictCharField
+from wallet.api.pagination import NewestFirstCursorPagination
+from wallet.api.schema import IDEMPOTENT_REPLAYED, NOT_BLANK, api_schema
 from wallet.api.users import request_user
+from wallet.models import Account
 
 
 class WalletDetailApi(APIView):
     @extend_schema_serializer(component_name="Wallet")
     class OutputSerializer(serializers.Serializer):
-        currency = serializers.CharField()
-        balance = SignedMoneyField()
-        available = SignedMoneyField()
-        frozen = SignedMoneyField()
-        status = serializers.CharField()
+        currency = serializers.CharField(help_text="ISO 4217 code: CNY.")
+        balance = SignedMoneyField(help_text="Money in the wallet, held money included.")
+        available = SignedMoneyField(help_text="What can be spent now: balance minus frozen.")
+        frozen = SignedMoneyField(help_text="Held for withdrawals in progress.")
+        status = serializers.ChoiceField(choices=Account.Status.choices, help_text="A frozen wallet cannot pay.")
 
-    @extend_schema(responses=OutputSerializer, summary="Balance, available and frozen money")
+    @api_schema(responses={200: OutputSerializer}, summary="Balance, available and frozen money")
     def get(self, request: Request) -> Response:
         summary = selectors.wallet_summary(user=request_user(request))
         return Response(self.OutputSerializer(summary).data)
 
 
-class StatementPagination(CursorPagination):
-    ordering = ("-created_at", "-id")
+class StatementPagination(NewestFirstCursorPagination):
     page_size = 50
-    page_size_query_param = "page_size"
     max_page_size = 200
 
 
@@ -44,14 +45,18 @@ class WalletEntriesApi(APIView):
     class OutputSerializer(serializers.Serializer):
         id = serializers.IntegerField()
         transfer_id = serializers.IntegerField()
-        kind = serializers.CharField(source="transfer.kind")
-        memo = serializers.CharField(source="transfer.memo")
-        reference = serializers.CharField(source="transfer.reference")
-        amount = SignedMoneyField()
+        kind = serializers.CharField(source="transfer.kind", help_text="What moved the money: p2p, recharge, ...")
+        memo = serializers.CharField(source="transfer.memo", help_text="Empty when none was given.")
+        reference = serializers.CharField(source="transfer.reference", help_text="Empty when none.")
+        amount = SignedMoneyField(help_text="Negative when money left the wallet.")
         balance_after = SignedMoneyField()
         created_at = serializers.DateTimeField()
 
-    @extend_schema(responses=OutputSerializer(many=True), summary="Statement, newest first")
+    @api_schema(
+        responses={200: OutputSerializer(many=True)},
+        errors=[errors.ValidationFailed, exceptions.NotFound],
+        summary="Statement, newest first",
+    )
     def get(self, request: Request) -> Response:
         account = selectors.user_account(user=request_user(request))
         paginator = self.pagination_class()
@@ -62,9 +67,9 @@ class WalletEntriesApi(APIView):
 class TransferSendApi(APIView):
     @extend_schema_serializer(component_name="TransferSendInput")
     class InputSerializer(serializers.Serializer):
-        to = serializers.CharField(max_length=150, help_text="The recipient's username.")
+        to = StrictCharField(max_length=150, validators=[NOT_BLANK], help_text="The recipient's username.")
         amount = MoneyField()
-        memo = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
+        memo = StrictCharField(max_length=255, required=False, allow_blank=True, default="")
 
     @extend_schema_serializer(component_name="TransferSent")
     class OutputSerializer(serializers.Serializer):
@@ -74,11 +79,23 @@ class TransferSendApi(APIView):
         memo = serializers.CharField()
         created_at = serializers.DateTimeField()
 
-    @extend_schema(
+    @api_schema(
         request=InputSerializer,
         responses={201: OutputSerializer},
-        parameters=[IDEMPOTENCY_KEY_PARAMETER],
+        errors=[
+            errors.ValidationFailed,
+            exceptions.PermissionDenied,
+            errors.IdempotencyConflict,
+            exceptions.UnsupportedMediaType,
+            errors.InsufficientFunds,
+            errors.AccountFrozen,
+        ],
+        parameters=[IDEMPOTENCY_KEY_PARAMETER, IDEMPOTENT_REPLAYED],
         summary="Send money to another user",
+        description=(
+            "An unknown recipient, or yourself, is a validation_error on `to`. Retrying with the same "
+            "Idempotency-Key and body returns the first response with `Idempotent-Replayed: true`."
+        ),
     )
     def post(self, request: Request) -> Response:
         data = _valid(self.InputSerializer, request)
@@ -115,17 +132,22 @@ class TransferDetailApi(APIView):
             amount = SignedMoneyField()
 
         id = serializers.IntegerField()
-        kind = serializers.CharField()
-        memo = serializers.CharField()
-        reference = serializers.CharField()
+        kind = serializers.CharField(help_text="What moved the money: p2p, recharge, ...")
+        memo = serializers.CharField(help_text="Empty when none was given.")
+        reference = serializers.CharField(help_text="Empty when none.")
         created_at = serializers.DateTimeField()
         entries = serializers.SerializerMethodField()
 
+        @extend_schema_field(EntrySerializer(many=True))
         def get_entries(self, transfer) -> list[dict]:
             own = [e for e in transfer.entries.all() if e.account.owner_id == self.context["user"].pk]
             return list(self.EntrySerializer(own, many=True).data)
 
-    @extend_schema(responses=OutputSerializer, summary="A transfer you took part in (your legs only)")
+    @api_schema(
+        responses={200: OutputSerializer},
+        errors=[errors.NotFound],
+        summary="A transfer you took part in (your legs only)",
+    )
     def get(self, request: Request, transfer_id: int) -> Response:
         transfer = selectors.transfer_for_user(user=request_user(request), transfer_id=transfer_id)
         if transfer is None:

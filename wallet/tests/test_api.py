@@ -253,3 +253,56 @@ def test_the_openapi_schema_and_docs_are_served(alice, api_client_for):
     assert schema.status_code == 200
     assert b"/api/v1/transfers/" in schema.content and b"Idempotency-Key" in schema.content
     assert docs.status_code == 200
+
+
+@pytest.mark.parametrize("path", ["/api/v1/transfers/not-a-number/", "/api/v1/nowhere/", "/api/v1/notify/%C2%84/"])
+def test_an_api_url_no_route_matches_is_a_404_in_the_envelope(alice, api_client_for, path):
+    response = api_client_for(alice).get(path)
+
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {"error": {"code": "not_found", "message": "Not found.", "fields": {}}}
+
+
+def test_a_url_outside_the_api_keeps_djangos_404_page(client):
+    response = client.get("/nowhere/")
+
+    assert response.status_code == 404
+    assert response["Content-Type"].startswith("text/html")
+
+
+@pytest.mark.parametrize("page_size", ["0", "-1", "two", "1.5", "", "１"])
+def test_a_page_size_that_is_not_a_whole_number_from_1_is_a_400(alice, api_client_for, page_size):
+    response = api_client_for(alice).get("/api/v1/wallet/entries/", {"page_size": page_size})
+
+    assert response.status_code == 400
+    assert response.json()["error"]["fields"] == {"page_size": "invalid"}
+
+
+def test_a_page_size_above_the_largest_gets_the_largest_page(alice, funded_account, api_client_for):
+    for _ in range(3):
+        funded_account(alice, "1.00")
+    client = api_client_for(alice)
+
+    assert len(client.get("/api/v1/wallet/entries/", {"page_size": "2"}).json()["results"]) == 2
+    assert len(client.get("/api/v1/wallet/entries/", {"page_size": "100000"}).json()["results"]) == 3
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"to": "bob", "amount": "1.00", "memo": 5}, "memo"),
+        ({"to": 5, "amount": "1.00"}, "to"),
+        ({"to": "bob", "amount": "1.00", "memo": " " * 250 + "dinner"}, "memo"),
+    ],
+)
+def test_text_fields_take_strings_of_at_most_their_length_as_sent(
+    alice, bob, funded_account, api_client_for, body, field
+):
+    funded_account(alice, "10.00")
+
+    response = send(api_client_for(alice), body)
+
+    assert response.status_code == 400
+    assert field in response.json()["error"]["fields"]
+    assert not Transfer.objects.filter(kind="p2p").exists()

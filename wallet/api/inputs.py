@@ -1,0 +1,18 @@
+"""Input fields that take what the schema says. DRF's ``CharField`` also turns a JSON number
+into text (``{"memo": 5}`` becomes ``"5"``) and checks ``max_length`` after trimming blanks,
+where the schema promises a string of at most ``maxLength`` characters as sent."""
+
+from typing import Any
+
+from rest_framework import serializers
+
+
+class StrictCharField(serializers.CharField):
+    default_error_messages = {"invalid": "Not a string."}
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        if self.max_length is not None and len(data) > self.max_length:
+            self.fail("max_length", max_length=self.max_length)
+        return super().to_internal_value(data)
