@@ -9,22 +9,27 @@ import ipaddress
 
 from django.conf import settings
 from django.core.cache import cache
-from drf_spectacular.utils import extend_schema, extend_schema_serializer
-from rest_framework import serializers, status
+from drf_spectacular.utils import extend_schema_serializer
+from rest_framework import exceptions, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from payments import payment_orders, qr, refunds, selectors
-from payments.models import BusinessType, ClientType, PaymentMethod, PaymentOrder, Refund
+from payments.models import METHOD_CLIENT_TYPES, BusinessType, ClientType, PaymentMethod, PaymentOrder, Refund
 from wallet import errors
 from wallet.api.fields import MoneyField, SignedMoneyField
 from wallet.api.idempotency import IDEMPOTENCY_KEY_PARAMETER, request_idempotency_key
+from wallet.api.inputs import StrictCharField
+from wallet.api.schema import IDEMPOTENT_REPLAYED, NOT_BLANK, NamedChoiceField, api_schema
 from wallet.api.throttles import UserRateThrottle
 from wallet.api.users import request_user
 
 READ_QUERY_SECONDS = 3
 CHANNEL_METHODS = [(value, label) for value, label in PaymentMethod.choices if value != PaymentMethod.BALANCE]
+METHOD_HELP = "Each method works from some clients only: " + "; ".join(
+    f"{method}: {', '.join(clients)}" for method, clients in METHOD_CLIENT_TYPES.items()
+)
 
 
 class PaymentCreateThrottle(UserRateThrottle):
@@ -62,43 +67,49 @@ class PayOutput(serializers.Serializer):
 @extend_schema_serializer(component_name="PaymentOrder")
 class PaymentOrderOutput(serializers.Serializer):
     order_no = serializers.CharField()
-    business_type = serializers.CharField()
-    business_order_no = serializers.CharField()
-    status = serializers.CharField()
+    business_type = serializers.ChoiceField(choices=BusinessType.choices)
+    business_order_no = serializers.CharField(help_text="The business order it pays; empty for a recharge.")
+    status = serializers.ChoiceField(choices=PaymentOrder.Status.choices)
     amount = SignedMoneyField()
-    currency = serializers.CharField()
-    method = serializers.CharField()
-    channel = serializers.CharField(source="channel.code", allow_null=True, default=None)
-    client_type = serializers.CharField()
+    currency = serializers.CharField(help_text="ISO 4217 code: CNY.")
+    method = NamedChoiceField(choices=PaymentMethod.choices, enum_name="PaymentMethod")
+    channel = serializers.CharField(
+        source="channel.code", allow_null=True, default=None, help_text="null for a balance payment."
+    )
+    client_type = serializers.ChoiceField(choices=ClientType.choices)
     subject = serializers.CharField()
-    refunded_amount = SignedMoneyField()
-    status_reason = serializers.CharField()
+    refunded_amount = SignedMoneyField(help_text="Refunded so far.")
+    status_reason = serializers.CharField(help_text="Why it failed or closed; empty otherwise.")
     pay = PayOutput(source="*")
-    expires_at = serializers.DateTimeField()
+    expires_at = serializers.DateTimeField(help_text="When an unpaid order closes by itself.")
     created_at = serializers.DateTimeField()
-    paid_at = serializers.DateTimeField()
-    finished_at = serializers.DateTimeField()
+    paid_at = serializers.DateTimeField(allow_null=True, help_text="null until it is paid.")
+    finished_at = serializers.DateTimeField(allow_null=True, help_text="When it reached a final status; null before.")
 
 
 @extend_schema_serializer(component_name="Refund")
 class RefundOutput(serializers.Serializer):
     refund_no = serializers.CharField()
     order_no = serializers.CharField(source="payment_order.order_no")
-    status = serializers.CharField()
+    status = serializers.ChoiceField(choices=Refund.Status.choices)
     amount = SignedMoneyField()
-    currency = serializers.CharField()
-    reason = serializers.CharField()
-    failure_code = serializers.CharField()
-    status_reason = serializers.CharField()
+    currency = serializers.CharField(help_text="ISO 4217 code: CNY.")
+    reason = serializers.CharField(help_text="Empty when none was given.")
+    failure_code = serializers.CharField(help_text="The channel's code when it failed; empty otherwise.")
+    status_reason = serializers.CharField(help_text="Why it failed; empty otherwise.")
     created_at = serializers.DateTimeField()
-    finished_at = serializers.DateTimeField()
+    finished_at = serializers.DateTimeField(allow_null=True, help_text="When it reached a final status; null before.")
 
 
 class _ChannelPaymentInput(serializers.Serializer):
     amount = MoneyField()
     client_type = serializers.ChoiceField(choices=ClientType.choices)
-    payer_id = serializers.CharField(
-        required=False, allow_blank=True, default="", max_length=128, help_text="The payer's openid (wechat_jsapi)."
+    payer_id = StrictCharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        max_length=128,
+        help_text="The payer's openid; required for wechat_jsapi.",
     )
     return_url = serializers.URLField(
         required=False, allow_blank=True, default="", max_length=500, help_text="Where the cashier page returns to."
@@ -108,20 +119,30 @@ class _ChannelPaymentInput(serializers.Serializer):
 class RechargeCreateApi(APIView):
     @extend_schema_serializer(component_name="RechargeInput")
     class InputSerializer(_ChannelPaymentInput):
-        method = serializers.ChoiceField(choices=CHANNEL_METHODS)
+        method = NamedChoiceField(choices=CHANNEL_METHODS, enum_name="ChannelPaymentMethod", help_text=METHOD_HELP)
 
     def get_throttles(self):
         return [PaymentCreateThrottle()]
 
-    @extend_schema(
+    @api_schema(
         request=InputSerializer,
         responses={201: PaymentOrderOutput},
-        parameters=[IDEMPOTENCY_KEY_PARAMETER],
+        errors=[
+            errors.ValidationFailed,
+            exceptions.PermissionDenied,
+            errors.IdempotencyConflict,
+            exceptions.UnsupportedMediaType,
+            errors.NoChannel,
+            exceptions.Throttled,
+            errors.ChannelUnavailable,
+        ],
+        parameters=[IDEMPOTENCY_KEY_PARAMETER, IDEMPOTENT_REPLAYED],
         summary="Recharge your wallet through WeChat Pay or Alipay",
         description=(
             "Opens the payment at the cheapest channel for the method and client (no_channel, 422, when none "
             "takes it) and returns what the client needs to pay under `pay`. The wallet is credited when the "
-            "channel confirms. channel_unavailable (503) when the channel did not answer."
+            "channel confirms. channel_unavailable (503) when the channel did not answer. A method the client "
+            "cannot use (see each method) is a validation_error on `client_type`."
         ),
     )
     def post(self, request: Request) -> Response:
@@ -131,17 +152,29 @@ class RechargeCreateApi(APIView):
 class PaymentCreateApi(APIView):
     @extend_schema_serializer(component_name="PaymentInput")
     class InputSerializer(_ChannelPaymentInput):
-        method = serializers.ChoiceField(choices=PaymentMethod.choices)
-        subject = serializers.CharField(max_length=128)
-        business_order_no = serializers.CharField(max_length=64)
+        method = NamedChoiceField(choices=PaymentMethod.choices, enum_name="PaymentMethod", help_text=METHOD_HELP)
+        subject = StrictCharField(max_length=128, validators=[NOT_BLANK])
+        business_order_no = StrictCharField(max_length=64, validators=[NOT_BLANK])
 
     def get_throttles(self):
         return [PaymentCreateThrottle()]
 
-    @extend_schema(
+    @api_schema(
         request=InputSerializer,
         responses={201: PaymentOrderOutput},
-        parameters=[IDEMPOTENCY_KEY_PARAMETER],
+        errors=[
+            errors.ValidationFailed,
+            exceptions.PermissionDenied,
+            errors.Conflict,
+            errors.IdempotencyConflict,
+            exceptions.UnsupportedMediaType,
+            errors.InsufficientFunds,
+            errors.AccountFrozen,
+            errors.NoChannel,
+            exceptions.Throttled,
+            errors.ChannelUnavailable,
+        ],
+        parameters=[IDEMPOTENCY_KEY_PARAMETER, IDEMPOTENT_REPLAYED],
         summary="Pay a business order through a channel or from your balance",
         description=(
             "`balance` debits the wallet at once (insufficient_funds, 422, when short) and answers `success`; "
@@ -154,16 +187,20 @@ class PaymentCreateApi(APIView):
 
 
 class RechargeDetailApi(APIView):
-    @extend_schema(
-        responses=PaymentOrderOutput, summary="One of your recharges (an open one is checked with the channel)"
+    @api_schema(
+        responses={200: PaymentOrderOutput},
+        errors=[errors.NotFound],
+        summary="One of your recharges (an open one is checked with the channel)",
     )
     def get(self, request: Request, order_no: str) -> Response:
         return Response(PaymentOrderOutput(_own_synced(request, order_no, BusinessType.RECHARGE)).data)
 
 
 class PaymentDetailApi(APIView):
-    @extend_schema(
-        responses=PaymentOrderOutput, summary="One of your payments (an open one is checked with the channel)"
+    @api_schema(
+        responses={200: PaymentOrderOutput},
+        errors=[errors.NotFound],
+        summary="One of your payments (an open one is checked with the channel)",
     )
     def get(self, request: Request, order_no: str) -> Response:
         return Response(PaymentOrderOutput(_own_synced(request, order_no, BusinessType.ORDER_PAYMENT)).data)
@@ -180,9 +217,10 @@ class PaymentCloseApi(APIView):
         # Each close asks the channel twice and is recorded: as rare as opening an order.
         return [PaymentCreateThrottle()]
 
-    @extend_schema(
+    @api_schema(
         request=None,
-        responses=PaymentOrderOutput,
+        responses={200: PaymentOrderOutput},
+        errors=[exceptions.PermissionDenied, errors.NotFound, errors.Conflict, exceptions.Throttled],
         summary="Close one of your open orders (a paid one answers success)",
         description=(
             "conflict (409) when the order is not open, or when the channel cannot close it yet (an Alipay page "
@@ -214,15 +252,27 @@ class RefundRequestApi(APIView):
     @extend_schema_serializer(component_name="RefundInput")
     class InputSerializer(serializers.Serializer):
         amount = MoneyField()
-        reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=200)
+        reason = StrictCharField(required=False, allow_blank=True, default="", max_length=200)
 
     def get_throttles(self):
         return [RefundRequestThrottle()]
 
-    @extend_schema(
+    @api_schema(
         request=InputSerializer,
         responses={201: RefundOutput},
-        parameters=[IDEMPOTENCY_KEY_PARAMETER],
+        errors=[
+            errors.ValidationFailed,
+            errors.PermissionDenied,
+            errors.NotFound,
+            errors.Conflict,
+            errors.IdempotencyConflict,
+            exceptions.UnsupportedMediaType,
+            errors.LimitExceeded,
+            errors.InsufficientFunds,
+            errors.AccountFrozen,
+            exceptions.Throttled,
+        ],
+        parameters=[IDEMPOTENCY_KEY_PARAMETER, IDEMPOTENT_REPLAYED],
         summary="Refund part or all of a paid payment (the merchant's service account)",
         description=(
             "Only for callers with the `refund_paymentorder` permission (the business system's service account; "
@@ -248,7 +298,11 @@ class RefundRequestApi(APIView):
 
 
 class RefundDetailApi(APIView):
-    @extend_schema(responses=RefundOutput, summary="One refund of your payments (the merchant's account: any)")
+    @api_schema(
+        responses={200: RefundOutput},
+        errors=[errors.NotFound],
+        summary="One refund of your payments (the merchant's account: any)",
+    )
     def get(self, request: Request, refund_no: str) -> Response:
         refund = selectors.refund_for_user(user=request_user(request), refund_no=refund_no)
         if refund is None:

@@ -15,5 +15,5 @@ urlpatterns = [
     path("payments/<str:order_no>/close/", payment_views.PaymentCloseApi.as_view(), name="payment-close"),
     path("payments/<str:order_no>/refunds/", payment_views.RefundRequestApi.as_view(), name="payment-refunds"),
     path("refunds/<str:refund_no>/", payment_views.RefundDetailApi.as_view(), name="refund-detail"),
-    path("notify/<slug:channel_code>/", notify.channel_notify, name="notify"),
+    path("notify/<slug:channel_code>/", notify.ChannelNotifyApi.as_view(), name="notify"),
 ]

@@ -1163,3 +1163,51 @@ def test_the_openapi_schema_describes_the_withdrawal_list_as_the_cursor_page_it_
     assert response_schema.get("type") == "object", response_schema
     assert {"next", "previous", "results"} <= set(response_schema["properties"])
     assert {"cursor", "page_size"} <= parameters
+
+
+def test_the_openapi_schema_says_which_timestamps_are_null_until_they_happen(alice, api_client_for):
+    schemas = api_client_for(alice).get("/api/schema/", {"format": "json"}).json()["components"]["schemas"]
+
+    nullable = {
+        (component, name)
+        for component in ("Withdrawal", "PaymentOrder", "Refund")
+        for name, field in schemas[component]["properties"].items()
+        if field.get("nullable")
+    }
+
+    assert nullable == {
+        ("Withdrawal", "approved_at"),
+        ("Withdrawal", "finished_at"),
+        ("PaymentOrder", "channel"),
+        ("PaymentOrder", "paid_at"),
+        ("PaymentOrder", "finished_at"),
+        ("Refund", "finished_at"),
+    }
+    assert schemas["Withdrawal"]["properties"]["status"] == {"$ref": "#/components/schemas/WithdrawalStatusEnum"}
+
+
+def test_the_openapi_schema_documents_each_error_status_with_the_envelope(alice, api_client_for):
+    schema = api_client_for(alice).get("/api/schema/", {"format": "json"}).json()
+    submit = schema["paths"]["/api/v1/withdrawals/"]["post"]
+
+    assert set(submit["responses"]) == {"201", "400", "401", "403", "409", "415", "422", "429"}
+    for status in ("400", "401", "403", "409", "415", "422", "429"):
+        content = submit["responses"][status]["content"]["application/json"]
+        assert content["schema"] == {"$ref": "#/components/schemas/Error"}
+    assert "`risk_rejected`" in submit["responses"]["422"]["description"]
+    assert "Retry-After" in submit["responses"]["429"]["headers"]
+    assert "Idempotent-Replayed" in submit["responses"]["201"]["headers"]
+    error = schema["components"]["schemas"]["Error"]["properties"]["error"]
+    assert set(error["required"]) == {"code", "message", "fields"}
+    assert {"validation_error", "insufficient_funds", "throttled", "channel_unavailable"} <= set(
+        error["properties"]["code"]["enum"]
+    )
+
+
+def test_the_openapi_schema_documents_the_notify_endpoint_as_unauthenticated(alice, api_client_for):
+    schema = api_client_for(alice).get("/api/schema/", {"format": "json"}).json()
+
+    notify = schema["paths"]["/api/v1/notify/{channel_code}/"]["post"]
+
+    assert "security" not in notify and "security" not in schema  # no credentials asked for
+    assert {"200", "400", "404"} <= set(notify["responses"]) and "401" not in notify["responses"]

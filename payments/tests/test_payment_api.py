@@ -9,6 +9,7 @@ from rest_framework.test import APIClient
 
 from payments import metrics
 from payments.api import notify as notify_view
+from payments.channels import registry
 from payments.models import Channel, PaymentEvent, PaymentOrder, Refund
 from wallet.models import Account
 
@@ -241,9 +242,38 @@ def test_rejected_notifies_are_stored_up_to_the_cap_and_counted_beyond_it():
         APIClient().post("/api/v1/notify/wechat_pay/", b"{}", content_type="application/json") for _ in range(cap + 3)
     ]
 
-    assert {reply.status_code for reply in replies} == {500}
+    assert {reply.status_code for reply in replies} == {400}
     assert PaymentEvent.objects.filter(outcome="refused", kind="notify").count() == cap
     assert metrics.value("notify_rejected") == before + cap + 3
+
+
+@pytest.mark.parametrize(
+    ("channel_code", "body", "content_type"),
+    [
+        ("wechat_pay", b'{"id": "forged", "resource": {}}', "application/json"),
+        ("wechat_v2_pay", b"<xml><return_code>SUCCESS</return_code></xml>", "text/xml"),
+        ("alipay", b"trade_status=TRADE_SUCCESS&out_trade_no=P1&sign=forged", "application/x-www-form-urlencoded"),
+        ("bank", b'{"order_no": "WD1", "status": "SUCCESS", "sign": "forged"}', "application/json"),
+    ],
+)
+def test_a_forged_notify_is_a_400_with_the_protocols_failure_answer(channel_code, body, content_type):
+    # given what the channel's protocol answers a notify it should send again
+    failure = registry.adapter_for(Channel.objects.get(code=channel_code)).notify_reply(accepted=False)
+
+    # when a notify without the channel's signature arrives
+    reply = APIClient().post(f"/api/v1/notify/{channel_code}/", body, content_type=content_type)
+
+    # then it is refused as a bad request, never as our own failure, in the protocol's words
+    assert reply.status_code == 400
+    assert (reply.content, reply["Content-Type"]) == (failure.body, failure.content_type)
+
+
+def test_the_notify_endpoint_answers_an_unknown_channel_and_other_methods_with_the_error_envelope():
+    unknown = APIClient().post("/api/v1/notify/no_such_channel/", b"{}", content_type="application/json")
+    get = APIClient().get("/api/v1/notify/wechat_pay/")
+
+    assert (unknown.status_code, unknown.json()["error"]["code"]) == (404, "not_found")
+    assert (get.status_code, get.json()["error"]["code"]) == (405, "method_not_allowed")
 
 
 @pytest.mark.parametrize(
@@ -304,3 +334,32 @@ def test_full_width_digits_are_not_an_amount(alice, funded_account, api_client_f
 
     assert response.status_code == 400 and "amount" in response.json()["error"]["fields"]
     assert not PaymentOrder.objects.exists()
+
+
+@pytest.mark.parametrize("amount", [" 1.00 ", "1.00 ", "\t1.00", 1, 1.0])
+def test_every_money_post_refuses_an_amount_the_schema_does_not_describe(
+    alice, bob, refunder, funded_account, card_account, api_client_for, amount
+):
+    # Given alice with money, a bound card and a paid order the merchant could refund
+    funded_account(alice, "100.00")
+    client = api_client_for(alice)
+    card = card_account(alice)
+    paid = post(client, PAYMENTS, BALANCE_PAYMENT).json()
+    before = (PaymentOrder.objects.count(), Refund.objects.count(), Account.objects.get(owner=alice).balance)
+
+    # When each money-moving POST gets the amount padded or as a number
+    replies = [
+        post(client, "/api/v1/transfers/", {"to": "bob", "amount": amount}),
+        post(client, "/api/v1/withdrawals/", {"payout_account": card.pk, "amount": amount}),
+        post(client, RECHARGES, {"method": "wechat_native", "client_type": "web", "amount": amount}),
+        post(client, PAYMENTS, BALANCE_PAYMENT | {"business_order_no": "BO-2", "amount": amount}),
+        post(api_client_for(refunder), f"{PAYMENTS}{paid['order_no']}/refunds/", {"amount": amount}),
+    ]
+
+    # Then each is a validation error on the amount, and nothing changed
+    assert [reply.status_code for reply in replies] == [400] * 5
+    assert {reply.json()["error"]["code"] for reply in replies} == {"validation_error"}
+    assert all("amount" in reply.json()["error"]["fields"] for reply in replies)
+    assert (PaymentOrder.objects.count(), Refund.objects.count(), Account.objects.get(owner=alice).balance) == before
+    assert not alice.withdrawals.exists()
+    assert not Account.objects.filter(owner=bob).exclude(balance=0).exists()
