@@ -22,16 +22,19 @@ class AmountError(ValueError):
 
 
 def parse_amount(raw: object, *, maximum: Decimal | None = None) -> Decimal:
-    """Parse client input such as ``"12.34"`` into a positive two-place Decimal.
+    """Parse a wire amount such as ``"12.34"`` into a positive two-place Decimal.
 
-    Refuses floats (they are already inexact), exponents, NaN, Infinity, signs, zero, more
-    than two decimals and values above ``maximum``.
+    Takes exactly what the API schema describes: a string of ASCII digits with at most two
+    decimals. Refuses numbers (a float is already inexact), blanks around it, exponents, NaN,
+    Infinity, signs, zero, more than two decimals and values above ``maximum``.
     """
-    if isinstance(raw, (bool, float)):
-        raise AmountError('Send the amount as a string such as "12.34".')
-    text = str(raw).strip() if isinstance(raw, (str, int, Decimal)) else None
-    if text is None or not text:
+    if raw is None or raw == "":
         raise AmountError("An amount is required.")
+    if not isinstance(raw, str):
+        raise AmountError('Send the amount as a string such as "12.34".')
+    text = raw
+    if text != text.strip():
+        raise AmountError('Not a valid amount: no spaces around it; send "12.34".')
     if not _PLAIN_AMOUNT.match(text):
         if re.match(r"^\d+\.\d{3,}$", text, re.ASCII):
             raise AmountError("At most 2 decimal places are allowed.")

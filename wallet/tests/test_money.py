@@ -1,4 +1,4 @@
-"""Strict money parsing: refuse, never round (DESIGN §3)."""
+"""Strict money parsing: refuse, never round."""
 
 from decimal import Decimal
 
@@ -9,7 +9,7 @@ from wallet.money import AmountError, format_amount, parse_amount, quantize
 
 @pytest.mark.parametrize(
     ("raw", "expected"),
-    [("12.34", "12.34"), ("12.3", "12.30"), ("7", "7.00"), (" 0.01 ", "0.01"), (5, "5.00"), (Decimal("2.5"), "2.50")],
+    [("12.34", "12.34"), ("12.3", "12.30"), ("7", "7.00"), ("0.01", "0.01"), ("0000.50", "0.50")],
 )
 def test_plain_positive_decimals_parse_to_two_places(raw, expected):
     assert parse_amount(raw) == Decimal(expected)
@@ -36,6 +36,13 @@ def test_plain_positive_decimals_parse_to_two_places(raw, expected):
         (None, "required"),
         (1.5, "string"),
         (True, "string"),
+        (5, "string"),  # the schema says a string; a JSON number is refused, not read
+        (Decimal("2.5"), "string"),
+        (" 1.00 ", "no spaces"),
+        ("1.00 ", "no spaces"),
+        ("\t1.00", "no spaces"),
+        ("1.00\n", "no spaces"),
+        ("\u00a01.00", "no spaces"),
     ],
 )
 def test_anything_else_is_refused_with_a_reason(raw, reason):
