@@ -11,10 +11,8 @@ given to every child. While it runs, the launcher keeps the servers' URLs and th
 ``run.env`` for the management commands of a second shell (config/runenv.py).
 """
 
-import base64
 import fcntl
 import os
-import secrets
 import signal
 import socket
 import subprocess
@@ -26,6 +24,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from config import embedded, runenv
+from config.keys import DEVELOPMENT_VALUES, keys_generate
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 CHILD_STOP_TIMEOUT = 20
@@ -33,12 +32,7 @@ WEB_START_TIMEOUT = 60
 # A manage.py probing the lock holds it for an instant (runenv.launcher_alive).
 LOCK_ATTEMPTS = 20
 SECRETS_FILE = "secrets.env"
-SECRETS = {
-    "DJANGO_SECRET_KEY": lambda: secrets.token_urlsafe(50),
-    # FIELD_ENCRYPTION_KEYS: "id:base64(32 bytes)", newest first (payments/encryption.py).
-    "FIELD_ENCRYPTION_KEYS": lambda: f"run1:{base64.b64encode(secrets.token_bytes(32)).decode()}",
-    "BLIND_INDEX_KEY": lambda: secrets.token_urlsafe(32),
-}
+SECRETS = tuple(DEVELOPMENT_VALUES)
 # What a management command needs to act on this system rather than on the settings' defaults.
 RUN_ENV_VARIABLES = (
     "DATABASE_URL",
@@ -161,7 +155,8 @@ def _secrets(var_dir: Path) -> dict[str, str]:
     path = var_dir / SECRETS_FILE
     stored = runenv.env_file_read(path) if path.exists() else {}
     missing = [name for name in SECRETS if not os.environ.get(name)]
-    made = {name: SECRETS[name]() for name in missing if not stored.get(name)}
+    fresh = keys_generate(key_id="run1")
+    made = {name: fresh[name] for name in missing if not stored.get(name)}
     if made:
         runenv.env_file_write(path, stored | made)
         print(f"Made {', '.join(made)} for this var directory; kept in {path}.", flush=True)
