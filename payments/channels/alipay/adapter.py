@@ -37,6 +37,7 @@ from payments.channels.base import (
     UnknownOutcome,
 )
 from payments.channels.http import ChannelHttp, HttpResponse
+from wallet.json_input import json_parse
 from wallet.money import format_amount, is_cents, parse_amount
 
 # Method -> (API method, product code).
@@ -314,12 +315,12 @@ class AlipayAdapter:
         except (UnicodeDecodeError, signing.AnswerUnreadable) as exc:
             raise UnknownOutcome(f"Alipay answer to {method} unreadable: {exc}") from exc
         text = members.get(method.replace(".", "_") + "_response") or members.get("error_response")
-        signature = json.loads(members["sign"]) if "sign" in members else None
+        signature = json_parse(members["sign"]) if "sign" in members else None
         if text is None or not isinstance(signature, str):
             raise UnknownOutcome(f"Alipay answer to {method} is unsigned or has no response")
         if not signing.signature_valid(self.credentials.alipay_public_key, text, signature):
             raise UnknownOutcome(f"Alipay answer to {method} not verified")
-        node = json.loads(text)
+        node = json_parse(text)
         if not isinstance(node, dict):
             raise UnknownOutcome(f"Alipay answer to {method} is not an object")
         return node
@@ -377,7 +378,7 @@ def _unsigned(params: Mapping[str, str]) -> dict[str, str]:
 
 def _audit(params: Mapping[str, str]) -> dict[str, object]:
     """The request for the audit log: its parameters, ``biz_content`` decoded, no signature."""
-    return {key: json.loads(value) if key == "biz_content" else value for key, value in _unsigned(params).items()}
+    return {key: json_parse(value) if key == "biz_content" else value for key, value in _unsigned(params).items()}
 
 
 def _yuan_text(amount: Decimal, currency: str) -> str:

@@ -28,6 +28,7 @@ from payments.channels.base import (
     UnknownOutcome,
 )
 from payments.channels.http import ChannelHttp, HttpResponse
+from wallet.json_input import json_parse
 
 CENT = Decimal("0.01")
 CODE_OK = "0000"
@@ -237,7 +238,7 @@ def _json_dump(fields: Mapping[str, Any]) -> bytes:
 
 def _json_load(body: bytes) -> dict[str, Any] | None:
     try:
-        fields = json.loads(body)
+        fields = json_parse(body)
     except (UnicodeDecodeError, ValueError):
         return None
     return fields if isinstance(fields, dict) else None

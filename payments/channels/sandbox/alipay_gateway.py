@@ -8,7 +8,6 @@ Alipay's codes (40004 with ``ACQ.*`` sub_codes). A page or wap payment is opened
 payer's browser arriving with the signed URL, then sent on to the sandbox cashier.
 """
 
-import json
 import re
 from collections.abc import Callable, Mapping
 from datetime import datetime
@@ -29,6 +28,7 @@ from payments.channels.sandbox import payment_engine
 from payments.channels.sandbox.cashier import cashier_url
 from payments.channels.sandbox.keys import keys_for
 from payments.channels.sandbox.models import PaymentScenario, Protocol, SandboxPayment, SandboxRefund
+from wallet.json_input import json_parse
 from wallet.money import ZERO, AmountError, format_amount, parse_amount
 
 # API method -> (our payment method, the product code it must carry).
@@ -319,7 +319,7 @@ API: dict[str, Callable[[Payload], Payload]] = {
 
 def _biz(params: Mapping[str, str]) -> Payload:
     try:
-        biz = json.loads(params.get("biz_content") or "", parse_float=Decimal)
+        biz = json_parse(params.get("biz_content") or "", parse_float=Decimal)
     except ValueError:
         biz = None
     if not isinstance(biz, dict):

@@ -24,6 +24,7 @@ from payments.channels.sandbox import engine
 from payments.channels.sandbox.keys import keys_for
 from payments.channels.sandbox.models import Protocol, SandboxPayout, Scenario
 from payments.identifiers import card_number_mask, luhn_valid
+from wallet.json_input import json_parse
 
 CODE_OK = "0000"
 WIRE_STATUS = {
@@ -108,7 +109,7 @@ def notify_acknowledged(status: int, body: bytes) -> bool:
     if not 200 <= status < 300:
         return False
     try:
-        answer = json.loads(body)
+        answer = json_parse(body)
     except ValueError:
         return False
     return isinstance(answer, dict) and answer.get("code") == CODE_OK
@@ -214,7 +215,7 @@ def _json_dump(fields: dict[str, Any]) -> bytes:
 def _json_load(body: bytes) -> dict[str, Any]:
     """The request's fields; anything that is not a JSON object has none (and no signature)."""
     try:
-        fields = json.loads(body)
+        fields = json_parse(body)
     except (UnicodeDecodeError, ValueError):
         return {}
     return fields if isinstance(fields, dict) else {}

@@ -6,7 +6,6 @@ Requests must carry this merchant's signature; answers are signed in the request
 the sandbox cashier page, where Native ``code_url`` and H5 ``mweb_url`` point.
 """
 
-import json
 from datetime import datetime
 from decimal import Decimal
 from secrets import token_hex
@@ -31,6 +30,7 @@ from payments.channels.sandbox.wechat_v2 import (
     wechat_time,
 )
 from payments.channels.wechat_v2.signing import SignType
+from wallet.json_input import json_parse
 
 MERCHANT = ("mch_id", "appid")
 # What each trade type needs beyond the fields every unified order carries.
@@ -288,7 +288,7 @@ def _compact_time_valid(text: str) -> bool:
 
 def _h5_scene_valid(scene_info: str) -> bool:
     try:
-        scene = json.loads(scene_info)
+        scene = json_parse(scene_info)
     except ValueError:
         return False
     return isinstance(scene, dict) and isinstance(scene.get("h5_info"), dict)

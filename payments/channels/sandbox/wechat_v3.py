@@ -34,6 +34,7 @@ from payments.channels.sandbox.wechat_v3_pay import refund_notify_build as refun
 from payments.channels.sandbox.wechat_v3_pay import urlpatterns as payment_urlpatterns
 from payments.channels.wechat_v3 import signing
 from payments.identifiers import openid_mask
+from wallet.json_input import json_parse
 from wallet.money import CENT
 
 BILLS = "v3/fund-app/mch-transfer/transfer-bills"
@@ -102,7 +103,7 @@ def transfer_bill_create(request: HttpRequest) -> HttpResponse:
     if not merchant_signed(request, secrets):
         return signed_answer(secrets, 401, {"code": "SIGN_ERROR", "message": "签名错误"})
     try:
-        bill = json.loads(request.body)
+        bill = json_parse(request.body)
     except ValueError:
         bill = None
     problem = _bill_problem(bill, request, secrets)

@@ -28,6 +28,7 @@ from payments.channels.sandbox.models import Protocol, SandboxPayment, SandboxRe
 from payments.channels.sandbox.payment_engine import RefundRefusal, RefundRefused
 from payments.channels.wechat_v3 import signing
 from payments.identifiers import openid_mask
+from wallet.json_input import json_parse
 from wallet.money import CENT
 
 TRANSACTIONS = "v3/pay/transactions"
@@ -397,7 +398,7 @@ def _notify(
 
 def _json(request: HttpRequest) -> dict[str, Any]:
     try:
-        data = json.loads(request.body)
+        data = json_parse(request.body)
     except ValueError:
         return {}
     return data if isinstance(data, dict) else {}

@@ -36,6 +36,7 @@ from payments.channels.http import ChannelHttp, HttpResponse
 from payments.channels.wechat_trade import fen
 from payments.channels.wechat_v3 import payments, signing
 from payments.channels.wechat_v3.credentials import SCENE_REPORT_INFOS, WechatV3Credentials
+from wallet.json_input import json_parse
 
 BILLS_PATH = "/v3/fund-app/mch-transfer/transfer-bills"
 NOTIFY_EVENT = "MCHTRANSFER.BILL.FINISHED"
@@ -229,8 +230,8 @@ class WechatV3Adapter:
         signing.wechatpay_headers_verify(
             headers=headers, body=body, public_key=credentials.platform_public_key, serial=credentials.platform_serial
         )
-        envelope = json.loads(body)
-        resource = json.loads(signing.resource_decrypt(key=credentials.api_v3_key, resource=envelope["resource"]))
+        envelope = json_parse(body)
+        resource = json_parse(signing.resource_decrypt(key=credentials.api_v3_key, resource=envelope["resource"]))
         if not isinstance(resource, dict):
             raise TypeError("the resource is not a JSON object")
         return str(envelope["event_type"]), resource
@@ -314,7 +315,7 @@ class WechatV3Adapter:
         """The verified JSON object of an answer; UnknownOutcome for a 5xx or anything unverifiable."""
         self._verify(response)
         try:
-            data = json.loads(response.body)
+            data = json_parse(response.body)
         except ValueError as exc:
             raise UnknownOutcome(f"WeChat answer (HTTP {response.status}) is not JSON") from exc
         if not isinstance(data, dict):
