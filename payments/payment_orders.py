@@ -183,9 +183,14 @@ def payment_order_sync(*, order: PaymentOrder) -> PaymentOrder:
     if not order.is_open or order.channel is None:
         return order
     channel = order.channel
+    try:
+        adapter = registry.payment_adapter(channel)
+    except base.ChannelUnrouted as exc:
+        logger.warning("query of %s not sent: %s", order.order_no, exc)
+        return order
     _request_sent(order, operation="query")
     try:
-        status = registry.payment_adapter(channel).payment_query(order.order_no)
+        status = adapter.payment_query(order.order_no)
     except (base.RetryableError, base.UnknownOutcome) as exc:
         _channel_error(order, operation="query", exc=exc)
         return _fresh(order)
@@ -207,9 +212,16 @@ def payment_order_close(*, order: PaymentOrder, actor: User | None = None, reaso
     if order.channel is None:
         raise errors.Conflict("A balance payment is never open.")
     channel = order.channel
+    try:
+        adapter = registry.payment_adapter(channel)
+    except base.ChannelUnrouted as exc:
+        # Not closed here either: the payer may have paid at the channel meanwhile.
+        logger.warning("close of %s not sent: %s", order.order_no, exc)
+        PaymentOrder.objects.filter(pk=order.pk).update(next_check_at=timezone.now() + CLOSE_RETRY_AFTER)
+        return _fresh(order)
     _request_sent(order, operation="close")
     try:
-        status = registry.payment_adapter(channel).payment_close(order.order_no, expires_at=order.expires_at)
+        status = adapter.payment_close(order.order_no, expires_at=order.expires_at)
     except (base.RetryableError, base.UnknownOutcome) as exc:
         _channel_error(order, operation="close", exc=exc)
         PaymentOrder.objects.filter(pk=order.pk).update(next_check_at=timezone.now() + CLOSE_RETRY_AFTER)
@@ -601,7 +613,10 @@ def _reopened(replay: Creation, *, payer_id: str) -> Creation:
     order = replay.order
     if order.status != PaymentOrder.Status.PENDING or order.channel is None:
         return replay
-    adapter = registry.payment_adapter(order.channel)
+    try:
+        adapter = registry.payment_adapter(order.channel)
+    except base.ChannelUnrouted:
+        return replay
     return Creation(order=_open_at_channel(order, adapter=adapter, payer_id=payer_id), created=False)
 
 

@@ -65,6 +65,10 @@ def payout_send(*, withdrawal_id: int) -> str:
             # Switched off by operations: nothing leaves, the order stays approved (cancellable)
             # and the approved sweep offers it again every minute.
             return "channel_disabled"
+        if not registry.is_reachable(withdrawal.channel):
+            # Its credentials are gone and the sandbox is off: the same, until it is configured.
+            logger.warning("%s waits: its channel %s is not routed", withdrawal.order_no, withdrawal.channel.code)
+            return "channel_unrouted"
         # Everything that can fail before the channel is asked (credentials, decrypting the
         # payee) fails here, while the order is still approved and can be cancelled.
         adapter = registry.payout_adapter(withdrawal.channel)

@@ -33,6 +33,11 @@ class RetryableError(ChannelError):
     """Nothing was taken by the channel: the same request may be sent again."""
 
 
+class ChannelUnrouted(RetryableError):
+    """The channel has no credentials and the sandbox is off: nothing can be sent to it until it
+    is configured again. Orders bound to it wait; nothing is failed for it."""
+
+
 class UnknownOutcome(ChannelError):
     """The request may have been processed: query before deciding anything."""
 

@@ -10,9 +10,8 @@ from functools import lru_cache
 from importlib import import_module
 
 from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured
 
-from payments.channels.base import Adapter, PaymentAdapter, PayoutAdapter
+from payments.channels.base import Adapter, ChannelUnrouted, PaymentAdapter, PayoutAdapter
 from payments.models import Channel, ChannelAdapter
 
 PACKAGES = {
@@ -32,12 +31,13 @@ def payment_adapter(channel: Channel) -> PaymentAdapter:
 
 
 def adapter_for(channel: Channel) -> Adapter:
-    """The channel's adapter, both halves (the notify endpoint reads every kind of notify)."""
+    """The channel's adapter, both halves (the notify endpoint reads every kind of notify);
+    ``ChannelUnrouted`` when it has no credentials and the sandbox is off."""
     configured = _configured(channel.adapter, settings.CHANNEL_READ_TIMEOUT)
     if configured is not None:
         return configured
     if not settings.SANDBOX_ENABLED:
-        raise ImproperlyConfigured(f"No credentials for the {channel.adapter} channel and the sandbox is off.")
+        raise ChannelUnrouted(f"No credentials for the {channel.adapter} channel and the sandbox is off.")
     from payments.channels.sandbox.keys import keys_row
 
     keys = keys_row(channel.adapter)
