@@ -11,6 +11,12 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 
+from wallet.idempotency import MAX_KEY_LENGTH
+
+# A ledger key is a flow's prefix and a client's Idempotency-Key (``p2p:<user id>:<key>``), so it
+# holds every client key the API accepts, with room for the prefix.
+LEDGER_KEY_MAX_LENGTH = MAX_KEY_LENGTH + 64
+
 
 def money_field(**options) -> models.DecimalField:
     """NUMERIC(18,2): every amount column of the ledger."""
@@ -92,7 +98,7 @@ class Account(models.Model):
 class Transfer(models.Model):
     """One journal entry: immutable once written."""
 
-    idempotency_key = models.CharField(max_length=128, unique=True)
+    idempotency_key = models.CharField(max_length=LEDGER_KEY_MAX_LENGTH, unique=True)
     # sha256 of kind, reference and legs: a replayed key with other content is a conflict.
     fingerprint = models.CharField(max_length=64)
     kind = models.CharField(max_length=32)
@@ -157,7 +163,7 @@ class Hold(models.Model):
         CAPTURED = "captured", "Captured"
         RELEASED = "released", "Released"
 
-    idempotency_key = models.CharField(max_length=128, unique=True)
+    idempotency_key = models.CharField(max_length=LEDGER_KEY_MAX_LENGTH, unique=True)
     account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="holds")
     amount = money_field()
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)

@@ -17,7 +17,8 @@ from django.contrib.auth.models import User
 from django.db import DatabaseError, IntegrityError, connection, transaction
 
 from wallet import errors
-from wallet.models import Account, Hold, Transfer
+from wallet.idempotency import idempotency_key_normalise
+from wallet.models import LEDGER_KEY_MAX_LENGTH, Account, Hold, Transfer
 from wallet.money import ZERO, is_cents, is_positive_cents
 
 SYSTEM_ACCOUNT_KINDS = {
@@ -198,9 +199,10 @@ def _translate_db_errors() -> Iterator[None]:
 
 
 def _check_key(key: str) -> None:
-    if not key or len(key) > 128:
+    if not key or len(key) > LEDGER_KEY_MAX_LENGTH:
         raise errors.ValidationFailed(
-            "An idempotency key of 1 to 128 characters is required.", fields={"idempotency_key": "invalid"}
+            f"An idempotency key of 1 to {LEDGER_KEY_MAX_LENGTH} characters is required.",
+            fields={"idempotency_key": "invalid"},
         )
 
 
@@ -247,6 +249,7 @@ def transfer_send(
 
     The ledger key is namespaced by sender, so one user's keys never collide with another's.
     """
+    key = idempotency_key_normalise(idempotency_key)
     if sender.pk == recipient.pk:
         raise errors.ValidationFailed("You cannot transfer to yourself.", fields={"to": "self"})
     if not recipient.is_active:
@@ -257,7 +260,7 @@ def transfer_send(
     source = account_for_user(user=sender)
     target = account_for_user(user=recipient)
     return transfer_post(
-        idempotency_key=f"p2p:{sender.pk}:{idempotency_key}",
+        idempotency_key=f"p2p:{sender.pk}:{key}",
         kind="p2p",
         legs=[Leg(source, -amount), Leg(target, amount)],
         memo=memo,

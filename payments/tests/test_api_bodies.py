@@ -1,5 +1,5 @@
-"""Hostile bodies on the public and the money-moving endpoints: a 400 that changes nothing,
-never a 500."""
+"""Hostile bodies and keys on the public and the money-moving endpoints: a 400 that changes
+nothing, never a 500, and one Idempotency-Key rule everywhere."""
 
 import pytest
 from django.test import Client
@@ -10,6 +10,13 @@ from wallet.models import Transfer
 pytestmark = pytest.mark.django_db
 
 DEEP = b"[" * 50_000
+BALANCE_PAYMENT = {
+    "method": "balance",
+    "amount": "30.00",
+    "client_type": "app",
+    "subject": "A cup of tea",
+    "business_order_no": "BO-1",
+}
 MONEY_POSTS = ["/api/v1/transfers/", "/api/v1/withdrawals/", "/api/v1/recharges/", "/api/v1/payments/"]
 
 
@@ -49,3 +56,54 @@ def test_a_deeply_nested_notify_is_refused_and_changes_nothing(channel):
 
     assert 400 <= response.status_code < 500
     assert not PaymentEvent.objects.filter(outcome="applied").exists()
+
+
+@pytest.mark.parametrize(("length", "status"), [(255, 201), (256, 400)])
+def test_one_idempotency_key_length_rule_on_every_money_post(
+    alice, bob, refunder, funded_account, card_account, api_client_for, length, status
+):
+    funded_account(alice, "1000.00")
+    client = api_client_for(alice)
+    key = "k" * length
+    paid = client.post("/api/v1/payments/", BALANCE_PAYMENT, format="json", HTTP_IDEMPOTENCY_KEY="p" * 255).json()
+
+    replies = {
+        "transfers": client.post(
+            "/api/v1/transfers/", {"to": "bob", "amount": "1.00"}, format="json", HTTP_IDEMPOTENCY_KEY=key
+        ),
+        "withdrawals": client.post(
+            "/api/v1/withdrawals/",
+            {"payout_account": card_account(alice).pk, "amount": "100.00"},
+            format="json",
+            HTTP_IDEMPOTENCY_KEY=key,
+        ),
+        "payments": client.post(
+            "/api/v1/payments/",
+            BALANCE_PAYMENT | {"business_order_no": "BO-2"},
+            format="json",
+            HTTP_IDEMPOTENCY_KEY=key,
+        ),
+        "refunds": api_client_for(refunder).post(
+            f"/api/v1/payments/{paid['order_no']}/refunds/", {"amount": "1.00"}, format="json", HTTP_IDEMPOTENCY_KEY=key
+        ),
+    }
+
+    assert {name: reply.status_code for name, reply in replies.items()} == dict.fromkeys(replies, status)
+    if status == 400:
+        assert {reply.json()["error"]["fields"]["Idempotency-Key"] for reply in replies.values()} == {"required"}
+
+
+def test_the_schema_states_the_idempotency_key_rule_on_every_money_post(api_client_for, alice):
+    schema = api_client_for(alice).get("/api/schema/", HTTP_ACCEPT="application/json").json()
+
+    keys = [
+        parameter["schema"]
+        for path in schema["paths"].values()
+        for operation in path.values()
+        for parameter in operation.get("parameters", [])
+        if parameter["name"] == "Idempotency-Key"
+    ]
+    assert len(keys) >= 5
+    assert all(
+        key == {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]([ -~]*[!-~])?$"} for key in keys
+    )

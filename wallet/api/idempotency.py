@@ -19,15 +19,18 @@ from rest_framework.response import Response
 
 from wallet import errors
 from wallet.api.users import request_user
-from wallet.idempotency import HEADER, idempotency_key_normalise
+from wallet.idempotency import HEADER, KEY_SCHEMA, MAX_KEY_LENGTH, idempotency_key_normalise
 from wallet.models import IdempotencyRecord
 
 IDEMPOTENCY_KEY_PARAMETER = OpenApiParameter(
     name=HEADER,
     location=OpenApiParameter.HEADER,
     required=True,
-    type=str,
-    description="Unique per request you mean to make once; retry with the same key and body.",
+    type=KEY_SCHEMA,
+    description=(
+        f"Unique per request you mean to make once, among your own requests: 1 to {MAX_KEY_LENGTH} visible "
+        "ASCII characters. Retry with the same key and body to get the first answer again."
+    ),
 )
 
 

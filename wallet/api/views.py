@@ -9,7 +9,7 @@ from rest_framework.views import APIView
 
 from wallet import errors, selectors, services
 from wallet.api.fields import MoneyField, SignedMoneyField
-from wallet.api.idempotency import IDEMPOTENCY_KEY_PARAMETER, idempotent
+from wallet.api.idempotency import IDEMPOTENCY_KEY_PARAMETER, idempotent, request_idempotency_key
 from wallet.api.inputs import StrictCharField
 from wallet.api.pagination import NewestFirstCursorPagination
 from wallet.api.schema import IDEMPOTENT_REPLAYED, NOT_BLANK, api_schema
@@ -109,7 +109,7 @@ class TransferSendApi(APIView):
                 recipient=recipient,
                 amount=data["amount"],
                 memo=data["memo"],
-                idempotency_key=request.headers["Idempotency-Key"],
+                idempotency_key=request_idempotency_key(request),
             )
             body = {
                 "pk": transfer.pk,
