@@ -50,6 +50,15 @@ class ReasonForm(forms.Form):
     reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3, "cols": 60}), max_length=500, strip=True)
 
 
+class PayoutChannelFilter(admin.RelatedFieldListFilter):
+    """Only the channels that pay out: a withdrawal never goes through a payment-only channel."""
+
+    def field_choices(self, field, request, model_admin):
+        return [
+            (channel.pk, str(channel)) for channel in Channel.objects.exclude(payout_account_kind="").order_by("code")
+        ]
+
+
 @admin.register(Channel)
 class ChannelAdmin(admin.ModelAdmin):
     list_display = (
@@ -197,7 +206,12 @@ class WithdrawalAdmin(ExportMixin, ReadOnlyMixin, admin.ModelAdmin):
         "approvals_given",
         "status",
     )
-    list_filter = (QueueStatusFilter, "channel", "approvals_required", ("created_at", DateRangeFilter))
+    list_filter = (
+        QueueStatusFilter,
+        ("channel", PayoutChannelFilter),
+        "approvals_required",
+        ("created_at", DateRangeFilter),
+    )
     search_fields = ("order_no__exact", "user__username__exact")
     search_help_text = "Exact order number or username."
     ordering = ("created_at", "id")

@@ -573,7 +573,8 @@ def _terms_check(
         raise errors.ValidationFailed("The amount must be a positive amount in cents.", fields={"amount": "invalid"})
     if client_type not in METHOD_CLIENT_TYPES[method]:
         raise errors.ValidationFailed(
-            f"{method} cannot be used from a {client_type} client.", fields={"client_type": "method_not_available"}
+            f"{method} cannot be used from the client type {client_type}.",
+            fields={"client_type": "method_not_available"},
         )
     if business_type == BusinessType.RECHARGE and method == PaymentMethod.BALANCE:
         raise errors.ValidationFailed("A wallet cannot be recharged from itself.", fields={"method": "invalid"})

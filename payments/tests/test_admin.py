@@ -255,6 +255,17 @@ def test_choosing_all_statuses_in_the_status_filter_lists_orders_of_every_status
     assert listed_order_nos(only_failed) == [others["failed"].order_no]
 
 
+def test_the_channel_filter_offers_only_the_channels_that_pay_out(pending_for, reviewer_client):
+    pending_for()
+
+    page = reviewer_client.get(QUEUE).content.decode()
+
+    offered = set(re.findall(r"channel__id__exact=(\d+)", page))
+    payout_channels = {str(pk) for pk in Channel.objects.exclude(payout_account_kind="").values_list("pk", flat=True)}
+    assert offered == payout_channels
+    assert Channel.objects.filter(payout_account_kind="").exists()
+
+
 def test_a_status_that_does_not_exist_sends_the_reviewer_back_with_an_error(reviewer_client):
     response = reviewer_client.get(f"{QUEUE}?status=lost")
 

@@ -363,3 +363,15 @@ def test_every_money_post_refuses_an_amount_the_schema_does_not_describe(
     assert (PaymentOrder.objects.count(), Refund.objects.count(), Account.objects.get(owner=alice).balance) == before
     assert not alice.withdrawals.exists()
     assert not Account.objects.filter(owner=bob).exclude(balance=0).exists()
+
+
+def test_a_method_the_client_cannot_use_is_refused_in_plain_words(alice, api_client_for):
+    response = post(
+        api_client_for(alice), RECHARGES, {"method": "alipay_page", "client_type": "app", "amount": "10.00"}
+    )
+
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["fields"] == {"client_type": "method_not_available"}
+    assert error["message"] == "alipay_page cannot be used from the client type app."
+    assert not PaymentOrder.objects.exists()
