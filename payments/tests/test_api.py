@@ -717,6 +717,21 @@ def test_cancelling_without_a_body_uses_a_default_reason(alice, funded_account, 
     assert response.json()["status_reason"] == "Cancelled by the user."
 
 
+def test_a_cancel_body_that_is_not_json_is_refused_and_cancels_nothing(alice, funded_account, api_client_for, submit):
+    # given a malformed multipart body, which a form parser would read as an empty form
+    funded_account(alice, "500.00")
+    withdrawal = submit(alice, "100.00")
+    body = b"--b\r\n[None, [], []]--b--\r\n"
+
+    response = api_client_for(alice).post(
+        cancel_url(withdrawal.order_no), body, content_type="multipart/form-data; boundary=b"
+    )
+
+    assert (response.status_code, error_of(response)["code"]) == (415, "unsupported_media_type")
+    withdrawal.refresh_from_db()
+    assert withdrawal.status == WithdrawalStatus.APPROVED
+
+
 def test_a_processing_order_cannot_be_cancelled_409_and_stays_held(withdrawal_in, api_client_for):
     # given an order already sent to the channel
     withdrawal = withdrawal_in(WithdrawalStatus.PROCESSING)

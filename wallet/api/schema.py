@@ -27,7 +27,7 @@ _STATUS_MEANING = {
     403: "Not allowed (a session-authenticated write also needs its CSRF token).",
     404: "No such object among yours.",
     409: "The object is not in a state that allows this, or the Idempotency-Key was used for another request.",
-    415: "The body is neither JSON nor form data.",
+    415: "The body is of a media type this operation does not take.",
     422: "Well-formed, but refused by a business rule.",
     429: "Too many requests: retry after `Retry-After` seconds.",
     503: "The payment channel did not answer: retry later with the same Idempotency-Key.",
