@@ -16,7 +16,6 @@ from wallet.api.fields import MoneyField, SignedMoneyField
 from wallet.api.idempotency import IDEMPOTENCY_KEY_PARAMETER, request_idempotency_key
 from wallet.api.inputs import StrictCharField
 from wallet.api.pagination import NewestFirstCursorPagination
-from wallet.api.parsers import JSONParser
 from wallet.api.schema import IDEMPOTENT_REPLAYED, NOT_BLANK, api_schema
 from wallet.api.throttles import UserRateThrottle
 from wallet.api.users import request_user
@@ -229,10 +228,6 @@ class WithdrawalDetailApi(APIView):
 
 
 class WithdrawalCancelApi(APIView):
-    # Every field of its body is optional, and a form parser reads a malformed form body as an
-    # empty one: JSON only, so a body that is not an object is refused.
-    parser_classes = [JSONParser]
-
     @extend_schema_serializer(component_name="WithdrawalCancelInput")
     class InputSerializer(serializers.Serializer):
         reason = StrictCharField(required=False, allow_blank=True, default="", max_length=500)
