@@ -122,10 +122,10 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     # JSON only: the API speaks nothing else, and a malformed form body reads as an empty form.
-    "DEFAULT_PARSER_CLASSES": ["wallet.api.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["wallet.rest.parsers.JSONParser"],
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "wallet.api.errors.exception_handler",
+    "EXCEPTION_HANDLER": "wallet.rest.errors.exception_handler",
     "COERCE_DECIMAL_TO_STRING": True,
 }
 
@@ -176,7 +176,7 @@ CLIENT_IP_HEADER = env("CLIENT_IP_HEADER", default="")
 # Delivers user notifications (payments.notifications); a dotted path to a callable.
 NOTIFICATION_SENDER = env("NOTIFICATION_SENDER", default="payments.notifications.log_sender")
 
-# Per-user rates of wallet.api.throttles, kept in Redis ("10/minute", "100/hour").
+# Per-user rates of wallet.rest.throttles, kept in Redis ("10/minute", "100/hour").
 THROTTLE_RATES = {
     "withdrawal_submit": env("WITHDRAWAL_SUBMIT_RATE", default="10/minute"),
     "payment_create": env("PAYMENT_CREATE_RATE", default="30/minute"),

@@ -5,8 +5,8 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-handler404 = "wallet.api.errors.page_not_found"
-handler500 = "wallet.api.errors.server_error"
+handler404 = "wallet.rest.errors.page_not_found"
+handler500 = "wallet.rest.errors.server_error"
 
 urlpatterns = [
     path("admin/", admin.site.urls),

@@ -39,7 +39,7 @@ from payments.models import (
 )
 from payments.resources import WithdrawalResource, WithdrawalTransitionResource
 from risk import services as risk_services
-from wallet.admin import DateRangeFilter, ReadOnlyMixin, TransitionLogAdmin
+from wallet.adminkit import DateRangeFilter, ReadOnlyMixin, TransitionLogAdmin
 from wallet.errors import ApplicationError
 from wallet.models import Account
 

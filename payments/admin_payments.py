@@ -23,7 +23,7 @@ from payments.resources import (
     RefundResource,
     RefundTransitionResource,
 )
-from wallet.admin import DateRangeFilter, ReadOnlyMixin, TransitionLogAdmin
+from wallet.adminkit import DateRangeFilter, ReadOnlyMixin, TransitionLogAdmin
 from wallet.errors import ApplicationError
 
 

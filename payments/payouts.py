@@ -24,7 +24,7 @@ from payments.channels import registry
 from payments.channels.base import PayoutNotice, PayoutRequest, PayoutResult, PayoutState
 from payments.models import DeadLetter, PayoutAccountKind, Withdrawal, WithdrawalStatus
 from wallet import errors
-from wallet.api.throttles import rate_limiter
+from wallet.ratelimit import rate_limiter
 
 logger = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from django.core.validators import MaxValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
 
-from risk.rules import PARAMETER_FIELDS, PARAMETERS, REVIEW_ONLY_KINDS, Action, Kind, Period, RefusalCode
+from risk.kinds import PARAMETER_FIELDS, PARAMETERS, REVIEW_ONLY_KINDS, Action, Kind, Period, RefusalCode
 
 # Twelve or more digits, spaced or not, look like a card number: labels are masked.
 CARD_NUMBER = re.compile(r"(?:\d[ -]?){12,}")

@@ -1,4 +1,4 @@
-"""The withdrawal rules as pure functions of the facts (DESIGN §5).
+"""The withdrawal rules as pure functions of the facts.
 
 Nothing here touches the database: the caller gathers the facts (payments counts its own
 orders under the user's lock), risk.services adds the blocklist matches, and each enabled
@@ -12,82 +12,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
-from django.db import models
 from django.utils import timezone
 
-if TYPE_CHECKING:
-    from risk.models import RiskRule
+from risk.kinds import REFUSAL_CODES, Kind, Period, RefusalCode
+from risk.models import RiskRule
 
 T = TypeVar("T")
-
-
-class Period(models.TextChoices):
-    HOUR = "hour", "rolling hour"
-    DAY = "day", "calendar day"
-    DAYS_30 = "days_30", "rolling 30 days"
-
-
-class Kind(models.TextChoices):
-    AMOUNT_MIN = "amount_min", "Minimum amount"
-    AMOUNT_MAX = "amount_max", "Maximum single amount"
-    AMOUNT_REVIEW = "amount_review", "Review above amount"
-    FOUR_EYES = "four_eyes", "Two approvals from amount"
-    COUNT_LIMIT = "count_limit", "Count per period"
-    AMOUNT_LIMIT = "amount_limit", "Amount per period"
-    USER_BLOCKED = "user_blocked", "Inactive or blocklisted user"
-    PAYOUT_ACCOUNT_BLOCKED = "payout_account_blocked", "Blocklisted payout account"
-    WINDOW = "window", "Closed time window"
-    ROLLOUT = "rollout", "Staged rollout"
-
-
-class Action(models.TextChoices):
-    REJECT = "reject", "Reject"
-    REVIEW = "review", "Send to review"
-
-
-class RefusalCode(models.TextChoices):
-    """The API error codes of DESIGN §9 a rejection maps to."""
-
-    LIMIT_EXCEEDED = "limit_exceeded", "Limit exceeded"
-    RISK_REJECTED = "risk_rejected", "Refused by risk control"
-    WINDOW_CLOSED = "window_closed", "Outside the withdrawal window"
-    NOT_AVAILABLE = "not_available", "Not available yet"
-
-
-# The parameter columns each kind reads; every other parameter must be empty.
-PARAMETERS: dict[str, tuple[str, ...]] = {
-    Kind.AMOUNT_MIN: ("amount",),
-    Kind.AMOUNT_MAX: ("amount",),
-    Kind.AMOUNT_REVIEW: ("amount",),
-    Kind.FOUR_EYES: ("amount",),
-    Kind.COUNT_LIMIT: ("count", "period"),
-    Kind.AMOUNT_LIMIT: ("amount", "period"),
-    Kind.USER_BLOCKED: (),
-    Kind.PAYOUT_ACCOUNT_BLOCKED: (),
-    Kind.WINDOW: ("closed_from", "closed_until"),
-    Kind.ROLLOUT: ("percent",),
-}
-PARAMETER_FIELDS = ("amount", "count", "period", "closed_from", "closed_until", "percent")
-# What ``risk.switch_riskrule`` (operations) may change, by kind: the window and the staged
-# rollout switch availability, never a limit or a threshold. Everything else of a rule needs
-# ``risk.change_riskrule`` (finance supervisors), so no single operator can loosen a control.
-SWITCHES: dict[str, frozenset[str]] = {
-    Kind.WINDOW: frozenset({"enabled", "closed_from", "closed_until"}),
-    Kind.ROLLOUT: frozenset({"enabled", "percent"}),
-}
-# Every column of a rule that anyone may change; ``code`` and ``kind`` are its identity.
-CHANGEABLE_FIELDS = frozenset({"enabled", "action", "priority", "message", *PARAMETER_FIELDS})
-# Kinds whose whole point is a person looking at the withdrawal: they cannot reject.
-REVIEW_ONLY_KINDS = (Kind.AMOUNT_REVIEW, Kind.FOUR_EYES)
-
-REFUSAL_CODES: dict[str, RefusalCode] = {
-    Kind.USER_BLOCKED: RefusalCode.RISK_REJECTED,
-    Kind.PAYOUT_ACCOUNT_BLOCKED: RefusalCode.RISK_REJECTED,
-    Kind.WINDOW: RefusalCode.WINDOW_CLOSED,
-    Kind.ROLLOUT: RefusalCode.NOT_AVAILABLE,
-}
 
 
 @dataclass(frozen=True)

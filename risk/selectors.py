@@ -3,8 +3,9 @@
 from django.contrib.auth.models import User
 from django.db.models import Q
 
+from risk.kinds import CHANGEABLE_FIELDS, SWITCHES
 from risk.models import BlocklistEntry, RiskRule
-from risk.rules import CHANGEABLE_FIELDS, SWITCHES, Blocklisted
+from risk.rules import Blocklisted
 
 
 def rules_enabled() -> list[RiskRule]:

@@ -13,8 +13,9 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from risk import rules, selectors
+from risk.kinds import Action, Kind
 from risk.models import BlocklistEntry, RiskEvaluation, RiskRule
-from risk.rules import Action, Kind, WithdrawalFacts
+from risk.rules import WithdrawalFacts
 
 
 def withdrawal_risk_evaluate(*, facts: WithdrawalFacts) -> RiskEvaluation:

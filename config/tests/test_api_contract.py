@@ -16,7 +16,7 @@ from rest_framework.authtoken.models import Token
 from payments import payment_orders
 from payments import services as payments
 from payments.models import BusinessType
-from wallet.api.throttles import rate_limiter
+from wallet.ratelimit import rate_limiter
 
 CONFIG = __file__.removesuffix("test_api_contract.py") + "schemathesis.toml"
 RUN_TIMEOUT = 600

@@ -28,8 +28,8 @@ from payments.channels.base import Notice, NotifyRejected, PaymentStatus, Refund
 from payments.models import Channel, PaymentEvent
 from payments.payment_events import event_record
 from wallet import errors
-from wallet.api.schema import api_schema
-from wallet.api.throttles import rate_limiter
+from wallet.ratelimit import rate_limiter
+from wallet.rest.schema import api_schema
 
 logger = logging.getLogger(__name__)
 

@@ -18,12 +18,12 @@ from rest_framework.views import APIView
 from payments import payment_orders, qr, refunds, selectors
 from payments.models import METHOD_CLIENT_TYPES, BusinessType, ClientType, PaymentMethod, PaymentOrder, Refund
 from wallet import errors
-from wallet.api.fields import MoneyField, SignedMoneyField
-from wallet.api.idempotency import IDEMPOTENCY_KEY_PARAMETER, request_idempotency_key
-from wallet.api.inputs import StrictCharField
-from wallet.api.schema import IDEMPOTENT_REPLAYED, NOT_BLANK, NamedChoiceField, api_schema
-from wallet.api.throttles import UserRateThrottle
-from wallet.api.users import request_user
+from wallet.rest.fields import MoneyField, SignedMoneyField
+from wallet.rest.idempotency import IDEMPOTENCY_KEY_PARAMETER, request_idempotency_key
+from wallet.rest.inputs import StrictCharField
+from wallet.rest.schema import IDEMPOTENT_REPLAYED, NOT_BLANK, NamedChoiceField, api_schema
+from wallet.rest.throttles import UserRateThrottle
+from wallet.rest.users import request_user
 
 READ_QUERY_SECONDS = 3
 CHANNEL_METHODS = [(value, label) for value, label in PaymentMethod.choices if value != PaymentMethod.BALANCE]

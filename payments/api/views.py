@@ -12,13 +12,13 @@ from payments import selectors, services
 from payments.api.filters import WithdrawalFilter
 from payments.models import PayoutAccountKind, Withdrawal
 from wallet import errors
-from wallet.api.fields import MoneyField, SignedMoneyField
-from wallet.api.idempotency import IDEMPOTENCY_KEY_PARAMETER, request_idempotency_key
-from wallet.api.inputs import StrictCharField
-from wallet.api.pagination import NewestFirstCursorPagination
-from wallet.api.schema import IDEMPOTENT_REPLAYED, NOT_BLANK, api_schema
-from wallet.api.throttles import UserRateThrottle
-from wallet.api.users import request_user
+from wallet.rest.fields import MoneyField, SignedMoneyField
+from wallet.rest.idempotency import IDEMPOTENCY_KEY_PARAMETER, request_idempotency_key
+from wallet.rest.inputs import StrictCharField
+from wallet.rest.pagination import NewestFirstCursorPagination
+from wallet.rest.schema import IDEMPOTENT_REPLAYED, NOT_BLANK, api_schema
+from wallet.rest.throttles import UserRateThrottle
+from wallet.rest.users import request_user
 
 
 class WithdrawalSubmitThrottle(UserRateThrottle):

@@ -11,7 +11,7 @@ from payments import services
 from payments.models import PayoutAccount, Withdrawal, WithdrawalStatus
 from payments.tests.worker import celery_worker_process, sandbox_live  # noqa: F401 - pipeline fixtures
 from risk.models import RiskRule
-from wallet.api.throttles import rate_limiter
+from wallet.ratelimit import rate_limiter
 
 D = Decimal
 

@@ -20,8 +20,8 @@ from payments.models import PayoutAccount, Withdrawal, WithdrawalStatus
 from payments.tests.conftest import CARD_NUMBER, OPENID, OTHER_CARD_NUMBER
 from risk import services as risk_services
 from risk.models import BlocklistEntry, RiskEvaluation
-from wallet.api import throttles
 from wallet.models import Hold
+from wallet.rest import throttles
 from wallet.selectors import user_account, wallet_summary
 
 pytestmark = pytest.mark.django_db

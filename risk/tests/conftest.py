@@ -6,8 +6,9 @@ from decimal import Decimal
 import pytest
 
 from risk import services
+from risk.kinds import Period
 from risk.models import RiskEvaluation
-from risk.rules import Period, WithdrawalFacts
+from risk.rules import WithdrawalFacts
 from risk.tests.support import FINGERPRINT, local
 
 

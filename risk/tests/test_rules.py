@@ -4,7 +4,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from risk.rules import Period, period_starts
+from risk.kinds import Period
+from risk.rules import period_starts
 from risk.tests.support import hit_codes, local, set_rule
 
 pytestmark = pytest.mark.django_db

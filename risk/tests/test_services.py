@@ -8,8 +8,9 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import DatabaseError, connection, transaction
 
 from risk import services
+from risk.kinds import Period
 from risk.models import RiskEvaluation, RiskRule
-from risk.rules import Period, WithdrawalFacts
+from risk.rules import WithdrawalFacts
 from risk.tests.support import FINGERPRINT, hit_codes, local, set_rule
 
 pytestmark = pytest.mark.django_db

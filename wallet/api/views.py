@@ -8,13 +8,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from wallet import errors, selectors, services
-from wallet.api.fields import MoneyField, SignedMoneyField
-from wallet.api.idempotency import IDEMPOTENCY_KEY_PARAMETER, idempotent, request_idempotency_key
-from wallet.api.inputs import StrictCharField
-from wallet.api.pagination import NewestFirstCursorPagination
-from wallet.api.schema import IDEMPOTENT_REPLAYED, NOT_BLANK, api_schema
-from wallet.api.users import request_user
 from wallet.models import Account
+from wallet.rest.fields import MoneyField, SignedMoneyField
+from wallet.rest.idempotency import IDEMPOTENCY_KEY_PARAMETER, idempotent, request_idempotency_key
+from wallet.rest.inputs import StrictCharField
+from wallet.rest.pagination import NewestFirstCursorPagination
+from wallet.rest.schema import IDEMPOTENT_REPLAYED, NOT_BLANK, api_schema
+from wallet.rest.users import request_user
 
 
 class WalletDetailApi(APIView):

@@ -8,7 +8,7 @@ from django.contrib import admin
 from django.db import models
 
 from payments.channels.sandbox.models import SandboxHit, SandboxPayout, SandboxRule
-from wallet.admin import ReadOnlyMixin
+from wallet.adminkit import ReadOnlyMixin
 
 
 @admin.register(SandboxRule)

@@ -1,4 +1,4 @@
-"""Per-user request throttles kept in Redis, shared by every web process (DESIGN §9).
+"""Per-user request throttles kept in Redis, shared by every web process.
 
 DRF's own throttles read the history from the cache, append and write it back: two requests
 at once both see the old history and both pass. This one asks Redis for a moving-window hit in
@@ -6,14 +6,13 @@ one atomic script (the ``limits`` library), so a user gets exactly the rate and 
 """
 
 import time
-from functools import lru_cache
 
 from django.conf import settings
 from limits import parse
-from limits.storage import RedisStorage
-from limits.strategies import MovingWindowRateLimiter
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
+
+from wallet.ratelimit import rate_limiter
 
 
 class UserRateThrottle(BaseThrottle):
@@ -38,12 +37,3 @@ class UserRateThrottle(BaseThrottle):
 
     def wait(self) -> float | None:
         return self.wait_seconds
-
-
-@lru_cache(maxsize=1)
-def rate_limiter() -> MovingWindowRateLimiter:
-    """One limiter (and Redis connection pool) per process, on the cache's Redis server."""
-    url = settings.REDIS_URL
-    if url.startswith("unix://"):
-        url = "redis+unix://" + url.removeprefix("unix://")
-    return MovingWindowRateLimiter(RedisStorage(url, key_prefix="throttle"))

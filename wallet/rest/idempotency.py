@@ -18,9 +18,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from wallet import errors
-from wallet.api.users import request_user
 from wallet.idempotency import HEADER, KEY_SCHEMA, MAX_KEY_LENGTH, idempotency_key_normalise
 from wallet.models import IdempotencyRecord
+from wallet.rest.users import request_user
 
 IDEMPOTENCY_KEY_PARAMETER = OpenApiParameter(
     name=HEADER,

@@ -16,7 +16,7 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import exceptions, serializers
 
 from wallet import errors
-from wallet.api.errors import DRF_CODES
+from wallet.rest.errors import DRF_CODES
 
 ErrorKind = type[errors.ApplicationError] | type[exceptions.APIException]
 
@@ -65,7 +65,7 @@ _ERROR_HEADERS = [
 
 
 class ErrorEnvelope(serializers.Serializer):
-    """Documentation only: the body of every error (``wallet.api.errors.error_body``)."""
+    """Documentation only: the body of every error (``wallet.rest.errors.error_body``)."""
 
 
 class ErrorEnvelopeExtension(OpenApiSerializerExtension):

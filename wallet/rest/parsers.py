@@ -1,6 +1,6 @@
 """The API's JSON parser: DRF's, with a nesting limit (wallet.json_input), so a hostile body is
 a 400 ``validation_error`` and never a 500. (DRF reads JSON bodies through ``request.body``,
-where Django's ``DATA_UPLOAD_MAX_MEMORY_SIZE`` already limits the size: wallet.api.errors.)"""
+where Django's ``DATA_UPLOAD_MAX_MEMORY_SIZE`` already limits the size: wallet.rest.errors.)"""
 
 from rest_framework import parsers
 from rest_framework.exceptions import ParseError
