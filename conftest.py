@@ -8,6 +8,7 @@ from django.test import Client
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from config.celery import app as celery_app
 from wallet import services
 
 # Headless Chromium for the admin's browser tests (installed by the fixture when missing).
@@ -108,3 +109,16 @@ def client_for():
         return client
 
     return make
+
+
+@pytest.fixture
+def sent_tasks(monkeypatch) -> list[tuple[str, list]]:
+    """Tasks queued by name (wallet.task_queue), recorded as ``(name, args)`` instead of sent:
+    the broker is the outside world here."""
+    sent: list[tuple[str, list]] = []
+
+    def send_task(name: str, args=None, kwargs=None, **options) -> None:
+        sent.append((name, list(args or ())))
+
+    monkeypatch.setattr(celery_app, "send_task", send_task)
+    return sent

@@ -45,8 +45,8 @@ def open_orders(count: int, business_type: str) -> list[str]:
     """``count`` native orders opened at the sandbox, over ``USERS`` users."""
     from django.contrib.auth import get_user_model
 
-    from payments import payment_orders
     from payments.channels.sandbox.payment_engine import payment_rule_add
+    from payments.orders import services as payment_orders
 
     payment_rule_add(protocol="wechat_v3", scenario="never_pay")
     users = [get_user_model().objects.create(username=f"bench{n}") for n in range(USERS)]
@@ -171,7 +171,7 @@ def main() -> None:
 
     from django.db.models import Count, Sum
 
-    from payments.models import PaymentOrder
+    from payments.orders.models import PaymentOrder
     from wallet.audit import ledger_audit
     from wallet.models import Account
 

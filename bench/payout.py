@@ -58,7 +58,7 @@ def create_pending(count: int) -> list[int]:
     """``count`` withdrawals of 1.00 in review (every amount reviewed), spread over 100 users."""
     from django.contrib.auth import get_user_model
 
-    from payments import services
+    from payments.withdrawals import services
     from risk.models import RiskRule
     from wallet import services as ledger
 
@@ -137,9 +137,10 @@ def main() -> None:
     from django.db.models import Count, F
     from django.db.models.functions import TruncSecond
 
-    from payments import services
+    from payments.channels.models import Channel
     from payments.channels.sandbox.models import SandboxHit, SandboxPayout
-    from payments.models import Channel, Withdrawal, WithdrawalStatus
+    from payments.withdrawals import services
+    from payments.withdrawals.models import Withdrawal, WithdrawalStatus
     from wallet.audit import ledger_audit
 
     Channel.objects.filter(code="bank").update(rate_limit_per_second=args.rate_limit)

@@ -1,4 +1,4 @@
-"""The Celery application; tasks live in each app's tasks.py. A worker or beat with unsafe
+"""The Celery application; tasks live in each app's and each capability's tasks.py. A worker or beat with unsafe
 settings stops before it takes any work (config.checks)."""
 
 import os
@@ -10,7 +10,9 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 app = Celery("wallet")
 app.config_from_object("django.conf:settings", namespace="CELERY")
+# Each app's tasks module, and those of the capabilities of payments, beside their services.
 app.autodiscover_tasks()
+app.autodiscover_tasks(["payments.withdrawals", "payments.orders", "payments.notifications"])
 
 
 @signals.import_modules.connect

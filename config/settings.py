@@ -173,8 +173,8 @@ PAYMENT_MERCHANT_ACCOUNT = env("PAYMENT_MERCHANT_ACCOUNT", default="merchant:pla
 # example X-Real-IP); empty: the connection's address. WeChat H5 checks the payer's IP.
 CLIENT_IP_HEADER = env("CLIENT_IP_HEADER", default="")
 
-# Delivers user notifications (payments.notifications); a dotted path to a callable.
-NOTIFICATION_SENDER = env("NOTIFICATION_SENDER", default="payments.notifications.log_sender")
+# Delivers user notifications (payments.notifications.senders); a dotted path to a callable.
+NOTIFICATION_SENDER = env("NOTIFICATION_SENDER", default="payments.notifications.senders.log_sender")
 
 # Per-user rates of wallet.rest.throttles, kept in Redis ("10/minute", "100/hour").
 THROTTLE_RATES = {

@@ -11,7 +11,7 @@ handler500 = "wallet.rest.errors.server_error"
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("wallet.api.urls")),
-    path("api/v1/", include("payments.api.urls")),
+    path("api/v1/", include("payments.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
 ]

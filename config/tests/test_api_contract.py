@@ -13,9 +13,9 @@ from django.contrib.auth.models import Permission
 from django.core.management import call_command
 from rest_framework.authtoken.models import Token
 
-from payments import payment_orders
-from payments import services as payments
-from payments.models import BusinessType
+from payments.orders import services as payment_orders
+from payments.orders.models import BusinessType
+from payments.withdrawals import services as payments
 from wallet.ratelimit import rate_limiter
 
 CONFIG = __file__.removesuffix("test_api_contract.py") + "schemathesis.toml"

@@ -12,7 +12,7 @@ from importlib import import_module
 from django.conf import settings
 
 from payments.channels.base import Adapter, ChannelUnrouted, PaymentAdapter, PayoutAdapter
-from payments.models import Channel, ChannelAdapter
+from payments.channels.models import Channel, ChannelAdapter
 
 PACKAGES = {
     ChannelAdapter.WECHAT_V3: "payments.channels.wechat_v3",

@@ -4,7 +4,7 @@ nothing, never a 500, and one Idempotency-Key rule everywhere."""
 import pytest
 from django.test import Client
 
-from payments.models import PaymentEvent
+from payments.orders.models import PaymentEvent
 from wallet.models import Transfer
 
 pytestmark = pytest.mark.django_db

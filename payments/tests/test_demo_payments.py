@@ -6,7 +6,8 @@ import pytest
 from django.core.management import call_command
 
 from payments.channels.sandbox.models import SandboxPaymentRule
-from payments.models import PaymentOrder, PayoutAccount, Withdrawal
+from payments.orders.models import PaymentOrder
+from payments.withdrawals.models import PayoutAccount, Withdrawal
 from risk.models import RiskRule
 from wallet.audit import ledger_audit
 from wallet.models import Account

@@ -11,9 +11,10 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 from django.db import connection
 
-from payments import encryption, identifiers, services
-from payments.models import PayoutAccount
-from payments.tests.conftest import CARD_NUMBER, OPENID, OTHER_CARD_NUMBER
+from payments import encryption, identifiers
+from payments.conftest import CARD_NUMBER, OPENID, OTHER_CARD_NUMBER
+from payments.withdrawals import services
+from payments.withdrawals.models import PayoutAccount
 from wallet import errors
 
 pytestmark = pytest.mark.django_db

@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 from django.contrib.auth.models import Group
 
-from payments.models import Channel
+from payments.channels.models import Channel
 
 pytestmark = pytest.mark.django_db
 

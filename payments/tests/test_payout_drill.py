@@ -9,7 +9,7 @@ from django.core.management import CommandError, call_command
 
 from payments.channels.sandbox.models import SandboxHit, SandboxPayout, Scenario
 from payments.management.commands import payout_drill
-from payments.models import Withdrawal
+from payments.withdrawals.models import Withdrawal
 
 pytestmark = pytest.mark.django_db
 

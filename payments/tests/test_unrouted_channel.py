@@ -8,8 +8,11 @@ import pytest
 from django.urls import get_resolver
 from django.utils import timezone
 
-from payments import payment_orders, payouts
-from payments.models import Channel, PaymentEvent, PaymentOrder, WithdrawalStatus
+from payments.channels.models import Channel
+from payments.orders import services as payment_orders
+from payments.orders.models import PaymentEvent, PaymentOrder
+from payments.withdrawals import payouts
+from payments.withdrawals.models import WithdrawalStatus
 
 pytestmark = pytest.mark.django_db
 

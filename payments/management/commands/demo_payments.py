@@ -17,7 +17,9 @@ from django.contrib.auth.models import Permission
 from django.core.management.base import BaseCommand
 from rest_framework.authtoken.models import Token
 
-from payments import payment_orders, refunds, services
+from payments.orders import refunds
+from payments.orders import services as payment_orders
+from payments.withdrawals import services
 from wallet import services as ledger
 from wallet.errors import ApplicationError
 

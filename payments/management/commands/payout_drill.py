@@ -25,11 +25,12 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.db.models import Count
 
-from payments import services, tasks
 from payments.channels import registry
+from payments.channels.models import Channel
 from payments.channels.sandbox import engine
 from payments.channels.sandbox.models import SandboxHit, SandboxPayout, Scenario
-from payments.models import Channel, Withdrawal, WithdrawalStatus
+from payments.withdrawals import services, tasks
+from payments.withdrawals.models import Withdrawal, WithdrawalStatus
 from risk.models import RiskRule
 from wallet import services as ledger
 from wallet.audit import Violation, ledger_audit

@@ -9,7 +9,8 @@ and run again; rows already under the newest key are skipped.
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from payments import encryption, services
+from payments import encryption
+from payments.withdrawals import services
 
 
 class Command(BaseCommand):

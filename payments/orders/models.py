@@ -1,0 +1,332 @@
+"""Payment orders (recharges and order payments), their refunds and every exchange with a
+channel about them (docs/PAYMENTS.md)."""
+
+from decimal import Decimal
+
+import pgtrigger
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+from django_fsm import ConcurrentTransitionMixin, FSMField, transition
+from django_fsm_log.decorators import fsm_log_by, fsm_log_description
+from django_fsm_log.models import StateLog
+
+from payments.channels.models import Channel, ClientType, PaymentMethod
+from payments.transition_logs import TransitionLogManager
+from wallet.models import Hold, money_field
+
+
+class BusinessType(models.TextChoices):
+    RECHARGE = "recharge", "Wallet recharge"
+    ORDER_PAYMENT = "order_payment", "Order payment"
+
+
+class PaymentOrderStatus(models.TextChoices):
+    PENDING = "pending", "Pending"  # created; the channel has not opened it (yet)
+    PAYING = "paying", "Paying"  # open at the channel: waiting for the payer
+    SUCCESS = "success", "Success"
+    FAILED = "failed", "Failed"  # the channel refused to open it: nothing can be paid
+    CLOSED = "closed", "Closed"  # expired or closed unpaid
+
+
+class PaymentOrder(ConcurrentTransitionMixin, models.Model):
+    """Money coming in: a wallet recharge or the payment of a business order, by a channel or
+    by the wallet balance (DESIGN §5). Each transition is logged with django-fsm-log; each
+    exchange with the channel is a ``PaymentEvent``."""
+
+    Status = PaymentOrderStatus
+    OPEN_STATUSES = (Status.PENDING, Status.PAYING)
+
+    order_no = models.CharField(max_length=32, unique=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="payment_orders")
+    business_type = models.CharField(max_length=16, choices=BusinessType.choices)
+    # The business system's own order; blank for recharges.
+    business_order_no = models.CharField(max_length=64, blank=True)
+    method = models.CharField(max_length=16, choices=PaymentMethod.choices)
+    channel = models.ForeignKey(Channel, null=True, blank=True, on_delete=models.PROTECT, related_name="payment_orders")
+    client_type = models.CharField(max_length=16, choices=ClientType.choices)
+    subject = models.CharField(max_length=128)
+    amount = money_field()
+    currency = models.CharField(max_length=3, default="CNY")
+    # What the channel charges for collecting it (routing compares it; reconciliation checks it).
+    fee = money_field(default=Decimal("0.00"))
+    # Where an order payment's money goes; null for recharges (the payer's own wallet).
+    merchant_account = models.ForeignKey(
+        "wallet.Account", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    # The merchant and app the channel opened it for: a notify naming others is refused.
+    channel_merchant_id = models.CharField(max_length=64, blank=True)
+    channel_app_id = models.CharField(max_length=64, blank=True)
+    status = FSMField(max_length=16, choices=Status.choices, default=Status.PENDING, protected=True)
+    idempotency_key = models.CharField(max_length=255)
+    request_fingerprint = models.CharField(max_length=64)
+    client_ip = models.GenericIPAddressField(null=True, blank=True)
+    return_url = models.URLField(max_length=500, blank=True)
+    # What the client needs to pay (code_url, pay_url, app_params, prepay_id): no secrets.
+    pay_params = models.JSONField(default=dict, blank=True)
+    transaction_id = models.CharField(max_length=64, blank=True)
+    refunded_amount = money_field(default=Decimal("0.00"))
+    status_reason = models.CharField(max_length=500, blank=True)
+    failure_code = models.CharField(max_length=64, blank=True)
+    expires_at = models.DateTimeField()
+    # The expiry sweep leaves the order alone until then (its channel did not answer the close).
+    next_check_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+    paid_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        permissions = [
+            ("export_paymentorder", "Can export payment orders"),
+            ("sync_paymentorder", "Can re-query and close payment orders"),
+            # The merchant's side (its business system's service account), never the payer.
+            ("refund_paymentorder", "Can refund order payments"),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "idempotency_key"], name="payment_order_idempotency_key_per_user"),
+            # One open or paid payment per business order of a user: it can never be paid twice.
+            models.UniqueConstraint(
+                fields=["user", "business_type", "business_order_no"],
+                condition=~Q(business_order_no="") & Q(status__in=["pending", "paying", "success"]),
+                name="payment_order_one_live_per_business_order",
+            ),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="payment_order_amount_positive"),
+            models.CheckConstraint(
+                condition=Q(refunded_amount__gte=0) & Q(refunded_amount__lte=F("amount")),
+                name="payment_order_refunded_within_amount",
+            ),
+            models.CheckConstraint(
+                condition=Q(method="balance", channel__isnull=True) | (~Q(method="balance") & Q(channel__isnull=False)),
+                name="payment_order_channel_unless_balance",
+            ),
+            models.CheckConstraint(
+                condition=Q(business_type="recharge", merchant_account__isnull=True, business_order_no="")
+                | Q(business_type="order_payment", merchant_account__isnull=False) & ~Q(business_order_no=""),
+                name="payment_order_business_fields",
+            ),
+            models.CheckConstraint(
+                condition=~Q(business_type="recharge", method="balance"), name="payment_order_no_balance_recharge"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["user", "-created_at"], name="payment_order_user_idx"),
+            models.Index(
+                fields=["expires_at"],
+                condition=Q(status__in=["pending", "paying"]),
+                name="payment_order_open_expiry_idx",
+            ),
+        ]
+        triggers = [
+            pgtrigger.Protect(name="payment_order_no_delete", operation=pgtrigger.Delete),
+            pgtrigger.ReadOnly(
+                name="payment_order_terms_read_only",
+                fields=[
+                    "order_no",
+                    "user",
+                    "business_type",
+                    "business_order_no",
+                    "method",
+                    "channel",
+                    "amount",
+                    "currency",
+                    "merchant_account",
+                    "channel_merchant_id",
+                    "channel_app_id",
+                    "idempotency_key",
+                    "request_fingerprint",
+                ],
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.order_no
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in self.OPEN_STATUSES
+
+    @fsm_log_by
+    @fsm_log_description
+    @transition(field=status, source=Status.PENDING, target=Status.PAYING)
+    def start(self, *, by=None, description: str = "") -> None:
+        """The channel opened it (or, for the balance, the debit is under way)."""
+
+    @fsm_log_by
+    @fsm_log_description
+    @transition(field=status, source=[Status.PENDING, Status.PAYING], target=Status.SUCCESS)
+    def succeed(self, *, by=None, description: str = "") -> None:
+        self.paid_at = self.paid_at or timezone.now()
+        self.finished_at = timezone.now()
+
+    @fsm_log_by
+    @fsm_log_description
+    @transition(field=status, source=[Status.PENDING, Status.PAYING], target=Status.FAILED)
+    def fail(self, *, by=None, description: str = "") -> None:
+        self.status_reason = description
+        self.finished_at = timezone.now()
+
+    @fsm_log_by
+    @fsm_log_description
+    @transition(field=status, source=[Status.PENDING, Status.PAYING], target=Status.CLOSED)
+    def close(self, *, by=None, description: str = "") -> None:
+        self.status_reason = description
+        self.finished_at = timezone.now()
+
+
+class RefundStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    PROCESSING = "processing", "Processing"
+    SUCCESS = "success", "Success"
+    FAILED = "failed", "Failed"
+
+
+class Refund(ConcurrentTransitionMixin, models.Model):
+    """Part or all of a paid order payment going back: to the original channel, or to the
+    wallet for balance payments. A hold on the merchant account reserves the amount until the
+    channel answers; the ledger moves on success only."""
+
+    Status = RefundStatus
+
+    refund_no = models.CharField(max_length=32, unique=True)
+    payment_order = models.ForeignKey(PaymentOrder, on_delete=models.PROTECT, related_name="refunds")
+    amount = money_field()
+    currency = models.CharField(max_length=3, default="CNY")
+    reason = models.CharField(max_length=200, blank=True)
+    status = FSMField(max_length=16, choices=Status.choices, default=Status.PENDING, protected=True)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    idempotency_key = models.CharField(max_length=255)
+    request_fingerprint = models.CharField(max_length=64)
+    hold = models.OneToOneField(Hold, on_delete=models.PROTECT, related_name="refund")
+    channel_refund_id = models.CharField(max_length=64, blank=True)
+    failure_code = models.CharField(max_length=64, blank=True)
+    status_reason = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        permissions = [("export_refund", "Can export refunds"), ("sync_refund", "Can re-query refunds")]
+        constraints = [
+            # Keys are the caller's, as on every other request: another merchant account's key
+            # never replays this refund.
+            models.UniqueConstraint(
+                fields=["requested_by", "idempotency_key"], name="refund_idempotency_key_per_caller"
+            ),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="refund_amount_positive"),
+        ]
+        indexes = [models.Index(fields=["status", "created_at"], name="refund_status_created_idx")]
+        triggers = [
+            pgtrigger.Protect(name="refund_no_delete", operation=pgtrigger.Delete),
+            pgtrigger.ReadOnly(
+                name="refund_terms_read_only",
+                fields=[
+                    "refund_no",
+                    "payment_order",
+                    "amount",
+                    "currency",
+                    "requested_by",
+                    "idempotency_key",
+                    "request_fingerprint",
+                    "hold",
+                ],
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.refund_no
+
+    @fsm_log_by
+    @fsm_log_description
+    @transition(field=status, source=Status.PENDING, target=Status.PROCESSING)
+    def process(self, *, by=None, description: str = "") -> None:
+        self.sent_at = timezone.now()
+
+    @fsm_log_by
+    @fsm_log_description
+    @transition(field=status, source=Status.PROCESSING, target=Status.SUCCESS)
+    def succeed(self, *, by=None, description: str = "") -> None:
+        self.finished_at = timezone.now()
+
+    @fsm_log_by
+    @fsm_log_description
+    @transition(field=status, source=Status.PROCESSING, target=Status.FAILED)
+    def fail(self, *, by=None, description: str = "") -> None:
+        self.status_reason = description
+        self.finished_at = timezone.now()
+
+
+class PaymentEvent(models.Model):
+    """One exchange with a channel about a payment or refund, kept for audit: what we asked,
+    what it answered, what it notified, and what we did with it. Payloads are masked.
+
+    Events whose ``outcome`` is ``applied`` are the ones that moved money, with their amount:
+    summed, they rebuild each order's paid and refunded totals (``selectors.payment_totals``).
+    """
+
+    class Kind(models.TextChoices):
+        REQUEST = "request", "Request to the channel"
+        ANSWER = "answer", "Answer from the channel"
+        NOTIFY = "notify", "Notify from the channel"
+        BALANCE = "balance", "Wallet balance movement"
+
+    class Outcome(models.TextChoices):
+        SENT = "sent", "Sent"
+        RECEIVED = "received", "Received, nothing to change"
+        APPLIED = "applied", "Applied (moved money or state)"
+        DUPLICATE = "duplicate", "Already applied"
+        REFUSED = "refused", "Refused (forged, unknown or contradicting)"
+        ERROR = "error", "No readable answer"
+
+    channel = models.ForeignKey(Channel, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    payment_order = models.ForeignKey(
+        PaymentOrder, null=True, blank=True, on_delete=models.PROTECT, related_name="events"
+    )
+    refund = models.ForeignKey(Refund, null=True, blank=True, on_delete=models.PROTECT, related_name="events")
+    # The order or refund number as the channel gave it, also when we know no such thing.
+    reference = models.CharField(max_length=64, blank=True)
+    operation = models.CharField(max_length=32)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    outcome = models.CharField(max_length=16, choices=Outcome.choices)
+    # The channel's state of the thing (paid, closed, success ...), when it said one.
+    state = models.CharField(max_length=32, blank=True)
+    amount = money_field(null=True, blank=True)
+    payload = models.JSONField(default=dict, blank=True)
+    message = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        permissions = [("export_paymentevent", "Can export payment events")]
+        indexes = [
+            models.Index(fields=["payment_order", "created_at"], name="payment_event_order_idx"),
+            models.Index(fields=["refund", "created_at"], name="payment_event_refund_idx"),
+            models.Index(fields=["outcome", "created_at"], name="payment_event_outcome_idx"),
+        ]
+        triggers = [
+            pgtrigger.Protect(name="payment_event_append_only", operation=pgtrigger.Update | pgtrigger.Delete),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.operation} {self.kind} {self.reference}: {self.outcome}"
+
+
+class PaymentTransition(StateLog):
+    """The transition log of payment orders, for auditors."""
+
+    objects: models.Manager["PaymentTransition"] = TransitionLogManager("paymentorder")
+
+    class Meta:
+        proxy = True
+        permissions = [("export_paymenttransition", "Can export payment transitions")]
+
+
+class RefundTransition(StateLog):
+    """The transition log of refunds, for auditors."""
+
+    objects: models.Manager["RefundTransition"] = TransitionLogManager("refund")
+
+    class Meta:
+        proxy = True
+        permissions = [("export_refundtransition", "Can export refund transitions")]

@@ -1,0 +1,627 @@
+"""Payment orders: wallet recharges and order payments, by a channel or by the balance
+(DESIGN §5, §6).
+
+A channel order is committed ``pending`` before the channel is called (never an HTTP call
+inside a transaction), ``paying`` once the channel opened it, and ``success`` only when a
+verified notify or query says PAID with the order's own amount, currency, app and merchant.
+Every exchange is a ``PaymentEvent``; the ledger moves once per order (idempotency key
+``payment:<order_no>``), so duplicate and concurrent notifies credit once.
+"""
+
+import hashlib
+import logging
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from decimal import Decimal
+from functools import partial
+
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.core.cache import cache
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+from django_fsm_log.models import StateLog
+
+from payments import metrics
+from payments.channels import base, registry
+from payments.channels import selectors as channel_selectors
+from payments.channels.models import METHOD_CLIENT_TYPES, Channel, ClientType, PaymentMethod
+from payments.order_numbers import order_no_new
+from payments.orders import locks
+from payments.orders.events import event_record
+from payments.orders.models import BusinessType, PaymentEvent, PaymentOrder, Refund
+from wallet import errors
+from wallet import services as ledger
+from wallet.idempotency import idempotency_key_normalise
+from wallet.models import Account
+from wallet.money import is_positive_cents
+
+logger = logging.getLogger(__name__)
+
+# An order whose channel did not answer the close is looked at again after this.
+CLOSE_RETRY_AFTER = timedelta(minutes=5)
+ESCALATE_AFTER = timedelta(hours=4)
+# How many stuck numbers each hourly run names in the log (the metrics count them all).
+ESCALATE_LOG_LIMIT = 100
+EXPIRY_SWEEP_LOCK = "payments:expiry-sweep"
+EXPIRY_SWEEP_LOCK_SECONDS = 300
+
+ORDER_PREFIXES = {BusinessType.RECHARGE: "RC", BusinessType.ORDER_PAYMENT: "PM"}
+RECHARGE_SUBJECT = "钱包充值"
+Kind = PaymentEvent.Kind
+Outcome = PaymentEvent.Outcome
+
+
+@dataclass(frozen=True)
+class Creation:
+    order: PaymentOrder
+    created: bool
+
+
+def payment_order_create(
+    *,
+    user: User,
+    business_type: str,
+    method: str,
+    amount: Decimal,
+    client_type: str,
+    idempotency_key: str,
+    subject: str = "",
+    business_order_no: str = "",
+    client_ip: str | None = None,
+    payer_id: str = "",
+    return_url: str = "",
+) -> Creation:
+    """Create the order and, for a channel, open it there; a balance payment is debited at once.
+
+    The same ``idempotency_key`` (per user) with the same request returns the first order;
+    with another request it is a conflict. Raises ``NoChannel`` when no enabled channel serves
+    the method, client and amount, ``InsufficientFunds`` for a balance payment that does not
+    fit, and ``ChannelUnavailable`` when the channel could not be asked (the order failed) or
+    did not answer (it stays pending: the same request again asks the channel again, and the
+    expiry sweep closes it otherwise).
+    """
+    key = idempotency_key_normalise(idempotency_key)
+    subject = (subject or "").strip() or (RECHARGE_SUBJECT if business_type == BusinessType.RECHARGE else "")
+    _terms_check(
+        business_type=business_type,
+        method=method,
+        amount=amount,
+        client_type=client_type,
+        subject=subject,
+        business_order_no=business_order_no,
+        payer_id=payer_id,
+    )
+    fingerprint = hashlib.sha256(
+        "|".join(
+            [business_type, method, str(amount), client_type, subject, business_order_no, payer_id, return_url]
+        ).encode()
+    ).hexdigest()
+    replay = _replay(user=user, key=key, fingerprint=fingerprint)
+    if replay is not None:
+        return _reopened(replay, payer_id=payer_id)
+    _business_order_free_check(user=user, business_type=business_type, business_order_no=business_order_no)
+    terms = {
+        "user": user,
+        "business_type": business_type,
+        "business_order_no": business_order_no,
+        "method": method,
+        "client_type": client_type,
+        "subject": subject,
+        "amount": amount,
+        "idempotency_key": key,
+        "request_fingerprint": fingerprint,
+        "client_ip": client_ip or None,
+        "return_url": return_url,
+    }
+    try:
+        if method == PaymentMethod.BALANCE:
+            return Creation(order=_balance_payment(terms), created=True)
+        channel = channel_selectors.payment_channel_for(method=method, client_type=client_type, amount=amount)
+        if channel is None:
+            raise errors.NoChannel(
+                "No enabled channel takes this method from this client for this amount.",
+                fields={"method": "no_channel"},
+            )
+        adapter = registry.payment_adapter(channel)
+        order = _channel_order_create(terms, channel=channel, adapter=adapter)
+    except IntegrityError:
+        replay = _replay(user=user, key=key, fingerprint=fingerprint)
+        if replay is not None:
+            return replay
+        _business_order_free_check(user=user, business_type=business_type, business_order_no=business_order_no)
+        raise
+    return Creation(order=_open_at_channel(order, adapter=adapter, payer_id=payer_id), created=True)
+
+
+def payment_status_apply(
+    *,
+    channel: Channel,
+    status: base.PaymentStatus,
+    operation: str,
+    kind: str = Kind.NOTIFY,
+    actor: User | None = None,
+) -> PaymentOrder:
+    """Apply what the channel says about a payment (a verified notify, a query or close answer).
+
+    Refuses, with an event and the ``payment_refused`` alert metric, a status for an unknown
+    order or one contradicting the order (amount, currency, app, merchant), and a payment of
+    an order already closed (money to give back by hand). Applying PAID twice is a no-op.
+    """
+    try:
+        with transaction.atomic(durable=True):
+            return _status_apply(channel=channel, status=status, operation=operation, kind=kind, actor=actor)
+    except errors.ApplicationError as exc:
+        order = PaymentOrder.objects.filter(order_no=status.order_no, channel=channel).first()
+        event_record(
+            operation=operation,
+            kind=kind,
+            outcome=Outcome.REFUSED,
+            channel=channel,
+            payment_order=order,
+            reference=status.order_no,
+            state=status.state,
+            amount=status.amount,
+            payload=status.raw,
+            message=exc.message,
+        )
+        metrics.increment("payment_refused")
+        logger.error("refused %s %s of %s from %s: %s", operation, kind, status.order_no, channel.code, exc.message)
+        raise
+
+
+def payment_order_sync(*, order: PaymentOrder) -> PaymentOrder:
+    """Ask the channel about an open order and apply its answer; anything else is returned as is.
+    A channel that does not answer, or contradicts the order, leaves it unchanged."""
+    if not order.is_open or order.channel is None:
+        return order
+    channel = order.channel
+    try:
+        adapter = registry.payment_adapter(channel)
+    except base.ChannelUnrouted as exc:
+        logger.warning("query of %s not sent: %s", order.order_no, exc)
+        return order
+    _request_sent(order, operation="query")
+    try:
+        status = adapter.payment_query(order.order_no)
+    except (base.RetryableError, base.UnknownOutcome) as exc:
+        _channel_error(order, operation="query", exc=exc)
+        return _fresh(order)
+    try:
+        return payment_status_apply(channel=channel, status=status, operation="query", kind=Kind.ANSWER)
+    except errors.ApplicationError:
+        return _fresh(order)
+
+
+def payment_order_close(*, order: PaymentOrder, actor: User | None = None, reason: str = "") -> PaymentOrder:
+    """Close an open order: ask the channel first, so a payment made but never notified makes
+    it ``success``; otherwise close it at the channel, then here. The sweep calls this for
+    expired orders; staff or the payer (``actor``, in the transition log) may call it earlier.
+    Without an answer from the channel (or while the channel cannot close it yet) it stays
+    open, and the sweep leaves it alone for a while."""
+    order = payment_order_sync(order=order)
+    if not order.is_open:
+        return order
+    if order.channel is None:
+        raise errors.Conflict("A balance payment is never open.")
+    channel = order.channel
+    try:
+        adapter = registry.payment_adapter(channel)
+    except base.ChannelUnrouted as exc:
+        # Not closed here either: the payer may have paid at the channel meanwhile.
+        logger.warning("close of %s not sent: %s", order.order_no, exc)
+        PaymentOrder.objects.filter(pk=order.pk).update(next_check_at=timezone.now() + CLOSE_RETRY_AFTER)
+        return _fresh(order)
+    _request_sent(order, operation="close")
+    try:
+        status = adapter.payment_close(order.order_no, expires_at=order.expires_at)
+    except (base.RetryableError, base.UnknownOutcome) as exc:
+        _channel_error(order, operation="close", exc=exc)
+        PaymentOrder.objects.filter(pk=order.pk).update(next_check_at=timezone.now() + CLOSE_RETRY_AFTER)
+        return _fresh(order)
+    if status.state == base.PaymentState.NOT_FOUND:
+        status = base.PaymentStatus(order_no=order.order_no, state=base.PaymentState.CLOSED, raw=status.raw)
+    reason = reason or ("closed by staff" if actor else "expired")
+    try:
+        return payment_status_apply(
+            channel=channel, status=_closing(status, reason=reason), operation="close", kind=Kind.ANSWER, actor=actor
+        )
+    except errors.ApplicationError:
+        return _fresh(order)
+
+
+def payment_orders_expire(*, limit: int = 200) -> int:
+    """Close (or find paid) the open orders past ``expires_at``, oldest first; returns how many
+    were looked at. One sweep at a time (a Redis lock). An order whose channel did not answer
+    is left alone for ``CLOSE_RETRY_AFTER``, so a channel's outage cannot starve the others,
+    and an order that fails unexpectedly is logged and counted without stopping the sweep."""
+    if not cache.add(EXPIRY_SWEEP_LOCK, 1, timeout=EXPIRY_SWEEP_LOCK_SECONDS):
+        return 0
+    try:
+        now = timezone.now()
+        due = list(
+            PaymentOrder.objects.filter(status__in=PaymentOrder.OPEN_STATUSES, expires_at__lte=now)
+            .filter(Q(next_check_at__isnull=True) | Q(next_check_at__lte=now))
+            .select_related("channel")
+            .order_by("expires_at", "id")[:limit]
+        )
+        for order in due:
+            try:
+                payment_order_close(order=order)
+            except Exception:
+                logger.exception("expiring %s failed", order.order_no)
+                metrics.increment("payment_expiry_errors")
+                PaymentOrder.objects.filter(pk=order.pk).update(next_check_at=timezone.now() + CLOSE_RETRY_AFTER)
+        return len(due)
+    finally:
+        cache.delete(EXPIRY_SWEEP_LOCK)
+
+
+def payments_escalate(*, now=None) -> tuple[int, int]:
+    """(open orders, unfinished refunds) older than ``ESCALATE_AFTER``: logged and kept as the
+    ``payment_orders_stuck`` and ``refunds_stuck`` metrics, hourly, until someone acts."""
+    cutoff = (now or timezone.now()) - ESCALATE_AFTER
+    orders = PaymentOrder.objects.filter(status__in=PaymentOrder.OPEN_STATUSES, created_at__lt=cutoff)
+    refunds = Refund.objects.filter(status__in=[Refund.Status.PENDING, Refund.Status.PROCESSING], created_at__lt=cutoff)
+    numbers = [
+        *orders.order_by("created_at").values_list("order_no", flat=True)[:ESCALATE_LOG_LIMIT],
+        *refunds.order_by("created_at").values_list("refund_no", flat=True)[:ESCALATE_LOG_LIMIT],
+    ]
+    for number in numbers:
+        logger.error("payment escalated: %s is not final four hours after it was created", number)
+    stuck = (orders.count(), refunds.count())
+    metrics.gauge("payment_orders_stuck", stuck[0])
+    metrics.gauge("refunds_stuck", stuck[1])
+    return stuck
+
+
+def _status_apply(
+    *, channel: Channel, status: base.PaymentStatus, operation: str, kind: str, actor: User | None
+) -> PaymentOrder:
+    order = locks.payment_order_lock_by_number(order_no=status.order_no, channel=channel)
+    if order is None:
+        raise errors.NotFound(f"No {channel.code} payment order {status.order_no[:64]!r}.")
+    _same_terms_check(order, status)
+    record = partial(
+        event_record,
+        operation=operation,
+        kind=kind,
+        channel=channel,
+        payment_order=order,
+        state=status.state,
+        payload=status.raw,
+    )
+    if status.state == base.PaymentState.PAID:
+        if order.status == PaymentOrder.Status.SUCCESS:
+            record(outcome=Outcome.DUPLICATE)
+            return order
+        if not order.is_open:
+            metrics.increment("payment_paid_after_close")
+            raise errors.Conflict(
+                f"Order {order.order_no} is {order.status} but the channel says it was paid: refund it by hand.",
+                fields={"status": order.status},
+            )
+        order.transaction_id = status.transaction_id[:64]
+        order.paid_at = status.paid_at or timezone.now()
+        order.succeed(description=f"paid ({operation} {kind})")
+        order.save()
+        _collect(order, channel=channel)
+        record(outcome=Outcome.APPLIED, amount=order.amount)
+    elif status.state == base.PaymentState.CLOSED and order.is_open:
+        order.close(by=actor, description=status.message or f"closed at the channel ({operation})")
+        order.save()
+        record(outcome=Outcome.APPLIED)
+    else:
+        record(outcome=Outcome.RECEIVED, amount=status.amount, message=status.message)
+    return order
+
+
+def _same_terms_check(order: PaymentOrder, status: base.PaymentStatus) -> None:
+    """A channel speaking about this order must agree with it; adapters fill what they know."""
+    mismatches = {}
+    if status.amount is not None and status.amount != order.amount:
+        mismatches["amount"] = "mismatch"
+    if status.currency is not None and status.currency != order.currency:
+        mismatches["currency"] = "mismatch"
+    if status.app_id and status.app_id != order.channel_app_id:
+        mismatches["app_id"] = "mismatch"
+    if status.merchant_id and status.merchant_id != order.channel_merchant_id:
+        mismatches["merchant_id"] = "mismatch"
+    if status.state == base.PaymentState.PAID:
+        # Money counts only when the channel named the amount, the app and the merchant.
+        for name, value in (("amount", status.amount), ("app_id", status.app_id), ("merchant_id", status.merchant_id)):
+            if value is None or value == "":
+                mismatches[name] = "missing"
+    if mismatches:
+        metrics.increment("payment_mismatch")
+        raise errors.Conflict(
+            f"The channel's account of {order.order_no} contradicts the order: {', '.join(sorted(mismatches))}.",
+            fields=mismatches,
+        )
+
+
+def _collect(order: PaymentOrder, *, channel: Channel) -> None:
+    """The money arrived at the channel: from its clearing account to the payer's wallet
+    (recharge) or to the merchant (order payment)."""
+    clearing = ledger.account_for_system(code=f"clearing:{channel.code}", currency=order.currency)
+    if order.business_type == BusinessType.RECHARGE:
+        destination = ledger.account_for_user(user=order.user, currency=order.currency)
+    else:
+        destination = merchant_account_of(order)
+    ledger.transfer_post(
+        idempotency_key=f"payment:{order.order_no}",
+        kind=order.business_type,
+        legs=[ledger.Leg(clearing, -order.amount), ledger.Leg(destination, order.amount)],
+        memo=order.subject,
+        reference=order.order_no,
+    )
+
+
+@transaction.atomic(durable=True)
+def _balance_payment(terms: dict) -> PaymentOrder:
+    """Debit the payer's wallet to the merchant in one transaction: no order remains when the
+    balance does not suffice (``InsufficientFunds``) or the wallet is frozen."""
+    user = terms["user"]
+    merchant = ledger.account_for_system(code=settings.PAYMENT_MERCHANT_ACCOUNT)
+    payer = ledger.account_for_user(user=user, currency=merchant.currency)
+    order = _order_create(terms, channel=None, merchant_account=merchant, expires_at=timezone.now())
+    order.start(by=user, description="wallet balance")
+    order.save()
+    ledger.transfer_post(
+        idempotency_key=f"payment:{order.order_no}",
+        kind=order.business_type,
+        legs=[ledger.Leg(payer, -order.amount), ledger.Leg(merchant, order.amount)],
+        memo=order.subject,
+        reference=order.order_no,
+    )
+    order.succeed(by=user, description="paid from the wallet balance")
+    order.save()
+    event_record(
+        operation="balance_debit", kind=Kind.BALANCE, outcome=Outcome.APPLIED, payment_order=order, amount=order.amount
+    )
+    return order
+
+
+@transaction.atomic(durable=True)
+def _channel_order_create(terms: dict, *, channel: Channel, adapter: base.PaymentAdapter) -> PaymentOrder:
+    merchant = (
+        ledger.account_for_system(code=settings.PAYMENT_MERCHANT_ACCOUNT)
+        if terms["business_type"] == BusinessType.ORDER_PAYMENT
+        else None
+    )
+    expires_at = timezone.now() + timedelta(minutes=settings.PAYMENT_ORDER_TTL_MINUTES)
+    return _order_create(
+        terms,
+        channel=channel,
+        merchant_account=merchant,
+        expires_at=expires_at,
+        fee=channel.fee_for(terms["amount"]),
+        channel_merchant_id=adapter.merchant_id,
+        channel_app_id=adapter.app_id,
+    )
+
+
+def _order_create(terms: dict, **fields) -> PaymentOrder:
+    order = PaymentOrder.objects.create(
+        order_no=order_no_new(ORDER_PREFIXES[terms["business_type"]]), **terms, **fields
+    )
+    StateLog.objects.create(
+        content_object=order,
+        transition="create",
+        source_state=None,
+        state=order.status,
+        by=terms["user"],
+        description=f"{order.business_type} by {order.method}",
+        timestamp=order.created_at,
+    )
+    return order
+
+
+def _open_at_channel(order: PaymentOrder, *, adapter: base.PaymentAdapter, payer_id: str) -> PaymentOrder:
+    """Ask the channel to open the committed order, then record what it said."""
+    channel = channel_of(order)
+    request = base.PaymentRequest(
+        order_no=order.order_no,
+        amount=order.amount,
+        currency=order.currency,
+        subject=order.subject,
+        method=base.PaymentMethod(order.method),
+        notify_url=registry.notify_url(channel),
+        expires_at=order.expires_at,
+        client_ip=order.client_ip or "",
+        payer_id=payer_id,
+        return_url=order.return_url,
+    )
+    event_record(
+        operation="create",
+        kind=Kind.REQUEST,
+        outcome=Outcome.SENT,
+        channel=channel,
+        payment_order=order,
+        amount=order.amount,
+        payload={
+            "method": request.method,
+            "subject": request.subject,
+            "amount": request.amount,
+            "currency": request.currency,
+            "notify_url": request.notify_url,
+            "expires_at": request.expires_at.isoformat(),
+            "payer_id": payer_id,
+        },
+    )
+    try:
+        start = adapter.payment_create(request)
+    except base.PaymentRefused as exc:
+        return _open_failed(order, exc, state="refused", message=f"refused by the channel: {exc}")
+    except base.RetryableError as exc:
+        _open_failed(order, exc, state="not_taken", message=f"not taken by the channel: {exc}")
+        raise errors.ChannelUnavailable(fields={"order_no": order.order_no}) from exc
+    except base.UnknownOutcome as exc:
+        _channel_error(order, operation="create", exc=exc)
+        raise errors.ChannelUnavailable(fields={"order_no": order.order_no}) from exc
+    with transaction.atomic(durable=True):
+        order = locks.payment_order_lock(order.pk)
+        if order.status == PaymentOrder.Status.PENDING:
+            order.pay_params = _pay_params(start)
+            order.start(description="opened at the channel")
+            order.save()
+        event_record(
+            operation="create",
+            kind=Kind.ANSWER,
+            outcome=Outcome.APPLIED,
+            channel=channel,
+            payment_order=order,
+            payload=start.raw,
+        )
+    return order
+
+
+def _open_failed(order: PaymentOrder, exc: base.ChannelError, *, state: str, message: str) -> PaymentOrder:
+    with transaction.atomic(durable=True):
+        order = locks.payment_order_lock(order.pk)
+        if order.status == PaymentOrder.Status.PENDING:
+            order.failure_code = exc.code[:64]
+            order.fail(description=message[:500])
+            order.save()
+        event_record(
+            operation="create",
+            kind=Kind.ANSWER,
+            outcome=Outcome.APPLIED,
+            channel=order.channel,
+            payment_order=order,
+            state=state,
+            message=message,
+        )
+    return order
+
+
+def _pay_params(start: base.PaymentStart) -> dict:
+    params = {
+        "code_url": start.code_url,
+        "pay_url": start.pay_url,
+        "app_params": dict(start.app_params),
+        "prepay_id": start.prepay_id,
+    }
+    return {name: value for name, value in params.items() if value}
+
+
+def _request_sent(order: PaymentOrder, *, operation: str) -> None:
+    event_record(
+        operation=operation, kind=Kind.REQUEST, outcome=Outcome.SENT, channel=order.channel, payment_order=order
+    )
+
+
+def _channel_error(order: PaymentOrder, *, operation: str, exc: base.ChannelError) -> None:
+    logger.warning("%s of %s at %s: no answer: %s", operation, order.order_no, order.channel, exc)
+    event_record(
+        operation=operation,
+        kind=Kind.ANSWER,
+        outcome=Outcome.ERROR,
+        channel=order.channel,
+        payment_order=order,
+        state=type(exc).__name__,
+        message=f"{exc.code} {exc}".strip(),
+    )
+
+
+def _closing(status: base.PaymentStatus, *, reason: str) -> base.PaymentStatus:
+    if status.state != base.PaymentState.CLOSED or status.message:
+        return status
+    return replace(status, message=f"closed at the channel ({reason})")
+
+
+def channel_of(order: PaymentOrder) -> Channel:
+    if order.channel is None:
+        raise errors.Conflict(f"{order.order_no} is a balance payment: it has no channel.")
+    return order.channel
+
+
+def merchant_account_of(order: PaymentOrder) -> Account:
+    if order.merchant_account is None:
+        raise errors.Conflict(f"{order.order_no} is a recharge: it pays no merchant.")
+    return order.merchant_account
+
+
+def _fresh(order: PaymentOrder) -> PaymentOrder:
+    return PaymentOrder.objects.select_related("channel").get(pk=order.pk)
+
+
+def _terms_check(
+    *,
+    business_type: str,
+    method: str,
+    amount: Decimal,
+    client_type: str,
+    subject: str,
+    business_order_no: str,
+    payer_id: str,
+) -> None:
+    if business_type not in BusinessType.values:
+        raise errors.ValidationFailed("Unknown business type.", fields={"business_type": "invalid"})
+    if method not in PaymentMethod.values:
+        raise errors.ValidationFailed("Unknown payment method.", fields={"method": "invalid"})
+    if client_type not in ClientType.values:
+        raise errors.ValidationFailed("Unknown client type.", fields={"client_type": "invalid"})
+    if not is_positive_cents(amount):
+        raise errors.ValidationFailed("The amount must be a positive amount in cents.", fields={"amount": "invalid"})
+    if client_type not in METHOD_CLIENT_TYPES[method]:
+        raise errors.ValidationFailed(
+            f"{method} cannot be used from the client type {client_type}.",
+            fields={"client_type": "method_not_available"},
+        )
+    if business_type == BusinessType.RECHARGE and method == PaymentMethod.BALANCE:
+        raise errors.ValidationFailed("A wallet cannot be recharged from itself.", fields={"method": "invalid"})
+    if business_type == BusinessType.ORDER_PAYMENT and not business_order_no.strip():
+        raise errors.ValidationFailed(
+            "An order payment names the business order it pays.", fields={"business_order_no": "required"}
+        )
+    if business_type == BusinessType.ORDER_PAYMENT and not subject:
+        raise errors.ValidationFailed("An order payment needs a subject.", fields={"subject": "required"})
+    if method == PaymentMethod.WECHAT_JSAPI and not payer_id:
+        raise errors.ValidationFailed("A JSAPI payment needs the payer's openid.", fields={"payer_id": "required"})
+
+
+def _business_order_free_check(*, user: User, business_type: str, business_order_no: str) -> None:
+    if not business_order_no:
+        return
+    live = (
+        PaymentOrder.objects.filter(
+            user=user,
+            business_type=business_type,
+            business_order_no=business_order_no,
+            status__in=[*PaymentOrder.OPEN_STATUSES, PaymentOrder.Status.SUCCESS],
+        )
+        .values_list("order_no", "status")
+        .first()
+    )
+    if live is not None:
+        raise errors.Conflict(
+            f"Business order {business_order_no!r} already has a payment that is {live[1]}.",
+            fields={"business_order_no": "payment_exists", "order_no": live[0]},  # the caller's own order
+        )
+
+
+def _reopened(replay: Creation, *, payer_id: str) -> Creation:
+    """A replayed order still pending after the channel gave no answer is opened again (the
+    order number is the channel's idempotency key); other replays are returned as they are."""
+    order = replay.order
+    if order.status != PaymentOrder.Status.PENDING or order.channel is None:
+        return replay
+    try:
+        adapter = registry.payment_adapter(order.channel)
+    except base.ChannelUnrouted:
+        return replay
+    return Creation(order=_open_at_channel(order, adapter=adapter, payer_id=payer_id), created=False)
+
+
+def _replay(*, user: User, key: str, fingerprint: str) -> Creation | None:
+    previous = PaymentOrder.objects.select_related("channel").filter(user=user, idempotency_key=key).first()
+    if previous is None:
+        return None
+    if previous.request_fingerprint != fingerprint:
+        raise errors.IdempotencyConflict(
+            f"The Idempotency-Key {key!r} was already used for a different payment.",
+            fields={"Idempotency-Key": "reused"},
+        )
+    return Creation(order=previous, created=False)

@@ -1,0 +1,257 @@
+"""Payout accounts and withdrawals (docs/WITHDRAWALS.md).
+
+A withdrawal's status is a protected django-fsm field: it changes only through the transition
+methods below, each called by a service in payments/withdrawals/services.py that holds the row
+lock, moves the money and logs the transition (django-fsm-log) with its actor and reason.
+"""
+
+import pgtrigger
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+from django_fsm import ConcurrentTransitionMixin, FSMField, transition
+from django_fsm_log.decorators import fsm_log_by, fsm_log_description
+from django_fsm_log.models import StateLog
+
+from payments import encryption
+from payments.channels.models import Channel, PayoutAccountKind
+from payments.transition_logs import TransitionLogManager
+from wallet.models import Hold, money_field
+
+
+class PayoutAccount(models.Model):
+    """Where a user's withdrawals go. Identifiers are sealed (payments.encryption) and shown
+    masked; ``lookup_index`` is the blind index that finds an account by its number."""
+
+    # Associated data of each sealed column: a ciphertext moved to another column fails to open.
+    OPENID = "payout_account.openid"
+    CARD_NUMBER = "payout_account.card_number"
+    HOLDER_NAME = "payout_account.holder_name"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="payout_accounts")
+    kind = models.CharField(max_length=16, choices=PayoutAccountKind.choices)
+    openid_sealed = models.TextField(blank=True)
+    card_number_sealed = models.TextField(blank=True)
+    holder_name_sealed = models.TextField(blank=True)
+    bank_code = models.CharField(max_length=16, blank=True)
+    lookup_index = models.CharField(max_length=64, db_index=True)
+    masked_number = models.CharField(max_length=64)
+    masked_holder = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "lookup_index"], name="payout_account_bound_once_per_user"),
+            models.CheckConstraint(
+                condition=(Q(kind="wechat_openid") & ~Q(openid_sealed="") & Q(card_number_sealed=""))
+                | (Q(kind="bank_card") & ~Q(card_number_sealed="") & ~Q(bank_code="") & Q(openid_sealed="")),
+                name="payout_account_fields_match_kind",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.display
+
+    @property
+    def display(self) -> str:
+        return (
+            f"{self.bank_code} {self.masked_number}" if self.kind == PayoutAccountKind.BANK_CARD else self.masked_number
+        )
+
+    @property
+    def identifier(self) -> str:
+        """The decrypted openid or card number: for the payout request, never for display."""
+        if self.kind == PayoutAccountKind.BANK_CARD:
+            return encryption.unseal(self.card_number_sealed, field=self.CARD_NUMBER)
+        return encryption.unseal(self.openid_sealed, field=self.OPENID)
+
+    @property
+    def holder_name(self) -> str:
+        if not self.holder_name_sealed:
+            return ""
+        return encryption.unseal(self.holder_name_sealed, field=self.HOLDER_NAME)
+
+
+class WithdrawalStatus(models.TextChoices):
+    PENDING = "pending", "Pending review"
+    APPROVED = "approved", "Approved"
+    PROCESSING = "processing", "Processing"
+    SUCCESS = "success", "Success"
+    FAILED = "failed", "Failed"
+    REJECTED = "rejected", "Rejected"
+    CANCELLED = "cancelled", "Cancelled"
+    REFUNDED = "refunded", "Refunded"
+
+
+def approvals_complete(withdrawal: models.Model) -> bool:
+    """Guard of ``approve``: every approval the risk evaluation asked for is recorded, and of
+    two approvals (four eyes) at least one is a supervisor's."""
+    if not isinstance(withdrawal, Withdrawal):
+        return False
+    given = list(withdrawal.approvals.values_list("as_supervisor", flat=True))
+    return len(given) >= withdrawal.approvals_required and (withdrawal.approvals_required == 1 or any(given))
+
+
+class Withdrawal(ConcurrentTransitionMixin, models.Model):
+    """Money leaving a wallet for a payout account; the hold reserves ``amount`` until the end."""
+
+    Status = WithdrawalStatus
+    # Statuses whose money never left and is (or will be) released: they use no amount limit.
+    RELEASED_STATUSES = (Status.CANCELLED, Status.REJECTED, Status.FAILED)
+
+    order_no = models.CharField(max_length=32, unique=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="withdrawals")
+    payout_account = models.ForeignKey(PayoutAccount, on_delete=models.PROTECT, related_name="withdrawals")
+    channel = models.ForeignKey(Channel, on_delete=models.PROTECT, related_name="withdrawals")
+    amount = money_field()
+    fee = money_field()
+    actual_amount = money_field()
+    currency = models.CharField(max_length=3, default="CNY")
+    status = FSMField(max_length=16, choices=Status.choices, default=Status.PENDING, protected=True)
+    idempotency_key = models.CharField(max_length=255)
+    # sha256 of the request's content: the same key with another content is a conflict.
+    request_fingerprint = models.CharField(max_length=64)
+    hold = models.OneToOneField(Hold, on_delete=models.PROTECT, related_name="withdrawal")
+    risk_evaluation = models.OneToOneField("risk.RiskEvaluation", on_delete=models.PROTECT, related_name="withdrawal")
+    approvals_required = models.PositiveSmallIntegerField(default=1)
+    # The latest reason given: the rejection, cancellation or failure; the log keeps them all.
+    status_reason = models.CharField(max_length=500, blank=True)
+    failure_code = models.CharField(max_length=64, blank=True)
+    channel_reference = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+    approved_at = models.DateTimeField(null=True, blank=True)
+    dispatched_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # Set by the sweep when the order is still not final four hours after submission.
+    escalated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        permissions = [
+            ("approve_withdrawal", "Can approve or reject withdrawals"),
+            ("export_withdrawal", "Can export withdrawals"),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "idempotency_key"], name="withdrawal_idempotency_key_per_user"),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="withdrawal_amount_positive"),
+            models.CheckConstraint(condition=Q(fee__gte=0), name="withdrawal_fee_not_negative"),
+            models.CheckConstraint(condition=Q(actual_amount__gt=0), name="withdrawal_actual_amount_positive"),
+            models.CheckConstraint(
+                condition=Q(amount=F("fee") + F("actual_amount")), name="withdrawal_amount_is_fee_plus_actual"
+            ),
+            models.CheckConstraint(condition=Q(approvals_required__in=[1, 2]), name="withdrawal_approvals_1_or_2"),
+        ]
+        indexes = [
+            models.Index(fields=["user", "-created_at"], name="withdrawal_user_created_idx"),
+            models.Index(fields=["status", "created_at"], name="withdrawal_status_created_idx"),
+        ]
+        triggers = [
+            pgtrigger.Protect(name="withdrawal_no_delete", operation=pgtrigger.Delete),
+            pgtrigger.ReadOnly(
+                name="withdrawal_terms_read_only",
+                fields=[
+                    "order_no",
+                    "user",
+                    "payout_account",
+                    "channel",
+                    "amount",
+                    "fee",
+                    "actual_amount",
+                    "currency",
+                    "idempotency_key",
+                    "request_fingerprint",
+                    "hold",
+                    "risk_evaluation",
+                    "approvals_required",
+                ],
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.order_no
+
+    # Transitions: each checks its guard and changes state; services do the rest (CONVENTIONS).
+
+    @fsm_log_by
+    @fsm_log_description
+    @transition(
+        field=status,
+        source=Status.PENDING,
+        target=Status.APPROVED,
+        conditions=[approvals_complete],
+        permission="payments.approve_withdrawal",
+    )
+    def approve(self, *, by=None, description: str = "") -> None:
+        self.approved_at = timezone.now()
+
+    @fsm_log_by
+    @fsm_log_description
+    @transition(field=status, source=Status.PENDING, target=Status.REJECTED, permission="payments.approve_withdrawal")
+    def reject(self, *, by=None, description: str = "") -> None:
+        self.status_reason = description
+        self.finished_at = timezone.now()
+
+    @fsm_log_by
+    @fsm_log_description
+    @transition(field=status, source=[Status.PENDING, Status.APPROVED], target=Status.CANCELLED)
+    def cancel(self, *, by=None, description: str = "") -> None:
+        self.status_reason = description
+        self.finished_at = timezone.now()
+
+    @fsm_log_by
+    @fsm_log_description
+    @transition(field=status, source=Status.APPROVED, target=Status.PROCESSING)
+    def dispatch(self, *, by=None, description: str = "") -> None:
+        self.dispatched_at = timezone.now()
+
+    @fsm_log_by
+    @fsm_log_description
+    @transition(field=status, source=Status.PROCESSING, target=Status.SUCCESS)
+    def succeed(self, *, by=None, description: str = "") -> None:
+        self.finished_at = timezone.now()
+
+    @fsm_log_by
+    @fsm_log_description
+    @transition(field=status, source=Status.PROCESSING, target=Status.FAILED)
+    def fail(self, *, by=None, description: str = "") -> None:
+        self.status_reason = description
+        self.finished_at = timezone.now()
+
+    @fsm_log_by
+    @fsm_log_description
+    @transition(field=status, source=Status.SUCCESS, target=Status.REFUNDED)
+    def reverse(self, *, by=None, description: str = "") -> None:
+        self.status_reason = description
+        self.finished_at = timezone.now()
+
+
+class WithdrawalApproval(models.Model):
+    """One staff member's approval; a withdrawal at or above the four-eyes threshold needs two."""
+
+    withdrawal = models.ForeignKey(Withdrawal, on_delete=models.PROTECT, related_name="approvals")
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    as_supervisor = models.BooleanField(default=False)
+    note = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["withdrawal", "actor"], name="withdrawal_approval_once_per_actor"),
+        ]
+        triggers = [
+            pgtrigger.Protect(name="withdrawal_approval_append_only", operation=pgtrigger.Update | pgtrigger.Delete),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.withdrawal_id} approved by {self.actor_id}"
+
+
+class WithdrawalTransition(StateLog):
+    """The django-fsm-log rows of withdrawals, as their own admin page and export for auditors."""
+
+    objects: models.Manager["WithdrawalTransition"] = TransitionLogManager("withdrawal")
+
+    class Meta:
+        proxy = True
+        permissions = [("export_withdrawaltransition", "Can export withdrawal transitions")]

@@ -1,0 +1,105 @@
+"""Read queries of the payments app: a user's own objects, routing, withdrawal history and the
+totals of payment orders rebuilt from their events."""
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from django.contrib.auth.models import User
+from django.db.models import Count, Q, QuerySet, Sum
+
+from payments.order_numbers import is_order_no
+from payments.withdrawals.models import PayoutAccount, Withdrawal, WithdrawalStatus
+from risk import selectors as risk_selectors
+from wallet import errors
+from wallet.money import ZERO
+
+SUPERVISOR_GROUP = "finance_supervisor"
+
+
+@dataclass(frozen=True)
+class WithdrawalHistory:
+    """Per window: how many withdrawals the user created, and the amount of those still live."""
+
+    counts: dict[str, int]
+    amounts: dict[str, Decimal]
+
+
+def withdrawal_history(*, user_id: int, since: dict[str, datetime]) -> WithdrawalHistory:
+    """One aggregate query over the user's withdrawals for every window start in ``since``.
+
+    Every order counts toward the count limits; cancelled, rejected and failed ones give their
+    money back, so they do not count toward the amount limits.
+    """
+    live = ~Q(status__in=Withdrawal.RELEASED_STATUSES)
+    aggregates: dict = {}
+    for name, start in since.items():
+        aggregates[f"count_{name}"] = Count("id", filter=Q(created_at__gte=start))
+        aggregates[f"amount_{name}"] = Sum("amount", filter=Q(created_at__gte=start) & live)
+    row = Withdrawal.objects.filter(user_id=user_id, created_at__gte=min(since.values())).aggregate(**aggregates)
+    return WithdrawalHistory(
+        counts={name: row[f"count_{name}"] for name in since},
+        amounts={name: row[f"amount_{name}"] or ZERO for name in since},
+    )
+
+
+def payout_accounts_for_user(*, user: User) -> QuerySet[PayoutAccount]:
+    return PayoutAccount.objects.filter(user=user).order_by("-created_at", "-id")
+
+
+def payout_account_for_user(*, user: User, payout_account_id: int) -> PayoutAccount | None:
+    return PayoutAccount.objects.filter(user=user, pk=payout_account_id).first()
+
+
+def withdrawals_for_user(*, user: User) -> QuerySet[Withdrawal]:
+    return Withdrawal.objects.filter(user=user).select_related("payout_account", "channel")
+
+
+def withdrawal_for_user(*, user: User, order_no: str) -> Withdrawal | None:
+    """The user's own withdrawal; another user's order number finds nothing (seed flaw: scope by user)."""
+    if not is_order_no(order_no):
+        return None
+    return withdrawals_for_user(user=user).filter(order_no=order_no).first()
+
+
+def is_supervisor(user: User) -> bool:
+    return user.groups.filter(name=SUPERVISOR_GROUP).exists()
+
+
+def withdrawal_approval_refusal(*, withdrawal: Withdrawal, actor: User) -> errors.ApplicationError | None:
+    """Why ``actor`` may not approve ``withdrawal`` now, or None when they may.
+
+    The admin asks before it offers the button; the service asks again under the row lock.
+    """
+    if withdrawal.status != WithdrawalStatus.PENDING:
+        return errors.Conflict(
+            f"Withdrawal {withdrawal.order_no} is {withdrawal.status}; only pending withdrawals can be approved.",
+            fields={"status": withdrawal.status},
+        )
+    if not actor.has_perm("payments.approve_withdrawal"):
+        return errors.PermissionDenied("You may not approve withdrawals.")
+    if withdrawal.user_id == actor.pk:
+        return errors.PermissionDenied("Nobody approves their own withdrawal.")
+    given = dict(withdrawal.approvals.values_list("actor_id", "as_supervisor"))
+    if actor.pk in given:
+        return errors.PermissionDenied(
+            f"You already approved {withdrawal.order_no}; the second approval must come from someone else."
+        )
+    # Four eyes: two people, at least one of them a supervisor, in either order.
+    is_last = len(given) + 1 >= withdrawal.approvals_required
+    supervised = any(given.values()) or is_supervisor(actor)
+    if withdrawal.approvals_required > 1 and is_last and not supervised:
+        return errors.PermissionDenied(
+            f"The second approval of {withdrawal.order_no} must come from a finance supervisor."
+        )
+    # Compliance may have blocklisted the user or the card since the submission.
+    blocked = risk_selectors.blocklist_matches(
+        user_id=withdrawal.user_id, fingerprint=withdrawal.payout_account.lookup_index
+    )
+    if blocked.user or blocked.payout_account:
+        return errors.RiskRejected(
+            f"{withdrawal.order_no} was blocklisted after it was submitted "
+            f"({blocked.user or blocked.payout_account}): reject it.",
+            fields={"risk_rule": "user_blocked" if blocked.user else "payout_account_blocked"},
+        )
+    return None
