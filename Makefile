@@ -1,15 +1,15 @@
-# Entry points that need only Python 3.11 on the machine: run, test, and manage beside a run.
+# Entry points that need only Python 3.11 on the machine: run, test, check, and manage beside a run.
 # The work is in config/run.py, config/testrun.py and manage.py; this file only prepares .venv.
 
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-# Extra pytest arguments for `make test`, e.g. make test PYTEST_ARGS="-k ledger -x"
+# Extra pytest arguments for `make test` and `make check`, e.g. make test PYTEST_ARGS="-k ledger -x"
 PYTEST_ARGS ?=
 # A management command and its arguments for `make manage`, e.g. make manage ARGS="payout_drill --count 20"
 ARGS ?= help
 
-.PHONY: run test manage venv
+.PHONY: run test check manage venv
 
 run: venv
 	$(PY) -m config.run
@@ -20,6 +20,10 @@ manage: venv
 
 test: venv
 	$(PY) -m config.testrun $(PYTEST_ARGS)
+
+# The inner loop: lint, types, import contracts, and the tests without a live server, worker or browser.
+check: venv
+	$(PY) -m config.testrun --fast $(PYTEST_ARGS)
 
 venv: $(VENV)/.requirements.stamp
 

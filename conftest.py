@@ -1,10 +1,14 @@
 """Shared fixtures: users, staff, accounts and API and admin clients on the real test database."""
 
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 
 import pytest
 from django.contrib.auth.models import Group
 from django.test import Client
+from hypothesis import settings as hypothesis_settings
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
@@ -15,14 +19,31 @@ from wallet import services
 pytest_plugins = ["config.tests.browser"]
 
 
+# Property tests: 40 examples each in make test; make check (HYPOTHESIS_PROFILE=check) tries fewer.
+hypothesis_settings.register_profile("full", max_examples=40)
+hypothesis_settings.register_profile("check", max_examples=8)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "full"))
+
+# Fixtures that make a test ``live`` or ``browser``: ``make check`` leaves those tests out.
+LIVE_FIXTURES = frozenset({"live_server", "sandbox_live", "celery_worker_process"})
+BROWSER_FIXTURES = frozenset({"browser"})
+
+
 def pytest_collection_modifyitems(items):
     """Transactional tests start from the rows data migrations create (staff groups, risk
     rules, channels, schedules), not from the empty tables the previous one's flush left.
 
     All of them, not some: a flush without serialized rollback re-creates content types through
     post_migrate, which would then collide with the ones a later test restores.
+
+    Tests are marked ``live`` and ``browser`` by the fixtures they use.
     """
     for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if fixtures & LIVE_FIXTURES:
+            item.add_marker(pytest.mark.live)
+        if fixtures & BROWSER_FIXTURES:
+            item.add_marker(pytest.mark.browser)
         marker = item.get_closest_marker("django_db")
         if marker and marker.kwargs.get("transaction") and not marker.kwargs.get("serialized_rollback"):
             restored = pytest.mark.django_db(*marker.args, **{**marker.kwargs, "serialized_rollback": True})
@@ -111,14 +132,48 @@ def client_for():
     return make
 
 
-@pytest.fixture
-def sent_tasks(monkeypatch) -> list[tuple[str, list]]:
-    """Tasks queued by name (wallet.task_queue), recorded as ``(name, args)`` instead of sent:
-    the broker is the outside world here."""
-    sent: list[tuple[str, list]] = []
+@dataclass(frozen=True)
+class SentTask:
+    name: str
+    args: list
+    countdown: float | None = None
 
-    def send_task(name: str, args=None, kwargs=None, **options) -> None:
-        sent.append((name, list(args or ())))
+
+class SentTasks(list[SentTask]):
+    """Tasks queued by name, in order; ``named(name)`` is a live view of one task's sends as
+    ``{"args": [...], "countdown": ...}``."""
+
+    def named(self, name: str) -> "SentTaskView":
+        return SentTaskView(self, name)
+
+
+class SentTaskView(Sequence[dict]):
+    def __init__(self, sent: SentTasks, name: str) -> None:
+        self._sent, self._name = sent, name
+
+    def _items(self) -> list[dict]:
+        return [{"args": task.args, "countdown": task.countdown} for task in self._sent if task.name == self._name]
+
+    def __getitem__(self, index):
+        return self._items()[index]
+
+    def __len__(self) -> int:
+        return len(self._items())
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Sequence) and self._items() == list(other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+@pytest.fixture
+def sent_tasks(monkeypatch) -> SentTasks:
+    """Tasks queued by name (wallet.task_queue), recorded instead of sent: the broker is the
+    outside world here, and no worker reads it."""
+    sent = SentTasks()
+
+    def send_task(name: str, args=None, kwargs=None, countdown=None, **options) -> None:
+        sent.append(SentTask(name, list(args or ()), countdown))
 
     monkeypatch.setattr(celery_app, "send_task", send_task)
     return sent

@@ -45,8 +45,8 @@ def open_orders(count: int, business_type: str) -> list[str]:
     """``count`` native orders opened at the sandbox, over ``USERS`` users."""
     from django.contrib.auth import get_user_model
 
-    from payments.channels.sandbox.payment_engine import payment_rule_add
     from payments.orders import services as payment_orders
+    from payments.sandbox.payment_engine import payment_rule_add
 
     payment_rule_add(protocol="wechat_v3", scenario="never_pay")
     users = [get_user_model().objects.create(username=f"bench{n}") for n in range(USERS)]
@@ -69,10 +69,10 @@ def open_orders(count: int, business_type: str) -> list[str]:
 
 
 def build_notifies(order_nos: list[str]) -> list[tuple[dict[str, str], bytes]]:
-    from payments.channels.sandbox import payment_engine
-    from payments.channels.sandbox.keys import keys_for
-    from payments.channels.sandbox.models import SandboxPayment
-    from payments.channels.sandbox.protocols import protocol_module
+    from payments.sandbox import payment_engine
+    from payments.sandbox.keys import keys_for
+    from payments.sandbox.models import SandboxPayment
+    from payments.sandbox.protocols import protocol_module
 
     secrets = keys_for("wechat_v3")
     module = protocol_module("wechat_v3")

@@ -138,7 +138,7 @@ def main() -> None:
     from django.db.models.functions import TruncSecond
 
     from payments.channels.models import Channel
-    from payments.channels.sandbox.models import SandboxHit, SandboxPayout
+    from payments.sandbox.models import SandboxHit, SandboxPayout
     from payments.withdrawals import services
     from payments.withdrawals.models import Withdrawal, WithdrawalStatus
     from wallet.audit import ledger_audit

@@ -41,7 +41,6 @@ INSTALLED_APPS = [
     "wallet",
     "risk",
     "payments",
-    "payments.channels.sandbox",
     "reconciliation",
     "config.apps.ProjectConfig",
 ]
@@ -159,6 +158,9 @@ IMPORT_EXPORT_ESCAPE_FORMULAE_ON_EXPORT = True
 # benches turn it on; a channel without credentials then goes to it, otherwise it is not routed.
 PUBLIC_BASE_URL = env("PUBLIC_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
 SANDBOX_ENABLED = env.bool("SANDBOX_ENABLED", default=False)
+if SANDBOX_ENABLED:
+    # Its tables, admin, URLs and tasks exist only then; production code never imports it.
+    INSTALLED_APPS.insert(INSTALLED_APPS.index("reconciliation"), "payments.sandbox")
 SANDBOX_BASE_URL = env("SANDBOX_BASE_URL", default=f"{PUBLIC_BASE_URL}/sandbox").rstrip("/")
 # Seconds an adapter waits for a channel's answer once connected; past it the outcome is unknown.
 CHANNEL_READ_TIMEOUT = env.float("CHANNEL_READ_TIMEOUT", default=10.0)

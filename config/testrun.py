@@ -22,14 +22,31 @@ from config.keys import keys_generate
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 PYTEST_DEFAULT_ARGS = ["-n", "2"]
+# The inner loop's tests: no live server, Celery worker, browser or whole-process run.
+FAST_TESTS = "not live and not browser and not slow"
 
 
-def main(pytest_args: list[str]) -> int:
+def main(arguments: list[str]) -> int:
+    """``make test``: every step and the whole suite. ``make check`` (``--fast``): the same
+    steps, and only the tests that need no live server, worker or browser."""
+    fast = "--fast" in arguments
+    pytest_args = [argument for argument in arguments if argument != "--fast"]
+    if fast:
+        pytest_args = ["-m", FAST_TESTS, *pytest_args]
+        os.environ.setdefault("HYPOTHESIS_PROFILE", "check")
     python = sys.executable
-    for tool in (["ruff", "check", "."], ["ruff", "format", "--check", "."], ["mypy", "."]):
-        if code := _run([python, "-m", *tool]):
-            return code
+    # The sandbox app is installed only when enabled: the types, the migration check and the
+    # tests all see it.
+    os.environ.setdefault("SANDBOX_ENABLED", "true")
     _test_keys()
+    for tool in (
+        [python, "-m", "ruff", "check", "."],
+        [python, "-m", "ruff", "format", "--check", "."],
+        [python, "-m", "mypy", "."],
+        [str(Path(python).with_name("lint-imports"))],
+    ):
+        if code := _run(tool):
+            return code
     var_dir = Path(os.environ.get("WALLET_VAR_DIR") or BASE_DIR / "var").resolve() / "test"
     with embedded.services(var_dir, use_local=True) as urls:
         os.environ.update(urls)
@@ -41,7 +58,8 @@ def main(pytest_args: list[str]) -> int:
 
 
 def _run(command: list[str]) -> int:
-    print(f"\n$ python {' '.join(command[1:])}", flush=True)
+    shown = ["python", *command[1:]] if command[0] == sys.executable else [Path(command[0]).name, *command[1:]]
+    print(f"\n$ {' '.join(shown)}", flush=True)
     return subprocess.run(command, cwd=BASE_DIR, check=False).returncode  # noqa: S603
 
 

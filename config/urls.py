@@ -17,4 +17,4 @@ urlpatterns = [
 ]
 
 if settings.SANDBOX_ENABLED:
-    urlpatterns.append(path("sandbox/", include("payments.channels.sandbox.urls")))
+    urlpatterns.append(path("sandbox/", include("payments.sandbox.urls")))

@@ -1,5 +1,6 @@
 """Fixtures of the payments tests: funded users, payout accounts, withdrawals in any state."""
 
+import functools
 from collections.abc import Callable
 from decimal import Decimal
 from itertools import count
@@ -7,6 +8,7 @@ from itertools import count
 import pytest
 from django.contrib.auth.models import Permission
 
+from payments.sandbox import keys as sandbox_keys
 from payments.tests.worker import celery_worker_process, sandbox_live  # noqa: F401 - pipeline fixtures
 from payments.withdrawals import services
 from payments.withdrawals.models import PayoutAccount, Withdrawal, WithdrawalStatus
@@ -126,3 +128,14 @@ def withdrawal_in(make_user, funded_account, submit, staff_in):
         return services.withdrawal_reverse(withdrawal=withdrawal, reason="bank bounce")
 
     return make
+
+
+@pytest.fixture(scope="session", autouse=True)
+def sandbox_secrets_once_per_process():
+    """Each test's database gets its own sandbox keys rows, all with the keys generated once per
+    test process: RSA-2048 generation costs tens of milliseconds a key. Tests that need other
+    keys generate them themselves (``keys_generate``)."""
+    generated = functools.cache(sandbox_keys.secrets_generate)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(sandbox_keys, "secrets_generate", lambda protocol: dict(generated(protocol)))
+        yield

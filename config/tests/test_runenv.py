@@ -58,6 +58,7 @@ def _manage(var_dir: Path, **env: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.slow
 def test_manage_py_beside_a_running_launcher_uses_its_servers_and_secrets_and_says_so(var_dir, launcher_running):
     result = _manage(var_dir)
 
@@ -74,6 +75,7 @@ def test_manage_py_beside_a_running_launcher_uses_its_servers_and_secrets_and_sa
     )
 
 
+@pytest.mark.slow
 def test_a_variable_set_in_the_shell_wins_over_the_launchers(var_dir, launcher_running):
     result = _manage(var_dir, SANDBOX_ENABLED="false")
 
@@ -81,6 +83,7 @@ def test_a_variable_set_in_the_shell_wins_over_the_launchers(var_dir, launcher_r
     assert (shown[0], shown[3]) == ("wallet_of_the_launcher", "False")
 
 
+@pytest.mark.slow
 def test_a_shell_that_names_other_servers_keeps_them_all_and_says_why(var_dir, launcher_running):
     result = _manage(var_dir, DATABASE_URL="postgres://postgres@127.0.0.1:5432/wallet_elsewhere")
 
@@ -89,6 +92,7 @@ def test_a_shell_that_names_other_servers_keeps_them_all_and_says_why(var_dir, l
     assert "this shell sets DATABASE_URL to other ones" in result.stderr.splitlines()[0]
 
 
+@pytest.mark.slow
 def test_the_file_of_a_launcher_that_is_gone_is_ignored(var_dir):
     (var_dir / runenv.RUN_LOCK).touch()
 

@@ -1,11 +1,12 @@
-"""Which adapter serves a channel, configured from the environment or, without credentials,
-pointed at the sandbox with the sandbox's generated merchant keys (DESIGN §6).
+"""Which adapter serves a channel: configured from the environment or, without credentials and
+while the sandbox is installed, the sandbox's (it registers itself: payments.sandbox.apps).
 
 Each adapter package provides ``adapter_from_environment(*, read_timeout) -> adapter | None`` (None when its
 credentials are not set) and ``adapter_for_sandbox(secrets: dict, base_url: str) -> adapter``.
 Adapters hold a pooled HTTP session, so each process keeps one per configuration.
 """
 
+from collections.abc import Callable
 from functools import lru_cache
 from importlib import import_module
 
@@ -13,6 +14,10 @@ from django.conf import settings
 
 from payments.channels.base import Adapter, ChannelUnrouted, PaymentAdapter, PayoutAdapter
 from payments.channels.models import Channel, ChannelAdapter
+
+# Given the adapter name of a channel without credentials, its sandbox adapter.
+SandboxProvider = Callable[[str], Adapter]
+_sandbox_provider: SandboxProvider | None = None
 
 PACKAGES = {
     ChannelAdapter.WECHAT_V3: "payments.channels.wechat_v3",
@@ -36,22 +41,25 @@ def adapter_for(channel: Channel) -> Adapter:
     configured = _configured(channel.adapter, settings.CHANNEL_READ_TIMEOUT)
     if configured is not None:
         return configured
-    if not settings.SANDBOX_ENABLED:
+    if _sandbox_provider is None or not _sandbox_on():
         raise ChannelUnrouted(f"No credentials for the {channel.adapter} channel and the sandbox is off.")
-    from payments.channels.sandbox.keys import keys_row
+    return _sandbox_provider(channel.adapter)
 
-    keys = keys_row(channel.adapter)
-    return _sandbox(channel.adapter, keys.pk, settings.SANDBOX_BASE_URL, settings.CHANNEL_READ_TIMEOUT)
+
+def sandbox_register(provider: SandboxProvider) -> None:
+    """The sandbox app, when installed, gives the adapter of a channel without credentials."""
+    global _sandbox_provider  # noqa: PLW0603 - set once, when the sandbox app is ready
+    _sandbox_provider = provider
 
 
 def is_reachable(channel: Channel) -> bool:
     """True when the channel has credentials or goes to the sandbox: routing skips the others."""
-    return settings.SANDBOX_ENABLED or _configured(channel.adapter, settings.CHANNEL_READ_TIMEOUT) is not None
+    return _sandbox_on() or _configured(channel.adapter, settings.CHANNEL_READ_TIMEOUT) is not None
 
 
 def is_sandboxed(channel: Channel) -> bool:
     """True when the channel's payouts go to the sandbox, not to real money."""
-    return settings.SANDBOX_ENABLED and _configured(channel.adapter, settings.CHANNEL_READ_TIMEOUT) is None
+    return _sandbox_on() and _configured(channel.adapter, settings.CHANNEL_READ_TIMEOUT) is None
 
 
 def notify_url(channel: Channel) -> str:
@@ -63,11 +71,5 @@ def _configured(adapter: str, read_timeout: float) -> Adapter | None:
     return import_module(PACKAGES[ChannelAdapter(adapter)]).adapter_from_environment(read_timeout=read_timeout)
 
 
-@lru_cache(maxsize=16)
-def _sandbox(adapter: str, keys_id: int, base_url: str, read_timeout: float) -> Adapter:
-    """Keyed by the keys row too: a database whose sandbox keys were made anew gets a new adapter."""
-    from payments.channels.sandbox.models import SandboxKeys
-
-    secrets = SandboxKeys.objects.get(pk=keys_id).secrets
-    package = import_module(PACKAGES[ChannelAdapter(adapter)])
-    return package.adapter_for_sandbox(secrets, base_url=f"{base_url}/{adapter}", read_timeout=read_timeout)
+def _sandbox_on() -> bool:
+    return _sandbox_provider is not None and settings.SANDBOX_ENABLED

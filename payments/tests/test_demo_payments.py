@@ -5,8 +5,8 @@ from decimal import Decimal
 import pytest
 from django.core.management import call_command
 
-from payments.channels.sandbox.models import SandboxPaymentRule
 from payments.orders.models import PaymentOrder
+from payments.sandbox.models import SandboxPaymentRule
 from payments.withdrawals.models import PayoutAccount, Withdrawal
 from risk.models import RiskRule
 from wallet.audit import ledger_audit

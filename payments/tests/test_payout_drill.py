@@ -7,8 +7,8 @@ import uuid
 import pytest
 from django.core.management import CommandError, call_command
 
-from payments.channels.sandbox.models import SandboxHit, SandboxPayout, Scenario
 from payments.management.commands import payout_drill
+from payments.sandbox.models import SandboxHit, SandboxPayout, Scenario
 from payments.withdrawals.models import Withdrawal
 
 pytestmark = pytest.mark.django_db
@@ -72,6 +72,7 @@ def test_an_order_failed_here_that_the_sandbox_paid_is_a_problem(drill_order):
     assert summary.problems() == ["1 order(s) disagreeing with the sandbox"]
 
 
+@pytest.mark.slow
 def test_without_a_worker_the_drill_prints_progress_and_fails_on_the_orders_left_unfinished(monkeypatch, capsys):
     # Given no worker to pay the orders (their dispatch runs on commit, which never comes here)
     monkeypatch.setattr(payout_drill, "PROGRESS_SECONDS", 0.0)

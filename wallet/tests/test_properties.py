@@ -145,7 +145,7 @@ def test_random_sequences_of_postings_keep_every_invariant():
     run_state_machine_as_test(
         LedgerMachine,
         settings=settings(
-            max_examples=40,
+            settings.default,
             stateful_step_count=30,
             deadline=None,
             suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],

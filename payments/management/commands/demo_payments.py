@@ -94,7 +94,7 @@ class Command(BaseCommand):
         self.stdout.write("\n".join(lines))
 
     def _payers_use_the_cashier(self) -> None:
-        from payments.channels.sandbox.models import PaymentScenario, Protocol, SandboxPaymentRule
+        from payments.sandbox.models import PaymentScenario, Protocol, SandboxPaymentRule
 
         for protocol in (Protocol.WECHAT_V3, Protocol.WECHAT_V2, Protocol.ALIPAY):
             SandboxPaymentRule.objects.get_or_create(protocol=protocol, order_no="", scenario=PaymentScenario.NEVER_PAY)

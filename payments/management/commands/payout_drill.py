@@ -27,8 +27,8 @@ from django.db.models import Count
 
 from payments.channels import registry
 from payments.channels.models import Channel
-from payments.channels.sandbox import engine
-from payments.channels.sandbox.models import SandboxHit, SandboxPayout, Scenario
+from payments.sandbox import engine
+from payments.sandbox.models import SandboxHit, SandboxPayout, Scenario
 from payments.withdrawals import services, tasks
 from payments.withdrawals.models import Withdrawal, WithdrawalStatus
 from risk.models import RiskRule

@@ -11,11 +11,11 @@ from django.utils import timezone
 
 from payments.channels import registry
 from payments.channels.models import Channel
-from payments.channels.sandbox import payment_engine
-from payments.channels.sandbox.keys import keys_for
-from payments.channels.sandbox.models import SandboxPayment
-from payments.channels.sandbox.protocols import protocol_module
 from payments.orders.models import PaymentOrder
+from payments.sandbox import payment_engine
+from payments.sandbox.keys import keys_for
+from payments.sandbox.models import SandboxPayment
+from payments.sandbox.protocols import protocol_module
 from wallet import services as ledger
 from wallet.models import Account
 

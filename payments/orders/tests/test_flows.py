@@ -18,14 +18,14 @@ from django_fsm_log.models import StateLog
 from payments import metrics
 from payments.channels import registry
 from payments.channels.models import Channel
-from payments.channels.sandbox import payment_engine
-from payments.channels.sandbox import tasks as sandbox_tasks
-from payments.channels.sandbox.keys import keys_for
-from payments.channels.sandbox.models import SandboxPayment, SandboxRefund
-from payments.channels.sandbox.protocols import protocol_module
 from payments.orders import refunds, selectors
 from payments.orders import services as payment_orders
 from payments.orders.models import PaymentEvent, PaymentOrder, Refund
+from payments.sandbox import payment_engine
+from payments.sandbox import tasks as sandbox_tasks
+from payments.sandbox.keys import keys_for
+from payments.sandbox.models import SandboxPayment, SandboxRefund
+from payments.sandbox.protocols import protocol_module
 from payments.tests.worker import wait_until
 from wallet.audit import ledger_audit
 from wallet.models import Account

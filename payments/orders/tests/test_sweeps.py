@@ -13,11 +13,11 @@ from django_fsm_log.models import StateLog
 from payments import metrics
 from payments.channels import base
 from payments.channels.models import Channel
-from payments.channels.sandbox import payment_engine
-from payments.channels.sandbox.models import SandboxPayment, SandboxRefund
 from payments.orders import refunds
 from payments.orders import services as payment_orders
 from payments.orders.models import PaymentEvent, PaymentOrder, Refund
+from payments.sandbox import payment_engine
+from payments.sandbox.models import SandboxPayment, SandboxRefund
 from wallet import errors
 from wallet.audit import ledger_audit
 from wallet.models import Account

@@ -78,7 +78,7 @@ def test_a_reviewer_approves_one_pending_withdrawal_and_rejects_another_in_the_b
     approve = StateLog.objects.for_(first).get(transition="approve")
     assert (approve.source_state, approve.state, approve.by) == ("pending", "approved", reviewer)
     assert list(first.approvals.values_list("actor", flat=True)) == [reviewer.pk]
-    assert sent_tasks == [("payments.withdrawal_dispatch", [first.pk])]
+    assert sent_tasks.named("payments.withdrawal_dispatch") == [{"args": [first.pk], "countdown": None}]
     # And the second is rejected with the reason, its hold released
     second.refresh_from_db()
     assert second.status == WithdrawalStatus.REJECTED

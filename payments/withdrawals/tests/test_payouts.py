@@ -17,12 +17,13 @@ from payments import encryption, metrics
 from payments.channels import registry
 from payments.channels.base import PayoutNotice, PayoutState, UnknownOutcome
 from payments.channels.models import Channel
-from payments.channels.sandbox import engine
-from payments.channels.sandbox.models import SandboxPayout, SandboxRule, Scenario
 from payments.dead_letters.models import DeadLetter
 from payments.dead_letters.services import dead_letter_record
 from payments.notifications import services as notifications
 from payments.notifications.models import UserNotification
+from payments.sandbox import engine
+from payments.sandbox.adapters import sandbox_adapters
+from payments.sandbox.models import SandboxPayout, SandboxRule, Scenario
 from payments.withdrawals import payouts, services, tasks
 from payments.withdrawals.models import Withdrawal, WithdrawalStatus
 from wallet import errors
@@ -186,7 +187,7 @@ def test_the_approved_sweep_resends_lost_tasks_but_not_those_still_queued(approv
 
     # Then only the lost one is enqueued again, once
     assert (first, second) == (1, 0)
-    assert sent_tasks == [("payments.withdrawal_dispatch", [lost.pk])]
+    assert sent_tasks.named("payments.withdrawal_dispatch") == [{"args": [lost.pk], "countdown": None}]
 
 
 def test_orders_not_final_after_four_hours_are_escalated_once_with_a_log_line_and_a_metric(approved, caplog):
@@ -231,7 +232,7 @@ def test_a_dead_letter_is_retried_once_by_operations(approved, staff_in, client_
     client.post("/admin/payments/deadletter/", {"action": "retry_selected", "_selected_action": [letter.pk]})
 
     assert response.status_code == 302
-    assert sent_tasks == [("payments.withdrawal_dispatch", [withdrawal.pk])]
+    assert sent_tasks.named("payments.withdrawal_dispatch") == [{"args": [withdrawal.pk], "countdown": None}]
     letter.refresh_from_db()
     assert letter.retried_at is not None
     assert letter.retried_by is not None and letter.retried_by.groups.filter(name="operations").exists()
@@ -294,6 +295,7 @@ def test_an_adapter_reuses_one_connection_for_its_requests(sandbox_live, approve
         connect(connection)
 
     monkeypatch.setattr(HTTPConnection, "connect", counting_connect)
+    sandbox_adapters.cache_clear()  # a new adapter, as in a new process
     adapter = registry.payout_adapter(Channel.objects.get(code="bank"))
 
     for _ in range(3):

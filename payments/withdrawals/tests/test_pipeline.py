@@ -13,10 +13,10 @@ from django.db.models.functions import TruncSecond
 from django.utils import timezone
 
 from payments.channels.models import Channel
-from payments.channels.sandbox import engine
-from payments.channels.sandbox.models import SandboxHit, SandboxPayout, Scenario
 from payments.dead_letters.models import DeadLetter
 from payments.notifications.models import UserNotification
+from payments.sandbox import engine
+from payments.sandbox.models import SandboxHit, SandboxPayout, Scenario
 from payments.tests.worker import wait_until
 from payments.withdrawals import payouts, services, tasks
 from payments.withdrawals.models import Withdrawal, WithdrawalStatus

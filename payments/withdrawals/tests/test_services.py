@@ -434,7 +434,7 @@ def test_an_approval_enqueues_the_payout_only_when_it_commits(
 
     for callback in callbacks:
         callback()
-    assert sent_tasks == [("payments.withdrawal_dispatch", [withdrawal.pk])]
+    assert sent_tasks.named("payments.withdrawal_dispatch") == [{"args": [withdrawal.pk], "countdown": None}]
 
 
 def test_an_approval_that_rolls_back_enqueues_nothing(withdrawal_in, staff_in, django_capture_on_commit_callbacks):

@@ -3,6 +3,7 @@ adapter call against the sandbox over real HTTP, the sandbox's scenarios, notifi
 configuration."""
 
 import base64
+import functools
 import json
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -31,11 +32,11 @@ from payments.channels.base import (
     UnknownOutcome,
 )
 from payments.channels.http import HttpResponse
-from payments.channels.sandbox import alipay as sandbox_alipay
-from payments.channels.sandbox import payment_engine, tasks
-from payments.channels.sandbox.keys import keys_for
-from payments.channels.sandbox.models import PaymentScenario, Protocol, SandboxPayment, SandboxRefund
 from payments.order_numbers import order_no_new
+from payments.sandbox import alipay as sandbox_alipay
+from payments.sandbox import payment_engine, tasks
+from payments.sandbox.keys import keys_for
+from payments.sandbox.models import PaymentScenario, Protocol, SandboxPayment, SandboxRefund
 
 D = Decimal
 ALIPAY = Protocol.ALIPAY
@@ -61,9 +62,16 @@ def rsa_key_pair() -> tuple[str, str]:
     return private, public.decode()
 
 
-def sign_by_hand(private_pem: str, text: str) -> str:
+@functools.cache
+def private_key_by_hand(private_pem: str) -> rsa.RSAPrivateKey:
+    """Loading (and checking) an RSA key costs tens of milliseconds: once per key."""
     key = serialization.load_pem_private_key(private_pem.encode(), password=None)
     assert isinstance(key, rsa.RSAPrivateKey)
+    return key
+
+
+def sign_by_hand(private_pem: str, text: str) -> str:
+    key = private_key_by_hand(private_pem)
     return base64.b64encode(key.sign(text.encode("utf-8"), padding.PKCS1v15(), hashes.SHA256())).decode()
 
 
@@ -175,15 +183,13 @@ def offline_adapter(secrets: dict, *responses: HttpResponse) -> tuple[AlipayAdap
 
 
 @pytest.fixture
-def sandbox(sandbox_live, monkeypatch):
+def sandbox(sandbox_live, sent_tasks):
     """The sandbox's keys and a factory of adapters pointed at it over real HTTP; ``overrides``
     replace merchant-side secrets (a wrong key, another app). The notifies the sandbox
     schedules are recorded in ``notifies`` instead of reaching a broker no worker reads."""
     secrets = keys_for(ALIPAY)
-    notifies: list[dict] = []
-    refund_settlements: list[dict] = []
-    monkeypatch.setattr(tasks.sandbox_payment_notify, "apply_async", lambda **kwargs: notifies.append(kwargs))
-    monkeypatch.setattr(tasks.sandbox_refund_notify, "apply_async", lambda **kw: refund_settlements.append(kw))
+    notifies = sent_tasks.named(payment_engine.PAYMENT_NOTIFY_TASK)
+    refund_settlements = sent_tasks.named(payment_engine.REFUND_NOTIFY_TASK)
     url = f"{sandbox_live.url}/sandbox/alipay"
 
     def adapter(**overrides: str) -> AlipayAdapter:

@@ -3,6 +3,7 @@ its answers and callbacks (forged or tampered ones are never success), and round
 real HTTP with the sandbox playing each scenario."""
 
 import base64
+import functools
 import json
 import time
 from collections.abc import Callable
@@ -26,11 +27,11 @@ from payments.channels.base import (
     UnknownOutcome,
 )
 from payments.channels.http import HttpResponse
-from payments.channels.sandbox import bank as bank_sandbox
-from payments.channels.sandbox import engine, tasks
-from payments.channels.sandbox.keys import keys_for
-from payments.channels.sandbox.models import SandboxHit, SandboxKeys, SandboxPayout
 from payments.conftest import CARD_NUMBER
+from payments.sandbox import bank as bank_sandbox
+from payments.sandbox import engine
+from payments.sandbox.keys import keys_for
+from payments.sandbox.models import SandboxHit, SandboxKeys, SandboxPayout
 
 D = Decimal
 NOTIFY_URL = "http://127.0.0.1:9/api/v1/notify/bank/"
@@ -57,12 +58,10 @@ def sandbox_keys(keys) -> dict:
 
 
 @pytest.fixture
-def notifies_sent(monkeypatch) -> list[tuple]:
+def notifies_sent(sent_tasks):
     """The sandbox's notify tasks, kept out of the broker: no worker runs here, and callbacks
     are tested through ``notify_build`` directly."""
-    sent: list[tuple] = []
-    monkeypatch.setattr(tasks.sandbox_notify, "apply_async", lambda *args, **kwargs: sent.append((args, kwargs)))
-    return sent
+    return sent_tasks.named(engine.NOTIFY_TASK)
 
 
 @pytest.fixture
@@ -94,9 +93,16 @@ def payout_request(order_no: str, *, card: str = CARD_NUMBER, amount: str = "12.
     )
 
 
-def rsa_sign(message: str, private_pem: str) -> str:
+@functools.cache
+def private_key_by_hand(private_pem: str) -> rsa.RSAPrivateKey:
+    """Loading (and checking) an RSA key costs tens of milliseconds: once per key."""
     key = serialization.load_pem_private_key(private_pem.encode(), password=None)
     assert isinstance(key, rsa.RSAPrivateKey)
+    return key
+
+
+def rsa_sign(message: str, private_pem: str) -> str:
+    key = private_key_by_hand(private_pem)
     return base64.b64encode(key.sign(message.encode("utf-8"), padding.PKCS1v15(), hashes.SHA256())).decode()
 
 
@@ -323,7 +329,7 @@ def test_payout_succeeds_and_the_sandbox_pays_once_to_the_masked_card(bank, noti
     assert (result.state, result.channel_reference) == (PayoutState.SUCCESS, paid.channel_reference)
     assert (paid.order_no, paid.amount, paid.payee_masked) == ("R-1", D("12.34"), f"**** {CARD_NUMBER[-4:]}")
     assert paid.notify_url == NOTIFY_URL
-    assert [kwargs["args"] for _, kwargs in notifies_sent] == [[paid.pk, "success"]]
+    assert [notify["args"] for notify in notifies_sent] == [[paid.pk, "success"]]
     assert_card_nowhere()
 
 

@@ -8,7 +8,7 @@ import json
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal
-from types import ModuleType, SimpleNamespace
+from types import ModuleType
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -28,10 +28,6 @@ from payments.channels.base import (
     RetryableError,
     UnknownOutcome,
 )
-from payments.channels.sandbox import payment_engine, tasks
-from payments.channels.sandbox import wechat_v2 as sandbox_wechat_v2
-from payments.channels.sandbox.keys import keys_for
-from payments.channels.sandbox.models import SandboxPayment, SandboxRefund
 from payments.channels.wechat_v2.signing import (
     DecryptionFailed,
     req_info_decrypt,
@@ -41,6 +37,10 @@ from payments.channels.wechat_v2.signing import (
 )
 from payments.channels.wechat_v2.tests import test_payouts as test_wechat_v2
 from payments.channels.wechat_v2.tests.test_payouts import hmac_by_hand, md5_by_hand
+from payments.sandbox import payment_engine, tasks
+from payments.sandbox import wechat_v2 as sandbox_wechat_v2
+from payments.sandbox.keys import keys_for
+from payments.sandbox.models import SandboxPayment, SandboxRefund
 
 PROTOCOL = "wechat_v2"
 API_KEY = "192006250b4c09247ec02edce69f6a2d"
@@ -123,38 +123,41 @@ def fail(err_code: str) -> dict[str, str]:
 
 @dataclass
 class Outbox:
-    """The sandbox's notify tasks, recorded instead of queued; ``run`` runs them here, and what they
-    would POST to our notify URL lands in ``sent``."""
+    """The sandbox's notify tasks, recorded instead of queued (``scheduled``: every task queued by
+    name); ``run`` runs the sandbox's here, and what they would POST to our notify URL lands in
+    ``sent``."""
 
-    scheduled: list[tuple[str, list, float]] = field(default_factory=list)
+    scheduled: list = field(default_factory=list)
     sent: list[tuple[str, bytes]] = field(default_factory=list)
     tasks: dict = field(default_factory=dict)
 
+    def notifies(self) -> list:
+        return [task for task in self.scheduled if task.name in self.tasks]
+
     def run(self) -> list[bytes]:
-        for name, args, _countdown in self.scheduled:
-            self.tasks[name](*args)
-        self.scheduled.clear()
+        due = self.notifies()
+        for task in due:
+            self.tasks[task.name](*task.args)
+        self.scheduled[:] = [task for task in self.scheduled if task not in due]
         bodies = [body for _url, body in self.sent]
         self.sent.clear()
         return bodies
 
 
 @pytest.fixture(autouse=True)
-def outbox(monkeypatch) -> Outbox:
-    box = Outbox(tasks={"payment": tasks.sandbox_payment_notify, "refund": tasks.sandbox_refund_notify})
-
-    def recorder(name: str):
-        def apply_async(*, args: list, countdown: float = 0) -> None:
-            box.scheduled.append((name, args, countdown))
-
-        return SimpleNamespace(apply_async=apply_async)
+def outbox(monkeypatch, sent_tasks) -> Outbox:
+    box = Outbox(
+        scheduled=sent_tasks,
+        tasks={
+            payment_engine.PAYMENT_NOTIFY_TASK: tasks.sandbox_payment_notify,
+            payment_engine.REFUND_NOTIFY_TASK: tasks.sandbox_refund_notify,
+        },
+    )
 
     def deliver(protocol: ModuleType, url: str, built: tuple[dict[str, str], bytes], reference: str) -> bool:
         box.sent.append((url, built[1]))
         return True
 
-    monkeypatch.setattr(tasks, "sandbox_payment_notify", recorder("payment"))
-    monkeypatch.setattr(tasks, "sandbox_refund_notify", recorder("refund"))
     monkeypatch.setattr(tasks, "_deliver", deliver)
     return box
 
@@ -1020,7 +1023,7 @@ def test_pay_late_is_unpaid_until_the_payer_pays_after_the_delay(sandbox_adapter
     adapter.payment_create(payment_request("P-S-LATE"))
 
     assert adapter.payment_query("P-S-LATE").state == PaymentState.NOT_PAID
-    assert [countdown for _name, _args, countdown in outbox.scheduled] == [30]
+    assert [task.countdown for task in outbox.notifies()] == [30]
     (notify,) = outbox.run()
 
     assert adapter.parse_notify(headers={}, body=notify).state == PaymentState.PAID

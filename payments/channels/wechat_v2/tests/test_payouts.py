@@ -14,12 +14,12 @@ from django.core.exceptions import ImproperlyConfigured
 
 from payments.channels.base import NotifyRejected, PayoutRequest, PayoutState, RetryableError, UnknownOutcome
 from payments.channels.http import ChannelHttp, HttpResponse
-from payments.channels.sandbox import engine
-from payments.channels.sandbox import wechat_v2 as sandbox_wechat_v2
-from payments.channels.sandbox.keys import keys_for
-from payments.channels.sandbox.models import SandboxHit, SandboxPayout
 from payments.channels.wechat_v2 import WechatV2Adapter, adapter_for_sandbox, adapter_from_environment
 from payments.channels.wechat_v2.signing import XmlRefused, params_sign, params_verify, xml_decode, xml_encode
+from payments.sandbox import engine
+from payments.sandbox import wechat_v2 as sandbox_wechat_v2
+from payments.sandbox.keys import keys_for
+from payments.sandbox.models import SandboxHit, SandboxPayout
 
 PROTOCOL = "wechat_v2"
 OPENID = "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"

@@ -28,10 +28,6 @@ from payments.channels.base import (
     UnknownOutcome,
 )
 from payments.channels.http import HttpResponse
-from payments.channels.sandbox import payment_engine, tasks
-from payments.channels.sandbox import wechat_v3 as sandbox_v3
-from payments.channels.sandbox.keys import keys_for
-from payments.channels.sandbox.models import PaymentScenario, Protocol, SandboxPayment, SandboxRefund
 from payments.channels.wechat_v3 import WechatV3Adapter, adapter_for_sandbox
 from payments.channels.wechat_v3.tests.test_payouts import (
     authorization_fields,
@@ -41,6 +37,10 @@ from payments.channels.wechat_v3.tests.test_payouts import (
     wechatpay_headers_by_hand,
 )
 from payments.order_numbers import order_no_new
+from payments.sandbox import payment_engine, tasks
+from payments.sandbox import wechat_v3 as sandbox_v3
+from payments.sandbox.keys import keys_for
+from payments.sandbox.models import PaymentScenario, Protocol, SandboxPayment, SandboxRefund
 
 D = Decimal
 WECHAT = Protocol.WECHAT_V3
@@ -196,16 +196,14 @@ def offline_adapter(secrets: dict, *responses: HttpResponse) -> tuple[WechatV3Ad
 
 
 @pytest.fixture
-def sandbox(live_server, monkeypatch):
+def sandbox(live_server, monkeypatch, sent_tasks):
     """The sandbox's keys and a factory of adapters pointed at it over real HTTP. The payment and
     refund notifies the sandbox schedules are recorded instead of reaching a broker no worker
     reads; ``deliveries`` holds what a task run here would have POSTed."""
     secrets = keys_for(WECHAT)
-    notifies: list[dict] = []
-    refund_notifies: list[dict] = []
+    notifies = sent_tasks.named(payment_engine.PAYMENT_NOTIFY_TASK)
+    refund_notifies = sent_tasks.named(payment_engine.REFUND_NOTIFY_TASK)
     deliveries: list[tuple[dict, bytes]] = []
-    monkeypatch.setattr(tasks.sandbox_payment_notify, "apply_async", lambda **kwargs: notifies.append(kwargs))
-    monkeypatch.setattr(tasks.sandbox_refund_notify, "apply_async", lambda **kwargs: refund_notifies.append(kwargs))
 
     def deliver(protocol: ModuleType, url: str, built: tuple[dict, bytes], reference: str) -> bool:
         deliveries.append(built)

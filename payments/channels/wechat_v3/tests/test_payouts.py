@@ -2,6 +2,7 @@
 hand, round trips with the sandbox over real HTTP, notifies, and configuration."""
 
 import base64
+import functools
 import json
 import re
 import time
@@ -28,12 +29,12 @@ from payments.channels.base import (
     UnknownOutcome,
 )
 from payments.channels.http import HttpResponse
-from payments.channels.sandbox import engine, tasks
-from payments.channels.sandbox import wechat_v3 as sandbox_v3
-from payments.channels.sandbox.keys import keys_for
-from payments.channels.sandbox.models import Protocol, SandboxHit, SandboxPayout, Scenario
 from payments.channels.wechat_v3 import WechatV3Adapter, adapter_for_sandbox, adapter_from_environment
 from payments.order_numbers import order_no_new
+from payments.sandbox import engine
+from payments.sandbox import wechat_v3 as sandbox_v3
+from payments.sandbox.keys import keys_for
+from payments.sandbox.models import Protocol, SandboxHit, SandboxPayout, Scenario
 
 D = Decimal
 OPENID = "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"
@@ -53,9 +54,16 @@ def rsa_key_pair() -> tuple[str, str]:
     return private, public.decode()
 
 
-def sign_by_hand(private_pem: str, message: bytes) -> str:
+@functools.cache
+def private_key_by_hand(private_pem: str) -> rsa.RSAPrivateKey:
+    """Loading (and checking) an RSA key costs tens of milliseconds: once per key."""
     key = serialization.load_pem_private_key(private_pem.encode(), password=None)
     assert isinstance(key, rsa.RSAPrivateKey)
+    return key
+
+
+def sign_by_hand(private_pem: str, message: bytes) -> str:
+    key = private_key_by_hand(private_pem)
     return base64.b64encode(key.sign(message, padding.PKCS1v15(), hashes.SHA256())).decode()
 
 
@@ -140,14 +148,13 @@ def offline_adapter(secrets: dict, response: HttpResponse) -> tuple[WechatV3Adap
 
 
 @pytest.fixture
-def sandbox(live_server, monkeypatch):
+def sandbox(live_server, sent_tasks):
     """The sandbox's keys and a factory of adapters pointed at it over real HTTP; ``overrides``
     replace merchant-side secrets (a wrong key, a wrong serial). The notifies (and settlements)
     the sandbox schedules are recorded in ``notifies`` instead of reaching a broker no worker
     reads, so a PROCESS payout stays processing until the test settles it."""
     secrets = keys_for(WECHAT)
-    notifies: list[dict] = []
-    monkeypatch.setattr(tasks.sandbox_notify, "apply_async", lambda **kwargs: notifies.append(kwargs))
+    notifies = sent_tasks.named(engine.NOTIFY_TASK)
 
     def adapter(*, read_timeout: float = 5.0, **overrides: str) -> WechatV3Adapter:
         return adapter_for_sandbox(

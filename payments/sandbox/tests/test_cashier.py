@@ -4,8 +4,8 @@ from decimal import Decimal
 
 import pytest
 
-from payments.channels.sandbox import payment_engine
-from payments.channels.sandbox.models import PaymentScenario, Protocol
+from payments.sandbox import payment_engine
+from payments.sandbox.models import PaymentScenario, Protocol
 
 pytestmark = pytest.mark.django_db
 

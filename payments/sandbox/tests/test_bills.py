@@ -8,8 +8,8 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from payments.channels.sandbox import engine
-from payments.channels.sandbox.models import Scenario
+from payments.sandbox import engine
+from payments.sandbox.models import Scenario
 
 pytestmark = pytest.mark.django_db
 

@@ -24,10 +24,10 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from payments.channels.alipay import signing
 from payments.channels.base import PaymentMethod
-from payments.channels.sandbox import payment_engine
-from payments.channels.sandbox.cashier import cashier_url
-from payments.channels.sandbox.keys import keys_for
-from payments.channels.sandbox.models import PaymentScenario, Protocol, SandboxPayment, SandboxRefund
+from payments.sandbox import payment_engine
+from payments.sandbox.cashier import cashier_url
+from payments.sandbox.keys import keys_for
+from payments.sandbox.models import PaymentScenario, Protocol, SandboxPayment, SandboxRefund
 from wallet.json_input import json_parse
 from wallet.money import ZERO, AmountError, format_amount, parse_amount
 

@@ -11,10 +11,10 @@ from types import ModuleType
 import requests
 from celery import shared_task
 
-from payments.channels.sandbox import engine, payment_engine
-from payments.channels.sandbox.keys import keys_for
-from payments.channels.sandbox.models import SandboxPayment, SandboxPayout, SandboxRefund
-from payments.channels.sandbox.protocols import protocol_module
+from payments.sandbox import engine, payment_engine
+from payments.sandbox.keys import keys_for
+from payments.sandbox.models import SandboxPayment, SandboxPayout, SandboxRefund
+from payments.sandbox.protocols import protocol_module
 
 logger = logging.getLogger(__name__)
 NOTIFY_TIMEOUT = 10
@@ -22,7 +22,7 @@ NOTIFY_TIMEOUT = 10
 NOTIFY_ATTEMPTS = 4
 
 
-@shared_task(name="sandbox.notify", bind=True, max_retries=NOTIFY_ATTEMPTS - 1)
+@shared_task(name=engine.NOTIFY_TASK, bind=True, max_retries=NOTIFY_ATTEMPTS - 1)
 def sandbox_notify(self, payout_id: int, state: str) -> None:
     """Settle the payout into ``state`` if it is not there yet, then notify it."""
     payout = SandboxPayout.objects.get(pk=payout_id)
@@ -34,7 +34,7 @@ def sandbox_notify(self, payout_id: int, state: str) -> None:
         raise self.retry(countdown=2 ** (self.request.retries + 1))
 
 
-@shared_task(name="sandbox.payment_notify", bind=True, max_retries=NOTIFY_ATTEMPTS - 1)
+@shared_task(name=payment_engine.PAYMENT_NOTIFY_TASK, bind=True, max_retries=NOTIFY_ATTEMPTS - 1)
 def sandbox_payment_notify(self, payment_id: int, variant: str) -> None:
     """The payer pays if they have not yet (a late payer), then the payment is notified in the
     ``variant`` the scenario asked for; a payment closed meanwhile is not notified."""
@@ -54,7 +54,7 @@ def sandbox_payment_notify(self, payment_id: int, variant: str) -> None:
         raise self.retry(countdown=2 ** (self.request.retries + 1))
 
 
-@shared_task(name="sandbox.refund_notify", bind=True, max_retries=NOTIFY_ATTEMPTS - 1)
+@shared_task(name=payment_engine.REFUND_NOTIFY_TASK, bind=True, max_retries=NOTIFY_ATTEMPTS - 1)
 def sandbox_refund_notify(self, refund_id: int, state: str) -> None:
     """Settle the refund into ``state`` if still processing, then notify it (where the protocol
     notifies refunds)."""

@@ -15,12 +15,13 @@ from django.urls import path
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from payments.channels.sandbox import payment_engine
-from payments.channels.sandbox.cashier import cashier_url
-from payments.channels.sandbox.keys import keys_for
-from payments.channels.sandbox.models import Protocol, SandboxPayment, SandboxRefund
-from payments.channels.sandbox.payment_engine import RefundRefusal, RefundRefused
-from payments.channels.sandbox.wechat_v2 import (
+from payments.channels.wechat_v2.signing import SignType
+from payments.sandbox import payment_engine
+from payments.sandbox.cashier import cashier_url
+from payments.sandbox.keys import keys_for
+from payments.sandbox.models import Protocol, SandboxPayment, SandboxRefund
+from payments.sandbox.payment_engine import RefundRefusal, RefundRefused
+from payments.sandbox.wechat_v2 import (
     CHINA,
     fen_text,
     openid_mask,
@@ -29,7 +30,6 @@ from payments.channels.sandbox.wechat_v2 import (
     signed_answer,
     wechat_time,
 )
-from payments.channels.wechat_v2.signing import SignType
 from wallet.json_input import json_parse
 
 MERCHANT = ("mch_id", "appid")

@@ -3,8 +3,8 @@ protocol's channel half signs here, the merchant half configures our adapter (re
 
 from django.db import IntegrityError, transaction
 
-from payments.channels.sandbox.models import SandboxKeys
-from payments.channels.sandbox.protocols import protocol_module
+from payments.sandbox.models import SandboxKeys
+from payments.sandbox.protocols import protocol_module
 
 
 def keys_for(protocol: str) -> dict:
@@ -16,9 +16,14 @@ def keys_row(protocol: str) -> SandboxKeys:
     keys = SandboxKeys.objects.filter(protocol=protocol).first()
     if keys is not None:
         return keys
-    secrets = protocol_module(protocol).keys_generate()
+    secrets = secrets_generate(protocol)
     try:
         with transaction.atomic():
             return SandboxKeys.objects.create(protocol=protocol, secrets=secrets)
     except IntegrityError:
         return SandboxKeys.objects.get(protocol=protocol)  # Another process was first.
+
+
+def secrets_generate(protocol: str) -> dict:
+    """Fresh credentials of both sides (RSA-2048 pairs for most protocols: the slow part)."""
+    return protocol_module(protocol).keys_generate()

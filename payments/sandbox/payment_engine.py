@@ -17,14 +17,17 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q, Sum
 from django.utils import timezone
 
-from payments.channels.sandbox.models import (
+from payments.sandbox.models import (
     REFUND_SCENARIOS,
     PaymentScenario,
     SandboxPayment,
     SandboxPaymentRule,
     SandboxRefund,
 )
+from wallet.task_queue import task_enqueue
 
+PAYMENT_NOTIFY_TASK = "sandbox.payment_notify"
+REFUND_NOTIFY_TASK = "sandbox.refund_notify"
 PAID_AT_ONCE = (
     PaymentScenario.PAY_NOW,
     PaymentScenario.DUPLICATE_NOTIFY,
@@ -205,11 +208,9 @@ def _refund_receive_once(
             notify_url=notify_url,
             finished_at=timezone.now() if at_once else None,
         )
-    from payments.channels.sandbox import tasks
-
     delay = (rule.delay_seconds if rule else 0.0) or (0.0 if at_once else DEFAULT_REFUND_PROCESS_SECONDS)
     final = SandboxRefund.State.FAILED if scenario == PaymentScenario.REFUND_FAIL else SandboxRefund.State.SUCCESS
-    transaction.on_commit(partial(tasks.sandbox_refund_notify.apply_async, args=[refund.pk, final], countdown=delay))
+    transaction.on_commit(partial(task_enqueue, REFUND_NOTIFY_TASK, refund.pk, final, countdown=delay))
     return refund, False
 
 
@@ -259,11 +260,7 @@ def _payment_notifies_on_commit(payment: SandboxPayment, *, delay: float) -> Non
 
 
 def _send_on_commit(payment: SandboxPayment, variant: NotifyVariant, countdown: float) -> None:
-    from payments.channels.sandbox import tasks
-
-    transaction.on_commit(
-        partial(tasks.sandbox_payment_notify.apply_async, args=[payment.pk, variant.value], countdown=countdown)
-    )
+    transaction.on_commit(partial(task_enqueue, PAYMENT_NOTIFY_TASK, payment.pk, variant.value, countdown=countdown))
 
 
 def _rule_take(protocol: str, order_no: str, *, refund: bool) -> SandboxPaymentRule | None:

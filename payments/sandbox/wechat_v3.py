@@ -23,17 +23,17 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from payments.channels.sandbox import engine
-from payments.channels.sandbox.keys import keys_for
-from payments.channels.sandbox.models import Protocol, SandboxPayout, Scenario
-from payments.channels.sandbox.wechat_v3_pay import merchant_signed, platform_headers, signed_answer, wechat_time
-
-# The payment half of this protocol module (protocols.py), re-exported.
-from payments.channels.sandbox.wechat_v3_pay import payment_notify_build as payment_notify_build
-from payments.channels.sandbox.wechat_v3_pay import refund_notify_build as refund_notify_build
-from payments.channels.sandbox.wechat_v3_pay import urlpatterns as payment_urlpatterns
 from payments.channels.wechat_v3 import signing
 from payments.identifiers import openid_mask
+from payments.sandbox import engine
+from payments.sandbox.keys import keys_for
+from payments.sandbox.models import Protocol, SandboxPayout, Scenario
+from payments.sandbox.wechat_v3_pay import merchant_signed, platform_headers, signed_answer, wechat_time
+
+# The payment half of this protocol module (protocols.py), re-exported.
+from payments.sandbox.wechat_v3_pay import payment_notify_build as payment_notify_build
+from payments.sandbox.wechat_v3_pay import refund_notify_build as refund_notify_build
+from payments.sandbox.wechat_v3_pay import urlpatterns as payment_urlpatterns
 from wallet.json_input import json_parse
 from wallet.money import CENT
 

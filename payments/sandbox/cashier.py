@@ -11,8 +11,8 @@ from django.urls import path, reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from payments.channels.sandbox import payment_engine
-from payments.channels.sandbox.models import Protocol, SandboxPayment
+from payments.sandbox import payment_engine
+from payments.sandbox.models import Protocol, SandboxPayment
 
 # The payer's name for each protocol. Protocol's own labels name what a payout goes through
 # (a WeChat v3 "merchant transfer"), which is not what a payer at a cashier does.

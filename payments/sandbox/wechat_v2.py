@@ -21,9 +21,6 @@ from django.urls import include, path
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from payments.channels.sandbox import engine
-from payments.channels.sandbox.keys import keys_for
-from payments.channels.sandbox.models import Protocol, SandboxPayment, SandboxPayout, SandboxRefund, Scenario
 from payments.channels.wechat_v2.signing import (
     SignType,
     XmlRefused,
@@ -33,6 +30,9 @@ from payments.channels.wechat_v2.signing import (
     xml_encode,
     xml_signed,
 )
+from payments.sandbox import engine
+from payments.sandbox.keys import keys_for
+from payments.sandbox.models import Protocol, SandboxPayment, SandboxPayout, SandboxRefund, Scenario
 
 PAID = (SandboxPayout.State.SUCCESS, SandboxPayout.State.RETURNED)
 CHINA = ZoneInfo("Asia/Shanghai")
@@ -295,5 +295,5 @@ urlpatterns = [
     path("mmpaymkttransfers/promotion/transfers", transfer_create, name="sandbox-wechat-v2-transfer"),
     path("mmpaymkttransfers/gettransferinfo", transfer_query, name="sandbox-wechat-v2-query"),
     # By name: the payment views import this module's helpers.
-    path("", include("payments.channels.sandbox.wechat_v2_pay")),
+    path("", include("payments.sandbox.wechat_v2_pay")),
 ]

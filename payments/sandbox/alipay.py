@@ -16,8 +16,8 @@ from django.urls import path
 from django.utils import timezone
 
 from payments.channels.alipay import signing
-from payments.channels.sandbox.alipay_gateway import app_pay, gateway, trade_fields
-from payments.channels.sandbox.models import SandboxPayment, SandboxPayout, SandboxRefund
+from payments.sandbox.alipay_gateway import app_pay, gateway, trade_fields
+from payments.sandbox.models import SandboxPayment, SandboxPayout, SandboxRefund
 from wallet.money import format_amount
 
 NOTIFY_TYPE = "trade_status_sync"

@@ -7,7 +7,7 @@ payouts are the channel's books, so they are read-only like a real channel's wou
 from django.contrib import admin
 from django.db import models
 
-from payments.channels.sandbox.models import SandboxHit, SandboxPayout, SandboxRule
+from payments.sandbox.models import SandboxHit, SandboxPayout, SandboxRule
 from wallet.adminkit import ReadOnlyMixin
 
 

@@ -21,13 +21,13 @@ The payer's side (a QR code scanned, a cashier page opened) is ``cashier.py``, s
 from importlib import import_module
 from types import ModuleType
 
-from payments.channels.sandbox.models import Protocol
+from payments.sandbox.models import Protocol
 
 MODULES = {
-    Protocol.WECHAT_V3: "payments.channels.sandbox.wechat_v3",
-    Protocol.WECHAT_V2: "payments.channels.sandbox.wechat_v2",
-    Protocol.BANK: "payments.channels.sandbox.bank",
-    Protocol.ALIPAY: "payments.channels.sandbox.alipay",
+    Protocol.WECHAT_V3: "payments.sandbox.wechat_v3",
+    Protocol.WECHAT_V2: "payments.sandbox.wechat_v2",
+    Protocol.BANK: "payments.sandbox.bank",
+    Protocol.ALIPAY: "payments.sandbox.alipay",
 }
 
 

@@ -5,8 +5,8 @@ from decimal import Decimal
 import pytest
 from django.contrib.auth import get_user_model
 
-from payments.channels.sandbox import engine
-from payments.channels.sandbox.models import SandboxPayout, SandboxRule, Scenario
+from payments.sandbox import engine
+from payments.sandbox.models import SandboxPayout, SandboxRule, Scenario
 
 pytestmark = pytest.mark.django_db
 

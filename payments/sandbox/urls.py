@@ -3,9 +3,9 @@ payer's cashier page."""
 
 from django.urls import include, path
 
-from payments.channels.sandbox import cashier
-from payments.channels.sandbox.bills import bill_download
-from payments.channels.sandbox.protocols import MODULES
+from payments.sandbox import cashier
+from payments.sandbox.bills import bill_download
+from payments.sandbox.protocols import MODULES
 
 urlpatterns = [
     path("bills/<str:protocol>/<str:day>.csv", bill_download, name="sandbox-bill"),

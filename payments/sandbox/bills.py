@@ -15,8 +15,8 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from payments.channels.sandbox.keys import keys_for
-from payments.channels.sandbox.models import Protocol, SandboxPayout
+from payments.sandbox.keys import keys_for
+from payments.sandbox.models import Protocol, SandboxPayout
 
 WECHAT_HEADER = ["转账时间", "商户号", "商户单号", "微信转账单号", "用户标识", "转账金额", "转账状态", "失败原因"]
 WECHAT_SUMMARY = ["总笔数", "成功笔数", "成功金额", "失败笔数", "失败金额"]

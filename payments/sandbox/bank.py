@@ -20,10 +20,10 @@ from django.views.decorators.http import require_GET, require_POST
 
 from payments.channels.bank import signing
 from payments.channels.bank.adapter import yuan_parse
-from payments.channels.sandbox import engine
-from payments.channels.sandbox.keys import keys_for
-from payments.channels.sandbox.models import Protocol, SandboxPayout, Scenario
 from payments.identifiers import card_number_mask, luhn_valid
+from payments.sandbox import engine
+from payments.sandbox.keys import keys_for
+from payments.sandbox.models import Protocol, SandboxPayout, Scenario
 from wallet.json_input import json_parse
 
 CODE_OK = "0000"

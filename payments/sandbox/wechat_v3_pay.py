@@ -21,13 +21,13 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from payments.channels.sandbox import payment_engine
-from payments.channels.sandbox.cashier import cashier_url
-from payments.channels.sandbox.keys import keys_for
-from payments.channels.sandbox.models import Protocol, SandboxPayment, SandboxRefund
-from payments.channels.sandbox.payment_engine import RefundRefusal, RefundRefused
 from payments.channels.wechat_v3 import signing
 from payments.identifiers import openid_mask
+from payments.sandbox import payment_engine
+from payments.sandbox.cashier import cashier_url
+from payments.sandbox.keys import keys_for
+from payments.sandbox.models import Protocol, SandboxPayment, SandboxRefund
+from payments.sandbox.payment_engine import RefundRefusal, RefundRefused
 from wallet.json_input import json_parse
 from wallet.money import CENT
 

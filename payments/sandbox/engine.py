@@ -14,9 +14,11 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from payments.channels.sandbox.models import SandboxHit, SandboxPayout, SandboxRule, Scenario
+from payments.sandbox.models import SandboxHit, SandboxPayout, SandboxRule, Scenario
+from wallet.task_queue import task_enqueue
 
 # Scenarios that take nothing: the client sees a timeout or a 500 and may send again.
+NOTIFY_TASK = "sandbox.notify"
 NOTHING_TAKEN = (Scenario.TIMEOUT, Scenario.SERVER_ERROR)
 FIRST_STATE = {
     Scenario.SUCCEED: SandboxPayout.State.SUCCESS,
@@ -143,8 +145,6 @@ def _rule_take(protocol: str, order_no: str) -> SandboxRule | None:
 def _notifies_on_commit(payout: SandboxPayout, delay: float) -> None:
     """Schedule the notifies the scenario implies; for protocols without notifies (or without a
     notify URL) the same tasks only settle the payout, for queries to find."""
-    from payments.channels.sandbox import tasks
-
     scenario = payout.scenario
     if scenario == Scenario.DROP_RESPONSE:
         return  # The channel lost its answer and its notify: only a query finds out.
@@ -162,4 +162,4 @@ def _notifies_on_commit(payout: SandboxPayout, delay: float) -> None:
     else:
         plan = [(payout.state, 0.0)]
     for state, countdown in plan:
-        transaction.on_commit(partial(tasks.sandbox_notify.apply_async, args=[payout.pk, state], countdown=countdown))
+        transaction.on_commit(partial(task_enqueue, NOTIFY_TASK, payout.pk, state, countdown=countdown))

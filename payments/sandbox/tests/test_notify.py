@@ -9,10 +9,10 @@ from celery.exceptions import Retry
 from django.utils import timezone
 
 from payments.channels import alipay, bank, wechat_v2, wechat_v3
-from payments.channels.sandbox import tasks
-from payments.channels.sandbox.keys import keys_for
-from payments.channels.sandbox.models import PaymentScenario, Protocol, SandboxPayment
-from payments.channels.sandbox.protocols import protocol_module
+from payments.sandbox import tasks
+from payments.sandbox.keys import keys_for
+from payments.sandbox.models import PaymentScenario, Protocol, SandboxPayment
+from payments.sandbox.protocols import protocol_module
 
 pytestmark = pytest.mark.django_db
 
