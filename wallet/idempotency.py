@@ -1,9 +1,15 @@
 """Clients' idempotency keys: one rule for every money-moving request, checked by the API before
-anything else and by the services that keep their own replay, and published in the schema."""
+anything else and by the services that keep their own replay, and published in the schema; and
+the one replay of an object created under a key."""
 
 import re
+from typing import Any, TypeVar
+
+from django.db.models import Model, QuerySet
 
 from wallet import errors
+
+T = TypeVar("T", bound=Model)
 
 HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 255
@@ -22,3 +28,19 @@ def idempotency_key_normalise(raw: str | None) -> str:
             fields={HEADER: "required"},
         )
     return key
+
+
+def idempotent_replay(created: QuerySet[T], *, key: str, fingerprint: str, what: str, **same: Any) -> T | None:
+    """The object a caller created before with this key (``created`` holds only theirs), or None.
+    The key with another request (its ``request_fingerprint``, or any field of ``same``) is an
+    ``IdempotencyConflict``: one key, one request."""
+    previous = created.filter(idempotency_key=key).first()
+    if previous is None:
+        return None
+    if previous.request_fingerprint != fingerprint or any(  # type: ignore[attr-defined]
+        getattr(previous, name) != value for name, value in same.items()
+    ):
+        raise errors.IdempotencyConflict(
+            f"The {HEADER} {key!r} was already used for a different {what}.", fields={HEADER: "reused"}
+        )
+    return previous

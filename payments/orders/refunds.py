@@ -30,7 +30,7 @@ from payments.orders.models import BusinessType, PaymentEvent, PaymentOrder, Ref
 from payments.orders.services import channel_of, merchant_account_of
 from wallet import errors
 from wallet import services as ledger
-from wallet.idempotency import idempotency_key_normalise
+from wallet.idempotency import idempotency_key_normalise, idempotent_replay
 from wallet.models import Account
 from wallet.money import is_positive_cents
 from wallet.task_queue import task_enqueue
@@ -85,15 +85,14 @@ def refund_request(
 
 
 def _refund_replay(*, order: PaymentOrder, actor: User, key: str, fingerprint: str) -> RefundCreation | None:
-    previous = Refund.objects.filter(requested_by=actor, idempotency_key=key).first()
-    if previous is None:
-        return None
-    if previous.payment_order_id != order.pk or previous.request_fingerprint != fingerprint:
-        raise errors.IdempotencyConflict(
-            f"The Idempotency-Key {key!r} was already used for a different refund.",
-            fields={"Idempotency-Key": "reused"},
-        )
-    return RefundCreation(refund=previous, created=False)
+    previous = idempotent_replay(
+        Refund.objects.filter(requested_by=actor),
+        key=key,
+        fingerprint=fingerprint,
+        what="refund",
+        payment_order_id=order.pk,
+    )
+    return None if previous is None else RefundCreation(refund=previous, created=False)
 
 
 def _refund_create(

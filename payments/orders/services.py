@@ -33,7 +33,7 @@ from payments.orders.events import event_record
 from payments.orders.models import BusinessType, PaymentEvent, PaymentOrder, Refund
 from wallet import errors
 from wallet import services as ledger
-from wallet.idempotency import idempotency_key_normalise
+from wallet.idempotency import idempotency_key_normalise, idempotent_replay
 from wallet.models import Account
 from wallet.money import is_positive_cents
 
@@ -616,12 +616,10 @@ def _reopened(replay: Creation, *, payer_id: str) -> Creation:
 
 
 def _replay(*, user: User, key: str, fingerprint: str) -> Creation | None:
-    previous = PaymentOrder.objects.select_related("channel").filter(user=user, idempotency_key=key).first()
-    if previous is None:
-        return None
-    if previous.request_fingerprint != fingerprint:
-        raise errors.IdempotencyConflict(
-            f"The Idempotency-Key {key!r} was already used for a different payment.",
-            fields={"Idempotency-Key": "reused"},
-        )
-    return Creation(order=previous, created=False)
+    previous = idempotent_replay(
+        PaymentOrder.objects.select_related("channel").filter(user=user),
+        key=key,
+        fingerprint=fingerprint,
+        what="payment",
+    )
+    return None if previous is None else Creation(order=previous, created=False)

@@ -36,7 +36,7 @@ from risk.models import RiskEvaluation
 from risk.rules import WithdrawalFacts, period_starts
 from wallet import errors
 from wallet import services as ledger
-from wallet.idempotency import idempotency_key_normalise
+from wallet.idempotency import idempotency_key_normalise, idempotent_replay
 from wallet.money import ZERO, is_positive_cents
 
 ORDER_PREFIX = "WD"
@@ -210,15 +210,10 @@ def withdrawal_submit(
 
 
 def _submission_replay(*, user: User, key: str, fingerprint: str) -> Submission | None:
-    previous = Withdrawal.objects.filter(user=user, idempotency_key=key).first()
-    if previous is None:
-        return None
-    if previous.request_fingerprint != fingerprint:
-        raise errors.IdempotencyConflict(
-            f"The Idempotency-Key {key!r} was already used for a different withdrawal.",
-            fields={"Idempotency-Key": "reused"},
-        )
-    return Submission(withdrawal=previous, created=False)
+    previous = idempotent_replay(
+        Withdrawal.objects.filter(user=user), key=key, fingerprint=fingerprint, what="withdrawal"
+    )
+    return None if previous is None else Submission(withdrawal=previous, created=False)
 
 
 def withdrawal_approve(*, withdrawal: Withdrawal, actor: User, note: str = "") -> Withdrawal:
