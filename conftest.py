@@ -110,7 +110,7 @@ def api_client_for():
 
 @pytest.fixture
 def staff_in(make_user):
-    """A staff user in the named group of DESIGN §10 (the groups come from migrations)."""
+    """A staff user in the named group of docs/ARCHITECTURE.md §10 (the groups come from migrations)."""
 
     def make(group_name: str, username: str | None = None):
         user = make_user(username, is_staff=True)

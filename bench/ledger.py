@@ -1,4 +1,4 @@
-"""Ledger posting throughput: the services against raw SQL and a plain ORM version (DESIGN §4).
+"""Ledger posting throughput: the services against raw SQL and a plain ORM version (docs/ARCHITECTURE.md §4).
 
 Creates its own database (dropped and recreated), migrates it, seeds it with history and runs
 ANALYZE, then has 1 and 8 processes post for a fixed time with each implementation:

@@ -1,4 +1,4 @@
-"""PostgreSQL and Redis for machines that have only Python (DESIGN §11).
+"""PostgreSQL and Redis for machines that have only Python (docs/ARCHITECTURE.md §11).
 
 `make run` and `make test` call `services()` to get the URLs Django and Celery should use:
 the ones in the environment when set, otherwise servers started here under the var

@@ -1,4 +1,4 @@
-"""`make run`: the whole back-office in one terminal (DESIGN §11).
+"""`make run`: the whole back-office in one terminal (docs/ARCHITECTURE.md §11).
 
 Starts (or finds through the environment) PostgreSQL and Redis, migrates, collects static
 files, loads the demo data, then supervises gunicorn, one Celery worker and Celery beat.

@@ -1,4 +1,4 @@
-"""Settings, read only from the environment (DESIGN §11).
+"""Settings, read only from the environment (docs/ARCHITECTURE.md §11).
 
 Without variables the defaults point at a local PostgreSQL and Redis; `make run` and
 `make test` export the URLs of whichever servers they chose or started.
@@ -153,7 +153,7 @@ IMPORT_EXPORT_IMPORT_PERMISSION_CODE = "import"
 IMPORT_EXPORT_ESCAPE_FORMULAE_ON_EXPORT = True
 
 # Where channels reach us (notify URLs they call back) and, with no real credentials, where our
-# adapters reach the channel sandbox mounted at /sandbox/ (DESIGN §6). The sandbox pays whatever
+# adapters reach the channel sandbox mounted at /sandbox/ (docs/ARCHITECTURE.md §6). The sandbox pays whatever
 # its cashier page is asked to, so it is off unless asked for: `make run`, the tests and the
 # benches turn it on; a channel without credentials then goes to it, otherwise it is not routed.
 PUBLIC_BASE_URL = env("PUBLIC_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")

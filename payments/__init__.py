@@ -1,1 +1,1 @@
-"""Everything that crosses to an external channel (issues 3-5)."""
+"""Everything that crosses to an external party, by capability (docs/ARCHITECTURE.md §2)."""

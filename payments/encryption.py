@@ -1,4 +1,4 @@
-"""Encryption at rest for sensitive fields, and blind indexes to find them (issue 3, seed 000's flaw).
+"""Encryption at rest for sensitive fields, and blind indexes to find them (docs/WITHDRAWALS.md).
 
 Values are sealed with AES-256-GCM under a random 96-bit nonce, so equal values never give equal
 ciphertexts, and the field's name is bound as associated data, so a ciphertext copied into another

@@ -1,1 +1,1 @@
-"""Risk rules as data, counters, decisions, blocklist, window and rollout (issue 3)."""
+"""Risk rules as data, counters, decisions, blocklist, window and rollout (docs/WITHDRAWALS.md)."""

@@ -30,7 +30,7 @@ class Action(models.TextChoices):
 
 
 class RefusalCode(models.TextChoices):
-    """The API error codes of DESIGN §9 a rejection maps to."""
+    """The API error codes of docs/ARCHITECTURE.md §9 a rejection maps to."""
 
     LIMIT_EXCEEDED = "limit_exceeded", "Limit exceeded"
     RISK_REJECTED = "risk_rejected", "Refused by risk control"

@@ -1,4 +1,4 @@
-"""Rules as data, the decisions log and the blocklist (DESIGN §2, §5).
+"""Rules as data, the decisions log and the blocklist (docs/ARCHITECTURE.md §2, §5).
 
 Rules are rows so operations can switch the withdrawal window or the staged rollout and move
 limits without a deploy. Every evaluation is stored, append-only, with the facts and the hits

@@ -1,4 +1,4 @@
-"""Read-only admin of the ledger (DESIGN §4, §10), with exports for auditors.
+"""Read-only admin of the ledger (docs/ARCHITECTURE.md §4, §10), with exports for auditors.
 
 Ledger rows change only through wallet.services, so nobody, superusers included, adds, changes
 or deletes them here; staff with the view permission may look. Exports need

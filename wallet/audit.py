@@ -1,4 +1,4 @@
-"""Ledger invariants that the ledger alone can check (DESIGN §8), as set-based SQL.
+"""Ledger invariants that the ledger alone can check (docs/ARCHITECTURE.md §8), as set-based SQL.
 
 Used by ``manage.py ledger_audit``, the nightly task and the tests. Each query returns the
 offending rows only, so a clean ledger costs a few aggregate scans and no Python loops.

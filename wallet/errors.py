@@ -1,7 +1,7 @@
-"""The application's error hierarchy (CONVENTIONS: Errors).
+"""The application's error hierarchy (docs/ARCHITECTURE.md §9).
 
 Each error carries a stable ``code`` and an HTTP status; the DRF exception handler renders
-them as the envelope of DESIGN §9 and admin actions show their messages.
+them as the envelope of docs/ARCHITECTURE.md §9 and admin actions show their messages.
 """
 
 from typing import Any

@@ -1,4 +1,4 @@
-"""Ledger tables (DESIGN §4). Only wallet/services.py writes them.
+"""Ledger tables (docs/ARCHITECTURE.md §4). Only wallet/services.py writes them.
 
 The database guarantees the invariants: CHECK constraints on balances and amounts, unique
 idempotency keys, a deferred constraint trigger that refuses any transfer whose entries do not

@@ -1,4 +1,4 @@
-"""The one place that parses, quantizes and rounds money (DESIGN §3).
+"""The one place that parses, quantizes and rounds money (docs/ARCHITECTURE.md §3).
 
 Amounts are `Decimal` with two places. Input is parsed strictly: anything that is not a plain
 positive decimal with at most two places is refused, never rounded.

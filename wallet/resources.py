@@ -1,4 +1,4 @@
-"""Export layouts of the ledger for auditors (DESIGN §10); exports only, nothing is imported.
+"""Export layouts of the ledger for auditors (docs/ARCHITECTURE.md §10); exports only, nothing is imported.
 
 Every cell is text in CSV and XLSX alike: money as a two-place string and times as ISO 8601
 with their offset, so a spreadsheet never turns an amount into a float or drops a timezone.

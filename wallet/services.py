@@ -1,4 +1,4 @@
-"""Every write to the ledger (DESIGN §4).
+"""Every write to the ledger (docs/ARCHITECTURE.md §4).
 
 Each posting is one call of a PL/pgSQL function (wallet/sql/), so a transfer costs one round
 trip: the function claims the idempotency key, locks accounts in id order, checks funds and

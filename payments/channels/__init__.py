@@ -1,2 +1,2 @@
-"""Channel adapters (DESIGN §6): one package per channel behind ``base.PayoutAdapter``; the
-sandbox that speaks their wire protocols lives in ``channels.sandbox``."""
+"""Channel adapters (docs/ARCHITECTURE.md §6): one package per channel behind the interface of
+``base``; the sandbox that speaks their wire protocols is ``payments.sandbox``."""

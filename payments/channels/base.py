@@ -1,9 +1,9 @@
 """The interface every channel adapter implements (payouts, payments, refunds), and what crosses it.
 
-Plain dataclasses cross the boundary (CONVENTIONS: Channels). Amounts are ``Decimal`` yuan here;
+Plain dataclasses cross the boundary. Amounts are ``Decimal`` yuan here;
 an adapter converts to its wire format (fen for WeChat) itself.
 
-Every call ends in one of three ways (seed 000's flaw: an exception is not a failure):
+Every call ends in one of three ways (an exception is not a failure: the channel may have paid):
 - a result: the channel answered, definitely (``PayoutResult``, ``PaymentStart``, ``PaymentStatus``,
   ``RefundStatus``);
 - ``RetryableError``: the request did not reach the channel, or the channel said it did not take

@@ -11,7 +11,7 @@ from payments.channels.models import Channel
 
 def payout_channel_for(*, kind: str, amount: Decimal) -> Channel | None:
     """The cheapest enabled channel that pays out to ``kind``, admits ``amount`` and can be
-    reached (DESIGN §6)."""
+    reached (docs/ARCHITECTURE.md §6)."""
     candidates = [
         channel
         for channel in Channel.objects.filter(enabled=True, payout_account_kind=kind).order_by("priority", "id")
@@ -22,7 +22,7 @@ def payout_channel_for(*, kind: str, amount: Decimal) -> Channel | None:
 
 def payment_channel_for(*, method: str, client_type: str, amount: Decimal) -> Channel | None:
     """The cheapest enabled channel that collects by ``method`` from ``client_type``, admits
-    ``amount`` and can be reached (DESIGN §6); priority, then id, breaks ties."""
+    ``amount`` and can be reached (docs/ARCHITECTURE.md §6); priority, then id, breaks ties."""
     candidates = [
         channel
         for channel in Channel.objects.filter(

@@ -1,4 +1,4 @@
-"""What WeChat Pay v2 and v3 share: amounts in fen (DESIGN §3: only the WeChat adapters convert)
+"""What WeChat Pay v2 and v3 share: amounts in fen (docs/ARCHITECTURE.md §3: only the WeChat adapters convert)
 and the meaning of a trade's ``trade_state``."""
 
 from decimal import Decimal

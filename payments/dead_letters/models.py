@@ -7,7 +7,7 @@ from django.utils import timezone
 
 
 class DeadLetter(models.Model):
-    """A task that kept failing after its retries: operations look at it and retry it (DESIGN §7)."""
+    """A task that kept failing after its retries: operations look at it and retry it (docs/ARCHITECTURE.md §7)."""
 
     task = models.CharField(max_length=128)
     args = models.JSONField(default=list)

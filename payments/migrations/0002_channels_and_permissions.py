@@ -1,4 +1,4 @@
-"""Payout channels and the payments permissions of the staff groups (DESIGN §6, §10).
+"""Payout channels and the payments permissions of the staff groups (docs/ARCHITECTURE.md §6, §10).
 
 Two payout channels at the business defaults (0.1 %, min 0.10, max 5.00): WeChat merchant
 transfer to an openid and bank-card payout; operations edit them in the admin. Finance staff

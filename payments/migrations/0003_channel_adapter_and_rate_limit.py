@@ -1,4 +1,4 @@
-"""Channels name their adapter and a shared rate limit (issue 4); WeChat v2 for legacy merchants
+"""Channels name their adapter and a shared rate limit; WeChat v2 for legacy merchants
 joins, switched off until operations enable it for a merchant that still uses it."""
 
 from decimal import Decimal

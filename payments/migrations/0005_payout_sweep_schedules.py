@@ -1,4 +1,4 @@
-"""The payout sweeps on django-celery-beat (DESIGN §7); operations edit them in the admin."""
+"""The payout sweeps on django-celery-beat (docs/ARCHITECTURE.md §7); operations edit them in the admin."""
 
 from django.db import migrations
 

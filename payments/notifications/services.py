@@ -1,4 +1,4 @@
-"""User notifications of withdrawal outcomes: stored in the outcome's transaction, delivered by a
+"""User notifications of money outcomes (withdrawals so far): stored in the outcome's transaction, delivered by a
 pluggable sender after commit (``NOTIFICATION_SENDER``; the default writes a log line)."""
 
 from functools import partial

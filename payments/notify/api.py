@@ -1,4 +1,4 @@
-"""``POST /api/v1/notify/<channel>/``: channels' asynchronous notifies (DESIGN §6, §9).
+"""``POST /api/v1/notify/<channel>/``: channels' asynchronous notifies (docs/ARCHITECTURE.md §6, §9).
 
 No user authentication: the channel's signature is the authentication, verified by its adapter
 before anything is read. One URL per channel takes all of its notifies (payouts, payments,

@@ -1,4 +1,4 @@
-"""Payment orders, refunds and their channel events in the admin (DESIGN §10).
+"""Payment orders, refunds and their channel events in the admin (docs/ARCHITECTURE.md §10).
 
 All read-only. Staff with ``sync_paymentorder`` may re-query open orders at the channel and
 close them (which asks the channel first, so a paid order becomes success, never closed);
@@ -14,8 +14,7 @@ from django.utils.html import format_html
 from import_export.admin import ExportMixin
 from import_export.formats.base_formats import CSV, XLSX
 
-from payments.orders import qr, refunds
-from payments.orders import services as payment_orders
+from payments.orders import qr, refunds, services
 from payments.orders.models import PaymentEvent, PaymentOrder, PaymentTransition, Refund, RefundTransition
 from payments.orders.resources import (
     PaymentEventResource,
@@ -93,14 +92,14 @@ class PaymentOrderAdmin(ExportMixin, ReadOnlyMixin, admin.ModelAdmin):
     @admin.action(description="Re-query the selected orders at the channel", permissions=["sync"])
     def sync_selected(self, request, queryset: QuerySet[PaymentOrder]):
         for order in queryset.select_related("channel"):
-            order = payment_orders.payment_order_sync(order=order)
+            order = services.payment_order_sync(order=order)
             self.message_user(request, f"{order.order_no}: {order.status}.", messages.INFO)
 
     @admin.action(description="Close the selected open orders (asks the channel first)", permissions=["sync"])
     def close_selected(self, request, queryset: QuerySet[PaymentOrder]):
         for order in queryset.select_related("channel"):
             try:
-                order = payment_orders.payment_order_close(order=order, actor=request.user)
+                order = services.payment_order_close(order=order, actor=request.user)
             except ApplicationError as error:
                 self.message_user(request, f"{order.order_no}: {error.message}", messages.ERROR)
                 continue

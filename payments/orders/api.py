@@ -1,4 +1,4 @@
-"""Recharges, order payments and refunds API (DESIGN §9): a user only ever sees their own.
+"""Recharges, order payments and refunds API (docs/ARCHITECTURE.md §9): a user only ever sees their own.
 
 Reading an open order asks the channel first, so a client polling after the payer paid sees
 ``success`` even when the channel's notify has not arrived; at most once per order every
@@ -16,8 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from payments.channels.models import METHOD_CLIENT_TYPES, ClientType, PaymentMethod
-from payments.orders import qr, refunds, selectors
-from payments.orders import services as payment_orders
+from payments.orders import qr, refunds, selectors, services
 from payments.orders.models import BusinessType, PaymentOrder, Refund
 from wallet import errors
 from wallet.rest.fields import MoneyField, SignedMoneyField
@@ -235,9 +234,7 @@ class PaymentCloseApi(APIView):
             raise errors.Conflict(
                 f"Order {order.order_no} is {order.status}, not open.", fields={"status": order.status}
             )
-        order = payment_orders.payment_order_close(
-            order=order, actor=request_user(request), reason="closed by the payer"
-        )
+        order = services.payment_order_close(order=order, actor=request_user(request), reason="closed by the payer")
         if order.is_open:
             raise errors.Conflict(
                 "The channel cannot close this order yet; it closes by itself when it expires.",
@@ -318,7 +315,7 @@ def _create(request: Request, input_serializer: type[serializers.Serializer], *,
     key = request_idempotency_key(request)
     serializer = input_serializer(data=request.data)
     serializer.is_valid(raise_exception=True)
-    creation = payment_orders.payment_order_create(
+    creation = services.payment_order_create(
         user=request_user(request),
         business_type=business_type,
         idempotency_key=key,
@@ -345,7 +342,7 @@ def _own(request: Request, order_no: str, business_type: str) -> PaymentOrder:
 def _own_synced(request: Request, order_no: str, business_type: str) -> PaymentOrder:
     order = _own(request, order_no, business_type)
     if order.is_open and _query_due(order.order_no):
-        order = payment_orders.payment_order_sync(order=order)
+        order = services.payment_order_sync(order=order)
     return order
 
 

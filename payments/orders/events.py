@@ -1,5 +1,5 @@
 """The audit trail of payments and refunds: every request to a channel, every answer and every
-notify is a ``PaymentEvent`` with a masked copy of its payload (CONVENTIONS: Channels).
+notify is a ``PaymentEvent`` with a masked copy of its payload.
 
 Masking keeps what an auditor needs (order numbers, amounts, states, channel ids) and hides
 who paid (openids, buyer accounts) and anything signature- or key-like.

@@ -32,7 +32,7 @@ class PaymentOrderStatus(models.TextChoices):
 
 class PaymentOrder(ConcurrentTransitionMixin, models.Model):
     """Money coming in: a wallet recharge or the payment of a business order, by a channel or
-    by the wallet balance (DESIGN §5). Each transition is logged with django-fsm-log; each
+    by the wallet balance (docs/ARCHITECTURE.md §5). Each transition is logged with django-fsm-log; each
     exchange with the channel is a ``PaymentEvent``."""
 
     Status = PaymentOrderStatus

@@ -1,4 +1,4 @@
-"""Refunds of paid order payments (DESIGN §5): partial and repeated, never more than was paid.
+"""Refunds of paid order payments (docs/ARCHITECTURE.md §5): partial and repeated, never more than was paid.
 
 The request locks the payment order, checks what is still refundable (the paid amount less
 every refund not failed) and places a hold on the merchant account for the amount, all in one

@@ -1,5 +1,5 @@
 """Payment orders: wallet recharges and order payments, by a channel or by the balance
-(DESIGN §5, §6).
+(docs/ARCHITECTURE.md §5, §6).
 
 A channel order is committed ``pending`` before the channel is called (never an HTTP call
 inside a transaction), ``paying`` once the channel opened it, and ``success`` only when a

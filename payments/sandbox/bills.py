@@ -1,9 +1,9 @@
-"""The day's bill of each sandbox channel, in the channel's own file format (DESIGN §8):
+"""The day's bill of each sandbox channel, in the channel's own file format (docs/ARCHITECTURE.md §8):
 ``GET /sandbox/bills/<protocol>/<YYYY-MM-DD>.csv``, the payouts finished that local day.
 
 WeChat bills (v2 and v3 transfers) prefix every field with a back-tick, so spreadsheets keep
 order numbers as text, and end with a summary header and row; the bank's is plain CSV with a
-trailer line. Reconciliation (issue 6) reads them.
+trailer line. Reconciliation will read them.
 """
 
 import csv

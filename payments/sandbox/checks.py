@@ -1,4 +1,4 @@
-"""System checks of the payments app."""
+"""System checks of the sandbox: a warning whenever it is on outside DEBUG."""
 
 from django.conf import settings
 from django.core import checks

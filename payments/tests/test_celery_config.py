@@ -1,4 +1,4 @@
-"""The Celery settings the payout pipeline relies on (DESIGN §7): a task is acknowledged only
+"""The Celery settings the payout pipeline relies on (docs/ARCHITECTURE.md §7): a task is acknowledged only
 after it ran, redelivered when its worker dies, fetched one at a time, and never redelivered
 while it still runs."""
 

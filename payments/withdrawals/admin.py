@@ -1,6 +1,6 @@
-"""Payments admin (DESIGN §10): the withdrawal approval queue, payout accounts, channels.
+"""The withdrawal approval queue and payout accounts in the admin (docs/ARCHITECTURE.md §10).
 
-The admin is a client of payments.services: approve and reject (one at a time from the order's
+The admin is a client of payments.withdrawals.services: approve and reject (one at a time from the order's
 page, or in bulk from the queue) call the services and show their errors; nothing that moves
 money is editable, for superusers neither. Buttons and actions are offered only where the
 order's state and the staff member's permissions allow them; the services check again under

@@ -1,4 +1,4 @@
-"""Payout accounts and withdrawals API (DESIGN §9): a user only ever sees their own objects."""
+"""Payout accounts and withdrawals API (docs/ARCHITECTURE.md §9): a user only ever sees their own objects."""
 
 from django.core.validators import RegexValidator
 from drf_spectacular.extensions import OpenApiSerializerExtension

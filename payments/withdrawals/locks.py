@@ -1,4 +1,4 @@
-"""Row and advisory locks of the payments app (CONVENTIONS: Locking).
+"""Row and advisory locks of withdrawals (docs/ARCHITECTURE.md §5).
 
 Lock order: a withdrawal, payment order or refund row (a payment order before its refunds)
 before any ledger row (the hold, then accounts, which the

@@ -171,7 +171,7 @@ class Withdrawal(ConcurrentTransitionMixin, models.Model):
     def __str__(self) -> str:
         return self.order_no
 
-    # Transitions: each checks its guard and changes state; services do the rest (CONVENTIONS).
+    # Transitions: each checks its guard and changes state; services do the rest.
 
     @fsm_log_by
     @fsm_log_description

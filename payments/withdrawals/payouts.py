@@ -1,4 +1,4 @@
-"""The payout pipeline (DESIGN §7): approved withdrawals reach the channel exactly once, at the
+"""The payout pipeline (docs/ARCHITECTURE.md §7): approved withdrawals reach the channel exactly once, at the
 rate the channel allows, and every order ends final even when workers die and channels misbehave.
 
 Sending one order: take the order's lock (a PostgreSQL session lock, released by the server if

@@ -1,5 +1,4 @@
-"""Export layouts of withdrawals, payment orders, refunds, payment events and their transition
-logs for auditors (DESIGN §10).
+"""Export layouts of withdrawals and their transition log for auditors (docs/ARCHITECTURE.md §10).
 
 Cells are text, as in wallet.resources: money as two-place strings, times in ISO 8601 with their
 offset, client-supplied text guarded against spreadsheet formulas. Payout accounts appear masked.

@@ -1,5 +1,5 @@
-"""Read queries of the payments app: a user's own objects, routing, withdrawal history and the
-totals of payment orders rebuilt from their events."""
+"""Read queries of withdrawals: a user's own payout accounts and orders, their history for the
+risk rules, and who may approve an order now."""
 
 from dataclasses import dataclass
 from datetime import datetime
@@ -56,7 +56,7 @@ def withdrawals_for_user(*, user: User) -> QuerySet[Withdrawal]:
 
 
 def withdrawal_for_user(*, user: User, order_no: str) -> Withdrawal | None:
-    """The user's own withdrawal; another user's order number finds nothing (seed flaw: scope by user)."""
+    """The user's own withdrawal; another user's order number finds nothing."""
     if not is_order_no(order_no):
         return None
     return withdrawals_for_user(user=user).filter(order_no=order_no).first()

@@ -1,4 +1,4 @@
-"""Every write of the payments app: payout accounts and the withdrawal life cycle (DESIGN §5).
+"""Every write of withdrawals: payout accounts and the withdrawal life cycle (docs/ARCHITECTURE.md §5).
 
 A use case is one transaction: lock the withdrawal row, check the transition, move the money
 through wallet.services, save the new state (django-fsm-log records who and why), and enqueue
@@ -319,7 +319,7 @@ def _succeed(withdrawal: Withdrawal, channel_reference: str) -> Withdrawal:
 
 
 def withdrawal_fail(*, withdrawal: Withdrawal, code: str, message: str) -> Withdrawal:
-    """The channel definitely refused: release the hold. Never for an unknown outcome (DESIGN §5)."""
+    """The channel definitely refused: release the hold. Never for an unknown outcome (docs/ARCHITECTURE.md §5)."""
     with transaction.atomic(durable=True):
         withdrawal = locks.withdrawal_lock(withdrawal.pk)
         if withdrawal.status == WithdrawalStatus.FAILED:

@@ -1,4 +1,4 @@
-"""Risk permissions for the staff groups of wallet 0004 (DESIGN §10).
+"""Risk permissions for the staff groups of wallet 0004 (docs/ARCHITECTURE.md §10).
 
 Operations switches rules and keeps the blocklist; finance sees rules, decisions and the
 blocklist beside the withdrawal queue; auditors see everything. As in wallet 0004, the

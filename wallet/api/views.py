@@ -1,4 +1,4 @@
-"""Wallet API: balance, statement, user-to-user transfers (DESIGN §9)."""
+"""Wallet API: balance, statement, user-to-user transfers (docs/ARCHITECTURE.md §9)."""
 
 from django.contrib.auth import get_user_model
 from drf_spectacular.utils import extend_schema_field, extend_schema_serializer

@@ -1,4 +1,4 @@
-"""Staff groups of DESIGN §10, with the permissions that exist so far.
+"""Staff groups of docs/ARCHITECTURE.md §10, with the permissions that exist so far.
 
 Django creates permissions in post_migrate, after every migration has run, so on a fresh
 database none exist yet here: the migration creates those it assigns first. Later features add

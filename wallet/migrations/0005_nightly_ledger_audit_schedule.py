@@ -1,4 +1,4 @@
-"""Schedule the internal ledger audit at 02:00 (DESIGN §7); editable in the admin afterwards."""
+"""Schedule the internal ledger audit at 02:00 (docs/ARCHITECTURE.md §7); editable in the admin afterwards."""
 
 from django.conf import settings
 from django.db import migrations

@@ -1,4 +1,4 @@
-"""The one DRF exception handler: every error leaves as the envelope of DESIGN §9.
+"""The one DRF exception handler: every error leaves as the envelope of docs/ARCHITECTURE.md §9.
 
 ``{"error": {"code": "...", "message": "...", "fields": {...}}}`` with stable codes.
 """

@@ -1,4 +1,4 @@
-"""Serializer fields for money: strict parsing in, two-place strings out (DESIGN §3)."""
+"""Serializer fields for money: strict parsing in, two-place strings out (docs/ARCHITECTURE.md §3)."""
 
 from decimal import Decimal
 

@@ -1,4 +1,4 @@
-"""The ``Idempotency-Key`` mechanism for money-moving POSTs (DESIGN §9).
+"""The ``Idempotency-Key`` mechanism for money-moving POSTs (docs/ARCHITECTURE.md §9).
 
 The effect and the stored response commit in one transaction: a stored record means the
 effect happened. The same key and body get the first response again; the same key with

@@ -1,4 +1,4 @@
-"""Bank-card payout gateway: signed JSON over HTTPS (DESIGN §6). Credentials from the
+"""Bank-card payout gateway: signed JSON over HTTPS (docs/ARCHITECTURE.md §6). Credentials from the
 environment: BANK_MERCHANT_ID, BANK_PRIVATE_KEY, BANK_GATEWAY_PUBLIC_KEY, BANK_BASE_URL."""
 
 from payments.channels.bank.adapter import BankAdapter, adapter_for_sandbox, adapter_from_environment

@@ -1,4 +1,4 @@
-"""Recharges, payments and refunds over HTTP (DESIGN §9) where no channel is called: balance
+"""Recharges, payments and refunds over HTTP (docs/ARCHITECTURE.md §9) where no channel is called: balance
 payments and their refunds, the error envelope for bad input, idempotency, and privacy."""
 
 from decimal import Decimal

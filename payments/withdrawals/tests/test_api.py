@@ -1,4 +1,4 @@
-"""Payout accounts and withdrawals over HTTP (DESIGN §5, §9): money held and released, the
+"""Payout accounts and withdrawals over HTTP (docs/ARCHITECTURE.md §5, §9): money held and released, the
 error envelope, idempotency, risk refusals, the throttle, filters and what never leaks."""
 
 import copy

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.django_db
 D = Decimal
 S = WithdrawalStatus
 
-# Every transition of DESIGN §5, as (source, service call name, target).
+# Every transition of docs/ARCHITECTURE.md §5, as (source, service call name, target).
 ALLOWED = {
     (S.PENDING, "approve"): S.APPROVED,
     (S.PENDING, "reject"): S.REJECTED,
@@ -205,7 +205,7 @@ def test_two_users_may_use_the_same_key(make_user, funded_account, submit):
 
 
 def test_two_honest_withdrawals_of_the_same_amount_are_two_orders(make_user, funded_account, submit):
-    # The seed's key of user id + amount would have refused the second one.
+    # A key built from the user id and the amount would have refused the second one.
     user = make_user()
     funded_account(user, "100.00")
 
