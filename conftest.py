@@ -15,8 +15,9 @@ from rest_framework.test import APIClient
 from config.celery import app as celery_app
 from wallet import services
 
-# Headless Chromium for the admin's browser tests (installed by the fixture when missing).
-pytest_plugins = ["config.tests.browser"]
+# Headless Chromium for the admin's browser tests (installed by the fixture when missing), and
+# the test databases cloned from a template migrated once per set of migrations.
+pytest_plugins = ["config.tests.browser", "config.tests.database"]
 
 
 # Property tests: 40 examples each in make test; make check (HYPOTHESIS_PROFILE=check) tries fewer.
@@ -24,7 +25,7 @@ hypothesis_settings.register_profile("full", max_examples=40)
 hypothesis_settings.register_profile("check", max_examples=8)
 hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "full"))
 
-# Fixtures that make a test ``live`` or ``browser``: ``make check`` leaves those tests out.
+# Fixtures that make a test ``live`` or ``browser``.
 LIVE_FIXTURES = frozenset({"live_server", "sandbox_live", "celery_worker_process"})
 BROWSER_FIXTURES = frozenset({"browser"})
 
@@ -36,7 +37,8 @@ def pytest_collection_modifyitems(items):
     All of them, not some: a flush without serialized rollback re-creates content types through
     post_migrate, which would then collide with the ones a later test restores.
 
-    Tests are marked ``live`` and ``browser`` by the fixtures they use.
+    Tests that commit for real (transactional ones, and those on a live server or a worker) are
+    marked ``live``, those that drive Chromium ``browser``: ``make check`` leaves them out.
     """
     for item in items:
         fixtures = set(getattr(item, "fixturenames", ()))
@@ -45,6 +47,8 @@ def pytest_collection_modifyitems(items):
         if fixtures & BROWSER_FIXTURES:
             item.add_marker(pytest.mark.browser)
         marker = item.get_closest_marker("django_db")
+        if marker and marker.kwargs.get("transaction"):
+            item.add_marker(pytest.mark.live)
         if marker and marker.kwargs.get("transaction") and not marker.kwargs.get("serialized_rollback"):
             restored = pytest.mark.django_db(*marker.args, **{**marker.kwargs, "serialized_rollback": True})
             item.add_marker(restored, append=False)

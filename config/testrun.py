@@ -22,7 +22,7 @@ from config.keys import keys_generate
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 PYTEST_DEFAULT_ARGS = ["-n", "2"]
-# The inner loop's tests: no live server, Celery worker, browser or whole-process run.
+# The inner loop's tests: none that commits for real (live), drives a browser or starts processes.
 FAST_TESTS = "not live and not browser and not slow"
 
 
