@@ -1,4 +1,5 @@
-"""Alipay open platform (RSA2): the payment half of the channel; Alipay pays nothing out here.
+"""Alipay open platform (RSA2): the payment half of the channel, and its daily trade bill; Alipay
+pays nothing out here.
 
 Page and wap payments are signed URLs the payer's browser opens and app payments a signed
 order string for the Alipay SDK: no call leaves for them. Query, close and refunds are signed
@@ -9,9 +10,11 @@ done. Amounts cross the wire as yuan strings ("12.34").
 """
 
 import json
+import zipfile
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, NoReturn
 from urllib.parse import parse_qsl, urlencode
 
@@ -20,6 +23,7 @@ from django.utils import timezone
 from payments.channels.alipay import signing
 from payments.channels.alipay.credentials import AlipayCredentials
 from payments.channels.base import (
+    ChannelError,
     NotifyRejected,
     NotifyReply,
     PaymentMethod,
@@ -36,6 +40,7 @@ from payments.channels.base import (
     RetryableError,
     UnknownOutcome,
 )
+from payments.channels.bills import BillDownload, BillKind, BillNotReady
 from payments.channels.http import ChannelHttp, HttpResponse
 from wallet.json_input import json_parse
 from wallet.money import format_amount, is_cents, parse_amount
@@ -50,6 +55,9 @@ TRADE_QUERY = "alipay.trade.query"
 TRADE_CLOSE = "alipay.trade.close"
 TRADE_REFUND = "alipay.trade.refund"
 REFUND_QUERY = "alipay.trade.fastpay.refund.query"
+BILL_URL_QUERY = "alipay.data.dataservice.bill.downloadurl.query"
+# 40004 with this sub_code: the day's bill is not published yet.
+BILL_NOT_EXIST = "isp.bill_not_exist"
 # Only TRADE_SUCCESS and TRADE_FINISHED (paid, no longer refundable) mean the money arrived.
 TRADE_STATES = {
     "TRADE_SUCCESS": PaymentState.PAID,
@@ -267,6 +275,36 @@ class AlipayAdapter:
         if accepted:
             return NotifyReply(status=200, content_type="text/plain", body=b"success")
         return NotifyReply(status=500, content_type="text/plain", body=b"failure")
+
+    def bill_download(self, bill_date: date, kind: BillKind, directory: Path) -> BillDownload:
+        """The day's trade bill: the signed answer to ``bill.downloadurl.query`` gives a link to
+        the zip, kept as it comes (its members are the bill). Alipay pays nothing out here, so
+        a payout bill is a ``ValueError``."""
+        if kind != BillKind.TRADE:
+            raise ValueError("Alipay has no payout bill: it pays nothing out here")
+        what = f"trade bill of {bill_date}"
+        node = self._call(BILL_URL_QUERY, {"bill_type": "trade", "bill_date": bill_date.isoformat()})
+        code, sub_code = str(node.get("code") or ""), str(node.get("sub_code") or "")
+        if code != CODE_SUCCESS:
+            if sub_code == BILL_NOT_EXIST:
+                raise BillNotReady(f"{what}: not published yet", code=sub_code)
+            if code in UNKNOWN_CODES or sub_code in UNKNOWN_SUB_CODES:
+                raise UnknownOutcome(f"{what}: {code} {sub_code}", code=sub_code or code)
+            raise ChannelError(f"{what} refused: {code} {sub_code}", code=sub_code or code)
+        url = node.get("bill_download_url")
+        if not isinstance(url, str) or not url.startswith(("https://", "http://")):
+            raise UnknownOutcome(f"{what}: the answer has no download URL")
+        filename = f"{self.merchant_id}_{bill_date:%Y%m%d}.csv.zip"
+        destination = directory / filename
+        response = self.http.download("GET", url, headers={}, destination=destination)
+        if response.status >= 500:
+            raise UnknownOutcome(f"{what}: download answered HTTP {response.status}", code=f"HTTP_{response.status}")
+        if not 200 <= response.status < 300:
+            raise ChannelError(f"{what}: download refused, HTTP {response.status}", code=f"HTTP_{response.status}")
+        if not zipfile.is_zipfile(destination):
+            destination.unlink()
+            raise ChannelError(f"{what}: the download is not a whole zip", code="BILL_DAMAGED")
+        return BillDownload(path=destination, filename=filename)
 
     def payout(self, request: PayoutRequest) -> PayoutResult:
         raise NotImplementedError("Alipay is not a payout channel here")

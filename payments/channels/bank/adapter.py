@@ -1,4 +1,5 @@
-"""Bank-card payouts through a bank gateway speaking signed JSON (UnionPay style).
+"""Bank-card payouts through a bank gateway speaking signed JSON (UnionPay style), and the day's
+payout bill.
 
 Requests are signed with the merchant key; every answer and callback must carry the gateway's
 signature, a fresh timestamp and our order number, or it is not an answer at all: after the
@@ -6,18 +7,22 @@ request left, that is ``UnknownOutcome``, never a failure. The card number goes 
 only, never into an exception message.
 """
 
+import hashlib
 import hmac
 import json
 import os
 from collections.abc import Mapping
+from datetime import date
 from decimal import Decimal
-from typing import Any
+from pathlib import Path
+from typing import Any, NoReturn
 from urllib.parse import quote, urlencode
 
 from django.core.exceptions import ImproperlyConfigured
 
 from payments.channels.bank import signing
 from payments.channels.base import (
+    ChannelError,
     NotifyRejected,
     NotifyReply,
     PayoutNotice,
@@ -27,6 +32,7 @@ from payments.channels.base import (
     RetryableError,
     UnknownOutcome,
 )
+from payments.channels.bills import BillDownload, BillKind, BillNotReady
 from payments.channels.http import ChannelHttp, HttpResponse
 from wallet.json_input import json_parse
 
@@ -46,6 +52,13 @@ STATES = {
 NOTIFY_STATES = {"SUCCESS", "FAILED", "RETURNED"}
 ENVIRONMENT = ("BANK_MERCHANT_ID", "BANK_PRIVATE_KEY", "BANK_GATEWAY_PUBLIC_KEY", "BANK_BASE_URL")
 JSON_HEADERS = {"Content-Type": "application/json; charset=utf-8", "Accept": "application/json"}
+BILLS_PATH = "/v1/bills"
+CODE_BILL_NOT_READY = "3004"
+# The signature of a bill, whose body is CSV, travels in headers (docs/RECONCILIATION.md).
+BILL_TIMESTAMP_HEADER = "X-Timestamp"
+BILL_NONCE_HEADER = "X-Nonce"
+BILL_SIGN_HEADER = "X-Sign"
+HASH_CHUNK_BYTES = 64 * 1024
 
 
 class BankAdapter:
@@ -105,6 +118,33 @@ class BankAdapter:
         # A refused query says nothing about the payout: it is still unknown, never failed.
         raise UnknownOutcome(f"query {order_no}: gateway code {code!r}", code=_text(answer, "code"))
 
+    def bill_download(self, bill_date: date, kind: BillKind, directory: Path) -> BillDownload:
+        """The day's payout bill, a CSV the gateway signs in headers (docs/RECONCILIATION.md,
+        "Bank payout gateway bill"), kept only once that signature holds; a signed code 3004 is
+        a bill not published yet. The gateway only pays out: a trade bill is a ``ValueError``."""
+        if kind != BillKind.PAYOUT:
+            raise ValueError("The bank gateway has no trade bill: it only pays out")
+        what = f"payout bill of {bill_date}"
+        params = signing.signed({"merchant_id": self.merchant_id, **signing.stamp_new()}, self.private_key)
+        filename = f"bank_payout_{bill_date:%Y%m%d}.csv"
+        destination = directory / filename
+        response = self.http.download(
+            "GET",
+            f"{BILLS_PATH}/{bill_date.isoformat()}?{urlencode(params)}",
+            headers={"Accept": "text/csv, application/json"},
+            destination=destination,
+        )
+        if response.status >= 500:
+            raise UnknownOutcome(f"{what}: gateway answered HTTP {response.status}")
+        if not 200 <= response.status < 300:
+            self._bill_refusal(response, what=what)
+        try:
+            self._bill_verify(response, destination, what=what)
+        except UnknownOutcome:
+            destination.unlink()
+            raise
+        return BillDownload(path=destination, filename=filename)
+
     def parse_payout_notify(self, *, headers: Mapping[str, str], body: bytes) -> PayoutNotice:
         fields = _json_load(body)
         if fields is None:
@@ -155,6 +195,36 @@ class BankAdapter:
         if not _same(answer.get("order_no"), order_no):
             raise UnknownOutcome(f"{order_no}: answer is about another order")
         return answer
+
+    def _bill_verify(self, response: HttpResponse, path: Path, *, what: str) -> None:
+        """The gateway's signature headers over the bill: the fields a JSON answer would carry
+        (``timestamp``, ``nonce``) and ``body_sha256``, of the file as received, signed as every
+        answer's fields are."""
+        timestamp = response.headers.get(BILL_TIMESTAMP_HEADER, "")
+        fields = {
+            "body_sha256": _sha256_of(path),
+            "timestamp": timestamp,
+            "nonce": response.headers.get(BILL_NONCE_HEADER, ""),
+            signing.SIGN_FIELD: response.headers.get(BILL_SIGN_HEADER, ""),
+        }
+        if not fields["nonce"] or not signing.verify(fields, self.gateway_public_key):
+            raise UnknownOutcome(f"{what}: the bill is unsigned or not the gateway's")
+        if not signing.timestamp_fresh(timestamp):
+            raise UnknownOutcome(f"{what}: signature timestamp out of range")
+
+    def _bill_refusal(self, response: HttpResponse, *, what: str) -> NoReturn:
+        """A signed error answer: 3004 not published yet, 2001 rate limited, else a refusal."""
+        answer = _json_load(response.body)
+        if answer is None or not signing.verify(answer, self.gateway_public_key):
+            raise UnknownOutcome(f"{what}: answer (HTTP {response.status}) is unreadable or not the gateway's")
+        if not signing.timestamp_fresh(answer.get("timestamp")):
+            raise UnknownOutcome(f"{what}: answer timestamp out of range")
+        code, message = _text(answer, "code"), _text(answer, "message")
+        if code == CODE_BILL_NOT_READY:
+            raise BillNotReady(f"{what}: not published yet", code=code)
+        if code == CODE_RATE_LIMITED:
+            raise RetryableError(f"{what}: the gateway is rate limiting", code=code)
+        raise ChannelError(f"{what} refused: {code} {message}".strip(), code=code)
 
 
 def adapter_from_environment(*, read_timeout: float) -> BankAdapter | None:
@@ -221,6 +291,14 @@ def yuan_parse(value: Any) -> Decimal | None:
     if not (dot and whole.isascii() and whole.isdigit() and len(cents) == 2 and cents.isascii() and cents.isdigit()):
         return None
     return Decimal(value)
+
+
+def _sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as file:
+        while chunk := file.read(HASH_CHUNK_BYTES):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def _same(value: Any, expected: str) -> bool:

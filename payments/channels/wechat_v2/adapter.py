@@ -1,7 +1,7 @@
 """WeChat Pay API v2, the channel of legacy merchants: signed XML over HTTPS. Payouts are enterprise
 payment to change (企业付款到零钱): ``partner_trade_no`` as the idempotency key, a synchronous answer
 and a ``gettransferinfo`` query, no notify. Payments (JSAPI, APP, H5, Native) and refunds are in
-``payments``: this class sends them and reads their notifies.
+``payments``, the day's bills in ``bills``: this class sends them and reads their notifies.
 
 The real API demands the merchant's client TLS certificate on transfers and refunds:
 ``adapter_from_environment`` puts it on the HTTP session. The sandbox does not ask for one.
@@ -17,9 +17,11 @@ taken without one.
 """
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import date, datetime
+from pathlib import Path
 
 from payments.channels.base import (
+    ChannelError,
     Notice,
     NotifyRejected,
     NotifyReply,
@@ -36,9 +38,10 @@ from payments.channels.base import (
     RetryableError,
     UnknownOutcome,
 )
+from payments.channels.bills import BillDownload, BillKind, BillNotReady
 from payments.channels.http import ChannelHttp
 from payments.channels.wechat_trade import fen
-from payments.channels.wechat_v2 import payments
+from payments.channels.wechat_v2 import bills, payments
 from payments.channels.wechat_v2.payments import nonce, return_fail_code
 from payments.channels.wechat_v2.signing import SignType, XmlRefused, params_verify, xml_decode, xml_encode, xml_signed
 
@@ -151,6 +154,46 @@ class WechatV2Adapter:
         }
         answer = self._call(payments.REFUNDQUERY_PATH, params)
         return payments.refund_query_status(answer, refund_no=refund_no, order_no=order_no)
+
+    def bill_download(self, bill_date: date, kind: BillKind, directory: Path) -> BillDownload:
+        """The day's trade bill (``downloadbill``, signed in the merchant's sign type) or fund
+        flow (``downloadfundflow``: HMAC-SHA256 and the client certificate, like refunds). The
+        answer is the CSV itself, unsigned as WeChat sends it (the TLS connection vouches for
+        it), or an error document: 20002 is a bill not published yet, anything else a refusal."""
+        params: dict[str, str | int] = {
+            "appid": self.appid,
+            "mch_id": self.mch_id,
+            "nonce_str": nonce(),
+            "bill_date": f"{bill_date:%Y%m%d}",
+        }
+        if kind == BillKind.TRADE:
+            params["bill_type"], sign_type = "ALL", self.sign_type
+        else:
+            params["account_type"], sign_type = "Basic", SignType.HMAC_SHA256
+        params["sign_type"] = sign_type.value
+        path, filename = bills.BILL_PATHS[kind], bills.bill_filename(bill_date, kind)
+        destination = directory / filename
+        response = self.http.download(
+            "POST",
+            path,
+            body=xml_signed(params, api_key=self.api_key, sign_type=sign_type),
+            headers={"Content-Type": "text/xml; charset=utf-8"},
+            destination=destination,
+        )
+        if response.status != 200:
+            raise UnknownOutcome(f"POST {path}: HTTP {response.status}")
+        try:
+            error = bills.bill_error(destination)
+        except XmlRefused as exc:
+            destination.unlink()
+            raise UnknownOutcome(f"POST {path}: unreadable answer") from exc
+        if error is None:
+            return BillDownload(path=destination, filename=filename)
+        destination.unlink()
+        code, message = error.get("error_code", ""), error.get("return_msg", "")
+        if code == bills.NOT_READY_CODE:
+            raise BillNotReady(f"{kind} bill of {bill_date}: not published yet ({message})", code=code)
+        raise ChannelError(f"{kind} bill of {bill_date} refused: {message}", code=code or return_fail_code(message))
 
     def parse_notify(self, *, headers: Mapping[str, str], body: bytes) -> Notice:
         """A pay result, or a refund result (the one carrying an encrypted ``req_info``)."""

@@ -1,5 +1,6 @@
 """WeChat Pay API v3 for current merchants: payouts by merchant transfer (``transfer-bills``),
-payments (JSAPI, APP, H5, Native) and refunds (``payments.py``), and every notify of the channel.
+payments (JSAPI, APP, H5, Native) and refunds (``payments.py``), every notify of the channel, and
+the day's bills (``bills.py``).
 
 An answer counts only once its platform signature verifies: anything else after the request
 left is ``UnknownOutcome``, so a forged or damaged answer can never mark a payout, payment or
@@ -9,11 +10,13 @@ refund paid or failed. Amounts cross the wire in fen.
 import json
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
 from payments.channels.base import (
+    ChannelError,
     Notice,
     NotifyRejected,
     NotifyReply,
@@ -32,9 +35,10 @@ from payments.channels.base import (
     RetryableError,
     UnknownOutcome,
 )
+from payments.channels.bills import BillDownload, BillKind, BillNotReady
 from payments.channels.http import ChannelHttp, HttpResponse
 from payments.channels.wechat_trade import fen
-from payments.channels.wechat_v3 import payments, signing
+from payments.channels.wechat_v3 import bills, payments, signing
 from payments.channels.wechat_v3.credentials import SCENE_REPORT_INFOS, WechatV3Credentials
 from wallet.json_input import json_parse
 
@@ -171,6 +175,36 @@ class WechatV3Adapter:
             raise RetryableError(f"refund query {refund_no} not taken", code=code)
         raise UnknownOutcome(f"refund query {refund_no}: HTTP {response.status}", code=code)
 
+    def bill_download(self, bill_date: date, kind: BillKind, directory: Path) -> BillDownload:
+        """The day's trade bill or fund flow (docs/RECONCILIATION.md, "Bill formats"): WeChat's
+        platform-signed answer names the bill's SHA1 and a download URL; the gzip fetched from it
+        is gunzipped and kept only when its SHA1 is the one named."""
+        what = f"{kind} bill of {bill_date}"
+        response = self._send("GET", bills.bill_path(bill_date, kind), b"")
+        data = self._answer(response)
+        if not 200 <= response.status < 300:
+            code = _code(response, data)
+            if code in bills.NOT_READY_CODES:
+                raise BillNotReady(f"{what}: not published yet", code=code)
+            code, message = _refusal(response, data, what=what)
+            raise ChannelError(f"{what} refused: {message}", code=code)
+        hash_value, url = data.get("hash_value"), data.get("download_url")
+        if data.get("hash_type") != bills.HASH_TYPE or not isinstance(hash_value, str) or not isinstance(url, str):
+            raise UnknownOutcome(f"{what}: the answer names no SHA1 and download URL")
+        if not url.startswith(("https://", "http://")):
+            raise UnknownOutcome(f"{what}: the download URL is not an http(s) URL")
+        filename = bills.bill_filename(bill_date, kind)
+        compressed, destination = directory / f"{filename}.gz", directory / filename
+        self._bill_fetch(url, compressed)
+        try:
+            digest = bills.bill_gunzip(compressed, destination)
+        finally:
+            compressed.unlink(missing_ok=True)
+        if not signing.constant_time_equal(digest, hash_value.lower()):
+            destination.unlink()
+            raise ChannelError(f"{what}: its SHA1 is not the one WeChat signed", code="BILL_HASH_MISMATCH")
+        return BillDownload(path=destination, filename=filename)
+
     def parse_notify(self, *, headers: Mapping[str, str], body: bytes) -> Notice:
         """Any notify: the envelope is platform-signed, the resource decrypts under the API v3
         key and names our merchant (and app, where it carries one); dispatched on event_type."""
@@ -276,26 +310,43 @@ class WechatV3Adapter:
         return json.dumps(bill, ensure_ascii=False, separators=(",", ":")).encode()
 
     def _send(self, method: str, path: str, body: bytes) -> HttpResponse:
-        credentials = self.credentials
-        authorization = signing.authorization_create(
-            mchid=credentials.mchid,
-            serial=credentials.merchant_serial,
-            private_key=credentials.private_key,
-            method=method,
-            path=f"{self.path_prefix}{path}",
-            body=body,
-        )
         headers = {
-            "Authorization": authorization,
+            "Authorization": self._authorization(method, f"{self.path_prefix}{path}", body),
             "Accept": "application/json",
             "Content-Type": "application/json",
-            "Wechatpay-Serial": credentials.platform_serial,
+            "Wechatpay-Serial": self.credentials.platform_serial,
         }
         response = self.http.send(method, path, body=body, headers=headers)
         if response.status == 429:
             # Over WeChat's rate: nothing was taken, whoever signed the answer.
             raise RetryableError(f"{method} {path}: FREQUENCY_LIMITED", code="FREQUENCY_LIMITED")
         return response
+
+    def _authorization(self, method: str, signed_path: str, body: bytes) -> str:
+        """The signature covers the path and query actually requested."""
+        credentials = self.credentials
+        return signing.authorization_create(
+            mchid=credentials.mchid,
+            serial=credentials.merchant_serial,
+            private_key=credentials.private_key,
+            method=method,
+            path=signed_path,
+            body=body,
+        )
+
+    def _bill_fetch(self, url: str, destination: Path) -> None:
+        """GET a download URL WeChat gave, signed like every request; its answer is not signed
+        (the SHA1 in the signed answer that named the URL vouches for the file)."""
+        parts = urlsplit(url)
+        signed_path = f"{parts.path}?{parts.query}" if parts.query else parts.path
+        headers = {"Authorization": self._authorization("GET", signed_path, b""), "Accept": "*/*"}
+        response = self.http.download("GET", url, headers=headers, destination=destination)
+        if response.status == 429:
+            raise RetryableError("bill download: FREQUENCY_LIMITED", code="FREQUENCY_LIMITED")
+        if response.status >= 500:
+            raise UnknownOutcome(f"bill download: HTTP {response.status}", code=f"HTTP_{response.status}")
+        if not 200 <= response.status < 300:
+            raise ChannelError(f"bill download refused: HTTP {response.status}", code=f"HTTP_{response.status}")
 
     def _verify(self, response: HttpResponse) -> None:
         """UnknownOutcome for a 5xx or an answer the platform key did not sign."""
