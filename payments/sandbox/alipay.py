@@ -16,7 +16,7 @@ from django.urls import path
 from django.utils import timezone
 
 from payments.channels.alipay import signing
-from payments.sandbox.alipay_gateway import app_pay, gateway, trade_fields
+from payments.sandbox.alipay_gateway import BILL_FILE_NAME, app_pay, bill_file, gateway, trade_fields
 from payments.sandbox.models import SandboxPayment, SandboxPayout, SandboxRefund
 from wallet.money import format_amount
 
@@ -26,6 +26,7 @@ FORM_TYPE = "application/x-www-form-urlencoded; charset=utf-8"
 urlpatterns = [
     path("gateway.do", gateway, name="sandbox-alipay-gateway"),
     path("app_pay", app_pay, name="sandbox-alipay-app-pay"),
+    path("downloadBillFile.resource", bill_file, name=BILL_FILE_NAME),
 ]
 
 

@@ -1,5 +1,6 @@
-"""Sandbox of Alipay's open-platform gateway (``/sandbox/alipay/gateway.do``) and of the Alipay
-app taking an order string (``/sandbox/alipay/app_pay``).
+"""Sandbox of Alipay's open-platform gateway (``/sandbox/alipay/gateway.do``), of the Alipay
+app taking an order string (``/sandbox/alipay/app_pay``) and of Alipay's bill file server
+(``/sandbox/alipay/downloadBillFile.resource``, where ``bill.downloadurl.query`` links).
 
 Like Alipay it checks the common parameters and the merchant's RSA2 signature before anything
 else (a bad one gets 40002 ``isv.invalid-signature`` and opens or refunds nothing), answers
@@ -10,24 +11,29 @@ payer's browser arriving with the signed URL, then sent on to the sandbox cashie
 
 import re
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlencode
 
 from django.db.models import Sum
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from payments.channels.alipay import signing
 from payments.channels.base import PaymentMethod
 from payments.sandbox import payment_engine
+from payments.sandbox.bill_alipay import alipay_bill_name
+from payments.sandbox.bill_rules import BillNotPublished
+from payments.sandbox.bills import bill_store, bill_stored_open
 from payments.sandbox.cashier import cashier_url
 from payments.sandbox.keys import keys_for
-from payments.sandbox.models import PaymentScenario, Protocol, SandboxPayment, SandboxRefund
+from payments.sandbox.models import BillKind, PaymentScenario, Protocol, SandboxPayment, SandboxRefund
 from wallet.json_input import json_parse
 from wallet.money import ZERO, AmountError, format_amount, parse_amount
 
@@ -68,7 +74,11 @@ MISSING = {
 # The Alipay app's resultStatus codes.
 APP_PAID, APP_PROCESSING, APP_FAILED, APP_CANCELLED = "9000", "8000", "4000", "6001"
 ANSWER_TYPE = "text/html;charset=utf-8"  # What Alipay's gateway declares for its JSON answers.
+BILL_URL_QUERY = "alipay.data.dataservice.bill.downloadurl.query"
+BILL_FILE_NAME = "sandbox-alipay-bill-file"
 _OUT_TRADE_NO = re.compile(r"^[0-9A-Za-z_]{1,64}$")
+_BILL_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$", re.ASCII)
+_BILL_FILE_NAME = re.compile(r"^\d{16}_\d{8}\.csv\.zip$", re.ASCII)
 
 Payload = dict[str, Any]
 
@@ -90,12 +100,14 @@ def gateway(request: HttpRequest) -> HttpResponse:
     method = params.get("method", "")
     if method in PAY_METHODS:
         return _pay_page(request, params, secrets)
-    node = f"{method.replace('.', '_')}_response" if method in API else "error_response"
+    known = method in API or method == BILL_URL_QUERY
+    node = f"{method.replace('.', '_')}_response" if known else "error_response"
     try:
         _request_check(params, secrets)
-        if method not in API:
+        if not known:
             raise Refusal(_error("40002", "Invalid Arguments", "isv.invalid-method", "不存在的方法名"))
-        payload = API[method](_biz(params))
+        biz = _biz(params)
+        payload = _bill_url_query(request, biz, secrets) if method == BILL_URL_QUERY else API[method](biz)
     except Refusal as refusal:
         payload = refusal.payload
     return HttpResponse(_answer_text(secrets, node, payload), content_type=ANSWER_TYPE)
@@ -133,6 +145,17 @@ def app_pay(request: HttpRequest) -> HttpResponse:
     if payment.scenario == PaymentScenario.NEVER_PAY:
         return JsonResponse({"resultStatus": APP_CANCELLED, "memo": "用户中途取消", "result": ""})
     return JsonResponse({"resultStatus": APP_PROCESSING, "memo": "正在处理中", "result": ""})
+
+
+@require_GET
+def bill_file(request: HttpRequest) -> HttpResponseBase:
+    """Alipay's bill file server: the zip behind a ``bill_download_url``, to whoever holds the
+    link (it is the credential, short-lived, and unsigned as at Alipay)."""
+    bill = bill_stored_open(request.GET.get("token", ""))
+    if bill is None:
+        raise Http404("No such bill, or the link expired.")
+    name = request.GET.get("downloadFileName", "")
+    return FileResponse(bill, as_attachment=True, filename=name if _BILL_FILE_NAME.match(name) else "bill.csv.zip")
 
 
 def trade_fields(payment: SandboxPayment) -> Payload:
@@ -307,6 +330,32 @@ def _refund_query(biz: Payload) -> Payload:
         answer["refund_status"] = "REFUND_SUCCESS"
         answer["gmt_refund_pay"] = _time(refund.finished_at)
     return answer
+
+
+def _bill_url_query(request: HttpRequest, biz: Payload, secrets: Mapping[str, str]) -> Payload:
+    """The link to the day's trade bill (published now, played rules and all); 40004
+    ``isp.bill_not_exist`` while it is not out."""
+    if biz.get("bill_type") != "trade":
+        raise Refusal(_invalid("bill_type 仅支持 trade"))
+    text = biz.get("bill_date")
+    try:
+        day = date.fromisoformat(text) if isinstance(text, str) and _BILL_DAY.match(text) else None
+    except ValueError:
+        day = None
+    if day is None:
+        raise Refusal(_invalid("bill_date 格式应为 yyyy-MM-dd（沙箱只提供日账单）"))
+    try:
+        stored = bill_store(protocol=Protocol.ALIPAY, kind=BillKind.TRADE, day=day, compress=False)
+    except BillNotPublished as exc:
+        raise Refusal(_business("isp.bill_not_exist", "账单不存在")) from exc
+    query = {
+        "bizType": "trade",
+        "bizDates": f"{day:%Y%m%d}",
+        "downloadFileName": alipay_bill_name(secrets["seller_id"], day),
+        "token": stored.token,
+    }
+    link = request.build_absolute_uri(f"{reverse(BILL_FILE_NAME)}?{urlencode(query)}")
+    return {**_success(), "bill_download_url": link}
 
 
 API: dict[str, Callable[[Payload], Payload]] = {

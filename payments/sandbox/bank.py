@@ -1,19 +1,25 @@
-"""Sandbox endpoints of the bank gateway: ``POST v1/payouts`` and ``GET v1/payouts/<order_no>``.
+"""Sandbox endpoints of the bank gateway: ``POST v1/payouts``, ``GET v1/payouts/<order_no>`` and
+``GET v1/bills/<YYYY-MM-DD>``.
 
 Like the real gateway it checks the merchant's signature before anything else (a bad one gets
 code 1001 and pays nothing), signs every answer with the gateway key, and calls our notify URL
-with a signed callback. It keeps only the last four digits of a card.
+with a signed callback. It keeps only the last four digits of a card. The day's bill is a CSV
+(docs/RECONCILIATION.md, "Bank payout gateway bill") whose signature travels in headers.
 """
 
 import hmac
 import json
+import re
 import secrets as token
+import tempfile
+from datetime import date
 from decimal import Decimal
 from typing import Any, NamedTuple
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from django.http import HttpRequest, HttpResponse
+from django.http import FileResponse, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.urls import path
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
@@ -22,8 +28,11 @@ from payments.channels.bank import signing
 from payments.channels.bank.adapter import yuan_parse
 from payments.identifiers import card_number_mask, luhn_valid
 from payments.sandbox import engine
+from payments.sandbox.bill_bank import RETURNED_CODE
+from payments.sandbox.bill_rules import BillNotPublished
+from payments.sandbox.bills import HashingWriter, bill_publish, bill_write
 from payments.sandbox.keys import keys_for
-from payments.sandbox.models import Protocol, SandboxPayout, Scenario
+from payments.sandbox.models import BillKind, Protocol, SandboxPayout, Scenario
 from wallet.json_input import json_parse
 
 CODE_OK = "0000"
@@ -33,11 +42,14 @@ WIRE_STATUS = {
     SandboxPayout.State.FAILED: "FAILED",
     SandboxPayout.State.RETURNED: "RETURNED",
 }
-RETURNED_CODE = "BANK_RETURNED"
 REQUIRED = ("order_no", "amount", "currency", "card_number", "holder_name", "bank_code")
 ORDER_NO_MAX = SandboxPayout._meta.get_field("order_no").max_length or 64
 NOTIFY_URL_MAX = SandboxPayout._meta.get_field("notify_url").max_length or 300
 JSON_TYPE = "application/json; charset=utf-8"
+CSV_TYPE = "text/csv; charset=utf-8"
+BILL_NOT_READY = {"code": "3004", "message": "bill not ready"}
+BILL_TIMESTAMP_HEADER, BILL_NONCE_HEADER, BILL_SIGN_HEADER = "X-Timestamp", "X-Nonce", "X-Sign"
+_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$", re.ASCII)
 
 
 class Refusal(NamedTuple):
@@ -46,6 +58,9 @@ class Refusal(NamedTuple):
     code: str
     fail_code: str
     message: str
+
+
+BILL_DATE_INVALID = Refusal("1002", "DATE_INVALID", "bill date must be YYYY-MM-DD")
 
 
 def keys_generate() -> dict:
@@ -104,6 +119,29 @@ def payout_query(request: HttpRequest, order_no: str) -> HttpResponse:
     return _answer(secrets, _refusal_fields(order_no, refusal))
 
 
+@csrf_exempt
+@require_GET
+def bill_download(request: HttpRequest, day: str) -> HttpResponseBase:
+    """The day's payout bill, signed in headers over its bytes; 404 code 3004 while it is not out.
+    A refusal is a signed JSON 400: a 2xx answer is always a bill."""
+    secrets = keys_for(Protocol.BANK)
+    refusal = _authentication_refusal(request.GET.dict(), secrets)
+    if refusal is not None:
+        return _answer(secrets, _refusal_fields("", refusal), status=400)
+    bill_date = _day_parse(day)
+    if bill_date is None:
+        return _answer(secrets, _refusal_fields("", BILL_DATE_INVALID), status=400)
+    try:
+        rules = bill_publish(protocol=Protocol.BANK, kind=BillKind.PAYOUT, day=bill_date)
+    except BillNotPublished:
+        return _answer(secrets, BILL_NOT_READY, status=404)
+    bill = tempfile.TemporaryFile()  # noqa: SIM115 - the response streams it, then closes it
+    hashing = HashingWriter(bill, "sha256")
+    bill_write(Protocol.BANK, BillKind.PAYOUT, bill_date, hashing, rules=rules)
+    bill.seek(0)
+    return FileResponse(bill, content_type=CSV_TYPE, headers=_body_signed(secrets, hashing.hexdigest()))
+
+
 def notify_acknowledged(status: int, body: bytes) -> bool:
     """The gateway stops calling back only on a 2xx whose JSON says code ``0000``."""
     if not 200 <= status < 300:
@@ -131,6 +169,7 @@ def notify_build(payout: SandboxPayout, secrets: dict) -> tuple[dict[str, str], 
 urlpatterns = [
     path("v1/payouts", payout_create, name="sandbox-bank-payout"),
     path("v1/payouts/<path:order_no>", payout_query, name="sandbox-bank-payout-query"),
+    path("v1/bills/<str:day>", bill_download, name="sandbox-bank-bill"),
 ]
 
 
@@ -161,9 +200,17 @@ def _payout_refusal(fields: dict[str, Any]) -> Refusal | None:
     return None
 
 
-def _answer(secrets: dict, fields: dict[str, str]) -> HttpResponse:
+def _answer(secrets: dict, fields: dict[str, str], *, status: int = 200) -> HttpResponse:
     body = _json_dump(signing.signed({**fields, **signing.stamp_new()}, _gateway_key(secrets)))
-    return HttpResponse(body, content_type=JSON_TYPE)
+    return HttpResponse(body, status=status, content_type=JSON_TYPE)
+
+
+def _body_signed(secrets: dict, body_sha256: str) -> dict[str, str]:
+    """The headers that sign a body that is not JSON: the fields a JSON answer would carry
+    (timestamp, nonce, sign), the signature over them and the SHA-256 of the body's bytes."""
+    stamp = signing.stamp_new()
+    sign = signing.sign({**stamp, "body_sha256": body_sha256}, _gateway_key(secrets))
+    return {BILL_TIMESTAMP_HEADER: stamp["timestamp"], BILL_NONCE_HEADER: stamp["nonce"], BILL_SIGN_HEADER: sign}
 
 
 def _refusal_fields(order_no: str, refusal: Refusal) -> dict[str, str]:
@@ -201,6 +248,13 @@ def _public_pem(key: rsa.RSAPrivateKey) -> str:
         .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
         .decode("ascii")
     )
+
+
+def _day_parse(text: str) -> date | None:
+    try:
+        return date.fromisoformat(text) if _DAY.match(text) else None
+    except ValueError:
+        return None
 
 
 def _text(fields: dict[str, Any], key: str) -> str:

@@ -14,7 +14,9 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from payments.sandbox.fees import payout_fee
 from payments.sandbox.models import SandboxHit, SandboxPayout, SandboxRule, Scenario
+from wallet.money import ZERO
 from wallet.task_queue import task_enqueue
 
 # Scenarios that take nothing: the client sees a timeout or a 500 and may send again.
@@ -30,6 +32,8 @@ FIRST_STATE = {
     Scenario.LATE_NOTIFY: SandboxPayout.State.PROCESSING,
     Scenario.FAIL: SandboxPayout.State.FAILED,
 }
+# States in which the payout's money left: it carries the channel's fee from then on.
+PAID = (SandboxPayout.State.SUCCESS, SandboxPayout.State.RETURNED)
 DEFAULT_FAILURE_CODE = "PAYEE_ACCOUNT_ABNORMAL"
 # How long TIMEOUT keeps the client waiting when its rule gives no delay: past any read timeout.
 DEFAULT_TIMEOUT_SECONDS = 30.0
@@ -80,6 +84,7 @@ def _receive_once(protocol: str, order_no: str, amount: Decimal, payee_masked: s
             amount=amount,
             payee_masked=payee_masked,
             state=state,
+            fee=payout_fee(protocol=protocol, amount=amount) if state in PAID else ZERO,
             failure_code=failure_code if state == SandboxPayout.State.FAILED else "",
             scenario=scenario,
             notify_url=notify_url,
@@ -90,12 +95,15 @@ def _receive_once(protocol: str, order_no: str, amount: Decimal, payee_masked: s
 
 
 def payout_settle(*, payout_id: int, state: str) -> SandboxPayout:
-    """Move a payout to its final state (a PROCESS scenario finishing, or a bank return)."""
+    """Move a payout to its final state (a PROCESS scenario finishing, or a bank return); one
+    paid now is charged its fee, a return keeps the fee of the payment it undoes."""
     with transaction.atomic():
         payout = SandboxPayout.objects.select_for_update().get(pk=payout_id)
+        if state in PAID and payout.state not in PAID:
+            payout.fee = payout_fee(protocol=payout.protocol, amount=payout.amount)
         payout.state = state
         payout.finished_at = timezone.now()
-        payout.save(update_fields=["state", "finished_at"])
+        payout.save(update_fields=["state", "fee", "finished_at"])
     return payout
 
 

@@ -1,5 +1,8 @@
-"""The sandbox's own books: its keys, the payouts, payments and refunds it made, every payout
-request it saw, and the scenarios it was told to play."""
+"""The sandbox's own books: its keys, the payouts, payments and refunds it made (with the fee it
+charged on each), every payout request it saw, and the scenarios it was told to play, the
+differences of its bills included."""
+
+from decimal import Decimal
 
 from django.db import models
 from django.db.models import Q
@@ -73,6 +76,8 @@ class SandboxPayout(models.Model):
     amount = models.DecimalField(max_digits=18, decimal_places=2)
     payee_masked = models.CharField(max_length=64)
     state = models.CharField(max_length=16, choices=State.choices)
+    # What the channel charged when it paid (fees.py); none on a failed payout.
+    fee = models.DecimalField(max_digits=18, decimal_places=2, default=Decimal("0.00"))
     failure_code = models.CharField(max_length=64, blank=True)
     scenario = models.CharField(max_length=16, choices=Scenario.choices)
     requests = models.PositiveIntegerField(default=1)
@@ -85,6 +90,7 @@ class SandboxPayout(models.Model):
             models.UniqueConstraint(fields=["protocol", "order_no"], name="sandbox_payout_once_per_order"),
             models.CheckConstraint(condition=Q(amount__gt=0), name="sandbox_payout_amount_positive"),
         ]
+        indexes = [models.Index(fields=["protocol", "finished_at"], name="sandbox_payout_bill_idx")]
 
     def __str__(self) -> str:
         return f"{self.protocol} {self.order_no} {self.state}"
@@ -155,6 +161,8 @@ class SandboxPayment(models.Model):
     # The payer's openid or Alipay account, masked; blank until someone paid (or for JSAPI, given).
     payer_masked = models.CharField(max_length=64, blank=True)
     state = models.CharField(max_length=16, choices=State.choices, default=State.NOT_PAID)
+    # What the collecting channel charged when the payer paid (fees.py).
+    fee = models.DecimalField(max_digits=18, decimal_places=2, default=Decimal("0.00"))
     scenario = models.CharField(max_length=32, choices=PaymentScenario.choices)
     notify_url = models.URLField(max_length=300, blank=True)
     requests = models.PositiveIntegerField(default=1)
@@ -167,6 +175,7 @@ class SandboxPayment(models.Model):
             models.UniqueConstraint(fields=["protocol", "order_no"], name="sandbox_payment_once_per_order"),
             models.CheckConstraint(condition=Q(amount__gt=0), name="sandbox_payment_amount_positive"),
         ]
+        indexes = [models.Index(fields=["protocol", "paid_at"], name="sandbox_payment_bill_idx")]
 
     def __str__(self) -> str:
         return f"{self.protocol} {self.order_no} {self.state}"
@@ -186,6 +195,8 @@ class SandboxRefund(models.Model):
     refund_id = models.CharField(max_length=64, unique=True)
     amount = models.DecimalField(max_digits=18, decimal_places=2)
     state = models.CharField(max_length=16, choices=State.choices)
+    # The part of the payment's fee given back when the refund succeeded: negative (fees.py).
+    fee = models.DecimalField(max_digits=18, decimal_places=2, default=Decimal("0.00"))
     scenario = models.CharField(max_length=32, choices=PaymentScenario.choices)
     notify_url = models.URLField(max_length=300, blank=True)
     requests = models.PositiveIntegerField(default=1)
@@ -197,6 +208,47 @@ class SandboxRefund(models.Model):
             models.UniqueConstraint(fields=["protocol", "refund_no"], name="sandbox_refund_once_per_number"),
             models.CheckConstraint(condition=Q(amount__gt=0), name="sandbox_refund_amount_positive"),
         ]
+        indexes = [models.Index(fields=["protocol", "finished_at"], name="sandbox_refund_bill_idx")]
 
     def __str__(self) -> str:
         return f"{self.protocol} {self.refund_no} {self.state}"
+
+
+class BillKind(models.TextChoices):
+    """Which bill of a day (docs/RECONCILIATION.md, "Bill formats")."""
+
+    TRADE = "trade", "Trade bill (payments and refunds)"
+    PAYOUT = "payout", "Payout bill (fund flow, bank bill)"
+
+
+class BillDifference(models.TextChoices):
+    """How a served bill departs from the sandbox's books (bill_rules.py)."""
+
+    MISSING = "missing", "A line is missing"
+    EXTRA = "extra", "An extra line, for an order number the back-office never made"
+    WRONG_AMOUNT = "wrong_amount", "A line's amount is 0.01 more"
+    WRONG_STATUS = "wrong_status", "A successful line says failed"
+    WRONG_FEE = "wrong_fee", "A line's fee is 0.01 more"
+    NEXT_DAY = "next_day", "A line is in the next day's bill, just after midnight"
+    NOT_READY = "not_ready", "The bill is not published yet"
+
+
+class SandboxBillRule(models.Model):
+    """How the next bills of a protocol, kind and day differ from the books: for the line of one
+    order number (ours: a payment's, refund's or payout's), or (blank) the first line that
+    qualifies."""
+
+    protocol = models.CharField(max_length=16, choices=Protocol.choices)
+    bill_kind = models.CharField(max_length=8, choices=BillKind.choices)
+    bill_date = models.DateField()
+    difference = models.CharField(max_length=16, choices=BillDifference.choices)
+    order_no = models.CharField(max_length=64, blank=True)
+    # How many more bills the rule changes; null for every one.
+    remaining = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["protocol", "bill_kind", "bill_date"], name="sandbox_bill_rule_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.protocol} {self.bill_kind} {self.bill_date} {self.order_no or '*'}: {self.difference}"

@@ -17,6 +17,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q, Sum
 from django.utils import timezone
 
+from payments.sandbox.fees import payment_fee, refund_fee
 from payments.sandbox.models import (
     REFUND_SCENARIOS,
     PaymentScenario,
@@ -24,6 +25,7 @@ from payments.sandbox.models import (
     SandboxPaymentRule,
     SandboxRefund,
 )
+from wallet.money import ZERO
 from wallet.task_queue import task_enqueue
 
 PAYMENT_NOTIFY_TASK = "sandbox.payment_notify"
@@ -116,6 +118,7 @@ def _payment_receive_once(
             method=method,
             payer_masked=payer_masked or ("o***sandbox" if paid else ""),
             state=SandboxPayment.State.PAID if paid else SandboxPayment.State.NOT_PAID,
+            fee=payment_fee(protocol=protocol, amount=amount) if paid else ZERO,
             scenario=scenario,
             notify_url=notify_url,
             paid_at=now if paid else None,
@@ -136,8 +139,9 @@ def payment_pay(*, payment_id: int, payer_masked: str = "o***sandbox") -> Sandbo
             return payment
         payment.state = SandboxPayment.State.PAID
         payment.paid_at = timezone.now()
+        payment.fee = payment_fee(protocol=payment.protocol, amount=payment.amount)
         payment.payer_masked = payment.payer_masked or payer_masked
-        payment.save(update_fields=["state", "paid_at", "payer_masked"])
+        payment.save(update_fields=["state", "paid_at", "fee", "payer_masked"])
     return payment
 
 
@@ -204,6 +208,7 @@ def _refund_receive_once(
             refund_id=_channel_id("R"),
             amount=amount,
             state=SandboxRefund.State.SUCCESS if at_once else SandboxRefund.State.PROCESSING,
+            fee=refund_fee(payment=payment, amount=amount) if at_once else ZERO,
             scenario=scenario,
             notify_url=notify_url,
             finished_at=timezone.now() if at_once else None,
@@ -219,12 +224,15 @@ def refund_find(*, protocol: str, refund_no: str) -> SandboxRefund | None:
 
 
 def refund_settle(*, refund_id: int, state: str) -> SandboxRefund:
+    """Finish a processing refund; one that succeeds gives back its share of the payment's fee."""
     with transaction.atomic():
-        refund = SandboxRefund.objects.select_for_update().get(pk=refund_id)
+        refund = SandboxRefund.objects.select_for_update(of=("self",)).select_related("payment").get(pk=refund_id)
         if refund.state == SandboxRefund.State.PROCESSING:
             refund.state = state
             refund.finished_at = timezone.now()
-            refund.save(update_fields=["state", "finished_at"])
+            if state == SandboxRefund.State.SUCCESS:
+                refund.fee = refund_fee(payment=refund.payment, amount=refund.amount)
+            refund.save(update_fields=["state", "fee", "finished_at"])
     return refund
 
 

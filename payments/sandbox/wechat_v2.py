@@ -1,8 +1,8 @@
 """The sandbox's WeChat Pay v2: enterprise payment to change (``promotion/transfers`` and
-``gettransferinfo``) here, payments and refunds in ``wechat_v2_pay``; signed XML both ways with the
-merchant API key, no client certificate. This module also builds the notifies: none for
-transfers (they answer synchronously), the signed pay result, and the refund result whose
-``req_info`` is encrypted with the API key.
+``gettransferinfo``) here, payments and refunds in ``wechat_v2_pay``, bills in
+``wechat_v2_bills``; signed XML both ways with the merchant API key, no client certificate.
+This module also builds the notifies: none for transfers (they answer synchronously), the
+signed pay result, and the refund result whose ``req_info`` is encrypted with the API key.
 
 v2 has no "accepted, pending" transfer answer: a payout still processing is answered
 ``SYSTEMERROR``, which WeChat documents as "query with the same partner_trade_no". Change payments
@@ -294,6 +294,7 @@ def fen_text(amount: Decimal) -> str:
 urlpatterns = [
     path("mmpaymkttransfers/promotion/transfers", transfer_create, name="sandbox-wechat-v2-transfer"),
     path("mmpaymkttransfers/gettransferinfo", transfer_query, name="sandbox-wechat-v2-query"),
-    # By name: the payment views import this module's helpers.
+    # By name: the payment and bill views import this module's helpers.
     path("", include("payments.sandbox.wechat_v2_pay")),
+    path("", include("payments.sandbox.wechat_v2_bills")),
 ]

@@ -1,6 +1,6 @@
 """Sandbox of WeChat Pay v3, at WeChat's own paths under ``/sandbox/wechat_v3/``: merchant
 transfers here, payments and refunds in ``wechat_v3_pay`` (whose endpoints and notify builders
-this protocol module serves, see protocols.py).
+this protocol module serves, see protocols.py), bills in ``wechat_v3_bills``.
 
 Like WeChat it checks the merchant's request signature (a bad one gets 401 SIGN_ERROR and pays
 nothing), signs every answer with the platform key, and notifies final states as
@@ -28,6 +28,7 @@ from payments.identifiers import openid_mask
 from payments.sandbox import engine
 from payments.sandbox.keys import keys_for
 from payments.sandbox.models import Protocol, SandboxPayout, Scenario
+from payments.sandbox.wechat_v3_bills import urlpatterns as bill_urlpatterns
 from payments.sandbox.wechat_v3_pay import merchant_signed, platform_headers, signed_answer, wechat_time
 
 # The payment half of this protocol module (protocols.py), re-exported.
@@ -135,6 +136,7 @@ urlpatterns = [
     path(BILLS, transfer_bill_create),
     path(f"{BILLS}/out-bill-no/<str:out_bill_no>", transfer_bill_query),
     *payment_urlpatterns,
+    *bill_urlpatterns,
 ]
 
 
