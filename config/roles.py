@@ -28,22 +28,38 @@ PAYMENTS_VIEW = {
     "payments.view_refundtransition",
     "payments.view_usernotification",
 }
+RECONCILIATION_VIEW = {
+    "reconciliation.view_billfile",
+    "reconciliation.view_run",
+    "reconciliation.view_feebooking",
+    "reconciliation.view_poolitem",
+    "reconciliation.view_discrepancy",
+    "reconciliation.view_discrepancytransition",
+}
+# Work the discrepancy desk: take, re-query, propose, ignore; upload a bill; re-run a failed run.
+RECONCILIATION_WORK = {"reconciliation.work_discrepancy", "reconciliation.add_billfile", "reconciliation.rerun_run"}
 SCHEDULE_MODELS = ("periodictask", "crontabschedule", "intervalschedule", "clockedschedule", "solarschedule")
 SCHEDULES_VIEW = {f"django_celery_beat.view_{model}" for model in SCHEDULE_MODELS}
 SCHEDULES_KEEP = {f"django_celery_beat.{action}_{model}" for model in SCHEDULE_MODELS for action in ("add", "change")}
 
 ROLES: dict[str, frozenset[str]] = {
-    "finance_reviewer": frozenset(LEDGER_VIEW | WITHDRAWAL_REVIEW | PAYMENTS_VIEW | RISK_VIEW),
+    "finance_reviewer": frozenset(
+        LEDGER_VIEW | WITHDRAWAL_REVIEW | PAYMENTS_VIEW | RISK_VIEW | RECONCILIATION_VIEW | RECONCILIATION_WORK
+    ),
     # One of the two approvers of a four-eyes withdrawal, and the owner of limits, thresholds,
-    # rules, channel settings, blocklist removals and the beat schedules.
+    # rules, channel settings, blocklist removals and the beat schedules; the second person of a
+    # reconciliation step that moves money.
     "finance_supervisor": frozenset(
         LEDGER_VIEW
         | WITHDRAWAL_REVIEW
         | PAYMENTS_VIEW
         | RISK_VIEW
+        | RECONCILIATION_VIEW
+        | RECONCILIATION_WORK
         | SCHEDULES_VIEW
         | SCHEDULES_KEEP
         | {
+            "reconciliation.approve_discrepancy",
             "risk.change_riskrule",
             "risk.add_blocklistentry",
             "risk.change_blocklistentry",
@@ -54,7 +70,11 @@ ROLES: dict[str, frozenset[str]] = {
         LEDGER_VIEW
         | RISK_VIEW
         | PAYMENTS_VIEW
+        | RECONCILIATION_VIEW
         | {
+            "reconciliation.export_run",
+            "reconciliation.export_discrepancy",
+            "reconciliation.export_discrepancytransition",
             "wallet.export_transfer",
             "wallet.export_entry",
             "payments.view_withdrawal",
@@ -78,6 +98,8 @@ ROLES: dict[str, frozenset[str]] = {
         | PAYMENTS_VIEW
         | SCHEDULES_VIEW
         | {
+            "reconciliation.view_run",
+            "reconciliation.rerun_run",
             "wallet.view_account",
             "risk.switch_riskrule",
             "risk.add_blocklistentry",

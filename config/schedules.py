@@ -44,6 +44,12 @@ SCHEDULES: tuple[Schedule, ...] = (
     Schedule("Payments: close expired orders", "payments.sweep_expired_payments", Every(1, IntervalSchedule.MINUTES)),
     Schedule("Refunds: resend lost, query processing", "payments.sweep_refunds", Every(5, IntervalSchedule.MINUTES)),
     Schedule("Nightly ledger audit", "wallet.ledger_audit_nightly", Daily(hour=2)),
+    Schedule("Nightly reconciliation of every channel's bills", "reconciliation.nightly", Daily(hour=2)),
+    Schedule(
+        "Nightly internal reconciliation (orders against the ledger)",
+        "reconciliation.internal_nightly",
+        Daily(hour=2, minute=30),
+    ),
 )
 PROTECTED_TASKS = frozenset(schedule.task for schedule in SCHEDULES)
 

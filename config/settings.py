@@ -108,6 +108,8 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = Path(env("DJANGO_STATIC_ROOT", default=str(BASE_DIR / "var" / "static")))
+# Files the product keeps (the channels' bills): never served by the web server.
+MEDIA_ROOT = Path(env("MEDIA_ROOT", default=str(BASE_DIR / "var" / "media")))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
@@ -202,3 +204,11 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
 }
+
+# Reconciliation (docs/RECONCILIATION.md): a one-sided item in the last minutes of a day waits
+# for the next day's bill; a bill not published yet is asked for again (doubling delays, capped)
+# until this hour of the next day, then the run fails with an alert.
+RECONCILIATION_CROSS_DAY_MINUTES = env.int("RECONCILIATION_CROSS_DAY_MINUTES", default=30)
+RECONCILIATION_BILL_DEADLINE_HOUR = env.int("RECONCILIATION_BILL_DEADLINE_HOUR", default=14)
+RECONCILIATION_RETRY_SECONDS = env.int("RECONCILIATION_RETRY_SECONDS", default=900)
+RECONCILIATION_RETRY_MAX_SECONDS = env.int("RECONCILIATION_RETRY_MAX_SECONDS", default=3600)

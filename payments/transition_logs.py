@@ -1,5 +1,5 @@
-"""The django-fsm-log rows of one payments model, as its own admin page and export for
-auditors: every state machine of payments logs into StateLog's one table."""
+"""The django-fsm-log rows of one model, as its own admin page and export for auditors:
+every state machine logs into StateLog's one table."""
 
 from django.db import models
 from import_export import fields, resources
@@ -8,14 +8,16 @@ from wallet.resources import IsoDateTimeWidget, TextWidget
 
 
 class TransitionLogManager(models.Manager):
-    """The django-fsm-log rows of one payments model (StateLog keeps every model's in one table)."""
+    """The django-fsm-log rows of one model (StateLog keeps every model's in one table)."""
 
-    def __init__(self, model_name: str) -> None:
+    def __init__(self, model_name: str, app_label: str = "payments") -> None:
         super().__init__()
         self.model_name = model_name
+        self.app_label = app_label
 
     def get_queryset(self):
-        return super().get_queryset().filter(content_type__app_label="payments", content_type__model=self.model_name)
+        content_type = {"content_type__app_label": self.app_label, "content_type__model": self.model_name}
+        return super().get_queryset().filter(**content_type)
 
 
 class TransitionLogResource(resources.ModelResource):

@@ -42,6 +42,7 @@ class Account(models.Model):
         CAMPAIGN = "campaign", "Campaign budget"
         MERCHANT = "merchant", "Merchant"
         ADJUSTMENT = "adjustment", "Manual adjustment"
+        EXPENSE = "expense", "Expense (channel fees)"
 
     class Status(models.TextChoices):
         ACTIVE = "active", "Active"

@@ -28,9 +28,13 @@ SYSTEM_ACCOUNT_KINDS = {
     "campaign": Account.Kind.CAMPAIGN,
     "merchant": Account.Kind.MERCHANT,
     "adjustment": Account.Kind.ADJUSTMENT,
+    "expense": Account.Kind.EXPENSE,
 }
 # System accounts that may go negative and are posted to so often that they are hot.
 HOT_PREFIXES = ("clearing", "campaign")
+# Contra accounts that are debited by design: what the platform pays (channel fees) and the
+# corrections finance posts. Not hot: they are posted to once per bill or per correction.
+NEGATIVE_PREFIXES = (*HOT_PREFIXES, "expense", "adjustment")
 
 _SQLSTATE_ERRORS: dict[str, type[errors.ApplicationError]] = {
     "WL001": errors.InsufficientFunds,
@@ -68,7 +72,8 @@ def account_for_user(*, user: User, currency: str = "CNY") -> Account:
 def account_for_system(*, code: str, currency: str = "CNY") -> Account:
     """A system account such as ``clearing:wechat`` or ``fees``, created on first use.
 
-    ``clearing:*`` and ``campaign:*`` may go negative and are hot (never row-locked).
+    ``clearing:*`` and ``campaign:*`` may go negative and are hot (never row-locked);
+    ``expense:*`` and ``adjustment:*`` may go negative.
     """
     prefix = code.split(":", 1)[0]
     if prefix not in SYSTEM_ACCOUNT_KINDS:
@@ -79,7 +84,7 @@ def account_for_system(*, code: str, currency: str = "CNY") -> Account:
         defaults={
             "kind": SYSTEM_ACCOUNT_KINDS[prefix],
             "currency": currency,
-            "allow_negative": hot,
+            "allow_negative": prefix in NEGATIVE_PREFIXES,
             "is_hot": hot,
         },
     )

@@ -28,6 +28,7 @@ class PaymentOrderStatus(models.TextChoices):
     SUCCESS = "success", "Success"
     FAILED = "failed", "Failed"  # the channel refused to open it: nothing can be paid
     CLOSED = "closed", "Closed"  # expired or closed unpaid
+    REVERSED = "reversed", "Reversed"  # booked as paid, but the channel never collected it: taken back
 
 
 class PaymentOrder(ConcurrentTransitionMixin, models.Model):
@@ -117,6 +118,10 @@ class PaymentOrder(ConcurrentTransitionMixin, models.Model):
                 condition=Q(status__in=["pending", "paying"]),
                 name="payment_order_open_expiry_idx",
             ),
+            # Reconciliation: a channel's payments of a day.
+            models.Index(
+                fields=["channel", "paid_at"], condition=Q(status="success"), name="payment_order_channel_paid_idx"
+            ),
         ]
         triggers = [
             pgtrigger.Protect(name="payment_order_no_delete", operation=pgtrigger.Delete),
@@ -174,6 +179,27 @@ class PaymentOrder(ConcurrentTransitionMixin, models.Model):
         self.status_reason = description
         self.finished_at = timezone.now()
 
+    # Reconciliation applies the channel's bill when it contradicts us (docs/RECONCILIATION.md).
+
+    @fsm_log_by
+    @fsm_log_description
+    @transition(
+        field=status, source=[Status.PENDING, Status.PAYING, Status.CLOSED, Status.FAILED], target=Status.SUCCESS
+    )
+    def recover(self, *, by=None, description: str = "") -> None:
+        """The channel collected it after all (paid after close): credit it as paid."""
+        self.paid_at = self.paid_at or timezone.now()
+        self.finished_at = timezone.now()
+        self.status_reason = description
+
+    @fsm_log_by
+    @fsm_log_description
+    @transition(field=status, source=Status.SUCCESS, target=Status.REVERSED)
+    def reverse(self, *, by=None, description: str = "") -> None:
+        """Booked as paid, but the channel never collected it."""
+        self.finished_at = timezone.now()
+        self.status_reason = description
+
 
 class RefundStatus(models.TextChoices):
     PENDING = "pending", "Pending"
@@ -217,7 +243,11 @@ class Refund(ConcurrentTransitionMixin, models.Model):
             ),
             models.CheckConstraint(condition=Q(amount__gt=0), name="refund_amount_positive"),
         ]
-        indexes = [models.Index(fields=["status", "created_at"], name="refund_status_created_idx")]
+        indexes = [
+            models.Index(fields=["status", "created_at"], name="refund_status_created_idx"),
+            # Reconciliation: the refunds finished in a day.
+            models.Index(fields=["finished_at"], condition=Q(status="success"), name="refund_success_finished_idx"),
+        ]
         triggers = [
             pgtrigger.Protect(name="refund_no_delete", operation=pgtrigger.Delete),
             pgtrigger.ReadOnly(

@@ -28,6 +28,7 @@ from payments.orders import locks, selectors
 from payments.orders.events import event_record
 from payments.orders.models import BusinessType, PaymentEvent, PaymentOrder, Refund
 from payments.orders.services import channel_of, merchant_account_of
+from payments.signals import order_finished_on_commit
 from wallet import errors
 from wallet import services as ledger
 from wallet.idempotency import idempotency_key_normalise, idempotent_replay
@@ -331,6 +332,7 @@ def _status_apply(*, channel: Channel, status: base.RefundStatus, operation: str
         refund.fail(description=status.message or status.code or "refused by the channel")
         refund.save()
         ledger.hold_release(hold=refund.hold_id)
+        order_finished_on_commit(Refund, kind="refund", pk=refund.pk, order_no=refund.refund_no)
         record(outcome=Outcome.APPLIED, message=status.message)
     return refund
 
@@ -363,6 +365,7 @@ def _refund_succeed(
     )
     PaymentOrder.objects.filter(pk=order.pk).update(refunded_amount=order.refunded_amount + refund.amount)
     order.refunded_amount += refund.amount
+    order_finished_on_commit(Refund, kind="refund", pk=refund.pk, order_no=refund.refund_no)
 
 
 def _clearing(order: PaymentOrder) -> Account:

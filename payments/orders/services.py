@@ -21,6 +21,7 @@ from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
+from django_fsm import can_proceed
 from django_fsm_log.models import StateLog
 
 from payments import metrics
@@ -31,6 +32,7 @@ from payments.order_numbers import order_no_new
 from payments.orders import locks
 from payments.orders.events import event_record
 from payments.orders.models import BusinessType, PaymentEvent, PaymentOrder, Refund
+from payments.signals import order_finished_on_commit
 from wallet import errors
 from wallet import services as ledger
 from wallet.idempotency import idempotency_key_normalise, idempotent_replay
@@ -276,6 +278,60 @@ def payments_escalate(*, now=None) -> tuple[int, int]:
     return stuck
 
 
+@transaction.atomic(durable=True)
+def payment_order_recover(*, order: PaymentOrder, actor: User, reason: str, transaction_id: str = "") -> PaymentOrder:
+    """Reconciliation found the channel collected an order we did not book as paid (paid after
+    close, a lost notify): book it now, credited once (the ledger key is the order's)."""
+    order = locks.payment_order_lock(order.pk)
+    if order.status == PaymentOrder.Status.SUCCESS:
+        return order
+    if order.channel is None or not can_proceed(order.recover):
+        raise errors.Conflict(f"Order {order.order_no} is {order.status}; it cannot be recovered.")
+    order.transaction_id = order.transaction_id or transaction_id[:64]
+    order.recover(by=actor, description=reason)
+    order.save()
+    _collect(order, channel=order.channel)
+    order_finished_on_commit(PaymentOrder, kind="payment", pk=order.pk, order_no=order.order_no)
+    event_record(
+        operation="reconciliation", kind=Kind.ANSWER, outcome=Outcome.APPLIED, payment_order=order, amount=order.amount
+    )
+    return order
+
+
+@transaction.atomic(durable=True)
+def payment_order_reverse(*, order: PaymentOrder, actor: User, reason: str) -> PaymentOrder:
+    """Reconciliation found an order we booked as paid that the channel never collected: take
+    back what it credited, less what was refunded. ``InsufficientFunds`` when the payer or the
+    merchant has spent it (the order stays paid; finance recovers it another way)."""
+    order = locks.payment_order_lock(order.pk)
+    if order.status == PaymentOrder.Status.REVERSED:
+        return order
+    if order.channel is None or not can_proceed(order.reverse):
+        raise errors.Conflict(f"Order {order.order_no} is {order.status}; it cannot be reversed.")
+    order.reverse(by=actor, description=reason)
+    order.save()
+    amount = order.amount - order.refunded_amount
+    if amount > 0:
+        destination = (
+            ledger.account_for_user(user=order.user, currency=order.currency)
+            if order.business_type == BusinessType.RECHARGE
+            else merchant_account_of(order)
+        )
+        clearing = ledger.account_for_system(code=f"clearing:{order.channel.code}", currency=order.currency)
+        ledger.transfer_post(
+            idempotency_key=f"payment:{order.order_no}:reversal",
+            kind=f"{order.business_type}_reversal",
+            legs=[ledger.Leg(destination, -amount), ledger.Leg(clearing, amount)],
+            memo=reason[:255],
+            reference=order.order_no,
+        )
+    order_finished_on_commit(PaymentOrder, kind="payment", pk=order.pk, order_no=order.order_no)
+    event_record(
+        operation="reconciliation", kind=Kind.ANSWER, outcome=Outcome.APPLIED, payment_order=order, amount=amount
+    )
+    return order
+
+
 def _status_apply(
     *, channel: Channel, status: base.PaymentStatus, operation: str, kind: str, actor: User | None
 ) -> PaymentOrder:
@@ -307,10 +363,12 @@ def _status_apply(
         order.succeed(description=f"paid ({operation} {kind})")
         order.save()
         _collect(order, channel=channel)
+        order_finished_on_commit(PaymentOrder, kind="payment", pk=order.pk, order_no=order.order_no)
         record(outcome=Outcome.APPLIED, amount=order.amount)
     elif status.state == base.PaymentState.CLOSED and order.is_open:
         order.close(by=actor, description=status.message or f"closed at the channel ({operation})")
         order.save()
+        order_finished_on_commit(PaymentOrder, kind="payment", pk=order.pk, order_no=order.order_no)
         record(outcome=Outcome.APPLIED)
     else:
         record(outcome=Outcome.RECEIVED, amount=status.amount, message=status.message)
@@ -377,6 +435,7 @@ def _balance_payment(terms: dict) -> PaymentOrder:
     )
     order.succeed(by=user, description="paid from the wallet balance")
     order.save()
+    order_finished_on_commit(PaymentOrder, kind="payment", pk=order.pk, order_no=order.order_no)
     event_record(
         operation="balance_debit", kind=Kind.BALANCE, outcome=Outcome.APPLIED, payment_order=order, amount=order.amount
     )
@@ -484,6 +543,7 @@ def _open_failed(order: PaymentOrder, exc: base.ChannelError, *, state: str, mes
             order.failure_code = exc.code[:64]
             order.fail(description=message[:500])
             order.save()
+            order_finished_on_commit(PaymentOrder, kind="payment", pk=order.pk, order_no=order.order_no)
         event_record(
             operation="create",
             kind=Kind.ANSWER,

@@ -145,6 +145,12 @@ class Withdrawal(ConcurrentTransitionMixin, models.Model):
         indexes = [
             models.Index(fields=["user", "-created_at"], name="withdrawal_user_created_idx"),
             models.Index(fields=["status", "created_at"], name="withdrawal_status_created_idx"),
+            # Reconciliation: a channel's payouts finished in a day.
+            models.Index(
+                fields=["channel", "finished_at"],
+                condition=Q(status__in=["success", "refunded"]),
+                name="withdrawal_channel_paid_idx",
+            ),
         ]
         triggers = [
             pgtrigger.Protect(name="withdrawal_no_delete", operation=pgtrigger.Delete),

@@ -23,6 +23,7 @@ from payments.channels.models import PayoutAccountKind
 from payments.notifications.models import UserNotification
 from payments.notifications.services import notification_create
 from payments.order_numbers import order_no_new
+from payments.signals import order_finished_on_commit
 from payments.withdrawals import dispatch, locks, selectors
 from payments.withdrawals.models import (
     PayoutAccount,
@@ -252,6 +253,7 @@ def withdrawal_reject(*, withdrawal: Withdrawal, actor: User, reason: str) -> Wi
         withdrawal.reject(by=actor, description=reason)
         withdrawal.save(update_fields=["status", "status_reason", "finished_at", "updated_at"])
         ledger.hold_release(hold=withdrawal.hold_id)
+        order_finished_on_commit(Withdrawal, kind="payout", pk=withdrawal.pk, order_no=withdrawal.order_no)
     return withdrawal
 
 
@@ -267,6 +269,7 @@ def withdrawal_cancel(*, withdrawal: Withdrawal, actor: User, reason: str = "") 
         withdrawal.cancel(by=actor, description=reason.strip() or "Cancelled by the user.")
         withdrawal.save(update_fields=["status", "status_reason", "finished_at", "updated_at"])
         ledger.hold_release(hold=withdrawal.hold_id)
+        order_finished_on_commit(Withdrawal, kind="payout", pk=withdrawal.pk, order_no=withdrawal.order_no)
     return withdrawal
 
 
@@ -309,6 +312,7 @@ def _succeed(withdrawal: Withdrawal, channel_reference: str) -> Withdrawal:
     if withdrawal.fee > ZERO:
         destinations.append(ledger.Leg(ledger.account_for_system(code="fees"), withdrawal.fee))
     ledger.hold_capture(hold=withdrawal.hold_id, destinations=destinations, kind="withdrawal", memo=withdrawal.order_no)
+    order_finished_on_commit(Withdrawal, kind="payout", pk=withdrawal.pk, order_no=withdrawal.order_no)
     notification_create(
         user=withdrawal.user,
         kind=UserNotification.Kind.WITHDRAWAL_SUCCEEDED,
@@ -329,6 +333,7 @@ def withdrawal_fail(*, withdrawal: Withdrawal, code: str, message: str) -> Withd
         withdrawal.failure_code = code
         withdrawal.save(update_fields=["status", "status_reason", "failure_code", "finished_at", "updated_at"])
         ledger.hold_release(hold=withdrawal.hold_id)
+        order_finished_on_commit(Withdrawal, kind="payout", pk=withdrawal.pk, order_no=withdrawal.order_no)
         notification_create(
             user=withdrawal.user,
             kind=UserNotification.Kind.WITHDRAWAL_FAILED,
@@ -365,6 +370,7 @@ def _reverse(withdrawal: Withdrawal, reason: str) -> Withdrawal:
         memo=reason[:255],
         reference=withdrawal.order_no,
     )
+    order_finished_on_commit(Withdrawal, kind="payout", pk=withdrawal.pk, order_no=withdrawal.order_no)
     notification_create(
         user=withdrawal.user,
         kind=UserNotification.Kind.WITHDRAWAL_RETURNED,
