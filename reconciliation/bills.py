@@ -146,6 +146,8 @@ def _lines_load(bill: BillFile, path: Path) -> _Totals:
                 while chunk := child.stdout.read(CHUNK):
                     copy.write(chunk)
             code = child.wait()
+        # The planner must know the day's lines are there before matching joins them.
+        cursor.execute("ANALYZE reconciliation_billline")
         errors_file.seek(0)
         report = _last_json(errors_file.read())
     if code == bill_rows.MALFORMED and "line_no" in report:

@@ -101,9 +101,8 @@ NUMBERS = {"payment": "p.order_no", "refund": "r.refund_no", "payout": "w.order_
 KINDS = {BillKind.TRADE: ("payment", "refund"), BillKind.PAYOUT: ("payout",)}
 # An order one of the channel's other current bills has: another day's run settled it.
 IN_ANOTHER_BILL = """
-EXISTS (SELECT 1 FROM reconciliation_billline bl JOIN reconciliation_billfile bf ON bf.id = bl.file_id
-         WHERE bl.kind = {row}.kind AND bl.order_no = {row}.order_no
-           AND bf.channel_id = %(channel)s AND bf.status = 'current' AND bf.id <> %(file)s)
+EXISTS (SELECT 1 FROM reconciliation_billline bl
+         WHERE bl.kind = {row}.kind AND bl.order_no = {row}.order_no AND bl.file_id = ANY(%(others)s))
 """
 
 RESULT = f"""
@@ -241,13 +240,18 @@ def match(run: Run, bill: BillFile) -> Counts:
         "outcomes": [str(outcome) for outcome in DISCREPANCY_OUTCOMES],
     }
     kinds = KINDS[BillKind(bill.kind)]
+    params["others"] = list(
+        BillFile.objects.filter(channel_id=bill.channel_id, status=BillFile.Status.CURRENT)
+        .exclude(pk=bill.pk)
+        .values_list("pk", flat=True)
+    )
     with connection.cursor() as cursor:
         # In a transaction that runs more than one bill (tests, a day's catch-up), the tables of
         # the previous one are still there.
         cursor.execute(TEMP_DROP)
         cursor.execute(CHANNEL_SIDE, params)
         cursor.execute("ANALYZE recon_channel")
-        cursor.execute(_local_side(kinds), params)
+        cursor.execute(_local_side(kinds, others=bool(params["others"])), params)
         cursor.execute("ANALYZE recon_local")
         cursor.execute(RESULT, params)
         cursor.execute(_pool_local(kinds), params)
@@ -267,19 +271,19 @@ def match(run: Run, bill: BillFile) -> Counts:
     return counts
 
 
-def _local_side(kinds: tuple[str, ...]) -> str:
-    """Our records of the day not matched by another bill, and the records the bill names."""
+def _local_side(kinds: tuple[str, ...], *, others: bool) -> str:
+    """Our records of the day not matched by another bill, and the records the bill names that
+    are not among them. Without other bills of the channel (its first day) nothing is probed."""
     parts = []
     for kind in kinds:
-        elsewhere = IN_ANOTHER_BILL.format(row="d")
-        day = f"SELECT d.* FROM ({LOCAL_ROWS[kind]} WHERE {DAY_FILTERS[kind]}) d WHERE NOT {elsewhere}"
-        parts.append(day)
-        # The bill's orders that are not among the day's (those are there already): no
-        # de-duplication of a million rows needed.
-        parts.append(
-            f"{LOCAL_ROWS[kind]} JOIN recon_channel c ON c.kind = '{kind}' AND {NAMED_FILTERS[kind]} "
-            f"WHERE NOT coalesce({DAY_FILTERS[kind]}, false) OR {IN_ANOTHER_BILL.format(row='c')}"
-        )
+        day = f"{LOCAL_ROWS[kind]} WHERE {DAY_FILTERS[kind]}"
+        named = f"{LOCAL_ROWS[kind]} JOIN recon_channel c ON c.kind = '{kind}' AND {NAMED_FILTERS[kind]}"
+        not_today = f"NOT coalesce({DAY_FILTERS[kind]}, false)"
+        if others:
+            day = f"SELECT d.* FROM ({day}) d WHERE NOT {IN_ANOTHER_BILL.format(row='d')}"
+            not_today = f"{not_today} OR {IN_ANOTHER_BILL.format(row='c')}"
+        # UNION ALL: the two parts never share a row, so a million rows need no de-duplication.
+        parts += [day, f"{named} WHERE {not_today}"]
     return "CREATE TEMP TABLE recon_local ON COMMIT DROP AS " + " UNION ALL ".join(parts)
 
 

@@ -13,8 +13,9 @@ import tempfile
 from datetime import date
 from pathlib import Path
 
+from django.conf import settings
 from django.contrib.auth.models import User
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Max, Min
 from django.utils import timezone
 
@@ -106,6 +107,7 @@ def run_bill(*, run: Run, bill: BillFile) -> Run:
         with transaction.atomic():
             run = Run.objects.select_for_update().get(pk=run.pk)
             bills.day_lock(run.channel, run.bill_date, run.kind)
+            _work_mem_raise()
             _superseded_runs_undo(run, bill)
             counts = matching.match(run, bill)
             run.fees_booked = fees.fees_book(bill)
@@ -167,6 +169,13 @@ def _counts_store(run: Run, bill: BillFile, counts: matching.Counts) -> None:
     run.matched, run.pooled, run.pool_settled = counts.matched, counts.pooled, counts.pool_settled
     for outcome in matching.DISCREPANCY_OUTCOMES:
         setattr(run, str(outcome), found.get(str(outcome), 0))
+
+
+def _work_mem_raise() -> None:
+    """Matching sorts and hashes a day of orders at once: memory for it in this transaction only,
+    so a million rows do not spill to disk (docs/PERFORMANCE.md)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT set_config('work_mem', %s, true)", [settings.RECONCILIATION_WORK_MEM])
 
 
 def _billed_window(channel: Channel):

@@ -126,9 +126,9 @@ def _trade_lines(sections: _Sections) -> Iterator[BillLine]:
     sums = totals.sums
     amount = bill_csv.amount
     # Positions, not a dict per line: a million lines a day make this the importer's hot loop.
-    summed = [(name, TRADE_COLUMN[name], signed) for name, signed in SUMMED]
+    positions = [(name, TRADE_COLUMN[name], signed) for name, signed in SUMMED]
     for line_no, row in sections.details():
-        amounts = {name: amount(row[at], line_no=line_no, column=name, signed=signed) for name, at, signed in summed}
+        amounts = {name: amount(row[at], line_no=line_no, column=name, signed=signed) for name, at, signed in positions}
         yield _trade_line(line_no, row, amounts)
         totals.lines += 1
         for name, value in amounts.items():
