@@ -4,9 +4,10 @@ from decimal import Decimal
 
 import pytest
 from django.core.management import call_command
+from django.utils import timezone
 
 from payments.orders.models import PaymentOrder
-from payments.sandbox.models import SandboxPaymentRule
+from payments.sandbox.models import SandboxBillRule, SandboxPaymentRule
 from payments.withdrawals.models import PayoutAccount, Withdrawal
 from risk.models import RiskRule
 from wallet.audit import ledger_audit
@@ -50,3 +51,16 @@ def test_a_withdrawal_the_rules_refuse_today_is_reported_not_fatal(tmp_path, cap
 
     assert "not created today: not_available" in capsys.readouterr().out
     assert not Withdrawal.objects.exists()
+
+
+def test_the_demo_reconciles_today_with_one_difference_for_the_desk(tmp_path, sent_tasks, settings):
+    settings.SANDBOX_ENABLED = True
+    call_command("demo_data", tokens_file=tmp_path / "tokens.json")
+
+    call_command("demo_payments")
+    call_command("demo_payments")
+
+    today = timezone.localdate().isoformat()
+    assert sent_tasks.named("reconciliation.nightly") == [{"args": [today], "countdown": 60}] * 2
+    rules = SandboxBillRule.objects.values_list("protocol", "bill_kind", "difference", "remaining")
+    assert list(rules) == [("bank", "payout", "wrong_status", 1)]

@@ -15,6 +15,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.core.management.base import BaseCommand
+from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from payments.orders import refunds
@@ -22,12 +23,17 @@ from payments.orders import services as payment_orders
 from payments.withdrawals import services
 from wallet import services as ledger
 from wallet.errors import ApplicationError
+from wallet.task_queue import task_enqueue
 
 # A reviewer's queue needs withdrawals above the 5,000.00 review line: dave can afford them.
 REVIEW_CLIENT = "dave"
 # The business system's service account, which refunds order payments through the API.
 SHOP_ACCOUNT = "shop"
 REVIEW_CLIENT_BALANCE = Decimal("30000.00")
+# The nightly reconciliation (queued by name: payments never imports reconciliation), run on
+# today's bills once the demo payouts are done.
+RECONCILIATION_TASK = "reconciliation.nightly"
+RECONCILIATION_DELAY = 60
 CARDS = {"alice": "6222020200112233446", "dave": "6217001234567890122"}
 OPENIDS = {"bob": "oDemo8uMuAJO_M2pxb1Q9zNjBob0"}
 WITHDRAWALS = [
@@ -91,7 +97,29 @@ class Command(BaseCommand):
         )
         if settings.SANDBOX_ENABLED:
             self._payers_use_the_cashier()
+            lines.extend(self._reconciliation_of_today())
         self.stdout.write("\n".join(lines))
+
+    def _reconciliation_of_today(self) -> list[str]:
+        """Today's bills reconciled a minute after start (the night's run, for the demo), the
+        bank's bill saying the first payout failed: the desk has a difference to work on."""
+        from payments.sandbox.bill_rules import bill_rule_add
+        from payments.sandbox.models import BillDifference, BillKind, Protocol, SandboxBillRule
+
+        today = timezone.localdate()
+        if not SandboxBillRule.objects.filter(protocol=Protocol.BANK, bill_date=today).exists():
+            bill_rule_add(
+                protocol=Protocol.BANK,
+                bill_kind=BillKind.PAYOUT,
+                bill_date=today,
+                difference=BillDifference.WRONG_STATUS,
+                remaining=1,
+            )
+        task_enqueue(RECONCILIATION_TASK, today.isoformat(), countdown=RECONCILIATION_DELAY)
+        return [
+            f"Today's bills are reconciled in {RECONCILIATION_DELAY} s (admin: Reconciliation > Runs); the bank's "
+            "bill says the first payout failed, a discrepancy for the desk."
+        ]
 
     def _payers_use_the_cashier(self) -> None:
         from payments.sandbox.models import PaymentScenario, Protocol, SandboxPaymentRule
