@@ -82,6 +82,7 @@ def discrepancy_propose(
             _step(discrepancy, "investigate", actor, f"proposed: {action}")
         if discrepancy.status != Discrepancy.Status.INVESTIGATING:
             raise errors.Conflict(f"The discrepancy is {discrepancy.status}.")
+        _unclaimed(discrepancy)
         discrepancy.proposed_action, discrepancy.proposed_amount = action, amount
         discrepancy.proposed_by, discrepancy.proposed_at = actor, timezone.now()
         discrepancy.proposal_reason = reason[:500]
@@ -91,17 +92,27 @@ def discrepancy_propose(
 
 def discrepancy_approve(*, discrepancy: Discrepancy, actor: User) -> Discrepancy:
     """Carry out the proposed step and resolve the discrepancy: a finance supervisor who did
-    not propose it. The step is idempotent (the orders' transitions, the correction's ledger
-    key), so an approval interrupted between the money and the resolution is safely repeated."""
+    not propose it.
+
+    The orders' services run in durable transactions of their own, so the money step cannot run
+    under the discrepancy's lock. The approval is claimed first (``approved_by``, committed):
+    while it is claimed nobody else approves, withdraws or changes the proposal, so the step
+    carried out is the one approved. A step that fails releases the claim; one interrupted
+    after the money moved is repeated by the same approver, moving nothing twice (the orders'
+    transitions and the correction's ledger key are idempotent)."""
     if not actor.has_perm(APPROVE):
         raise errors.PermissionDenied("Only a finance supervisor approves a step that moves money.")
     with transaction.atomic():
         proposal = _approvable(_locked(discrepancy), actor)
-    # The orders' services run in transactions of their own (durable): not inside the lock.
-    outcome = _carry_out(proposal, actor)
+        proposal.approved_by = actor
+        proposal.save(update_fields=["approved_by", "updated_at"])
+    try:
+        outcome = _carry_out(proposal, actor)
+    except Exception:
+        Discrepancy.objects.filter(pk=proposal.pk, approved_by=actor).update(approved_by=None)
+        raise
     with transaction.atomic():
         discrepancy = _approvable(_locked(discrepancy), actor)
-        discrepancy.approved_by = actor
         _step(discrepancy, "resolve", actor, f"{discrepancy.proposal_reason} ({outcome})")
     return discrepancy
 
@@ -111,7 +122,14 @@ def _approvable(discrepancy: Discrepancy, actor: User) -> Discrepancy:
         raise errors.Conflict("There is no proposal waiting for approval.")
     if discrepancy.proposed_by_id == actor.pk:
         raise errors.PermissionDenied("Another person must approve what you proposed (four eyes).")
+    if discrepancy.approved_by_id not in (None, actor.pk):
+        raise errors.Conflict("Another supervisor is carrying out this proposal.")
     return discrepancy
+
+
+def _unclaimed(discrepancy: Discrepancy) -> None:
+    if discrepancy.approved_by_id is not None:
+        raise errors.Conflict("The proposal is approved and being carried out: it can no longer change.")
 
 
 def discrepancy_proposal_withdraw(*, discrepancy: Discrepancy, actor: User) -> Discrepancy:
@@ -120,6 +138,7 @@ def discrepancy_proposal_withdraw(*, discrepancy: Discrepancy, actor: User) -> D
         discrepancy = _locked(discrepancy)
         if discrepancy.proposed_by_id != actor.pk and not actor.has_perm(APPROVE):
             raise errors.PermissionDenied("Only the proposer or a supervisor withdraws a proposal.")
+        _unclaimed(discrepancy)
         discrepancy.proposed_action, discrepancy.proposed_amount, discrepancy.proposed_by = "", None, None
         discrepancy.proposed_at, discrepancy.proposal_reason = None, ""
         discrepancy.save()

@@ -1,6 +1,7 @@
 """The discrepancy desk: four eyes on every step that moves money, each step's ledger effect,
 and steps that move no money (docs/RECONCILIATION.md, "The discrepancy desk")."""
 
+from collections import Counter
 from decimal import Decimal
 
 import pytest
@@ -16,6 +17,7 @@ from wallet import errors
 from wallet import services as ledger
 from wallet.models import Transfer
 from wallet.selectors import account_balance
+from wallet.tests.threads import run_in_threads
 
 pytestmark = pytest.mark.django_db
 
@@ -227,3 +229,50 @@ def test_applying_the_channels_truth_where_there_is_none_is_refused_at_the_propo
         )
 
     assert Discrepancy.objects.get(pk=discrepancy.pk).proposed_action == ""
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_supervisors_approving_at_once_move_the_money_once(paid_order, run_bill, today, desk_staff, staff_in):
+    # Given a correction proposed by a reviewer
+    order = paid_order("12.00", paid_at=at(today, "09:20"))
+    run_bill(today, [payment_line(order, amount=D("12.01"))])
+    discrepancy = Discrepancy.objects.get(order_no=order.order_no)
+    desk.discrepancy_propose(
+        discrepancy=discrepancy, actor=desk_staff["reviewer"], action=Action.CORRECTION, reason="x", amount=D("0.01")
+    )
+    supervisors = [desk_staff["supervisor"], desk_staff["other_supervisor"], staff_in("finance_supervisor")]
+    before = clearing()
+
+    # When three supervisors approve it at the same moment
+    outcomes = run_in_threads(
+        3, lambda i: desk.discrepancy_approve(discrepancy=discrepancy, actor=supervisors[i]).status
+    )
+
+    # Then one carried it out, the others were told someone else is, and the money moved once
+    assert outcomes == Counter({"resolved": 1, "conflict": 2})
+    assert clearing() == before + D("0.01")
+    assert Transfer.objects.filter(idempotency_key=f"recon:correction:{discrepancy.pk}").count() == 1
+
+
+def test_a_proposal_being_carried_out_can_be_neither_withdrawn_nor_changed(paid_order, run_bill, today, desk_staff):
+    order = paid_order("12.00", paid_at=at(today, "09:20"))
+    run_bill(today, [payment_line(order, amount=D("12.01"))])
+    discrepancy = Discrepancy.objects.get(order_no=order.order_no)
+    desk.discrepancy_propose(
+        discrepancy=discrepancy, actor=desk_staff["reviewer"], action=Action.CORRECTION, reason="x", amount=D("0.01")
+    )
+    # A supervisor's approval claimed, its money step not yet done (an interrupted approval)
+    Discrepancy.objects.filter(pk=discrepancy.pk).update(approved_by=desk_staff["supervisor"])
+
+    with pytest.raises(errors.Conflict):
+        desk.discrepancy_proposal_withdraw(discrepancy=discrepancy, actor=desk_staff["reviewer"])
+    with pytest.raises(errors.Conflict):
+        desk.discrepancy_propose(
+            discrepancy=discrepancy, actor=desk_staff["reviewer"], action=Action.CORRECTION, reason="y", amount=D("9")
+        )
+    with pytest.raises(errors.Conflict):
+        desk.discrepancy_approve(discrepancy=discrepancy, actor=desk_staff["other_supervisor"])
+
+    # And the approver repeating the approval carries out the proposal as it was approved
+    desk.discrepancy_approve(discrepancy=discrepancy, actor=desk_staff["supervisor"])
+    assert Transfer.objects.get(idempotency_key=f"recon:correction:{discrepancy.pk}").memo == "x"
