@@ -213,3 +213,21 @@ def test_two_runs_of_one_channel_and_day_never_overlap(today):
 
     assert getattr(refused.value, "code", "") == "conflict"
     assert Run.objects.count() == 1
+
+
+def test_running_the_same_bill_again_books_its_fees_once_and_opens_no_copy(paid_order, bill, today):
+    # Given a bill with one difference, run once
+    agreed = paid_order("100.00", paid_at=at(today, "10:00"))
+    ours_only = paid_order("50.00", paid_at=at(today, "11:00"))
+    bill_file = bill(today, [payment_line(agreed)])
+    first = run_of(bill_file)
+
+    # When the same bill is run again (a re-run from the admin, a repeated task)
+    second = run_of(bill_file)
+
+    # Then it finds the same, books nothing more and opens no second discrepancy
+    assert (second.status, second.matched, second.local_only) == (Run.Status.SUCCEEDED, 1, 1)
+    assert second.fees_booked == first.fees_booked == D("0.60")
+    assert Transfer.objects.filter(kind="channel_fee").count() == 1
+    assert list(Discrepancy.objects.values_list("kind", "order_no")) == [("local_only", ours_only.order_no)]
+    assert second.clearing_difference == first.clearing_difference
