@@ -4,6 +4,7 @@ its own package, so the capabilities' import rules hold."""
 
 from payments.channels.models import Channel
 from payments.dead_letters.models import DeadLetter
+from payments.merchants.models import Merchant
 from payments.notifications.models import UserNotification
 from payments.orders.models import PaymentEvent, PaymentOrder, PaymentTransition, Refund, RefundTransition
 from payments.withdrawals.models import PayoutAccount, Withdrawal, WithdrawalApproval, WithdrawalTransition
@@ -11,6 +12,7 @@ from payments.withdrawals.models import PayoutAccount, Withdrawal, WithdrawalApp
 __all__ = [
     "Channel",
     "DeadLetter",
+    "Merchant",
     "PaymentEvent",
     "PaymentOrder",
     "PaymentTransition",

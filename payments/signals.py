@@ -14,3 +14,10 @@ def order_finished_on_commit(sender: type, *, kind: str, pk: int, order_no: str)
     """Send ``order_finished`` once the current transaction commits. Robust: a listener that fails
     never turns the committed order into an error."""
     transaction.on_commit(lambda: order_finished.send(sender=sender, kind=kind, pk=pk, order_no=order_no), robust=True)
+
+
+# Something a merchant is told about settled, inside the transaction that settled it, so the
+# webhook's outbox row commits with it (docs/MERCHANTS.md). Sender: the model class; keyword
+# arguments: event ("payment.succeeded", "payment.closed", "refund.succeeded", "refund.failed"),
+# merchant_id, obj (the order or refund).
+merchant_event = Signal()
