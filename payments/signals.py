@@ -16,8 +16,9 @@ def order_finished_on_commit(sender: type, *, kind: str, pk: int, order_no: str)
     transaction.on_commit(lambda: order_finished.send(sender=sender, kind=kind, pk=pk, order_no=order_no), robust=True)
 
 
-# Something a merchant is told about settled, inside the transaction that settled it, so the
-# webhook's outbox row commits with it (docs/MERCHANTS.md). Sender: the model class; keyword
-# arguments: event ("payment.succeeded", "payment.closed", "refund.succeeded", "refund.failed"),
-# merchant_id, obj (the order or refund).
+# Something a merchant is told about settled. Sent inside the transaction that settled it, so a
+# receiver's outbox row commits with it or not at all (docs/MERCHANTS.md). Sender: the model
+# class; keyword arguments: merchant_id (int), event ("payment.succeeded", "payment.closed",
+# "refund.succeeded", "refund.failed"), notify_url (the order's override, or "" for the
+# merchant's own), data (the JSON body's fields: strings, amounts as "12.34", times ISO 8601).
 merchant_event = Signal()

@@ -2,8 +2,9 @@
 
 from django.dispatch import Signal
 
-# A red packet was settled (every share grabbed, or its remainder returned to the sender),
-# sent inside the transaction that settled it so a receiver's outbox row commits with it.
-# Sender: the model class; keyword arguments: packet (the red packet), event
-# ("red_packet.finished" or "red_packet.expired").
+# A red packet was settled: every share grabbed ("red_packet.finished"), or its remainder
+# returned to the sender ("red_packet.expired"). Sent inside the transaction that settled it,
+# so a receiver's outbox row commits with it or not at all. Sender: the model class; keyword
+# arguments: sender_user_id (int, who sent the packet), event, data (the JSON body's fields:
+# strings, amounts as "12.34", times ISO 8601).
 red_packet_settled = Signal()
