@@ -69,6 +69,8 @@ def webhook_post(
     excerpt = answer.decode("utf-8", errors="replace")[:EXCERPT_CHARS]
     if not 200 <= status < 300:
         return AttemptResult(AttemptOutcome.HTTP_ERROR, elapsed_ms(), status, excerpt, f"HTTP {status}")
+    if len(answer) > ANSWER_MAX_BYTES:
+        return AttemptResult(AttemptOutcome.BAD_ANSWER, elapsed_ms(), status, excerpt, "the answer is too long")
     if answer.strip() != SUCCESS:
         return AttemptResult(AttemptOutcome.BAD_ANSWER, elapsed_ms(), status, excerpt, "the answer is not SUCCESS")
     return AttemptResult(AttemptOutcome.DELIVERED, elapsed_ms(), status, excerpt)
