@@ -84,12 +84,12 @@ def webhook_event_create(
 
 def webhook_deliver(*, event_id: int) -> str:
     """Make the event's due attempt, if it is due and no other worker is making it."""
-    claim = _claim(event_id)
+    claim = webhook_event_claim(event_id=event_id)
     if claim is None:
         return Outcome.NOT_DUE
     event = claim.event
     with slots.merchant_slot(
-        merchant_id=event.merchant_id, cap=settings.WEBHOOK_MERCHANT_CONCURRENCY, lease_seconds=_lease_seconds()
+        merchant_id=event.merchant_id, cap=settings.WEBHOOK_MERCHANT_CONCURRENCY, lease_seconds=lease_seconds()
     ) as held:
         if not held:
             _unclaim(claim)
@@ -125,18 +125,21 @@ def webhook_resend(*, event: WebhookEvent, actor: User) -> WebhookEvent:
     return event
 
 
-def _lease_seconds() -> float:
+def lease_seconds() -> float:
+    """How long a claim or a slot is held: longer than any exchange can take."""
     return settings.WEBHOOK_CONNECT_TIMEOUT + settings.WEBHOOK_READ_TIMEOUT + LEASE_MARGIN_SECONDS
 
 
 @transaction.atomic(durable=True)
-def _claim(event_id: int) -> Claim | None:
+def webhook_event_claim(*, event_id: int) -> Claim | None:
+    """The event, held for this worker until the lease runs out; None when it is final, not due
+    yet, or held by another worker."""
     now = timezone.now()
     token = uuid.uuid4()
     claimed = (
         WebhookEvent.objects.filter(pk=event_id, status=WebhookEvent.Status.PENDING, next_attempt_at__lte=now)
         .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
-        .update(claimed_until=now + timedelta(seconds=_lease_seconds()), claim_token=token)
+        .update(claimed_until=now + timedelta(seconds=lease_seconds()), claim_token=token)
     )
     if not claimed:
         return None

@@ -59,7 +59,9 @@ def make_merchant(make_user) -> Callable[..., MerchantSecret]:
 def settle() -> Callable[..., WebhookEvent]:
     """What a settlement does: send ``merchant_event`` inside its transaction; the event written."""
 
-    def send(merchant_id: int, event: str = "payment.succeeded", notify_url: str = "", data: Any = None) -> WebhookEvent:
+    def send(
+        merchant_id: int, event: str = "payment.succeeded", notify_url: str = "", data: Any = None
+    ) -> WebhookEvent:
         with transaction.atomic():
             merchant_event.send(
                 sender=WebhookEvent,
