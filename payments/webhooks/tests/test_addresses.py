@@ -121,7 +121,7 @@ def test_the_connection_goes_to_the_address_checked_even_if_the_name_then_resolv
 ):
     """DNS rebinding: the name is resolved once, and the request uses that answer."""
     real_getaddrinfo = socket.getaddrinfo
-    port = receiver.server.server_address[1]
+    port = receiver.server.server_port
     lookups: list[str] = []
 
     def rebinding_resolver(host, port_, *args, **kwargs):

@@ -52,6 +52,7 @@ def test_an_event_whose_merchant_has_no_free_slot_is_not_attempted_and_comes_bac
     merchant = make_merchant(notify_url=receiver.url("/hooks")).merchant
     event = settle(merchant.pk)
     held = slots.slot_take(merchant_id=merchant.pk, cap=1, lease_seconds=30)
+    assert held is not None
 
     assert deliver(event) == Outcome.BUSY
 

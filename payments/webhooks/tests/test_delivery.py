@@ -181,7 +181,7 @@ def test_a_receiver_that_answers_after_the_read_timeout_is_a_timeout(
 
 
 def test_a_port_nobody_listens_on_is_a_connection_error(receiver, make_merchant, settle, deliver):
-    port = receiver.server.server_address[1]
+    port = receiver.server.server_port
     receiver.server.server_close()  # the port is free again: nothing accepts on it
     merchant = make_merchant(notify_url=f"http://127.0.0.1:{port}/hooks").merchant
     event = settle(merchant.pk)
