@@ -24,9 +24,9 @@ from django_fsm import can_proceed
 
 from payments import metrics
 from payments.merchants.models import Merchant
-from payments.webhooks import signing, slots
+from payments.webhooks import delivery, signing, slots
 from payments.webhooks.delivery import AttemptResult, webhook_post
-from payments.webhooks.models import WebhookAttempt, WebhookEvent
+from payments.webhooks.models import AttemptOutcome, WebhookAttempt, WebhookEvent
 from wallet import errors
 from wallet.task_queue import task_enqueue
 
@@ -95,22 +95,34 @@ def webhook_deliver(*, event_id: int) -> str:
             _unclaim(claim)
             return Outcome.BUSY
         started_at = timezone.now()
-        body = event.body.encode()
-        headers = signing.request_headers(
-            public_id=str(event.public_id),
-            type=event.type,
-            secrets=event.merchant.signing_secrets(now=started_at),
-            timestamp=int(started_at.timestamp()),
-            body=body,
-        )
-        result = webhook_post(
-            url=event.target_url,
-            body=body,
-            headers=headers,
-            connect_timeout=settings.WEBHOOK_CONNECT_TIMEOUT,
-            read_timeout=settings.WEBHOOK_READ_TIMEOUT,
-        )
+        try:
+            result = _post(event, started_at=started_at)
+        except Exception as exc:
+            # A fault of ours (a secret that no longer unseals): logged as a failed attempt, so
+            # the event moves through its schedule to failed where staff see it, instead of
+            # being picked up by the sweep forever.
+            logger.exception("webhook %s could not be sent", event.public_id)
+            error = f"not sent: {type(exc).__name__}: {exc}"[: delivery.ERROR_CHARS]
+            result = AttemptResult(AttemptOutcome.CONNECTION_ERROR, latency_ms=0, error=error)
     return _record(claim, started_at=started_at, result=result)
+
+
+def _post(event: WebhookEvent, *, started_at: datetime) -> AttemptResult:
+    body = event.body.encode()
+    headers = signing.request_headers(
+        public_id=str(event.public_id),
+        type=event.type,
+        secrets=event.merchant.signing_secrets(now=started_at),
+        timestamp=int(started_at.timestamp()),
+        body=body,
+    )
+    return webhook_post(
+        url=event.target_url,
+        body=body,
+        headers=headers,
+        connect_timeout=settings.WEBHOOK_CONNECT_TIMEOUT,
+        read_timeout=settings.WEBHOOK_READ_TIMEOUT,
+    )
 
 
 @transaction.atomic(durable=True)

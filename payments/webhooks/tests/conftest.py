@@ -1,6 +1,7 @@
 """Fixtures of the webhook tests: a real receiver on 127.0.0.1, merchants, events written the
 way settlements write them (the signal inside a transaction), and a clock to let retry delays pass."""
 
+import socket
 from collections.abc import Callable, Iterator
 from itertools import count
 from typing import Any
@@ -91,3 +92,19 @@ def deliver(django_capture_on_commit_callbacks) -> Callable[[WebhookEvent], str]
             return services.webhook_deliver(event_id=event.pk)
 
     return run
+
+
+@pytest.fixture
+def dns(monkeypatch) -> dict[str, str]:
+    """Names the test resolves itself (``dns["shop.test"] = "127.0.0.1"``), the rest as usual:
+    the resolver is the outside world."""
+    names: dict[str, str] = {}
+    real_getaddrinfo = socket.getaddrinfo
+
+    def getaddrinfo(host, port, *args, **kwargs):
+        if host in names:
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (names[host], port))]
+        return real_getaddrinfo(host, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    return names

@@ -1,6 +1,7 @@
 """A business system's webhook receiver for the tests: a real HTTP server on 127.0.0.1 in a
 thread, answering each path from a script and recording every request it got."""
 
+import ssl
 import threading
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -37,9 +38,11 @@ class Receiver:
     stopping: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
+    tls: bool = False
+
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_port}"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.server.server_port}"
 
     def url(self, path: str) -> str:
         return f"{self.base_url}{path}"
@@ -59,7 +62,8 @@ class Receiver:
             return answers.pop(0) if len(answers) > 1 else answers[0]
 
 
-def receiver_start() -> Receiver:
+def receiver_start(*, certificate: tuple[str, str] | None = None) -> Receiver:
+    """Listen on a free port of 127.0.0.1; with ``certificate`` (cert and key files), over TLS."""
     receiver: Receiver
 
     class Handler(BaseHTTPRequestHandler):
@@ -93,7 +97,11 @@ def receiver_start() -> Receiver:
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
-    receiver = Receiver(server=server)
+    if certificate is not None:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(*certificate)
+        server.socket = context.wrap_socket(server.socket, server_side=True)
+    receiver = Receiver(server=server, tls=certificate is not None)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return receiver
 

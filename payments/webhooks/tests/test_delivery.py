@@ -201,3 +201,19 @@ def test_a_failed_attempt_is_counted_for_the_alerts(receiver, make_merchant, set
     deliver(event)
 
     assert metrics.value("webhook_attempt_failed") == before + 1
+
+
+def test_an_event_that_cannot_be_signed_is_a_failed_attempt_and_is_not_sent(
+    receiver, make_merchant, settle, deliver, settings
+):
+    settings.WEBHOOK_RETRY_DELAYS = [0.0]
+    merchant = make_merchant(notify_url=receiver.url("/hooks")).merchant
+    type(merchant).objects.filter(pk=merchant.pk).update(webhook_secret_sealed="v1:not-a-sealed-secret")
+    event = settle(merchant.pk)
+
+    assert deliver(event) == Outcome.FAILED
+
+    [attempt] = event.attempts.all()
+    assert (attempt.outcome, attempt.http_status) == (AttemptOutcome.CONNECTION_ERROR, None)
+    assert attempt.error.startswith("not sent: ")
+    assert receiver.received("/hooks") == []
