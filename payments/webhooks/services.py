@@ -92,7 +92,7 @@ def webhook_deliver(*, event_id: int) -> str:
         merchant_id=event.merchant_id, cap=settings.WEBHOOK_MERCHANT_CONCURRENCY, lease_seconds=lease_seconds()
     ) as held:
         if not held:
-            _unclaim(claim)
+            _defer(claim)
             return Outcome.BUSY
         started_at = timezone.now()
         try:
@@ -158,12 +158,16 @@ def webhook_event_claim(*, event_id: int) -> Claim | None:
     return Claim(event=WebhookEvent.objects.select_related("merchant").get(pk=event_id), token=token)
 
 
-def _unclaim(claim: Claim) -> None:
-    """Give the event back untried and look again shortly (spread, so waiting events do not
-    all come back at the same moment)."""
-    WebhookEvent.objects.filter(pk=claim.event.pk, claim_token=claim.token).update(claimed_until=None, claim_token=None)
-    spread = random.uniform(1.0, 1.5)  # noqa: S311 - spreading retries, not a secret
-    task_enqueue(DELIVER_TASK, claim.event.pk, countdown=settings.WEBHOOK_BUSY_RETRY_SECONDS * spread)
+def _defer(claim: Claim) -> None:
+    """Give the event back untried and make it due again shortly: not an attempt. Moving
+    ``next_attempt_at`` also makes any other message for the event find it not due, so a busy
+    merchant's events each keep one message going, however many the sweep added. Spread, so the
+    waiting events do not all come back at the same moment."""
+    delay = settings.WEBHOOK_BUSY_RETRY_SECONDS * random.uniform(1.0, 1.5)  # noqa: S311 - spreading, not a secret
+    WebhookEvent.objects.filter(pk=claim.event.pk, claim_token=claim.token).update(
+        claimed_until=None, claim_token=None, next_attempt_at=timezone.now() + timedelta(seconds=delay)
+    )
+    task_enqueue(DELIVER_TASK, claim.event.pk, countdown=delay)
 
 
 @transaction.atomic(durable=True)

@@ -46,7 +46,7 @@ def test_many_workers_taking_slots_at_once_never_exceed_the_cap():
 
 @pytest.mark.django_db
 def test_an_event_whose_merchant_has_no_free_slot_is_not_attempted_and_comes_back_shortly(
-    receiver, make_merchant, settle, deliver, sent_tasks, settings
+    receiver, make_merchant, settle, deliver, sent_tasks, settings, clock
 ):
     settings.WEBHOOK_MERCHANT_CONCURRENCY = 1
     merchant = make_merchant(notify_url=receiver.url("/hooks")).merchant
@@ -57,12 +57,15 @@ def test_an_event_whose_merchant_has_no_free_slot_is_not_attempted_and_comes_bac
     assert deliver(event) == Outcome.BUSY
 
     event.refresh_from_db()
-    assert (event.attempt_count, event.status, event.claimed_until) == (0, WebhookEvent.Status.PENDING, None)
+    assert (event.attempt_count, event.round_attempts, event.claimed_until) == (0, 0, None)
     assert receiver.received("/hooks") == []
     [again] = sent_tasks.named(DELIVER_TASK)
     assert again["args"] == [event.pk]
     assert settings.WEBHOOK_BUSY_RETRY_SECONDS <= again["countdown"] <= settings.WEBHOOK_BUSY_RETRY_SECONDS * 1.5
+    assert deliver(event) == Outcome.NOT_DUE, "another message for it (the sweep's) waits too"
+    assert len(sent_tasks.named(DELIVER_TASK)) == 1, "and does not start a second loop"
     slots.slot_give_back(merchant_id=merchant.pk, token=held)
+    clock.shift(again["countdown"])
     assert deliver(event) == Outcome.DELIVERED
 
 
