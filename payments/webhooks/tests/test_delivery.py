@@ -217,3 +217,20 @@ def test_an_event_that_cannot_be_signed_is_a_failed_attempt_and_is_not_sent(
     assert (attempt.outcome, attempt.http_status) == (AttemptOutcome.CONNECTION_ERROR, None)
     assert attempt.error.startswith("not sent: ")
     assert receiver.received("/hooks") == []
+
+
+def test_a_delivered_event_resent_on_a_merchants_request_is_delivered_again_under_the_same_id(
+    receiver, make_merchant, settle, deliver, staff_in
+):
+    merchant = make_merchant(notify_url=receiver.url("/hooks")).merchant
+    event = settle(merchant.pk)
+    assert deliver(event) == Outcome.DELIVERED
+
+    webhook_resend(event=event, actor=staff_in("operations"))
+    assert deliver(event) == Outcome.DELIVERED
+
+    event.refresh_from_db()
+    assert (event.status, event.attempt_count) == (WebhookEvent.Status.SUCCEEDED, 2)
+    first, second = receiver.received("/hooks")
+    assert first.body == second.body
+    assert first.headers["Wallet-Event-Id"] == second.headers["Wallet-Event-Id"] == str(event.public_id)
