@@ -52,3 +52,19 @@ def refuse_unsafe_start() -> None:
         style = no_style()
         lines = "\n".join(style.ERROR(str(message)) for message in serious)
         raise SystemCheckError(f"The settings are not safe to start with:\n{lines}")
+
+
+@checks.register(checks.Tags.security)
+def webhook_private_urls(app_configs, **kwargs) -> list[checks.CheckMessage]:
+    """Webhooks to private addresses are for tests and the local demo: outside DEBUG they would let
+    a merchant's notify URL reach the internal network (docs/WEBHOOKS.md, "The URL rule")."""
+    if settings.DEBUG or not settings.WEBHOOK_ALLOW_PRIVATE_URLS:
+        return []
+    return [
+        checks.Error(
+            "WEBHOOK_ALLOW_PRIVATE_URLS is on and DJANGO_DEBUG is off: "
+            "webhooks could be sent into the internal network.",
+            hint="Unset WEBHOOK_ALLOW_PRIVATE_URLS (it is for tests and the local demo only).",
+            id="project.E101",
+        )
+    ]

@@ -27,6 +27,9 @@ PAYMENTS_VIEW = {
     "payments.view_refund",
     "payments.view_refundtransition",
     "payments.view_usernotification",
+    "payments.view_webhookevent",
+    "payments.view_webhookattempt",
+    "payments.view_webhookeventtransition",
 }
 RECONCILIATION_VIEW = {
     "reconciliation.view_billfile",
@@ -111,6 +114,7 @@ ROLES: dict[str, frozenset[str]] = {
             "payments.retry_deadletter",
             "payments.sync_paymentorder",
             "payments.sync_refund",
+            "payments.resend_webhookevent",
         }
     ),
 }

@@ -43,6 +43,7 @@ SCHEDULES: tuple[Schedule, ...] = (
     ),
     Schedule("Payments: close expired orders", "payments.sweep_expired_payments", Every(1, IntervalSchedule.MINUTES)),
     Schedule("Refunds: resend lost, query processing", "payments.sweep_refunds", Every(5, IntervalSchedule.MINUTES)),
+    Schedule("Webhooks: queue overdue deliveries again", "payments.sweep_webhooks", Every(1, IntervalSchedule.MINUTES)),
     Schedule("Nightly ledger audit", "wallet.ledger_audit_nightly", Daily(hour=2)),
     Schedule("Nightly reconciliation of every channel's bills", "reconciliation.nightly", Daily(hour=2)),
     Schedule(

@@ -216,3 +216,18 @@ RECONCILIATION_RETRY_SECONDS = env.int("RECONCILIATION_RETRY_SECONDS", default=9
 RECONCILIATION_RETRY_MAX_SECONDS = env.int("RECONCILIATION_RETRY_MAX_SECONDS", default=3600)
 # PostgreSQL memory for sorts and hashes inside a run's transaction only (SET LOCAL work_mem).
 RECONCILIATION_WORK_MEM = env("RECONCILIATION_WORK_MEM", default="64MB")
+
+# Webhooks to business systems (docs/WEBHOOKS.md): the delay before each attempt of a round, in
+# seconds (the first is the delivery itself; after the last failure the event is failed), the
+# connect and read timeouts of one attempt, and how many attempts to one merchant may be under
+# way at once across every worker (over it, an attempt waits a little, it is not made).
+WEBHOOK_RETRY_DELAYS = [
+    float(delay) for delay in env.list("WEBHOOK_RETRY_DELAYS", default=["0", "30", "60", "90", "120", "150"])
+]
+WEBHOOK_CONNECT_TIMEOUT = env.float("WEBHOOK_CONNECT_TIMEOUT", default=3.0)
+WEBHOOK_READ_TIMEOUT = env.float("WEBHOOK_READ_TIMEOUT", default=5.0)
+WEBHOOK_MERCHANT_CONCURRENCY = env.int("WEBHOOK_MERCHANT_CONCURRENCY", default=2)
+WEBHOOK_BUSY_RETRY_SECONDS = env.float("WEBHOOK_BUSY_RETRY_SECONDS", default=5.0)
+# Deliveries to loopback, private and other non-public addresses: only for tests and the local
+# demo; outside DEBUG the processes refuse to start with it on (config.checks).
+WEBHOOK_ALLOW_PRIVATE_URLS = env.bool("WEBHOOK_ALLOW_PRIVATE_URLS", default=False)

@@ -5,6 +5,14 @@ from payments.channels import admin as channels_admin
 from payments.dead_letters import admin as dead_letters_admin
 from payments.notifications import admin as notifications_admin
 from payments.orders import admin as orders_admin
+from payments.webhooks import admin as webhooks_admin
 from payments.withdrawals import admin as withdrawals_admin
 
-__all__ = ["channels_admin", "dead_letters_admin", "notifications_admin", "orders_admin", "withdrawals_admin"]
+__all__ = [
+    "channels_admin",
+    "dead_letters_admin",
+    "notifications_admin",
+    "orders_admin",
+    "webhooks_admin",
+    "withdrawals_admin",
+]

@@ -7,6 +7,7 @@ from payments.dead_letters.models import DeadLetter
 from payments.merchants.models import Merchant
 from payments.notifications.models import UserNotification
 from payments.orders.models import PaymentEvent, PaymentOrder, PaymentTransition, Refund, RefundTransition
+from payments.webhooks.models import WebhookAttempt, WebhookEvent, WebhookEventTransition
 from payments.withdrawals.models import PayoutAccount, Withdrawal, WithdrawalApproval, WithdrawalTransition
 
 __all__ = [
@@ -20,6 +21,9 @@ __all__ = [
     "Refund",
     "RefundTransition",
     "UserNotification",
+    "WebhookAttempt",
+    "WebhookEvent",
+    "WebhookEventTransition",
     "Withdrawal",
     "WithdrawalApproval",
     "WithdrawalTransition",

@@ -49,6 +49,11 @@ for group in ("finance_reviewer", "finance_supervisor", "operations", "auditor")
     EXPECTED[group] |= PAYMENT_VIEW
 EXPECTED["operations"] |= {"sync_paymentorder", "sync_refund"}
 EXPECTED["auditor"] |= {f"export_{model}" for model in PAYMENT_MODELS}
+# Webhooks to merchants (docs/WEBHOOKS.md): everyone who sees payments sees them; operations resend.
+WEBHOOK_VIEW = {"view_webhookevent", "view_webhookattempt", "view_webhookeventtransition"}
+for group in ("finance_reviewer", "finance_supervisor", "operations", "auditor"):
+    EXPECTED[group] |= WEBHOOK_VIEW
+EXPECTED["operations"] |= {"resend_webhookevent"}
 
 
 def test_each_group_has_exactly_its_payments_permissions():
