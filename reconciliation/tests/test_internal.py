@@ -32,6 +32,7 @@ from reconciliation.tests.internal_support import (
 )
 from wallet import services as ledger
 from wallet.audit import ledger_audit
+from wallet.transfers.services import transfer_send
 
 pytestmark = pytest.mark.django_db
 
@@ -59,8 +60,8 @@ def clean_book(make_user, supervisor, risk_rule):
     refunded(tea, "15.00", by=shop)
     channel_says(channel_order(payer, "12.00"), base.PaymentState.CLOSED)
     payment_orders.payment_order_reverse(order=recharged(friend, "8.00"), actor=supervisor, reason="never collected")
-    ledger.transfer_send(sender=payer, recipient=friend, amount=D("25.00"), idempotency_key="gift")
-    ledger.transfer_send(sender=friend, recipient=payer, amount=D("5.00"), idempotency_key="thanks")
+    transfer_send(sender=payer, recipient=friend, amount=D("25.00"), idempotency_key="gift")
+    transfer_send(sender=friend, recipient=payer, amount=D("5.00"), idempotency_key="thanks")
     for status in (S.SUCCESS, S.FAILED, S.REJECTED, S.CANCELLED, S.REFUNDED):
         withdrawn(saver, "200.00", status, staff=supervisor)
     return {"payer": payer, "saver": saver, "friend": friend, "shop": shop}
