@@ -32,6 +32,7 @@ from reconciliation.tests.internal_support import (
 )
 from wallet import services as ledger
 from wallet.audit import ledger_audit
+from wallet.models import PeerTransfer
 from wallet.transfers.services import transfer_send
 
 pytestmark = pytest.mark.django_db
@@ -202,17 +203,27 @@ def test_a_refund_recorded_as_refunded_but_never_captured_is_a_ledger_mismatch(m
 
 
 def test_a_p2p_transfer_debiting_another_wallet_than_its_sender_is_a_balance_mismatch_of_both(make_user):
-    # Given a p2p transfer keyed as alice's that debits bob's wallet
+    # Given alice's posted transfer to carol whose ledger rows debit bob's wallet
     alice, bob, carol = make_user("alice"), make_user("bob"), make_user("carol")
     recharged(bob, "30.00")
-    ledger.transfer_post(
+    posted = ledger.transfer_post(
         idempotency_key=f"p2p:{alice.pk}:k1",
         kind="p2p",
         legs=[
             ledger.Leg(ledger.account_for_user(user=bob), D("-10.00")),
             ledger.Leg(ledger.account_for_user(user=carol), D("10.00")),
         ],
-        reference=f"user:{carol.pk}",
+    )
+    PeerTransfer.objects.create(
+        sender=alice,
+        recipient=carol,
+        amount=D("10.00"),
+        status=PeerTransfer.Status.POSTED,
+        idempotency_key="k1",
+        request_fingerprint="-",
+        guard_reference="-",
+        ledger_transfer_id=posted.pk,
+        created_at=timezone.now(),
     )
 
     # When it is reconciled
