@@ -169,10 +169,10 @@ def test_a_frozen_wallet_on_either_side_is_refused_with_account_frozen(sender, r
     assert not PeerTransfer.objects.exists()
 
 
-@pytest.mark.parametrize(("side", "rule"), [("sender", "transfer_user_blocked"), ("recipient", "transfer_counterparty_blocked")])
-def test_a_blocklisted_user_on_either_side_is_refused_with_risk_rejected(
-    sender, recipient, send, staff_in, side, rule
-):
+@pytest.mark.parametrize(
+    ("side", "rule"), [("sender", "transfer_user_blocked"), ("recipient", "transfer_counterparty_blocked")]
+)
+def test_a_blocklisted_user_on_either_side_is_refused_with_risk_rejected(sender, recipient, send, staff_in, side, rule):
     blocked = sender if side == "sender" else recipient
     risk_services.blocklist_add(
         kind="user", user=blocked, label=blocked.username, reason="fraud", actor=staff_in("operations")
