@@ -14,7 +14,7 @@ from wallet.models import ReceiveCode
 from wallet.rest.fields import MoneyField
 from wallet.rest.inputs import StrictCharField
 from wallet.rest.pagination import NewestFirstCursorPagination
-from wallet.rest.schema import api_schema
+from wallet.rest.schema import NamedChoiceField, api_schema
 from wallet.rest.users import request_user
 from wallet.transfers import codes, selectors, services
 
@@ -41,7 +41,7 @@ class ReceiveCodeSerializer(serializers.Serializer):
         help_text="What the QR holds: a payer sends it as `receive_code` to POST /api/v1/transfers/."
     )
 
-    @extend_schema_field(serializers.ChoiceField(choices=ReceiveCodeStatus.CHOICES))
+    @extend_schema_field(NamedChoiceField(enum_name="ReceiveCodeStatus", choices=ReceiveCodeStatus.CHOICES))
     def get_status(self, code: ReceiveCode) -> str:
         if code.revoked_at is not None:
             return ReceiveCodeStatus.REVOKED

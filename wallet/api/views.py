@@ -13,7 +13,7 @@ from wallet.rest.fields import MoneyField, SignedMoneyField
 from wallet.rest.idempotency import IDEMPOTENCY_KEY_PARAMETER, request_idempotency_key
 from wallet.rest.inputs import StrictCharField
 from wallet.rest.pagination import NewestFirstCursorPagination
-from wallet.rest.schema import IDEMPOTENT_REPLAYED, NOT_BLANK, api_schema
+from wallet.rest.schema import IDEMPOTENT_REPLAYED, NOT_BLANK, NamedChoiceField, api_schema
 from wallet.rest.users import request_user
 from wallet.transfers import selectors as transfer_selectors
 from wallet.transfers import services as transfer_services
@@ -50,7 +50,8 @@ class PeerTransferSerializer(serializers.Serializer):
 
     id = serializers.IntegerField()
     kind = serializers.SerializerMethodField(help_text="Always `p2p`.")
-    status = serializers.ChoiceField(
+    status = NamedChoiceField(
+        enum_name="TransferStatus",
         choices=PeerTransfer.Status.choices,
         help_text="`posted`: the money moved; `under_review`: held on the sender's wallet until staff decide; "
         "`rejected`: released back to the sender.",
