@@ -6,8 +6,9 @@
 
 from dataclasses import dataclass
 
-from risk import services
-from risk.models import RiskEvaluation
+from risk import selectors, services
+from risk.kinds import Flow, Kind
+from risk.models import RiskEvaluation, RiskRule
 from risk.rules import TransferFacts, period_starts
 from wallet import errors
 from wallet.transfers import selectors as transfer_selectors
@@ -55,3 +56,13 @@ class RiskTransferGuard:
             reference=f"risk_evaluation:{evaluation.pk}",
             refusal=refusal,
         )
+
+    def approval_refusal(self, *, sender_id: int, recipient_id: int) -> errors.ApplicationError | None:
+        """A reviewer cannot approve a transfer whose sender or recipient was blocklisted after it
+        was sent: ``risk_rejected`` naming the blocking rule; the reviewer rejects it instead."""
+        blocked = selectors.blocklist_matches_transfer(sender_id=sender_id, recipient_id=recipient_id)
+        for kind, label in ((Kind.USER_BLOCKED, blocked.user), (Kind.COUNTERPARTY_BLOCKED, blocked.counterparty)):
+            rule = RiskRule.objects.filter(flow=Flow.TRANSFER, kind=kind, enabled=True).order_by("priority").first()
+            if label and rule is not None:
+                return errors.RiskRejected(rule.message, fields={"risk_rule": rule.code})
+        return None

@@ -57,6 +57,10 @@ class TransferGuard(Protocol):
         rejection's log is committed on its own by the caller."""
         ...
 
+    def approval_refusal(self, *, sender_id: int, recipient_id: int) -> errors.ApplicationError | None:
+        """Why a held transfer may no longer be approved (a party blocked since), or None."""
+        ...
+
 
 _guard: TransferGuard | None = None
 

@@ -78,6 +78,10 @@ def transfer_send(
         source = ledger.account_for_user(user=sender)
         target_account = ledger.account_for_user(user=recipient)
         _check_not_frozen(source=source, target=target_account)
+        if source.available < amount:
+            # Before the guard, so its log holds no decision on a transfer that could not happen;
+            # the ledger refuses it anyway should the balance fall meanwhile.
+            raise errors.InsufficientFunds(fields={"amount": "insufficient_funds"})
         verdict = guard_current().evaluate(
             TransferAttempt(
                 sender_id=sender.pk,
@@ -144,12 +148,16 @@ def transfer_send(
 
 @transaction.atomic(durable=True)
 def transfer_approve(*, transfer: PeerTransfer, actor: User, note: str = "") -> PeerTransfer:
-    """Capture the held money to the recipient; the decision is logged with the actor."""
+    """Capture the held money to the recipient; the decision is logged with the actor. Refused
+    while either wallet is frozen or either party is blocklisted (the reviewer rejects instead)."""
     transfer = locks.peer_transfer_lock(transfer.pk)
     _check_transition(transfer, transfer.approve, actor, "approve")
     source = ledger.account_for_user(user=transfer.sender, currency=transfer.currency)
     target = ledger.account_for_user(user=transfer.recipient, currency=transfer.currency)
     _check_not_frozen(source=source, target=target)
+    refusal = guard_current().approval_refusal(sender_id=transfer.sender_id, recipient_id=transfer.recipient_id)
+    if refusal is not None:
+        raise refusal
     capture = ledger.hold_capture(
         hold=_held(transfer), destinations=[ledger.Leg(target, transfer.amount)], kind=KIND, memo=transfer.memo
     )

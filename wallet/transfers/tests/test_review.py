@@ -7,7 +7,9 @@ import pytest
 from django.contrib.admin import helpers
 from django_fsm_log.models import StateLog
 
+from risk import services as risk_services
 from wallet import errors
+from wallet import services as ledger
 from wallet.audit import ledger_audit
 from wallet.models import Hold, PeerTransfer, Transfer
 from wallet.selectors import wallet_summary
@@ -37,11 +39,11 @@ def test_approving_captures_the_hold_to_the_recipient_and_logs_the_reviewer(held
     approved = services.transfer_approve(transfer=held, actor=reviewer, note="known family")
 
     assert approved.status == PeerTransfer.Status.POSTED
-    assert Hold.objects.get(pk=held.hold_id).status == "captured"
+    assert Hold.objects.get(peer_transfer=held).status == "captured"
     assert wallet_summary(user=recipient).balance == D("2500.00")
     assert wallet_summary(user=sender).balance == D("97500.00")
     assert wallet_summary(user=sender).frozen == D("0.00")
-    ledger_row = Transfer.objects.get(pk=approved.ledger_transfer_id)
+    ledger_row = Transfer.objects.get(peer_transfer=approved)
     assert (ledger_row.kind, ledger_row.reference) == ("p2p", f"p2p:{held.pk}")
     assert decisions(held)[-1] == ("approve", "rita", "known family")
     assert ledger_audit() == []
@@ -53,7 +55,7 @@ def test_rejecting_releases_the_hold_and_logs_the_reason_and_reviewer(held, send
     rejected = services.transfer_reject(transfer=held, actor=reviewer, reason="looks like a scam")
 
     assert (rejected.status, rejected.status_reason) == (PeerTransfer.Status.REJECTED, "looks like a scam")
-    assert Hold.objects.get(pk=held.hold_id).status == "released"
+    assert Hold.objects.get(peer_transfer=held).status == "released"
     assert wallet_summary(user=sender).available == D("100000.00")
     assert wallet_summary(user=recipient).balance == D("0.00")
     assert decisions(held)[-1] == ("reject", "rita", "looks like a scam")
@@ -157,3 +159,30 @@ def test_an_auditor_sees_the_queue_but_has_no_decision_actions(held, staff_in, c
 
     assert page.status_code == 200
     assert b"approve_selected" not in page.content
+
+
+@pytest.mark.parametrize(
+    ("side", "rule"), [("sender", "transfer_user_blocked"), ("recipient", "transfer_counterparty_blocked")]
+)
+def test_a_party_blocklisted_after_sending_cannot_be_approved_only_rejected(held, staff_in, side, rule):
+    blocked = held.sender if side == "sender" else held.recipient
+    risk_services.blocklist_add(
+        kind="user", user=blocked, label=blocked.username, reason="fraud", actor=staff_in("operations")
+    )
+    reviewer = staff_in("finance_reviewer")
+
+    with pytest.raises(errors.RiskRejected) as refused:
+        services.transfer_approve(transfer=held, actor=reviewer)
+    services.transfer_reject(transfer=held, actor=reviewer, reason="blocked")
+
+    assert refused.value.fields == {"risk_rule": rule}
+    assert Hold.objects.get(peer_transfer=held).status == "released"
+
+
+def test_a_frozen_recipient_cannot_be_approved(held, staff_in):
+    ledger.account_set_status(account=ledger.account_for_user(user=held.recipient), status="frozen")
+
+    with pytest.raises(errors.AccountFrozen):
+        services.transfer_approve(transfer=held, actor=staff_in("finance_reviewer"))
+
+    assert Hold.objects.get(peer_transfer=held).status == "pending"

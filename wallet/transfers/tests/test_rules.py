@@ -1,6 +1,6 @@
 """The transfer rules risk control applies through the guard wallet registers (docs/WALLET.md)."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -48,6 +48,18 @@ def test_the_ledger_reference_names_the_transfer_not_the_recipient(sender, recip
     assert Transfer.objects.get(pk=transfer.ledger_transfer_id).reference == f"p2p:{transfer.pk}"
 
 
+def test_a_transfer_beyond_the_balance_is_refused_before_risk_control_decides(
+    recipient, send, make_user, funded_account
+):
+    poor = make_user("poor")
+    funded_account(poor, "5.00")
+
+    with pytest.raises(errors.InsufficientFunds):
+        send(poor, recipient, "5.01")
+
+    assert not PeerTransfer.objects.exists() and not evaluations()
+
+
 def test_a_transfer_above_the_single_maximum_is_refused_with_the_rule_and_moves_nothing(sender, recipient, send):
     set_rule("transfer_single_max", amount=D("500.00"))
 
@@ -73,13 +85,11 @@ def test_the_daily_count_refuses_the_next_transfer_and_a_refused_one_uses_no_quo
     set_rule("transfer_single_max", amount=D("100.00"))
     send(sender, recipient, "1.00")
     send(sender, recipient, "1.00")
-    # A transfer refused by another rule (and one rolled back for want of money) counts for nothing.
+    # A transfer refused by another rule, or for want of money, counts for nothing.
     with pytest.raises(errors.LimitExceeded):
         send(sender, recipient, "100.01")
-    poor = sender.__class__.objects.create_user("poor")
-    ledger.account_for_user(user=poor)
     with pytest.raises(errors.InsufficientFunds):
-        send(poor, recipient, "1.00")
+        send(sender, recipient, "99999.00")
 
     third = send(sender, recipient, "1.00")
     with pytest.raises(errors.LimitExceeded) as refused:
@@ -106,7 +116,7 @@ def test_the_daily_amount_counts_today_including_this_transfer(sender, recipient
 def test_the_day_is_the_local_calendar_day(sender, recipient, send):
     # Given the limit reached at 23:50 local time (Asia/Shanghai)
     set_rule("transfer_daily_count", count=1)
-    late = timezone.datetime(2026, 3, 2, 23, 50, tzinfo=timezone.get_default_timezone())
+    late = datetime(2026, 3, 2, 23, 50, tzinfo=timezone.get_default_timezone())
     with time_machine.travel(late, tick=False):
         send(sender, recipient, "1.00")
         with pytest.raises(errors.LimitExceeded):
@@ -123,7 +133,7 @@ def test_a_large_first_transfer_to_a_new_recipient_is_held_for_review(sender, re
     transfer = send(sender, recipient, "2000.00")
 
     assert transfer.status == PeerTransfer.Status.UNDER_REVIEW
-    hold = Hold.objects.get(pk=transfer.hold_id)
+    hold = Hold.objects.get(peer_transfer=transfer)
     assert (hold.status, hold.amount, hold.reference) == ("pending", D("2000.00"), f"p2p:{transfer.pk}")
     assert wallet_summary(user=sender).available == D("98000.00")
     assert balance(recipient) == D("0.00")
