@@ -12,7 +12,7 @@ from rest_framework.views import APIView
 from wallet import errors, qr
 from wallet.models import ReceiveCode
 from wallet.rest.fields import MoneyField
-from wallet.rest.inputs import StrictCharField
+from wallet.rest.inputs import StrictBooleanField, StrictCharField, StrictIntegerField
 from wallet.rest.pagination import NewestFirstCursorPagination
 from wallet.rest.schema import NamedChoiceField, api_schema
 from wallet.rest.users import request_user
@@ -79,8 +79,8 @@ class ReceiveCodeListCreateApi(APIView):
     class InputSerializer(serializers.Serializer):
         amount = MoneyField(required=False, help_text="A fixed amount; leave it out for an open code.")
         memo = StrictCharField(max_length=255, required=False, allow_blank=True, default="")
-        single_use = serializers.BooleanField(help_text="Paid once, then used up; else paid any number of times.")
-        expires_in = serializers.IntegerField(
+        single_use = StrictBooleanField(help_text="Paid once, then used up; else paid any number of times.")
+        expires_in = StrictIntegerField(
             required=False,
             min_value=int(codes.MIN_EXPIRY.total_seconds()),
             max_value=int(codes.MAX_EXPIRY.total_seconds()),

@@ -219,3 +219,22 @@ def test_the_list_is_newest_first_in_a_fixed_number_of_queries(
         listed = client.get(CODES).json()["results"]
 
     assert [row["id"] for row in listed] == created[::-1]
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"single_use": 0}, "single_use"),
+        ({"single_use": "true"}, "single_use"),
+        ({}, "single_use"),
+        ({"single_use": True, "expires_in": "60"}, "expires_in"),
+        ({"single_use": True, "expires_in": 59}, "expires_in"),
+        ({"single_use": True, "amount": "0.00"}, "amount"),
+    ],
+)
+def test_a_code_is_created_only_from_input_as_the_schema_says(shop, api_client_for, body, field):
+    response = api_client_for(shop).post(CODES, body, format="json")
+
+    assert response.status_code == 400
+    assert field in response.json()["error"]["fields"]
+    assert not ReceiveCode.objects.exists()
