@@ -1,4 +1,5 @@
-"""Ledger tables (docs/ARCHITECTURE.md §4). Only wallet/services.py writes them.
+"""Ledger tables (docs/ARCHITECTURE.md §4). Only wallet/services.py writes them; the transfers
+between users and receive codes at the end are written by wallet/transfers/services.py.
 
 The database guarantees the invariants: CHECK constraints on balances and amounts, unique
 idempotency keys, a deferred constraint trigger that refuses any transfer whose entries do not
