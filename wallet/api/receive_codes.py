@@ -115,8 +115,8 @@ class ReceiveCodeListCreateApi(APIView):
             single_use=data["single_use"],
             expires_in=timedelta(seconds=data["expires_in"]) if "expires_in" in data else None,
         )
-        code.used = False  # type: ignore[attr-defined]
-        return Response(ReceiveCodeWithQrSerializer(code).data, status=status.HTTP_201_CREATED)
+        created = selectors.receive_code_of(owner=request_user(request), code_id=code.pk)
+        return Response(ReceiveCodeWithQrSerializer(created).data, status=status.HTTP_201_CREATED)
 
 
 class ReceiveCodeDetailApi(APIView):
