@@ -136,3 +136,13 @@ def roles_apply(*, using: str = "default") -> None:
     for name, permissions in ROLES.items():
         group, _ = Group.objects.using(using).get_or_create(name=name)
         group.permissions.set([found[codename] for codename in sorted(permissions)])
+
+
+# User-to-user transfers (docs/WALLET.md): reviewers and supervisors decide the transfers held
+# for review and revoke receive codes, operations revoke codes, auditors read both.
+TRANSFERS_VIEW = frozenset({"wallet.view_peertransfer", "wallet.view_receivecode"})
+TRANSFERS_REVIEW = TRANSFERS_VIEW | {"wallet.review_peertransfer", "wallet.revoke_receivecode"}
+ROLES["finance_reviewer"] |= TRANSFERS_REVIEW
+ROLES["finance_supervisor"] |= TRANSFERS_REVIEW
+ROLES["operations"] |= TRANSFERS_VIEW | {"wallet.revoke_receivecode"}
+ROLES["auditor"] |= TRANSFERS_VIEW

@@ -198,8 +198,8 @@ found AS (
 """  # noqa: S608 - fixed fragments; the values are parameters
 
 # Each user wallet's entries by category (the transfer's kind; p2p split by direction) against
-# what explains them: the user's orders, and for p2p the transfer's own key (``p2p:<sender>:…``)
-# and reference (``user:<recipient>``). A category no order explains (a kind not listed here) is
+# what explains them: the user's orders, and for p2p the posted user-to-user transfers
+# (``wallet_peertransfer``, docs/WALLET.md). A category no order explains (a kind not listed here) is
 # expected to be zero. Then the categories must sum to the balance.
 WALLET_BALANCE = """
 WITH wallets AS (
@@ -214,11 +214,8 @@ booked AS (
      GROUP BY 1, 2, 3
 ),
 p2p AS (
-    SELECT split_part(t.idempotency_key, ':', 2) AS sender, split_part(t.reference, ':', 2) AS recipient,
-           max(a.currency) AS currency, sum(e.amount) FILTER (WHERE e.amount > 0) AS amount
-      FROM wallet_transfer t JOIN wallet_entry e ON e.transfer_id = t.id JOIN wallet_account a ON a.id = e.account_id
-     WHERE t.kind = 'p2p'
-     GROUP BY t.id
+    SELECT sender_id AS sender, recipient_id AS recipient, currency, amount
+      FROM wallet_peertransfer WHERE status = 'posted'
 ),
 explained AS (
     SELECT user_id, currency, 'recharge' AS category, amount
@@ -239,9 +236,9 @@ explained AS (
     UNION ALL
     SELECT user_id, currency, 'withdrawal_reversal', amount FROM payments_withdrawal WHERE status = 'refunded'
     UNION ALL
-    SELECT sender::integer, currency, 'p2p_out', -amount FROM p2p WHERE sender ~ '^[0-9]{1,9}$'
+    SELECT sender, currency, 'p2p_out', -amount FROM p2p
     UNION ALL
-    SELECT recipient::integer, currency, 'p2p_in', amount FROM p2p WHERE recipient ~ '^[0-9]{1,9}$'
+    SELECT recipient, currency, 'p2p_in', amount FROM p2p
 ),
 compared AS (
     SELECT coalesce(x.user_id, b.user_id) AS user_id, coalesce(x.currency, b.currency) AS currency,

@@ -1,4 +1,4 @@
-"""Risk admin: rules for finance supervisors, the window and rollout switches for operations,
+"""Risk admin: withdrawal and transfer rules for finance supervisors, the window and rollout switches for operations,
 decisions and the blocklist for everyone who reviews.
 
 Rules are switched off, never deleted; the ``enabled`` column is editable in the list so the
@@ -19,12 +19,13 @@ from risk.models import BlocklistEntry, RiskEvaluation, RiskRule
 
 @admin.register(RiskRule)
 class RiskRuleAdmin(admin.ModelAdmin):
-    list_display = ("code", "kind", "enabled", "action", "parameters", "priority", "message")
+    list_display = ("code", "flow", "kind", "enabled", "action", "parameters", "priority", "message")
     list_editable = ("enabled",)
-    list_filter = ("enabled", "kind", "action")
-    ordering = ("priority", "id")
+    list_filter = ("flow", "enabled", "kind", "action")
+    ordering = ("flow", "priority", "id")
     fields = (
         "code",
+        "flow",
         "kind",
         "enabled",
         "action",
@@ -42,7 +43,7 @@ class RiskRuleAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         if obj is None:
             return ("updated_at",)
-        # A rule's code and kind are its identity: hits and evaluations refer to them.
+        # A rule's code, flow and kind are its identity: hits and evaluations refer to them.
         changeable = selectors.rule_changeable_fields(rule=obj, actor=request.user)
         return tuple(name for name in self.fields if name not in changeable)
 
@@ -94,8 +95,17 @@ class RiskRuleAdmin(admin.ModelAdmin):
 
 @admin.register(RiskEvaluation)
 class RiskEvaluationAdmin(admin.ModelAdmin):
-    list_display = ("created_at", "user", "amount", "outcome", "approvals_required", "refusal_code", "reasons")
-    list_filter = ("outcome", "created_at")
+    list_display = (
+        "created_at",
+        "flow",
+        "user",
+        "amount",
+        "outcome",
+        "approvals_required",
+        "refusal_code",
+        "reasons",
+    )
+    list_filter = ("flow", "outcome", "created_at")
     search_fields = ("user__username__exact",)
     search_help_text = "Exact username."
     list_select_related = ("user",)

@@ -1,8 +1,14 @@
-"""What a withdrawal rule can be: its kinds, actions, periods and refusal codes, the parameter
-columns each kind reads, and which columns a switch may change. Data only: the rule rows
-(risk.models) and their evaluation (risk.rules) both read it."""
+"""What a rule can be: the flow it guards (withdrawals or user-to-user transfers), its kinds,
+actions, periods and refusal codes, the parameter columns each kind reads, and which columns a
+switch may change. Data only: the rule rows (risk.models) and their evaluation (risk.rules) both
+read it."""
 
 from django.db import models
+
+
+class Flow(models.TextChoices):
+    WITHDRAWAL = "withdrawal", "Withdrawal"
+    TRANSFER = "transfer", "Transfer between users"
 
 
 class Period(models.TextChoices):
@@ -22,6 +28,8 @@ class Kind(models.TextChoices):
     PAYOUT_ACCOUNT_BLOCKED = "payout_account_blocked", "Blocklisted payout account"
     WINDOW = "window", "Closed time window"
     ROLLOUT = "rollout", "Staged rollout"
+    NEW_RECIPIENT_REVIEW = "new_recipient_review", "Review from amount to a new recipient"
+    COUNTERPARTY_BLOCKED = "counterparty_blocked", "Inactive or blocklisted recipient"
 
 
 class Action(models.TextChoices):
@@ -50,6 +58,33 @@ PARAMETERS: dict[str, tuple[str, ...]] = {
     Kind.PAYOUT_ACCOUNT_BLOCKED: (),
     Kind.WINDOW: ("closed_from", "closed_until"),
     Kind.ROLLOUT: ("percent",),
+    Kind.NEW_RECIPIENT_REVIEW: ("amount",),
+    Kind.COUNTERPARTY_BLOCKED: (),
+}
+# The kinds each flow's facts can answer; a rule of another kind would never fire.
+FLOW_KINDS: dict[str, tuple[str, ...]] = {
+    Flow.WITHDRAWAL: (
+        Kind.AMOUNT_MIN,
+        Kind.AMOUNT_MAX,
+        Kind.AMOUNT_REVIEW,
+        Kind.FOUR_EYES,
+        Kind.COUNT_LIMIT,
+        Kind.AMOUNT_LIMIT,
+        Kind.USER_BLOCKED,
+        Kind.PAYOUT_ACCOUNT_BLOCKED,
+        Kind.WINDOW,
+        Kind.ROLLOUT,
+    ),
+    Flow.TRANSFER: (
+        Kind.AMOUNT_MIN,
+        Kind.AMOUNT_MAX,
+        Kind.AMOUNT_REVIEW,
+        Kind.COUNT_LIMIT,
+        Kind.AMOUNT_LIMIT,
+        Kind.USER_BLOCKED,
+        Kind.COUNTERPARTY_BLOCKED,
+        Kind.NEW_RECIPIENT_REVIEW,
+    ),
 }
 PARAMETER_FIELDS = ("amount", "count", "period", "closed_from", "closed_until", "percent")
 # What ``risk.switch_riskrule`` (operations) may change, by kind: the window and the staged
@@ -62,11 +97,12 @@ SWITCHES: dict[str, frozenset[str]] = {
 # Every column of a rule that anyone may change; ``code`` and ``kind`` are its identity.
 CHANGEABLE_FIELDS = frozenset({"enabled", "action", "priority", "message", *PARAMETER_FIELDS})
 # Kinds whose whole point is a person looking at the withdrawal: they cannot reject.
-REVIEW_ONLY_KINDS = (Kind.AMOUNT_REVIEW, Kind.FOUR_EYES)
+REVIEW_ONLY_KINDS = (Kind.AMOUNT_REVIEW, Kind.FOUR_EYES, Kind.NEW_RECIPIENT_REVIEW)
 
 REFUSAL_CODES: dict[str, RefusalCode] = {
     Kind.USER_BLOCKED: RefusalCode.RISK_REJECTED,
     Kind.PAYOUT_ACCOUNT_BLOCKED: RefusalCode.RISK_REJECTED,
+    Kind.COUNTERPARTY_BLOCKED: RefusalCode.RISK_REJECTED,
     Kind.WINDOW: RefusalCode.WINDOW_CLOSED,
     Kind.ROLLOUT: RefusalCode.NOT_AVAILABLE,
 }

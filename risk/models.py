@@ -15,10 +15,27 @@ from django.core.validators import MaxValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
 
-from risk.kinds import PARAMETER_FIELDS, PARAMETERS, REVIEW_ONLY_KINDS, Action, Kind, Period, RefusalCode
+from risk.kinds import (
+    FLOW_KINDS,
+    PARAMETER_FIELDS,
+    PARAMETERS,
+    REVIEW_ONLY_KINDS,
+    Action,
+    Flow,
+    Kind,
+    Period,
+    RefusalCode,
+)
 
 # Twelve or more digits, spaced or not, look like a card number: labels are masked.
 CARD_NUMBER = re.compile(r"(?:\d[ -]?){12,}")
+
+
+def _kind_fits_flow() -> Q:
+    condition = Q()
+    for flow, kinds in FLOW_KINDS.items():
+        condition |= Q(flow=flow, kind__in=kinds)
+    return condition
 
 
 def _parameters_match_kind() -> Q:
@@ -30,12 +47,15 @@ def _parameters_match_kind() -> Q:
 
 
 class RiskRule(models.Model):
-    """One withdrawal rule; which parameters it reads depends on its kind (risk.rules)."""
+    """One rule of a flow (withdrawals or transfers); which parameters it reads depends on its
+    kind (risk.rules)."""
 
     Kind = Kind
     Action = Action
+    Flow = Flow
 
     code = models.SlugField(max_length=64, unique=True)
+    flow = models.CharField(max_length=16, choices=Flow.choices, default=Flow.WITHDRAWAL, db_default=Flow.WITHDRAWAL)
     kind = models.CharField(max_length=32, choices=Kind.choices)
     enabled = models.BooleanField(default=True)
     action = models.CharField(max_length=8, choices=Action.choices, default=Action.REJECT)
@@ -55,6 +75,7 @@ class RiskRule(models.Model):
         permissions = [("switch_riskrule", "Can switch the withdrawal window and the staged rollout")]
         constraints = [
             models.CheckConstraint(condition=_parameters_match_kind(), name="risk_rule_parameters_match_kind"),
+            models.CheckConstraint(condition=_kind_fits_flow(), name="risk_rule_kind_fits_flow"),
             models.CheckConstraint(
                 condition=~Q(kind__in=REVIEW_ONLY_KINDS) | Q(action=Action.REVIEW), name="risk_rule_review_only_kinds"
             ),
@@ -83,6 +104,8 @@ class RiskRule(models.Model):
                 errors[name] = f"Required for a {self.get_kind_display()} rule."
             elif name not in wanted and is_set:
                 errors[name] = f"Not used by a {self.get_kind_display()} rule; leave it empty."
+        if self.kind not in FLOW_KINDS.get(self.flow, ()):
+            errors["kind"] = f"A {self.get_flow_display()} rule cannot be a {self.get_kind_display()} rule."
         if self.kind in REVIEW_ONLY_KINDS and self.action != Action.REVIEW:
             errors["action"] = f"A {self.get_kind_display()} rule can only send to review."
         if self.amount is not None and self.amount <= 0 and "amount" not in errors:
@@ -94,7 +117,7 @@ class RiskRule(models.Model):
 
 
 class RiskEvaluation(models.Model):
-    """The decision on one withdrawal submission, with its facts and hits; append-only."""
+    """The decision on one withdrawal submission or transfer, with its facts and hits; append-only."""
 
     class Outcome(models.TextChoices):
         ALLOW = "allow", "Allow"
@@ -102,7 +125,9 @@ class RiskEvaluation(models.Model):
         REJECT = "reject", "Reject"
 
     RefusalCode = RefusalCode
+    Flow = Flow
 
+    flow = models.CharField(max_length=16, choices=Flow.choices, default=Flow.WITHDRAWAL, db_default=Flow.WITHDRAWAL)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="risk_evaluations")
     amount = models.DecimalField(max_digits=18, decimal_places=2)
     outcome = models.CharField(max_length=8, choices=Outcome.choices)

@@ -1,9 +1,10 @@
-"""The withdrawal rules as pure functions of the facts.
+"""The rules of withdrawals and transfers as pure functions of the facts.
 
 Nothing here touches the database: the caller gathers the facts (payments counts its own
-orders under the user's lock), risk.services adds the blocklist matches, and each enabled
-``RiskRule`` row is checked against them. Only orders that committed count, so a refused or
-rolled-back submission never consumes quota.
+orders under the user's lock; the transfer guard counts the sender's transfers under the
+sender's lock), risk.services adds the blocklist matches, and each enabled ``RiskRule`` row of
+the flow is checked against them. Only orders and transfers that committed count, so a refused
+or rolled-back one never consumes quota.
 """
 
 from __future__ import annotations
@@ -60,11 +61,57 @@ class WithdrawalFacts:
 
 
 @dataclass(frozen=True)
+class TransferFacts:
+    """What the transfer rules look at, gathered by the transfer guard under the sender's lock.
+
+    ``counts`` and ``amounts`` are the sender's transfers since each ``period_starts(now)``,
+    posted or held for review (a rejected one gave its money back and counts for nothing);
+    ``new_recipient`` is True when the sender never had a transfer to the recipient posted.
+    """
+
+    user_id: int
+    user_active: bool
+    recipient_id: int
+    recipient_active: bool
+    amount: Decimal
+    new_recipient: bool
+    via_receive_code: bool
+    counts: Mapping[str, int]
+    amounts: Mapping[str, Decimal]
+    now: datetime
+
+    def __post_init__(self) -> None:
+        if timezone.is_naive(self.now):
+            raise ValueError("now must be an aware datetime")
+        missing = [period.value for period in Period if period not in self.counts or period not in self.amounts]
+        if missing:
+            raise ValueError(f"counts and amounts need every period, missing {missing}")
+
+    def as_inputs(self) -> dict[str, Any]:
+        return {
+            "user_id": self.user_id,
+            "user_active": self.user_active,
+            "recipient_id": self.recipient_id,
+            "recipient_active": self.recipient_active,
+            "amount": str(self.amount),
+            "new_recipient": self.new_recipient,
+            "via_receive_code": self.via_receive_code,
+            "counts": {period.value: self.counts[period] for period in Period},
+            "amounts": {period.value: str(self.amounts[period]) for period in Period},
+            "now": self.now.isoformat(),
+        }
+
+
+Facts = WithdrawalFacts | TransferFacts
+
+
+@dataclass(frozen=True)
 class Blocklisted:
     """Labels of the active blocklist entries matching the facts ("" when none)."""
 
     user: str = ""
     payout_account: str = ""
+    counterparty: str = ""
 
 
 @dataclass(frozen=True)
@@ -89,7 +136,7 @@ def period_starts(now: datetime) -> dict[str, datetime]:
     }
 
 
-def rule_hit(rule: RiskRule, facts: WithdrawalFacts, blocklisted: Blocklisted) -> Hit | None:
+def rule_hit(rule: RiskRule, facts: Facts, blocklisted: Blocklisted) -> Hit | None:
     """The hit of ``rule`` on the facts, or None when it does not fire."""
     fired = _CHECKS[rule.kind](rule, facts, blocklisted)
     if fired is None:
@@ -113,44 +160,44 @@ def _param(rule: RiskRule, name: str, value: T | None) -> T:
     return value
 
 
-def _amount_min(rule: RiskRule, facts: WithdrawalFacts, blocklisted: Blocklisted) -> Fired:
+def _amount_min(rule: RiskRule, facts: Facts, blocklisted: Blocklisted) -> Fired:
     limit = _param(rule, "amount", rule.amount)
     return (str(facts.amount), str(limit)) if facts.amount < limit else None
 
 
-def _amount_above(rule: RiskRule, facts: WithdrawalFacts, blocklisted: Blocklisted) -> Fired:
+def _amount_above(rule: RiskRule, facts: Facts, blocklisted: Blocklisted) -> Fired:
     limit = _param(rule, "amount", rule.amount)
     return (str(facts.amount), str(limit)) if facts.amount > limit else None
 
 
-def _four_eyes(rule: RiskRule, facts: WithdrawalFacts, blocklisted: Blocklisted) -> Fired:
+def _four_eyes(rule: RiskRule, facts: Facts, blocklisted: Blocklisted) -> Fired:
     limit = _param(rule, "amount", rule.amount)
     return (str(facts.amount), str(limit)) if facts.amount >= limit else None
 
 
-def _count_limit(rule: RiskRule, facts: WithdrawalFacts, blocklisted: Blocklisted) -> Fired:
+def _count_limit(rule: RiskRule, facts: Facts, blocklisted: Blocklisted) -> Fired:
     limit = _param(rule, "count", rule.count)
     including_this = facts.counts[_param(rule, "period", rule.period)] + 1
     return (str(including_this), str(limit)) if including_this > limit else None
 
 
-def _amount_limit(rule: RiskRule, facts: WithdrawalFacts, blocklisted: Blocklisted) -> Fired:
+def _amount_limit(rule: RiskRule, facts: Facts, blocklisted: Blocklisted) -> Fired:
     limit = _param(rule, "amount", rule.amount)
     including_this = facts.amounts[_param(rule, "period", rule.period)] + facts.amount
     return (str(including_this), str(limit)) if including_this > limit else None
 
 
-def _user_blocked(rule: RiskRule, facts: WithdrawalFacts, blocklisted: Blocklisted) -> Fired:
+def _user_blocked(rule: RiskRule, facts: Facts, blocklisted: Blocklisted) -> Fired:
     if not facts.user_active:
         return "inactive user", ""
     return (f"blocklisted: {blocklisted.user}", "") if blocklisted.user else None
 
 
-def _payout_account_blocked(rule: RiskRule, facts: WithdrawalFacts, blocklisted: Blocklisted) -> Fired:
+def _payout_account_blocked(rule: RiskRule, facts: Facts, blocklisted: Blocklisted) -> Fired:
     return (f"blocklisted: {blocklisted.payout_account}", "") if blocklisted.payout_account else None
 
 
-def _window(rule: RiskRule, facts: WithdrawalFacts, blocklisted: Blocklisted) -> Fired:
+def _window(rule: RiskRule, facts: Facts, blocklisted: Blocklisted) -> Fired:
     closed_from = _param(rule, "closed_from", rule.closed_from)
     closed_until = _param(rule, "closed_until", rule.closed_until)
     moment = timezone.localtime(facts.now, timezone.get_default_timezone()).time()
@@ -164,13 +211,26 @@ def _window(rule: RiskRule, facts: WithdrawalFacts, blocklisted: Blocklisted) ->
     return moment.isoformat(timespec="seconds"), f"{closed_from:%H:%M}-{closed_until:%H:%M}"
 
 
-def _rollout(rule: RiskRule, facts: WithdrawalFacts, blocklisted: Blocklisted) -> Fired:
+def _rollout(rule: RiskRule, facts: Facts, blocklisted: Blocklisted) -> Fired:
     percent = _param(rule, "percent", rule.percent)
     bucket = facts.user_id % 100
     return (f"bucket {bucket}", f"buckets below {percent}") if bucket >= percent else None
 
 
-_CHECKS: dict[str, Callable[[RiskRule, WithdrawalFacts, Blocklisted], Fired]] = {
+def _new_recipient_review(rule: RiskRule, facts: Facts, blocklisted: Blocklisted) -> Fired:
+    if not isinstance(facts, TransferFacts) or not facts.new_recipient:
+        return None
+    limit = _param(rule, "amount", rule.amount)
+    return (f"{facts.amount} to a new recipient", str(limit)) if facts.amount >= limit else None
+
+
+def _counterparty_blocked(rule: RiskRule, facts: Facts, blocklisted: Blocklisted) -> Fired:
+    if isinstance(facts, TransferFacts) and not facts.recipient_active:
+        return "inactive recipient", ""
+    return (f"blocklisted: {blocklisted.counterparty}", "") if blocklisted.counterparty else None
+
+
+_CHECKS: dict[str, Callable[[RiskRule, Facts, Blocklisted], Fired]] = {
     Kind.AMOUNT_MIN: _amount_min,
     Kind.AMOUNT_MAX: _amount_above,
     Kind.AMOUNT_REVIEW: _amount_above,
@@ -181,4 +241,6 @@ _CHECKS: dict[str, Callable[[RiskRule, WithdrawalFacts, Blocklisted], Fired]] = 
     Kind.PAYOUT_ACCOUNT_BLOCKED: _payout_account_blocked,
     Kind.WINDOW: _window,
     Kind.ROLLOUT: _rollout,
+    Kind.NEW_RECIPIENT_REVIEW: _new_recipient_review,
+    Kind.COUNTERPARTY_BLOCKED: _counterparty_blocked,
 }

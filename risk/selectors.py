@@ -8,9 +8,9 @@ from risk.models import BlocklistEntry, RiskRule
 from risk.rules import Blocklisted
 
 
-def rules_enabled() -> list[RiskRule]:
-    """The rules in force, in the order that decides which refusal is reported."""
-    return list(RiskRule.objects.filter(enabled=True).order_by("priority", "id"))
+def rules_enabled(*, flow: str) -> list[RiskRule]:
+    """The flow's rules in force, in the order that decides which refusal is reported."""
+    return list(RiskRule.objects.filter(enabled=True, flow=flow).order_by("priority", "id"))
 
 
 def blocklist_matches(*, user_id: int, fingerprint: str) -> Blocklisted:
@@ -25,6 +25,16 @@ def blocklist_matches(*, user_id: int, fingerprint: str) -> Blocklisted:
         user=labels.get(BlocklistEntry.Kind.USER, ""),
         payout_account=labels.get(BlocklistEntry.Kind.PAYOUT_ACCOUNT, ""),
     )
+
+
+def blocklist_matches_transfer(*, sender_id: int, recipient_id: int) -> Blocklisted:
+    """The labels of the active entries for the sender and the recipient, in one query."""
+    labels = dict(
+        BlocklistEntry.objects.filter(
+            kind=BlocklistEntry.Kind.USER, user_id__in=[sender_id, recipient_id], active=True
+        ).values_list("user_id", "label")
+    )
+    return Blocklisted(user=labels.get(sender_id, ""), counterparty=labels.get(recipient_id, ""))
 
 
 def blocklist_active_entry(*, kind: str, user_id: int | None, fingerprint: str) -> BlocklistEntry | None:

@@ -13,21 +13,32 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from risk import rules, selectors
-from risk.kinds import Action, Kind
+from risk.kinds import Action, Flow, Kind
 from risk.models import BlocklistEntry, RiskEvaluation, RiskRule
-from risk.rules import WithdrawalFacts
+from risk.rules import Blocklisted, Facts, TransferFacts, WithdrawalFacts
 
 
 def withdrawal_risk_evaluate(*, facts: WithdrawalFacts) -> RiskEvaluation:
-    """Check the facts against every enabled rule and store the decision.
+    """Check the facts against every enabled withdrawal rule and store the decision.
 
     All rules run, so a rejection still lists every hit for the reviewer; the first
     rejecting rule by (priority, id) gives the refusal code and message.
     """
     blocklisted = selectors.blocklist_matches(user_id=facts.user_id, fingerprint=facts.payout_fingerprint)
-    hits = [hit for rule in selectors.rules_enabled() if (hit := rules.rule_hit(rule, facts, blocklisted))]
+    return _evaluate(flow=Flow.WITHDRAWAL, facts=facts, blocklisted=blocklisted)
+
+
+def transfer_risk_evaluate(*, facts: TransferFacts) -> RiskEvaluation:
+    """Check a user-to-user transfer against every enabled transfer rule and store the decision."""
+    blocklisted = selectors.blocklist_matches_transfer(sender_id=facts.user_id, recipient_id=facts.recipient_id)
+    return _evaluate(flow=Flow.TRANSFER, facts=facts, blocklisted=blocklisted)
+
+
+def _evaluate(*, flow: str, facts: Facts, blocklisted: Blocklisted) -> RiskEvaluation:
+    hits = [hit for rule in selectors.rules_enabled(flow=flow) if (hit := rules.rule_hit(rule, facts, blocklisted))]
     rejecting = next((hit for hit in hits if hit.action == Action.REJECT), None)
     decision = RiskEvaluation(
+        flow=flow,
         user_id=facts.user_id,
         amount=facts.amount,
         hits=[asdict(hit) for hit in hits],

@@ -177,3 +177,7 @@ class HoldAdmin(LedgerAdmin):
     list_select_related = ("account", "capture_transfer")
     date_hierarchy = "created_at"
     ordering = ("-created_at", "-id")
+
+
+# User-to-user transfers and receive codes register their own admin (docs/WALLET.md).
+from wallet.transfers import admin as transfers_admin  # noqa: E402, F401

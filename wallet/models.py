@@ -1,4 +1,5 @@
-"""Ledger tables (docs/ARCHITECTURE.md §4). Only wallet/services.py writes them.
+"""Ledger tables (docs/ARCHITECTURE.md §4). Only wallet/services.py writes them; the transfers
+between users and receive codes at the end are written by wallet/transfers/services.py.
 
 The database guarantees the invariants: CHECK constraints on balances and amounts, unique
 idempotency keys, a deferred constraint trigger that refuses any transfer whose entries do not
@@ -10,6 +11,9 @@ import pgtrigger
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.utils import timezone
+from django_fsm import ConcurrentTransitionMixin, FSMField, transition
+from django_fsm_log.decorators import fsm_log_by, fsm_log_description
 
 from wallet.idempotency import MAX_KEY_LENGTH
 
@@ -220,3 +224,150 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id}:{self.key}"
+
+
+class ReceiveCode(models.Model):
+    """A user's payment QR: whoever pays it sends money to ``owner`` (docs/WALLET.md).
+
+    ``amount`` is fixed when set, chosen by the payer when empty. The token shown in the QR is
+    signed and carries the id and expiry (wallet.transfers.codes); the row says whether the code
+    is still good: not revoked, not expired, and for a single-use code not paid yet (a unique
+    index on the transfers that paid it).
+    """
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="receive_codes")
+    amount = money_field(null=True, blank=True)
+    currency = models.CharField(max_length=3, default="CNY")
+    memo = models.CharField(max_length=255, blank=True, default="")
+    single_use = models.BooleanField()
+    expires_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField()
+
+    class Meta:
+        permissions = [("revoke_receivecode", "Can revoke receive codes")]
+        indexes = [models.Index(fields=["owner", "-created_at", "-id"], name="receive_code_owner_idx")]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__isnull=True) | Q(amount__gt=0), name="receive_code_amount"),
+            models.CheckConstraint(condition=Q(expires_at__gt=F("created_at")), name="receive_code_expires_later"),
+            models.CheckConstraint(
+                condition=Q(revoked_at__isnull=True, revoked_by__isnull=True)
+                | Q(revoked_at__isnull=False, revoked_by__isnull=False),
+                name="receive_code_revocation_recorded",
+            ),
+        ]
+        triggers = [
+            pgtrigger.Protect(name="receive_code_no_delete", operation=pgtrigger.Delete),
+            pgtrigger.ReadOnly(
+                name="receive_code_terms_read_only",
+                fields=["owner", "amount", "currency", "memo", "single_use", "expires_at", "created_at"],
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"receive code #{self.pk}"
+
+
+class PeerTransfer(ConcurrentTransitionMixin, models.Model):
+    """Money one user sends another (docs/WALLET.md): posted at once, or held on the sender's
+    wallet while it waits for review. The ledger rows it made reference it as ``p2p:<id>``."""
+
+    class Status(models.TextChoices):
+        POSTED = "posted", "Posted"
+        UNDER_REVIEW = "under_review", "Under review"
+        REJECTED = "rejected", "Rejected"
+
+    sender = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="transfers_sent")
+    recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="transfers_received")
+    amount = money_field()
+    currency = models.CharField(max_length=3, default="CNY")
+    memo = models.CharField(max_length=255, blank=True, default="")
+    status = FSMField(max_length=16, choices=Status.choices, protected=True)
+    idempotency_key = models.CharField(max_length=255)
+    # sha256 of the request's content: the same key with another content is a conflict.
+    request_fingerprint = models.CharField(max_length=64)
+    receive_code = models.ForeignKey(
+        ReceiveCode, null=True, blank=True, on_delete=models.PROTECT, related_name="transfers"
+    )
+    # Copied from the code so the database can refuse a second payment of a single-use one.
+    receive_code_single_use = models.BooleanField(default=False)
+    # What the transfer guard recorded of its decision (risk: ``risk_evaluation:<id>``).
+    guard_reference = models.CharField(max_length=64)
+    ledger_transfer = models.OneToOneField(
+        Transfer, null=True, blank=True, on_delete=models.PROTECT, related_name="peer_transfer"
+    )
+    hold = models.OneToOneField(Hold, null=True, blank=True, on_delete=models.PROTECT, related_name="peer_transfer")
+    status_reason = models.CharField(max_length=500, blank=True, default="")
+    created_at = models.DateTimeField()
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        permissions = [("review_peertransfer", "Can approve or reject transfers held for review")]
+        indexes = [
+            models.Index(fields=["sender", "-created_at"], name="peer_transfer_sender_idx"),
+            models.Index(fields=["sender", "recipient"], name="peer_transfer_pair_idx"),
+            models.Index(fields=["created_at"], condition=Q(status="under_review"), name="peer_transfer_review_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="peer_transfer_amount_positive"),
+            models.CheckConstraint(condition=~Q(sender=F("recipient")), name="peer_transfer_not_to_self"),
+            models.CheckConstraint(
+                condition=Q(status="posted", ledger_transfer__isnull=False)
+                | Q(status__in=["under_review", "rejected"], ledger_transfer__isnull=True, hold__isnull=False),
+                name="peer_transfer_money_matches_status",
+            ),
+            models.CheckConstraint(
+                condition=Q(receive_code__isnull=False) | Q(receive_code_single_use=False),
+                name="peer_transfer_single_use_needs_code",
+            ),
+            models.UniqueConstraint(fields=["sender", "idempotency_key"], name="peer_transfer_key_per_sender"),
+            # A single-use code is paid once: a second payment, concurrent or not, cannot insert.
+            models.UniqueConstraint(
+                fields=["receive_code"],
+                condition=Q(receive_code_single_use=True) & ~Q(status="rejected"),
+                name="peer_transfer_single_use_code_paid_once",
+            ),
+        ]
+        triggers = [
+            pgtrigger.Protect(name="peer_transfer_no_delete", operation=pgtrigger.Delete),
+            pgtrigger.ReadOnly(
+                name="peer_transfer_terms_read_only",
+                fields=[
+                    "sender",
+                    "recipient",
+                    "amount",
+                    "currency",
+                    "memo",
+                    "idempotency_key",
+                    "request_fingerprint",
+                    "receive_code",
+                    "receive_code_single_use",
+                    "guard_reference",
+                    "hold",
+                    "created_at",
+                ],
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"transfer #{self.pk}"
+
+    # Transitions: each checks its guard and changes state; wallet.transfers.services does the rest.
+
+    @fsm_log_by
+    @fsm_log_description
+    @transition(field=status, source=Status.UNDER_REVIEW, target=Status.POSTED, permission="wallet.review_peertransfer")
+    def approve(self, *, by=None, description: str = "") -> None:
+        self.reviewed_at = timezone.now()
+
+    @fsm_log_by
+    @fsm_log_description
+    @transition(
+        field=status, source=Status.UNDER_REVIEW, target=Status.REJECTED, permission="wallet.review_peertransfer"
+    )
+    def reject(self, *, by=None, description: str = "") -> None:
+        self.status_reason = description
+        self.reviewed_at = timezone.now()

@@ -4,7 +4,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.contrib.auth.models import User
-from django.db.models import QuerySet, Sum
+from django.db.models import DecimalField, ExpressionWrapper, F, OuterRef, QuerySet, Subquery, Sum
+from django.db.models.functions import Abs, Coalesce
 
 from wallet.models import Account, Entry, Hold, Transfer
 from wallet.money import ZERO
@@ -45,10 +46,23 @@ def wallet_summary(*, user: User, currency: str = "CNY") -> WalletSummary:
 
 
 def statement_entries(*, account: Account | None) -> QuerySet[Entry]:
-    """Entries of the account with their transfer, newest first (ordered by the paginator)."""
+    """Entries of the account with their transfer and ``counterparty``, newest first (ordered by
+    the paginator), in one query whatever the page size.
+
+    The counterparty is the other side of the money: among the transfer's legs of the opposite
+    sign, the largest; a user's username (p2p), else the system account's code
+    (``clearing:wechat``, ``fees``, ``merchant:platform``...).
+    """
     if account is None:
         return Entry.objects.none()
-    return Entry.objects.filter(account=account).select_related("transfer")
+    other_side = (
+        Entry.objects.filter(transfer_id=OuterRef("transfer_id"))
+        .alias(sign=ExpressionWrapper(F("amount") * OuterRef("amount"), output_field=DecimalField()))
+        .filter(sign__lt=0)
+        .order_by(Abs("amount").desc(), "id")
+        .values(label=Coalesce("account__owner__username", "account__code"))[:1]
+    )
+    return Entry.objects.filter(account=account).select_related("transfer").annotate(counterparty=Subquery(other_side))
 
 
 def pending_holds(*, account: Account) -> QuerySet[Hold]:

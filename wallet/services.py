@@ -17,7 +17,6 @@ from django.contrib.auth.models import User
 from django.db import DatabaseError, IntegrityError, connection, transaction
 
 from wallet import errors
-from wallet.idempotency import idempotency_key_normalise
 from wallet.models import LEDGER_KEY_MAX_LENGTH, Account, Hold, Transfer
 from wallet.money import ZERO, is_cents, is_positive_cents
 
@@ -240,34 +239,3 @@ def _fingerprint(*, kind: str, reference: str, accounts: list[int], amounts: lis
     legs = sorted(zip(accounts, (str(a) for a in amounts), strict=True))
     payload = json.dumps({"kind": kind, "reference": reference, "legs": legs}, separators=(",", ":"))
     return hashlib.sha256(payload.encode()).hexdigest()
-
-
-def transfer_send(
-    *,
-    sender: User,
-    recipient: User,
-    amount: Decimal,
-    idempotency_key: str,
-    memo: str = "",
-) -> Transfer:
-    """Move ``amount`` from the sender's wallet to the recipient's.
-
-    The ledger key is namespaced by sender, so one user's keys never collide with another's.
-    """
-    key = idempotency_key_normalise(idempotency_key)
-    if sender.pk == recipient.pk:
-        raise errors.ValidationFailed("You cannot transfer to yourself.", fields={"to": "self"})
-    if not recipient.is_active:
-        raise errors.ValidationFailed("The recipient cannot receive transfers.", fields={"to": "inactive"})
-    _check_positive(amount, field="amount")
-    # No transaction of its own: account creation is idempotent and the posting is atomic, so
-    # a refused posting at worst leaves an empty wallet, and the common path saves a savepoint.
-    source = account_for_user(user=sender)
-    target = account_for_user(user=recipient)
-    return transfer_post(
-        idempotency_key=f"p2p:{sender.pk}:{key}",
-        kind="p2p",
-        legs=[Leg(source, -amount), Leg(target, amount)],
-        memo=memo,
-        reference=f"user:{recipient.pk}",
-    )

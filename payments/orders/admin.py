@@ -14,7 +14,7 @@ from django.utils.html import format_html
 from import_export.admin import ExportMixin
 from import_export.formats.base_formats import CSV, XLSX
 
-from payments.orders import qr, refunds, services
+from payments.orders import refunds, services
 from payments.orders.models import PaymentEvent, PaymentOrder, PaymentTransition, Refund, RefundTransition
 from payments.orders.resources import (
     PaymentEventResource,
@@ -23,6 +23,7 @@ from payments.orders.resources import (
     RefundResource,
     RefundTransitionResource,
 )
+from wallet import qr
 from wallet.adminkit import DateRangeFilter, ReadOnlyMixin, TransitionLogAdmin
 from wallet.errors import ApplicationError
 

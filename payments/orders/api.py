@@ -16,9 +16,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from payments.channels.models import METHOD_CLIENT_TYPES, ClientType, PaymentMethod
-from payments.orders import qr, refunds, selectors, services
+from payments.orders import refunds, selectors, services
 from payments.orders.models import BusinessType, PaymentOrder, Refund
-from wallet import errors
+from wallet import errors, qr
 from wallet.rest.fields import MoneyField, SignedMoneyField
 from wallet.rest.idempotency import IDEMPOTENCY_KEY_PARAMETER, request_idempotency_key
 from wallet.rest.inputs import StrictCharField

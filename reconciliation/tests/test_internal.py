@@ -32,6 +32,8 @@ from reconciliation.tests.internal_support import (
 )
 from wallet import services as ledger
 from wallet.audit import ledger_audit
+from wallet.models import PeerTransfer
+from wallet.transfers.services import transfer_send
 
 pytestmark = pytest.mark.django_db
 
@@ -59,8 +61,8 @@ def clean_book(make_user, supervisor, risk_rule):
     refunded(tea, "15.00", by=shop)
     channel_says(channel_order(payer, "12.00"), base.PaymentState.CLOSED)
     payment_orders.payment_order_reverse(order=recharged(friend, "8.00"), actor=supervisor, reason="never collected")
-    ledger.transfer_send(sender=payer, recipient=friend, amount=D("25.00"), idempotency_key="gift")
-    ledger.transfer_send(sender=friend, recipient=payer, amount=D("5.00"), idempotency_key="thanks")
+    transfer_send(sender=payer, recipient=friend, amount=D("25.00"), idempotency_key="gift")
+    transfer_send(sender=friend, recipient=payer, amount=D("5.00"), idempotency_key="thanks")
     for status in (S.SUCCESS, S.FAILED, S.REJECTED, S.CANCELLED, S.REFUNDED):
         withdrawn(saver, "200.00", status, staff=supervisor)
     return {"payer": payer, "saver": saver, "friend": friend, "shop": shop}
@@ -201,17 +203,27 @@ def test_a_refund_recorded_as_refunded_but_never_captured_is_a_ledger_mismatch(m
 
 
 def test_a_p2p_transfer_debiting_another_wallet_than_its_sender_is_a_balance_mismatch_of_both(make_user):
-    # Given a p2p transfer keyed as alice's that debits bob's wallet
+    # Given alice's posted transfer to carol whose ledger rows debit bob's wallet
     alice, bob, carol = make_user("alice"), make_user("bob"), make_user("carol")
     recharged(bob, "30.00")
-    ledger.transfer_post(
+    posted = ledger.transfer_post(
         idempotency_key=f"p2p:{alice.pk}:k1",
         kind="p2p",
         legs=[
             ledger.Leg(ledger.account_for_user(user=bob), D("-10.00")),
             ledger.Leg(ledger.account_for_user(user=carol), D("10.00")),
         ],
-        reference=f"user:{carol.pk}",
+    )
+    PeerTransfer.objects.create(
+        sender=alice,
+        recipient=carol,
+        amount=D("10.00"),
+        status=PeerTransfer.Status.POSTED,
+        idempotency_key="k1",
+        request_fingerprint="-",
+        guard_reference="-",
+        ledger_transfer_id=posted.pk,
+        created_at=timezone.now(),
     )
 
     # When it is reconciled

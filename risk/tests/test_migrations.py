@@ -54,7 +54,7 @@ EXPECTED_PERMISSIONS = {
 }
 
 
-def seeded_rows() -> dict[str, tuple]:
+def seeded_rows(flow: str = "withdrawal") -> dict[str, tuple]:
     return {
         row.code: (
             row.kind,
@@ -63,7 +63,7 @@ def seeded_rows() -> dict[str, tuple]:
             row.priority,
             {name: getattr(row, name) for name in PARAMETERS if getattr(row, name) is not None},
         )
-        for row in RiskRule.objects.all()
+        for row in RiskRule.objects.filter(flow=flow)
     }
 
 
@@ -102,13 +102,13 @@ def test_seeding_again_keeps_what_operations_changed():
 
     run(rules_migration.seed_rules, "0002_default_rules")
 
-    assert RiskRule.objects.count() == len(SEEDED)
+    assert RiskRule.objects.filter(flow="withdrawal").count() == len(SEEDED)
     assert (rule("single_max").amount, rule("withdrawal_window").enabled) == (D("20000.00"), True)
 
 
 def test_reversing_the_seed_deletes_the_seeded_rules_and_seeding_again_restores_them():
     run(rules_migration.delete_rules, "0002_default_rules")
-    assert not RiskRule.objects.exists()
+    assert not RiskRule.objects.filter(flow="withdrawal").exists()
 
     run(rules_migration.seed_rules, "0002_default_rules")
 

@@ -1,10 +1,17 @@
 from django.urls import path
 
-from wallet.api import views
+from wallet.api import receive_codes, views
 
 urlpatterns = [
     path("wallet/", views.WalletDetailApi.as_view(), name="wallet-detail"),
     path("wallet/entries/", views.WalletEntriesApi.as_view(), name="wallet-entries"),
     path("transfers/", views.TransferSendApi.as_view(), name="transfer-send"),
     path("transfers/<int:transfer_id>/", views.TransferDetailApi.as_view(), name="transfer-detail"),
+]
+urlpatterns += [
+    path("receive-codes/", receive_codes.ReceiveCodeListCreateApi.as_view(), name="receive-code-list"),
+    path("receive-codes/<int:code_id>/", receive_codes.ReceiveCodeDetailApi.as_view(), name="receive-code-detail"),
+    path(
+        "receive-codes/<int:code_id>/revoke/", receive_codes.ReceiveCodeRevokeApi.as_view(), name="receive-code-revoke"
+    ),
 ]

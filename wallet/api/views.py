@@ -1,4 +1,4 @@
-"""Wallet API: balance, statement, user-to-user transfers (docs/ARCHITECTURE.md §9)."""
+"""Wallet API: balance, statement, user-to-user transfers (docs/ARCHITECTURE.md §9, docs/WALLET.md)."""
 
 from django.contrib.auth import get_user_model
 from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
@@ -7,14 +7,16 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from wallet import errors, selectors, services
-from wallet.models import Account
+from wallet import errors, selectors
+from wallet.models import Account, PeerTransfer
 from wallet.rest.fields import MoneyField, SignedMoneyField
-from wallet.rest.idempotency import IDEMPOTENCY_KEY_PARAMETER, idempotent, request_idempotency_key
+from wallet.rest.idempotency import IDEMPOTENCY_KEY_PARAMETER, request_idempotency_key
 from wallet.rest.inputs import StrictCharField
 from wallet.rest.pagination import NewestFirstCursorPagination
-from wallet.rest.schema import IDEMPOTENT_REPLAYED, NOT_BLANK, api_schema
+from wallet.rest.schema import IDEMPOTENT_REPLAYED, NOT_BLANK, NamedChoiceField, api_schema
 from wallet.rest.users import request_user
+from wallet.transfers import selectors as transfer_selectors
+from wallet.transfers import services as transfer_services
 
 
 class WalletDetailApi(APIView):
@@ -37,6 +39,59 @@ class StatementPagination(NewestFirstCursorPagination):
     max_page_size = 200
 
 
+@extend_schema_serializer(component_name="Transfer")
+class PeerTransferSerializer(serializers.Serializer):
+    """A user-to-user transfer as its sender or recipient sees it (``context["user"]``)."""
+
+    @extend_schema_serializer(component_name="TransferLeg")
+    class EntrySerializer(serializers.Serializer):
+        account = serializers.CharField(source="account.code")
+        amount = SignedMoneyField()
+
+    id = serializers.IntegerField()
+    kind = serializers.SerializerMethodField(help_text="Always `p2p`.")
+    status = NamedChoiceField(
+        enum_name="TransferStatus",
+        choices=PeerTransfer.Status.choices,
+        help_text="`posted`: the money moved; `under_review`: held on the sender's wallet until staff decide; "
+        "`rejected`: released back to the sender.",
+    )
+    direction = serializers.SerializerMethodField(help_text="`sent` or `received`, from your side.")
+    counterparty = serializers.SerializerMethodField(help_text="The other user's username.")
+    to = serializers.CharField(source="recipient.username")
+    amount = SignedMoneyField()
+    memo = serializers.CharField(help_text="Empty when none was given.")
+    reference = serializers.SerializerMethodField(help_text="`p2p:<id>`, as on the ledger's rows.")
+    receive_code = serializers.IntegerField(
+        source="receive_code_id", allow_null=True, help_text="The receive code paid, if any."
+    )
+    status_reason = serializers.CharField(help_text="Why it was rejected; empty otherwise.")
+    created_at = serializers.DateTimeField()
+    reviewed_at = serializers.DateTimeField(allow_null=True)
+    entries = serializers.SerializerMethodField()
+
+    def get_kind(self, transfer: PeerTransfer) -> str:
+        return "p2p"
+
+    def get_direction(self, transfer: PeerTransfer) -> str:
+        return "sent" if transfer.sender_id == self.context["user"].pk else "received"
+
+    def get_counterparty(self, transfer: PeerTransfer) -> str:
+        other = transfer.recipient if transfer.sender_id == self.context["user"].pk else transfer.sender
+        return other.get_username()
+
+    def get_reference(self, transfer: PeerTransfer) -> str:
+        return f"p2p:{transfer.pk}"
+
+    @extend_schema_field(EntrySerializer(many=True))
+    def get_entries(self, transfer: PeerTransfer) -> list[dict]:
+        """Your legs on the ledger; none while it is under review or after a rejection."""
+        if transfer.ledger_transfer is None:
+            return []
+        own = [e for e in transfer.ledger_transfer.entries.all() if e.account.owner_id == self.context["user"].pk]
+        return list(self.EntrySerializer(own, many=True).data)
+
+
 class WalletEntriesApi(APIView):
     # APIView does not paginate by itself; get() uses it, and the schema reads it from here.
     pagination_class = StatementPagination
@@ -45,7 +100,15 @@ class WalletEntriesApi(APIView):
     class OutputSerializer(serializers.Serializer):
         id = serializers.IntegerField()
         transfer_id = serializers.IntegerField()
-        kind = serializers.CharField(source="transfer.kind", help_text="What moved the money: p2p, recharge, ...")
+        kind = serializers.CharField(
+            source="transfer.kind",
+            help_text="What moved the money, a stable code: p2p, recharge, withdrawal, order_payment, refund, ...",
+        )
+        counterparty = serializers.CharField(
+            allow_null=True,
+            help_text="The other side: the other user's username for p2p, else the system account "
+            "(`clearing:<channel>`, `fees`, `merchant:<name>`...).",
+        )
         memo = serializers.CharField(source="transfer.memo", help_text="Empty when none was given.")
         reference = serializers.CharField(source="transfer.reference", help_text="Empty when none.")
         amount = SignedMoneyField(help_text="Negative when money left the wallet.")
@@ -67,92 +130,91 @@ class WalletEntriesApi(APIView):
 class TransferSendApi(APIView):
     @extend_schema_serializer(component_name="TransferSendInput")
     class InputSerializer(serializers.Serializer):
-        to = StrictCharField(max_length=150, validators=[NOT_BLANK], help_text="The recipient's username.")
-        amount = MoneyField()
+        to = StrictCharField(
+            max_length=150,
+            required=False,
+            validators=[NOT_BLANK],
+            help_text="The recipient's username; or give `receive_code` instead.",
+        )
+        receive_code = StrictCharField(
+            max_length=512,
+            required=False,
+            validators=[NOT_BLANK],
+            help_text="The token of a receive code (from its QR): pays the code's owner.",
+        )
+        amount = MoneyField(required=False, help_text="Required, except for a receive code with a fixed amount.")
         memo = StrictCharField(max_length=255, required=False, allow_blank=True, default="")
 
-    @extend_schema_serializer(component_name="TransferSent")
-    class OutputSerializer(serializers.Serializer):
-        id = serializers.IntegerField(source="pk")
-        to = serializers.CharField()
-        amount = SignedMoneyField()
-        memo = serializers.CharField()
-        created_at = serializers.DateTimeField()
+        def validate(self, attrs: dict) -> dict:
+            if ("to" in attrs) == ("receive_code" in attrs):
+                raise serializers.ValidationError({"to": "Give either `to` or `receive_code`."})
+            if "to" in attrs and "amount" not in attrs:
+                raise serializers.ValidationError({"amount": "This field is required."})
+            return attrs
 
     @api_schema(
         request=InputSerializer,
-        responses={201: OutputSerializer},
+        responses={201: PeerTransferSerializer},
         errors=[
             errors.ValidationFailed,
             exceptions.PermissionDenied,
+            errors.Conflict,
             errors.IdempotencyConflict,
             exceptions.UnsupportedMediaType,
             errors.InsufficientFunds,
             errors.AccountFrozen,
+            errors.RiskRejected,
+            errors.LimitExceeded,
+            errors.NotAvailable,
         ],
         parameters=[IDEMPOTENCY_KEY_PARAMETER, IDEMPOTENT_REPLAYED],
-        summary="Send money to another user",
+        summary="Send money to another user, or pay a receive code",
         description=(
-            "An unknown recipient, or yourself, is a validation_error on `to`. Retrying with the same "
-            "Idempotency-Key and body returns the first response with `Idempotent-Replayed: true`."
+            "`status` is `posted` when the money moved, `under_review` when risk control holds it on your "
+            "wallet until staff decide. An unknown recipient, or yourself, is a validation_error on `to`; a "
+            "receive code that is not valid or has expired one on `receive_code` (`invalid`, `expired`, `own`), "
+            "an amount other than a fixed code's one on `amount` (`differs_from_code`); a revoked or already "
+            "paid single-use code is a 409 `conflict` (`receive_code`: `revoked`, `used`). Refusals by risk "
+            "control are 422 with `fields.risk_rule`; a frozen wallet is 422 `account_frozen` with `from` or "
+            "`to`. Retrying with the same Idempotency-Key and body returns the transfer again with "
+            "`Idempotent-Replayed: true`."
         ),
     )
     def post(self, request: Request) -> Response:
+        key = request_idempotency_key(request)
         data = _valid(self.InputSerializer, request)
-        recipient = get_user_model().objects.filter(username=data["to"]).first()
-        if recipient is None:
-            raise errors.ValidationFailed("No such recipient.", fields={"to": "not_found"})
-
-        def send() -> Response:
-            transfer = services.transfer_send(
-                sender=request_user(request),
-                recipient=recipient,
-                amount=data["amount"],
-                memo=data["memo"],
-                idempotency_key=request_idempotency_key(request),
-            )
-            body = {
-                "pk": transfer.pk,
-                "to": recipient.get_username(),
-                "amount": data["amount"],
-                "memo": transfer.memo,
-                "created_at": transfer.created_at,
-            }
-            return Response(self.OutputSerializer(body).data, status=status.HTTP_201_CREATED)
-
-        return idempotent(request, send)
+        recipient = None
+        if "to" in data:
+            recipient = get_user_model().objects.filter(username=data["to"]).first()
+            if recipient is None:
+                raise errors.ValidationFailed("No such recipient.", fields={"to": "not_found"})
+        sent = transfer_services.transfer_send(
+            sender=request_user(request),
+            recipient=recipient,
+            receive_code=data.get("receive_code", ""),
+            amount=data.get("amount"),
+            memo=data["memo"],
+            idempotency_key=key,
+        )
+        body = PeerTransferSerializer(sent.transfer, context={"user": request_user(request)}).data
+        response = Response(body, status=status.HTTP_201_CREATED)
+        if not sent.created:
+            response["Idempotent-Replayed"] = "true"
+        return response
 
 
 class TransferDetailApi(APIView):
-    @extend_schema_serializer(component_name="Transfer")
-    class OutputSerializer(serializers.Serializer):
-        @extend_schema_serializer(component_name="TransferLeg")
-        class EntrySerializer(serializers.Serializer):
-            account = serializers.CharField(source="account.code")
-            amount = SignedMoneyField()
-
-        id = serializers.IntegerField()
-        kind = serializers.CharField(help_text="What moved the money: p2p, recharge, ...")
-        memo = serializers.CharField(help_text="Empty when none was given.")
-        reference = serializers.CharField(help_text="Empty when none.")
-        created_at = serializers.DateTimeField()
-        entries = serializers.SerializerMethodField()
-
-        @extend_schema_field(EntrySerializer(many=True))
-        def get_entries(self, transfer) -> list[dict]:
-            own = [e for e in transfer.entries.all() if e.account.owner_id == self.context["user"].pk]
-            return list(self.EntrySerializer(own, many=True).data)
-
     @api_schema(
-        responses={200: OutputSerializer},
+        responses={200: PeerTransferSerializer},
         errors=[errors.NotFound],
-        summary="A transfer you took part in (your legs only)",
+        summary="A transfer you sent, or received once posted (your legs only)",
     )
     def get(self, request: Request, transfer_id: int) -> Response:
-        transfer = selectors.transfer_for_user(user=request_user(request), transfer_id=transfer_id)
+        user = request_user(request)
+        transfer = transfer_selectors.peer_transfer_for_user(user=user, transfer_id=transfer_id)
         if transfer is None:
             raise errors.NotFound("No such transfer.")
-        return Response(self.OutputSerializer(transfer, context={"user": request_user(request)}).data)
+        return Response(PeerTransferSerializer(transfer, context={"user": user}).data)
 
 
 def _valid(serializer_class: type[serializers.Serializer], request: Request) -> dict:

@@ -9,7 +9,7 @@ from rest_framework.test import APIClient
 
 from wallet import services
 from wallet.audit import ledger_audit
-from wallet.models import IdempotencyRecord, Transfer
+from wallet.models import IdempotencyRecord, PeerTransfer, Transfer
 
 pytestmark = pytest.mark.django_db
 
@@ -241,7 +241,7 @@ def test_concurrent_requests_with_one_key_move_money_once(alice, bob, funded_acc
 
     assert statuses == [201] * 8
     assert Transfer.objects.filter(kind="p2p").count() == 1
-    assert IdempotencyRecord.objects.filter(key="race").count() == 1
+    assert PeerTransfer.objects.filter(idempotency_key="race").count() == 1
     assert token_client.get("/api/v1/wallet/").json()["balance"] == "91.00"
     assert ledger_audit() == []
 

@@ -1,5 +1,5 @@
-"""QR codes of WeChat native payments (``code_url``), drawn by segno: the API returns them as
-data URIs (SVG and PNG) and the admin shows them."""
+"""QR codes drawn by segno, as data URIs (SVG and PNG): WeChat native payments' ``code_url``
+(payments.orders' API and admin) and users' receive codes (wallet.transfers)."""
 
 from functools import lru_cache
 

@@ -1,0 +1,1 @@
+"""User-to-user transfers and receive codes (docs/WALLET.md)."""
