@@ -220,3 +220,7 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id}:{self.key}"
+
+
+# Django loads an app's models from its models module: the campaigns' are gathered here.
+from wallet.campaigns.models import Campaign, Reward  # noqa: E402, F401
