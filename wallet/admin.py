@@ -177,3 +177,7 @@ class HoldAdmin(LedgerAdmin):
     list_select_related = ("account", "capture_transfer")
     date_hierarchy = "created_at"
     ordering = ("-created_at", "-id")
+
+
+# Django's admin autodiscovery imports an app's admin module: the campaigns' are registered here.
+from wallet.campaigns import admin as campaigns_admin  # noqa: E402, F401
