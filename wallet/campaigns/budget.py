@@ -31,6 +31,13 @@ redis.call('INCRBY', KEYS[1], ARGV[1])
 return 1
 """
 
+# A counter lost meanwhile (evicted, Redis restarted) stays lost: the rebuild counts from the
+# database, and a DECRBY on a missing key would create it below the truth.
+_GIVE_BACK = """
+if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('DECRBY', KEYS[1], ARGV[1]) end
+return 1
+"""
+
 
 class CounterMissing(Exception):
     """The campaign has no counter in Redis: rebuild it from the database, then retry."""
@@ -38,7 +45,7 @@ class CounterMissing(Exception):
 
 def reservation_take(*, campaign_id: int, amount: Decimal, budget: Decimal) -> bool:
     """Add ``amount`` to the campaign's accepted sum if it stays within ``budget``; whether it did."""
-    outcome = _reserve_script()(keys=[_key(campaign_id)], args=[_cents(amount), _cents(budget)])
+    outcome = _script(_RESERVE)(keys=[_key(campaign_id)], args=[_cents(amount), _cents(budget)])
     if outcome == -1:
         raise CounterMissing(campaign_id)
     return outcome == 1
@@ -46,12 +53,17 @@ def reservation_take(*, campaign_id: int, amount: Decimal, budget: Decimal) -> b
 
 def reservation_give_back(*, campaign_id: int, amount: Decimal) -> None:
     """Undo a reservation the accept did not keep (called under the shared lock only)."""
-    get_redis_connection("default").decrby(_key(campaign_id), _cents(amount))
+    _script(_GIVE_BACK)(keys=[_key(campaign_id)], args=[_cents(amount)])
 
 
 def counter_set(*, campaign_id: int, total: Decimal) -> None:
     """Set the counter to the database's sum (called under the exclusive lock only)."""
     get_redis_connection("default").set(_key(campaign_id), _cents(total))
+
+
+def counter_delete(*, campaign_id: int) -> None:
+    """Forget the counter (as a Redis restart would): the next accept rebuilds it."""
+    get_redis_connection("default").delete(_key(campaign_id))
 
 
 def counter_read(*, campaign_id: int) -> Decimal | None:
@@ -68,6 +80,6 @@ def _key(campaign_id: int) -> str:
     return cache.make_key(f"campaigns:accepted:{campaign_id}")
 
 
-@lru_cache(maxsize=1)
-def _reserve_script() -> Script:
-    return get_redis_connection("default").register_script(_RESERVE)
+@lru_cache(maxsize=2)
+def _script(source: str) -> Script:
+    return get_redis_connection("default").register_script(source)
