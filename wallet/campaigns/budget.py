@@ -69,7 +69,7 @@ def counter_delete(*, campaign_id: int) -> None:
 def counter_read(*, campaign_id: int) -> Decimal | None:
     """The accepted sum the counter holds, or None when it is missing (for the admin)."""
     value = get_redis_connection("default").get(_key(campaign_id))
-    return None if value is None else Decimal(int(value)) / 100
+    return None if value is None else Decimal(int(value)).scaleb(-2)
 
 
 def _cents(amount: Decimal) -> int:

@@ -71,7 +71,9 @@ class Settlement:
 # Campaigns -----------------------------------------------------------------------------------
 
 
-@transaction.atomic(durable=True)
+# Opening and changing a campaign move no money and run inside the admin's own transaction
+# (its add and change views are atomic), so they are not durable.
+@transaction.atomic
 def campaign_create(
     *, name: str, title: str, budget_amount: Decimal, starts_at: datetime, ends_at: datetime, actor: User
 ) -> Campaign:
@@ -84,7 +86,7 @@ def campaign_create(
     )
 
 
-@transaction.atomic(durable=True)
+@transaction.atomic
 def campaign_change(
     *, campaign: Campaign, title: str, budget_amount: Decimal, starts_at: datetime, ends_at: datetime, actor: User
 ) -> Campaign:
