@@ -7,13 +7,14 @@ scripts one at a time, so two accepts can never both take the last yuan.
 
 The database is the truth and the counter is rebuilt from it when missing (Redis restarted,
 key evicted). A rebuild and the accepts in flight are kept apart by a PostgreSQL advisory lock
-(wallet.campaigns.locks): each accept holds it shared from before its reservation until its
-commit or rollback, and gives a reservation back inside that time if it does not keep it; a
-rebuild holds it exclusive while it sums the rewards and sets the counter. So a rebuild counts
-every accept that committed and none that is half done, and no accept is lost from the count.
+(wallet.campaigns.locks): each accept holds it shared from before it inserts its reward until
+its commit or rollback, and reserves as its last step before commit; a rebuild holds it
+exclusive while it sums the rewards and sets the counter. So a rebuild counts every accept that
+committed and none that is half done, and no accept is lost from the count.
 
-Should an accept die between its reservation and its rollback (a killed process), the counter
-stays too high: that can only refuse rewards, never overspend, and the hourly recount fixes it.
+Should an accept's commit fail after its reservation (a killed process, a lost connection), the
+counter stays too high: that can only refuse rewards, never overspend, and the hourly recount
+fixes it.
 """
 
 from decimal import Decimal
@@ -31,13 +32,6 @@ redis.call('INCRBY', KEYS[1], ARGV[1])
 return 1
 """
 
-# A counter lost meanwhile (evicted, Redis restarted) stays lost: the rebuild counts from the
-# database, and a DECRBY on a missing key would create it below the truth.
-_GIVE_BACK = """
-if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('DECRBY', KEYS[1], ARGV[1]) end
-return 1
-"""
-
 
 class CounterMissing(Exception):
     """The campaign has no counter in Redis: rebuild it from the database, then retry."""
@@ -49,11 +43,6 @@ def reservation_take(*, campaign_id: int, amount: Decimal, budget: Decimal) -> b
     if outcome == -1:
         raise CounterMissing(campaign_id)
     return outcome == 1
-
-
-def reservation_give_back(*, campaign_id: int, amount: Decimal) -> None:
-    """Undo a reservation the accept did not keep (called under the shared lock only)."""
-    _script(_GIVE_BACK)(keys=[_key(campaign_id)], args=[_cents(amount)])
 
 
 def counter_set(*, campaign_id: int, total: Decimal) -> None:

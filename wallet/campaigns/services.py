@@ -171,9 +171,10 @@ def reward_accept(*, campaign_name: str, user: User, amount: Decimal, token: str
         )
     if not is_positive_cents(amount):
         raise errors.ValidationFailed("The amount must be a positive amount in cents.", fields={"amount": "invalid"})
-    campaign = Campaign.objects.filter(name=campaign_name).first()
-    if campaign is None:
-        raise errors.ValidationFailed("No such campaign.", fields={"campaign": "not_found"})
+    try:
+        campaign = Campaign.objects.get(name=campaign_name)
+    except Campaign.DoesNotExist:
+        raise errors.ValidationFailed("No such campaign.", fields={"campaign": "not_found"}) from None
     replay = _reward_replay(token=token, campaign=campaign, user=user, amount=amount)
     if replay is not None:
         return replay
@@ -200,22 +201,21 @@ def reward_accept(*, campaign_name: str, user: User, amount: Decimal, token: str
 
 @transaction.atomic(durable=True)
 def _accept_once(*, campaign: Campaign, user: User, amount: Decimal, token: str) -> Reward | None:
-    """Reserve, then insert; the reward, or None if the token was taken meanwhile. The shared
-    budget lock is held from before the reservation to the end, and a reservation not kept is
-    given back before the lock goes (wallet.campaigns.budget)."""
+    """Insert, then reserve; the reward, or None if the token was taken meanwhile.
+
+    The insert comes first: a concurrent request with the same token waits on the token's
+    unique index and then replays, without reserving anything. The reservation is the last step
+    before commit, under the shared budget lock (wallet.campaigns.budget); a refusal rolls the
+    insert back.
+    """
     locks.budget_share_lock(campaign.pk)
+    reward = _reward_insert(campaign=campaign, user=user, amount=amount, token=token)
+    if reward is None:
+        return None
     if not budget.reservation_take(campaign_id=campaign.pk, amount=amount, budget=campaign.budget):
         raise errors.BudgetExhausted(
             f"Campaign {campaign.name} cannot pay {amount} more.", fields={"amount": "budget_exhausted"}
         )
-    try:
-        reward = _reward_insert(campaign=campaign, user=user, amount=amount, token=token)
-        if reward is None:
-            budget.reservation_give_back(campaign_id=campaign.pk, amount=amount)
-            return None
-    except BaseException:
-        budget.reservation_give_back(campaign_id=campaign.pk, amount=amount)
-        raise
     transaction.on_commit(rewards_credit_enqueue, robust=True)
     return reward
 
@@ -247,8 +247,11 @@ def _reward_insert(*, campaign: Campaign, user: User, amount: Decimal, token: st
 
 
 def _reward_replay(*, token: str, campaign: Campaign, user: User, amount: Decimal) -> Acceptance | None:
-    previous = Reward.objects.filter(token=token).select_related("campaign", "user").first()
-    if previous is None:
+    # get(), not first(): first() orders by id, and the planner may then walk the primary key
+    # instead of the token's unique index.
+    try:
+        previous = Reward.objects.select_related("campaign", "user").get(token=token)
+    except Reward.DoesNotExist:
         return None
     if previous.campaign_id != campaign.pk or previous.user_id != user.pk or previous.amount != amount:
         raise errors.IdempotencyConflict(
@@ -320,9 +323,14 @@ def _credit(rewards: Sequence[Reward]) -> Credited:
     for reward in rewards:
         by_campaign[reward.campaign_id] += reward.amount
         by_user[reward.user_id] += reward.amount
-    campaigns = {c.pk: c for c in Campaign.objects.filter(pk__in=by_campaign).only("pk", "title", "account_id")}
+    campaigns = {
+        pk: (title, account_id)
+        for pk, title, account_id in Campaign.objects.filter(pk__in=by_campaign).values_list(
+            "pk", "title", "account_id"
+        )
+    }
     wallets = _user_wallets(list(by_user))
-    legs = [ledger.Leg(campaigns[pk].account_id, -total) for pk, total in by_campaign.items()]
+    legs = [ledger.Leg(campaigns[pk][1], -total) for pk, total in by_campaign.items()]
     legs += [ledger.Leg(wallets[user_id], total) for user_id, total in by_user.items()]
     ids = sorted(reward.pk for reward in rewards)
     # A committed batch's rewards are credited and never claimed again, so its first reward
@@ -331,7 +339,7 @@ def _credit(rewards: Sequence[Reward]) -> Credited:
         idempotency_key=f"campaign-rewards:{ids[0]}",
         kind=TRANSFER_KIND,
         legs=legs,
-        memo=", ".join(sorted(campaigns[pk].title for pk in by_campaign))[:255],
+        memo=", ".join(sorted(campaigns[pk][0] for pk in by_campaign))[:255],
         reference=f"rewards:{ids[0]}-{ids[-1]}",
     )
     Reward.objects.filter(pk__in=ids).update(

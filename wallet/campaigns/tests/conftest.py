@@ -4,9 +4,10 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.conf import settings
 from django.contrib.auth.models import Group
-from django.core.cache import cache
 from django.utils import timezone
+from django_redis import get_redis_connection
 
 from wallet.campaigns import services
 
@@ -14,14 +15,20 @@ from wallet.campaigns import services
 @pytest.fixture(autouse=True)
 def budget_counters_cleared():
     """The test database is new on every run, its campaign ids start again: so must the counters."""
-    cache.delete_pattern("campaigns:*")
+    _counters_delete()
     yield
-    cache.delete_pattern("campaigns:*")
+    _counters_delete()
+
+
+def _counters_delete() -> None:
+    redis = get_redis_connection("default")
+    for key in redis.scan_iter(match=f"{settings.CACHES['default']['KEY_PREFIX']}:*campaigns:*"):
+        redis.delete(key)
 
 
 @pytest.fixture
 def make_campaign(make_user):
-    staff = []
+    staff: list = []
 
     def make(name: str = "spring", budget: str = "1000.00", **terms):
         if not staff:

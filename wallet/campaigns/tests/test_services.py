@@ -211,8 +211,8 @@ def test_batches_take_the_oldest_rewards_first_and_the_task_goes_on_until_none_i
 
     assert (first.count, rest.count) == (3, 4)
     first_ids = set(Reward.objects.order_by("pk").values_list("pk", flat=True)[:3])
-    first_transfer = Reward.objects.get(pk=min(first_ids)).transfer_id
-    assert set(Reward.objects.filter(transfer_id=first_transfer).values_list("pk", flat=True)) == first_ids
+    first_transfer = Reward.objects.get(pk=min(first_ids)).transfer
+    assert set(Reward.objects.filter(transfer=first_transfer).values_list("pk", flat=True)) == first_ids
     assert wallet_balance(alice) + wallet_balance(bob) == D("7.00")
 
 
