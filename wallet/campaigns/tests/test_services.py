@@ -6,6 +6,7 @@ from decimal import Decimal
 import pytest
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
+from django_fsm_log.models import StateLog
 
 from wallet import errors
 from wallet.audit import ledger_audit
@@ -129,6 +130,8 @@ def test_a_paused_campaign_resumed_accepts_again_and_an_ended_one_cannot_resume(
 
     with pytest.raises(errors.Conflict):
         services.campaign_resume(campaign=campaign, actor=alice)
+    logged = StateLog.objects.for_(campaign).order_by("pk").values_list("transition", "state", "by")
+    assert list(logged) == [("pause", "paused", alice.pk), ("resume", "active", alice.pk), ("end", "ended", alice.pk)]
 
 
 @pytest.mark.parametrize(
