@@ -11,12 +11,12 @@ and runs ANALYZE, then, with the same number of worker threads (each its own con
 - ``accept``: ``reward_accept`` (what ``POST /api/v1/campaign/rewards/`` runs after
   authentication: the budget reservation in Redis and the pending row);
 - ``credit, batch of N``: pending rewards credited by ``rewards_credit_pending`` at batch
-  sizes 500 (one transfer per batch) and 1 (one transfer per reward).
+  sizes 500 (one transfer per batch) and 1 (one transfer per reward), for twice ``--seconds``.
 
 ``hot`` and ``ordinary`` alternate for ``--rounds`` rounds, so load from elsewhere hits both
 alike. Ends with the ledger invariants on the bench database.
 
-    .venv/bin/python bench/campaign.py [--seconds 5] [--rounds 2] [--threads 8] [--seed-transfers 100000]
+    .venv/bin/python bench/campaign.py [--seconds 4] [--rounds 2] [--threads 8] [--seed-transfers 100000]
 """
 
 import argparse
@@ -132,7 +132,7 @@ def credit_batches(batch_size: int):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seconds", type=float, default=5.0, help="how long each measurement runs (default 5)")
+    parser.add_argument("--seconds", type=float, default=4.0, help="how long each measurement runs (default 4)")
     parser.add_argument("--rounds", type=int, default=2, help="hot / ordinary rounds, interleaved (default 2)")
     parser.add_argument("--threads", type=int, default=8, help="worker threads, each its own connection (default 8)")
     parser.add_argument("--seed-transfers", type=int, default=100_000, help="history before measuring (default 100k)")
