@@ -1,8 +1,8 @@
 """Every write of campaigns: the campaigns themselves, accepting rewards, crediting them in
 batches, and a user's settle (docs/WALLET.md, "Campaign income").
 
-Accepting is cheap and never locks a row: it reserves the amount on the campaign's budget
-counter (wallet.campaigns.budget) and inserts the reward ``pending``. Crediting claims pending
+Accepting is cheap and never locks a row: it inserts the reward ``pending`` and reserves its
+amount on the campaign's budget counter (wallet.campaigns.budget). Crediting claims pending
 rewards in id order with SKIP LOCKED and pays them with one balanced transfer per batch (the
 campaign's hot account is never locked; each user gets one leg with the sum of their rewards),
 marking them credited in the same transaction. A user's settle does the same for their own
