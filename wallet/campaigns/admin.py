@@ -49,6 +49,9 @@ class CampaignAdmin(admin.ModelAdmin):
     actions = ["pause_selected", "resume_selected", "end_selected", "recount_selected"]
     spending_fields = ("status", "account", "paid_out", "pending", "remaining", "progress", "counter")
 
+    def get_queryset(self, request):
+        return selectors.campaigns_with_spending()
+
     def get_fields(self, request, obj=None):
         editable = ("title", "budget", "starts_at", "ends_at")
         return ("name", *editable) if obj is None else ("name", *editable, *self.spending_fields)

@@ -2,12 +2,16 @@
 
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
-from django.db.models import Q, QuerySet, Sum
+from django.db.models import DecimalField, OuterRef, Q, QuerySet, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
 
 from wallet.campaigns.models import Campaign, Reward
 from wallet.models import Entry
 from wallet.money import ZERO
+
+ZERO_MONEY = Value(ZERO, output_field=DecimalField(max_digits=18, decimal_places=2))
 
 
 @dataclass(frozen=True)
@@ -34,9 +38,30 @@ class Spending:
 
 
 def campaign_spending(*, campaign: Campaign) -> Spending:
-    debits = Entry.objects.filter(account_id=campaign.account_id, amount__lt=0).aggregate(total=Sum("amount"))
-    pending = campaign.rewards.filter(status=Reward.Status.PENDING).aggregate(total=Sum("amount"))
-    return Spending(budget=campaign.budget, paid_out=-(debits["total"] or ZERO), pending=pending["total"] or ZERO)
+    """From the annotations of ``campaigns_with_spending`` when the campaign came from there."""
+    row: Any = campaign if hasattr(campaign, "paid_out_total") else campaigns_with_spending().get(pk=campaign.pk)
+    return Spending(budget=row.budget, paid_out=row.paid_out_total, pending=row.pending_total)
+
+
+def campaigns_with_spending() -> QuerySet[Campaign]:
+    """Campaigns annotated with ``paid_out_total`` (the debits of their account, from the ledger)
+    and ``pending_total`` (rewards accepted, not yet credited): one query for a page of them."""
+    debits = (
+        Entry.objects.filter(account_id=OuterRef("account_id"), amount__lt=0)
+        .values("account_id")
+        .annotate(total=Sum("amount"))
+        .values("total")
+    )
+    pending = (
+        Reward.objects.filter(campaign_id=OuterRef("pk"), status=Reward.Status.PENDING)
+        .values("campaign_id")
+        .annotate(total=Sum("amount"))
+        .values("total")
+    )
+    return Campaign.objects.annotate(
+        paid_out_total=-Coalesce(Subquery(debits), ZERO_MONEY),
+        pending_total=Coalesce(Subquery(pending), ZERO_MONEY),
+    )
 
 
 def campaign_accepted_total(*, campaign_id: int) -> Decimal:

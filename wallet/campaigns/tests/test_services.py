@@ -5,10 +5,12 @@ from decimal import Decimal
 
 import pytest
 from django.db import IntegrityError, connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django_fsm_log.models import StateLog
 
 from wallet import errors
+from wallet import services as ledger
 from wallet.audit import ledger_audit
 from wallet.campaigns import budget, selectors, services, tasks
 from wallet.campaigns.models import Reward
@@ -327,3 +329,34 @@ def test_a_reward_cannot_be_credited_without_its_transfer(make_campaign, alice):
 
     with pytest.raises(IntegrityError), transaction.atomic():
         Reward.objects.update(status=Reward.Status.CREDITED)
+
+
+def test_an_accept_costs_a_fixed_number_of_queries(make_campaign, alice, django_assert_num_queries):
+    # Given a campaign with rewards accepted already (its counter in Redis)
+    campaign = make_campaign()
+    for number in range(5):
+        accept(campaign, alice, "1.00", f"t{number}")
+
+    # Then one more is: the campaign, the token's replay, the shared budget lock, the insert, plus
+    # the savepoints of its transaction inside the test's
+    with django_assert_num_queries(6):
+        accept(campaign, alice, "1.00", "last")
+
+
+def test_a_batch_of_many_rewards_costs_the_queries_of_a_batch_of_one(
+    make_campaign, make_user, django_assert_num_queries
+):
+    # Given 30 users with wallets, one pending reward credited alone, then 60 more for them
+    campaign = make_campaign()
+    users = [make_user() for _ in range(30)]
+    for user in users:
+        ledger.account_for_user(user=user)
+    accept(campaign, users[0], "1.00", "alone")
+    with CaptureQueriesContext(connection) as one:
+        services.rewards_credit_batch()
+    for number in range(60):
+        accept(campaign, users[number % 30], "1.00", f"t{number}")
+
+    # When they are credited in one batch, then it takes as many queries as the one did
+    with django_assert_num_queries(len(one.captured_queries)):
+        assert services.rewards_credit_batch().count == 60
