@@ -4,7 +4,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from django.db import IntegrityError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django_fsm_log.models import StateLog
@@ -305,22 +305,30 @@ def test_the_spending_of_a_campaign_is_what_its_account_paid_out_and_what_is_pen
     )
 
 
-def test_the_database_keeps_a_credited_reward_final_and_every_reward_undeletable(make_campaign, alice):
+def test_the_database_keeps_a_credited_reward_final_the_terms_fixed_and_every_reward(make_campaign, alice):
+    # Given a credited reward and a pending one
     campaign = make_campaign()
-    accept(campaign, alice, "1.00", "t1")
+    accept(campaign, alice, "1.00", "credited")
     services.rewards_credit_pending()
+    accept(campaign, alice, "2.00", "pending")
 
+    # Then the database refuses to undo the credit, to change the terms, or to delete either
     for statement in (
-        "UPDATE wallet_reward SET status = 'pending', transfer_id = NULL, credited_at = NULL",
-        "DELETE FROM wallet_reward",
-        "UPDATE wallet_reward SET amount = 2",
+        "UPDATE wallet_reward SET status = 'pending', transfer_id = NULL, credited_at = NULL WHERE token = 'credited'",
+        "UPDATE wallet_reward SET amount = 20 WHERE token = 'pending'",
+        "UPDATE wallet_reward SET user_id = user_id + 1 WHERE token = 'pending'",
+        "DELETE FROM wallet_reward WHERE token = 'pending'",
     ):
         with (
-            pytest.raises(Exception, match="(?i)protect|read.only|cannot"),
+            pytest.raises(DatabaseError, match="pgtrigger: Cannot (update|delete) rows"),
             transaction.atomic(),
             connection.cursor() as cursor,
         ):
             cursor.execute(statement)
+    assert sorted(Reward.objects.values_list("token", "amount", "status")) == [
+        ("credited", D("1.00"), "credited"),
+        ("pending", D("2.00"), "pending"),
+    ]
 
 
 def test_a_reward_cannot_be_credited_without_its_transfer(make_campaign, alice):
