@@ -14,6 +14,7 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 app.autodiscover_tasks(["payments.withdrawals", "payments.orders", "payments.notifications"])
 app.autodiscover_tasks(["payments.webhooks"])
+app.autodiscover_tasks(["wallet.campaigns"])
 
 
 @signals.import_modules.connect

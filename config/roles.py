@@ -41,6 +41,9 @@ RECONCILIATION_VIEW = {
 }
 # Work the discrepancy desk: take, re-query, propose, ignore; upload a bill; re-run a failed run.
 RECONCILIATION_WORK = {"reconciliation.work_discrepancy", "reconciliation.add_billfile", "reconciliation.rerun_run"}
+# Campaigns (docs/WALLET.md, "Campaign income"): their budgets and rewards.
+CAMPAIGNS_VIEW = {"wallet.view_campaign", "wallet.view_reward"}
+CAMPAIGNS_KEEP = {"wallet.add_campaign", "wallet.change_campaign"}
 SCHEDULE_MODELS = ("periodictask", "crontabschedule", "intervalschedule", "clockedschedule", "solarschedule")
 SCHEDULES_VIEW = {f"django_celery_beat.view_{model}" for model in SCHEDULE_MODELS}
 SCHEDULES_KEEP = {f"django_celery_beat.{action}_{model}" for model in SCHEDULE_MODELS for action in ("add", "change")}
@@ -71,6 +74,7 @@ ROLES: dict[str, frozenset[str]] = {
     ),
     "auditor": frozenset(
         LEDGER_VIEW
+        | CAMPAIGNS_VIEW
         | RISK_VIEW
         | PAYMENTS_VIEW
         | RECONCILIATION_VIEW
@@ -117,6 +121,11 @@ ROLES: dict[str, frozenset[str]] = {
             "payments.resend_webhookevent",
         }
     ),
+    # Opens, changes, pauses and ends campaigns; sees what each paid out against its budget.
+    "campaign_manager": frozenset(LEDGER_VIEW | CAMPAIGNS_VIEW | CAMPAIGNS_KEEP),
+    # Not staff: the service accounts of the platform's business systems (red packet rain,
+    # card collecting...) that pay users rewards through POST /api/v1/campaign/rewards/.
+    "reward_service": frozenset({"wallet.credit_reward"}),
 }
 
 

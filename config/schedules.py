@@ -51,6 +51,8 @@ SCHEDULES: tuple[Schedule, ...] = (
         "reconciliation.internal_nightly",
         Daily(hour=2, minute=30),
     ),
+    Schedule("Campaigns: credit pending rewards", "wallet.campaign_rewards_sweep", Every(1, IntervalSchedule.MINUTES)),
+    Schedule("Campaigns: recount budget counters", "wallet.campaign_budgets_recount", Every(1, IntervalSchedule.HOURS)),
 )
 PROTECTED_TASKS = frozenset(schedule.task for schedule in SCHEDULES)
 

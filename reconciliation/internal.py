@@ -198,9 +198,10 @@ found AS (
 """  # noqa: S608 - fixed fragments; the values are parameters
 
 # Each user wallet's entries by category (the transfer's kind; p2p split by direction) against
-# what explains them: the user's orders, and for p2p the posted user-to-user transfers
-# (``wallet_peertransfer``, docs/WALLET.md). A category no order explains (a kind not listed here) is
-# expected to be zero. Then the categories must sum to the balance.
+# what explains them: the user's orders, the campaign rewards credited to them, and for p2p the
+# posted user-to-user transfers (``wallet_peertransfer``, docs/WALLET.md). A category no order
+# explains (a kind not listed here) is expected to be zero. Then the categories must sum to the
+# balance.
 WALLET_BALANCE = """
 WITH wallets AS (
     SELECT a.id, a.code, a.owner_id AS user_id, a.currency, a.balance FROM wallet_account a WHERE a.kind = 'user'
@@ -235,6 +236,10 @@ explained AS (
     SELECT user_id, currency, 'withdrawal', -amount FROM payments_withdrawal WHERE status IN ('success', 'refunded')
     UNION ALL
     SELECT user_id, currency, 'withdrawal_reversal', amount FROM payments_withdrawal WHERE status = 'refunded'
+    UNION ALL
+    SELECT r.user_id, a.currency, 'campaign_reward', r.amount
+      FROM wallet_reward r JOIN wallet_campaign c ON c.id = r.campaign_id JOIN wallet_account a ON a.id = c.account_id
+     WHERE r.status = 'credited'
     UNION ALL
     SELECT sender, currency, 'p2p_out', -amount FROM p2p
     UNION ALL

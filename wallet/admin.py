@@ -180,4 +180,6 @@ class HoldAdmin(LedgerAdmin):
 
 
 # User-to-user transfers and receive codes register their own admin (docs/WALLET.md).
+# Django's admin autodiscovery imports an app's admin module: the campaigns' are registered here.
+from wallet.campaigns import admin as campaigns_admin  # noqa: E402, F401
 from wallet.transfers import admin as transfers_admin  # noqa: E402, F401

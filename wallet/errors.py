@@ -94,3 +94,15 @@ class ChannelUnavailable(ApplicationError):
     code = "channel_unavailable"
     status = 503
     default_message = "The payment channel did not answer; try again later."
+
+
+class BudgetExhausted(ApplicationError):
+    code = "budget_exhausted"
+    status = 422
+    default_message = "The campaign's budget cannot pay this reward."
+
+
+class CampaignNotActive(ApplicationError):
+    code = "campaign_not_active"
+    status = 422
+    default_message = "The campaign does not accept rewards now."

@@ -371,3 +371,7 @@ class PeerTransfer(ConcurrentTransitionMixin, models.Model):
     def reject(self, *, by=None, description: str = "") -> None:
         self.status_reason = description
         self.reviewed_at = timezone.now()
+
+
+# Django loads an app's models from its models module: the campaigns' are gathered here.
+from wallet.campaigns.models import Campaign, Reward  # noqa: E402, F401

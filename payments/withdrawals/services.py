@@ -37,6 +37,7 @@ from risk.models import RiskEvaluation
 from risk.rules import WithdrawalFacts, period_starts
 from wallet import errors
 from wallet import services as ledger
+from wallet.campaigns import services as campaign_services
 from wallet.idempotency import idempotency_key_normalise, idempotent_replay
 from wallet.money import ZERO, is_positive_cents
 
@@ -145,6 +146,9 @@ def withdrawal_submit(
     if amount - fee <= ZERO:
         raise errors.ValidationFailed(f"The amount must be more than the fee of {fee}.", fields={"amount": "below_fee"})
 
+    # Every campaign reward accepted for the user is theirs to withdraw: credit them first, in
+    # a transaction of their own, so a settle that fails leaves no half-made order (docs/WALLET.md).
+    campaign_services.rewards_credit_for_user(user=user)
     refused: RiskEvaluation | None = None
     with transaction.atomic(durable=True):
         locks.user_withdrawals_lock(user.pk)

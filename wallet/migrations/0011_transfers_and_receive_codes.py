@@ -39,7 +39,7 @@ def backfill(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("wallet", "0008_expense_accounts"),
+        ("wallet", "0010_campaigns"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -25,11 +25,13 @@ GRANTED_BY_0004 = {
     "auditor": LEDGER_VIEW | {"wallet.export_transfer", "wallet.export_entry"},
     "operations": {"wallet.view_account"} | SCHEDULES,
 }
-# After migrate (config.roles): the schedules are the finance supervisors'; operations look.
+# After migrate (config.roles): the schedules are the finance supervisors'; operations look;
+# auditors also see campaigns and their rewards.
 EXPECTED = {
     **GRANTED_BY_0004,
     "finance_supervisor": LEDGER_VIEW | SCHEDULES,
     "operations": {"wallet.view_account"} | SCHEDULES_VIEW,
+    "auditor": GRANTED_BY_0004["auditor"] | {"wallet.view_campaign", "wallet.view_reward"},
 }
 
 pytestmark = pytest.mark.django_db
