@@ -13,6 +13,7 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 # Each app's tasks module, and those of the capabilities of payments, beside their services.
 app.autodiscover_tasks()
 app.autodiscover_tasks(["payments.withdrawals", "payments.orders", "payments.notifications"])
+app.autodiscover_tasks(["wallet.redpackets"])
 
 
 @signals.import_modules.connect

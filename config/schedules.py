@@ -50,6 +50,14 @@ SCHEDULES: tuple[Schedule, ...] = (
         "reconciliation.internal_nightly",
         Daily(hour=2, minute=30),
     ),
+    Schedule(
+        "Red packets: refund expired, finish grabbed", "wallet.redpackets_settle", Every(10, IntervalSchedule.MINUTES)
+    ),
+    Schedule(
+        "Red packets: post grabs without a posting",
+        "wallet.redpackets_complete_grabs",
+        Every(30, IntervalSchedule.MINUTES),
+    ),
 )
 PROTECTED_TASKS = frozenset(schedule.task for schedule in SCHEDULES)
 

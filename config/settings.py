@@ -187,6 +187,8 @@ THROTTLE_RATES = {
     "withdrawal_submit": env("WITHDRAWAL_SUBMIT_RATE", default="10/minute"),
     "payment_create": env("PAYMENT_CREATE_RATE", default="30/minute"),
     "refund_request": env("REFUND_REQUEST_RATE", default="30/minute"),
+    "red_packet_send": env("RED_PACKET_SEND_RATE", default="30/minute"),
+    "red_packet_grab": env("RED_PACKET_GRAB_RATE", default="60/minute"),
 }
 
 # Largest amount the API accepts in one request, in yuan.
@@ -216,3 +218,7 @@ RECONCILIATION_RETRY_SECONDS = env.int("RECONCILIATION_RETRY_SECONDS", default=9
 RECONCILIATION_RETRY_MAX_SECONDS = env.int("RECONCILIATION_RETRY_MAX_SECONDS", default=3600)
 # PostgreSQL memory for sorts and hashes inside a run's transaction only (SET LOCAL work_mem).
 RECONCILIATION_WORK_MEM = env("RECONCILIATION_WORK_MEM", default="64MB")
+
+# Red packets (docs/WALLET.md): shares per packet and the largest packet, in yuan.
+RED_PACKET_MAX_COUNT = env.int("RED_PACKET_MAX_COUNT", default=100)
+RED_PACKET_MAX_AMOUNT = env("RED_PACKET_MAX_AMOUNT", default="200.00")

@@ -94,3 +94,15 @@ class ChannelUnavailable(ApplicationError):
     code = "channel_unavailable"
     status = 503
     default_message = "The payment channel did not answer; try again later."
+
+
+class RedPacketEmpty(ApplicationError):
+    code = "red_packet_empty"
+    status = 422
+    default_message = "Every share of this red packet has been grabbed."
+
+
+class RedPacketExpired(ApplicationError):
+    code = "red_packet_expired"
+    status = 422
+    default_message = "This red packet has expired; its remainder went back to the sender."

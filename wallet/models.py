@@ -220,3 +220,15 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id}:{self.key}"
+
+
+# Django loads the wallet app's models from this module: the capabilities built on the ledger
+# keep theirs in their own package (docs/ARCHITECTURE.md §2). Imported last, because they refer
+# to the ledger's tables above.
+from wallet.redpackets.models import (  # noqa: E402, F401
+    ChatGroup,
+    ChatGroupMember,
+    RedPacket,
+    RedPacketShare,
+    RedPacketTransition,
+)
