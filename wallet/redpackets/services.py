@@ -187,8 +187,7 @@ def redpacket_grab(*, packet: RedPacket, user: User) -> Grab:
             if popped == store.ALREADY:
                 return _grab_in_progress(packet=packet, user=user)
             if not redpacket_store_rebuild(packet_id=packet.pk):
-                packet.refresh_from_db()
-                _check_open(packet)
+                _check_open(RedPacket.objects.get(pk=packet.pk))
             continue
         try:
             share = _claim_and_pay(packet=packet, share_id=popped.share_id, user=user)
@@ -201,12 +200,14 @@ def redpacket_grab(*, packet: RedPacket, user: User) -> Grab:
             store.share_put_back(packet_id=packet.pk, share_id=popped.share_id, user_id=user.pk)
             raise
         if share is None:
+            store.grabber_forget(packet_id=packet.pk, user_id=user.pk)
             continue
-        if popped.shares_left == 0:
+        # Asked after the commit: the last grab to commit finds the list empty, and sees
+        # every other claim committed.
+        if popped.shares_left == 0 or store.shares_left(packet_id=packet.pk) == 0:
             redpacket_finish_if_done(packet_id=packet.pk)
         return Grab(share=share, created=True)
-    packet.refresh_from_db()
-    _check_open(packet)
+    _check_open(RedPacket.objects.get(pk=packet.pk))
     raise errors.RedPacketEmpty()
 
 
@@ -298,8 +299,8 @@ def redpacket_store_repair(*, packet_id: int) -> bool:
 def redpacket_finish_if_done(*, packet_id: int) -> RedPacket:
     """``open -> finished`` once no share is left to grab; a no-op otherwise.
 
-    Run by a grab after its commit when Redis had no share left: the last grab to commit sees
-    every other one, so one of them finishes the packet (the sweep catches a crash between).
+    Run by each grab that finds, after its commit, no share left in Redis: the last grab to
+    commit sees every other claim, so it finishes the packet (the sweep catches a crash between).
     """
     with transaction.atomic(durable=True):
         packet = locks.packet_lock(packet_id)

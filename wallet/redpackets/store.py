@@ -110,6 +110,11 @@ def share_put_back(*, packet_id: int, share_id: int, user_id: int) -> None:
     _scripts().put_back(keys=[shares, grabbers, loaded], args=[share_id, user_id], client=_client())
 
 
+def grabber_forget(*, packet_id: int, user_id: int) -> None:
+    """Undo the mark of a pop whose id the database refused (taken or refunded meanwhile)."""
+    _client().srem(_keys(packet_id)[2], user_id)
+
+
 def packet_load(*, packet_id: int, share_ids: Iterable[int], grabber_ids: Iterable[int], expires_at: datetime) -> None:
     """Replace the packet's keys with these ungrabbed shares and grabbers."""
     ttl = max(int((expires_at - timezone.now()).total_seconds()), 0) + KEEP_AFTER_EXPIRY_SECONDS
@@ -124,6 +129,10 @@ def packet_is_loaded(*, packet_id: int) -> bool:
 def packet_drop(*, packet_id: int) -> None:
     """Forget a settled packet: a grab then finds it not loaded and reads its status."""
     _client().delete(*_keys(packet_id))
+
+
+def shares_left(*, packet_id: int) -> int:
+    return int(_client().llen(_keys(packet_id)[0]))
 
 
 def packet_shares(*, packet_id: int) -> list[int]:
