@@ -46,3 +46,8 @@ def send_packet(funded_account):
         return sending.packet
 
     return send
+
+
+@pytest.fixture
+def carol(make_user):
+    return make_user("carol")
