@@ -325,8 +325,9 @@ def test_the_grab_sweep_puts_back_a_share_a_dead_grab_popped(alice, bob, make_gr
 
 def test_escrow_equals_what_the_shares_still_owe_through_a_packets_life(alice, bob, carol, make_group, send_packet):
     group = make_group(alice, bob, carol)
-    first = send_packet(alice, "10.00", 5, group=group)
     second = send_packet(alice, "7.77", 3, group=group)
+    with time_machine.travel(timezone.now() + timedelta(hours=1)):
+        first = send_packet(alice, "10.00", 5, group=group)
     services.redpacket_grab(packet=first, user=bob)
     services.redpacket_grab(packet=second, user=carol)
     assert selectors.escrow_check().matches
