@@ -79,7 +79,7 @@ class RedPacket(ConcurrentTransitionMixin, models.Model):
     request_fingerprint = models.CharField(max_length=64)
     send_transfer = models.OneToOneField(Transfer, on_delete=models.PROTECT, related_name="+")
     refund_transfer = models.OneToOneField(Transfer, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
-    refunded_amount = money_field(default=0)
+    refunded_amount = money_field(default=Decimal("0.00"))
     created_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField()
     # When it was settled: finished (last share grabbed) or expired (remainder refunded).

@@ -168,11 +168,15 @@ def _user_sends_lock(user_id: int) -> None:
 def redpacket_grab(*, packet: RedPacket, user: User) -> Grab:
     """Give the user one share: pop an id in Redis, claim its row and pay it in one transaction.
 
-    A user grabs once: a second grab answers the first share (``created`` False). A popped id
+    The sender may grab from a packet sent to a group they are in (as WeChat allows), not from
+    one sent to one user. A user grabs once: a second grab answers the first share (``created``
+    False). A popped id
     the row refuses (grabbed meanwhile, refunded, or repeated by a rebuild) is skipped; a grab
     that fails after the pop puts the id back.
     """
     if not selectors.is_intended_recipient(packet=packet, user=user):
+        if packet.sender_id == user.pk:
+            raise errors.PermissionDenied("A red packet sent to one user is theirs to grab.")
         raise errors.NotFound("No such red packet.")
     previous = selectors.share_of(packet=packet, user=user)
     if previous is not None:

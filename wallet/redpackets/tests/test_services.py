@@ -147,9 +147,10 @@ def test_a_grab_pays_one_share_from_escrow_and_a_second_grab_answers_the_same_sh
 def test_only_the_recipient_of_a_one_to_one_packet_may_grab_it(alice, bob, carol, send_packet):
     packet = send_packet(alice, "1.00", 1, recipient=bob)
 
-    for outsider in (alice, carol):
-        with pytest.raises(errors.NotFound):
-            services.redpacket_grab(packet=packet, user=outsider)
+    with pytest.raises(errors.PermissionDenied):
+        services.redpacket_grab(packet=packet, user=alice)
+    with pytest.raises(errors.NotFound):
+        services.redpacket_grab(packet=packet, user=carol)
 
     assert not RedPacketShare.objects.filter(grabbed_by__isnull=False).exists()
 
