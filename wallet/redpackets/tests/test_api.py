@@ -84,7 +84,9 @@ def test_bad_input_is_a_400_on_its_field_and_changes_nothing(alice, bob, funded_
     assert balance(alice) == D("300.00")
 
 
-def test_sending_without_an_idempotency_key_is_refused_before_anything_moves(alice, bob, funded_account, api_client_for):
+def test_sending_without_an_idempotency_key_is_refused_before_anything_moves(
+    alice, bob, funded_account, api_client_for
+):
     funded_account(alice, "10.00")
 
     response = api_client_for(alice).post(
@@ -118,9 +120,11 @@ def test_a_group_packet_is_shown_to_members_with_the_grabs_once_they_grabbed_and
     as_grabber = api_client_for(bob).get(detail).json()
     as_member = api_client_for(carol).get(detail).json()
 
-    assert as_sender["grabs"] == as_grabber["grabs"] == [
-        {"user": "bob", "amount": "3.00", "grabbed_at": as_grabber["my_share"]["grabbed_at"]}
-    ]
+    assert (
+        as_sender["grabs"]
+        == as_grabber["grabs"]
+        == [{"user": "bob", "amount": "3.00", "grabbed_at": as_grabber["my_share"]["grabbed_at"]}]
+    )
     assert as_sender["grabbed_count"] == 1 and as_sender["grabbed_amount"] == "3.00"
     assert as_sender["my_share"] is None
     assert as_member["grabs"] is None and as_member["my_share"] is None
