@@ -177,3 +177,7 @@ class HoldAdmin(LedgerAdmin):
     list_select_related = ("account", "capture_transfer")
     date_hierarchy = "created_at"
     ordering = ("-created_at", "-id")
+
+
+# The admin of the wallet's capabilities registers itself on import.
+from wallet.redpackets import admin as redpackets_admin  # noqa: E402, F401
