@@ -25,7 +25,9 @@ class ChatGroup(models.Model):
 
     name = models.CharField(max_length=64)
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    members = models.ManyToManyField(settings.AUTH_USER_MODEL, through="ChatGroupMember", related_name="chat_groups")
+    members: models.ManyToManyField = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, through="ChatGroupMember", related_name="chat_groups"
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     def __str__(self) -> str:

@@ -253,6 +253,8 @@ def _claim_and_pay(*, packet: RedPacket, share_id: int, user: User) -> RedPacket
 def _share_post(share: RedPacketShare) -> Transfer:
     """Escrow -> grabber for one share; its ledger key makes a second posting the first."""
     packet = share.packet
+    if share.grabbed_by is None:
+        raise errors.Conflict("Only a grabbed share is paid.")
     grabber = ledger.account_for_user(user=share.grabbed_by, currency=packet.currency)
     escrow = ledger.account_for_system(code=selectors.ESCROW_ACCOUNT, currency=packet.currency)
     return ledger.transfer_post(

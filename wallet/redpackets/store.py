@@ -118,7 +118,7 @@ def grabber_forget(*, packet_id: int, user_id: int) -> None:
 def packet_load(*, packet_id: int, share_ids: Iterable[int], grabber_ids: Iterable[int], expires_at: datetime) -> None:
     """Replace the packet's keys with these ungrabbed shares and grabbers."""
     ttl = max(int((expires_at - timezone.now()).total_seconds()), 0) + KEEP_AFTER_EXPIRY_SECONDS
-    args = [ttl, *share_ids, "|", *grabber_ids]
+    args: list[int | str] = [ttl, *share_ids, "|", *grabber_ids]
     _scripts().load(keys=list(_keys(packet_id)), args=args, client=_client())
 
 

@@ -3,6 +3,7 @@
 import queue
 import threading
 from collections.abc import Callable, Iterable
+from typing import TypeVar
 
 from django.conf import settings
 from django.contrib.auth.models import User
@@ -10,6 +11,8 @@ from django.db import connections
 from django_redis import get_redis_connection
 
 from wallet.errors import ApplicationError
+
+T = TypeVar("T")
 
 
 def redpacket_keys_delete() -> None:
@@ -26,11 +29,11 @@ def many_users(count: int, prefix: str = "grabber") -> list[User]:
     return list(User.objects.filter(username__startswith=prefix).order_by("pk"))
 
 
-def run_pooled(items: Iterable, work: Callable[[object], str], *, workers: int) -> list[str]:
+def run_pooled(items: Iterable[T], work: Callable[[T], str], *, workers: int) -> list[str]:
     """Run ``work`` on every item from ``workers`` threads, each on its own database connection
     (closed when the thread ends): as many grabbers as items, never more connections than
     ``workers``. A refusal is recorded as its error code."""
-    todo: queue.Queue = queue.Queue()
+    todo: queue.Queue[T] = queue.Queue()
     for item in items:
         todo.put(item)
     outcomes: list[str] = []

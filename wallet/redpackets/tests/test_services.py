@@ -341,3 +341,16 @@ def test_escrow_equals_what_the_shares_still_owe_through_a_packets_life(alice, b
     assert selectors.escrow_check().balance == unclaimed["total"] == selectors.escrow_check().owed
     assert unclaimed["total"] > D("0.00")
     assert ledger_audit() == []
+
+
+def test_the_ledger_audit_names_an_escrow_that_disagrees_with_the_shares(alice, bob, send_packet):
+    packet = send_packet(alice, "10.00", 2, mode="equal", recipient=bob)
+    assert ledger_audit() == []
+
+    # A share marked refunded by hand, without the refund posting
+    RedPacketShare.objects.filter(packet=packet, position=1).update(refunded=True)
+
+    assert [str(v) for v in ledger_audit()] == [
+        "[redpacket_escrow_equals_shares] escrow:redpacket: account escrow:redpacket: holds 10.00 "
+        "but red packet shares still owe 5.00"
+    ]
