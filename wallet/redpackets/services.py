@@ -178,10 +178,8 @@ def redpacket_grab(*, packet: RedPacket, user: User) -> Grab:
         if packet.sender_id == user.pk:
             raise errors.PermissionDenied("A red packet sent to one user is theirs to grab.")
         raise errors.NotFound("No such red packet.")
-    previous = selectors.share_of(packet=packet, user=user)
-    if previous is not None:
-        return Grab(share=previous, created=False)
-    _check_open(packet)
+    if packet.status != RedPacket.Status.OPEN or packet.expires_at <= timezone.now():
+        return _grab_closed(packet=packet, user=user)
     # Each pass pops one id; at most every share once, plus a rebuild or two.
     for _ in range(packet.count + 3):
         popped = store.share_pop(packet_id=packet.pk, user_id=user.pk)
@@ -191,7 +189,7 @@ def redpacket_grab(*, packet: RedPacket, user: User) -> Grab:
             if popped == store.ALREADY:
                 return _grab_in_progress(packet=packet, user=user)
             if not redpacket_store_rebuild(packet_id=packet.pk):
-                _check_open(RedPacket.objects.get(pk=packet.pk))
+                return _grab_closed(packet=RedPacket.objects.get(pk=packet.pk), user=user)
             continue
         try:
             share = _claim_and_pay(packet=packet, share_id=popped.share_id, user=user)
@@ -211,15 +209,17 @@ def redpacket_grab(*, packet: RedPacket, user: User) -> Grab:
         if popped.shares_left == 0 or store.shares_left(packet_id=packet.pk) == 0:
             redpacket_finish_if_done(packet_id=packet.pk)
         return Grab(share=share, created=True)
-    _check_open(RedPacket.objects.get(pk=packet.pk))
-    raise errors.RedPacketEmpty()
+    return _grab_closed(packet=RedPacket.objects.get(pk=packet.pk), user=user)
 
 
-def _check_open(packet: RedPacket) -> None:
+def _grab_closed(*, packet: RedPacket, user: User) -> Grab:
+    """No share to hand out: the user's own share if they grabbed one, else why not."""
+    previous = selectors.share_of(packet=packet, user=user)
+    if previous is not None:
+        return Grab(share=previous, created=False)
     if packet.status == RedPacket.Status.EXPIRED or packet.expires_at <= timezone.now():
         raise errors.RedPacketExpired()
-    if packet.status == RedPacket.Status.FINISHED:
-        raise errors.RedPacketEmpty()
+    raise errors.RedPacketEmpty()
 
 
 def _grab_in_progress(*, packet: RedPacket, user: User) -> Grab:

@@ -1,0 +1,218 @@
+"""Grabs per second on one hot red packet: the Redis path against database-only paths.
+
+Creates its own database (dropped and recreated), migrates it, makes ``--grabbers`` users in
+one group and, for each variant in turn, a fresh packet of as many shares; ``--threads``
+threads (each with its own connection) then grab it, every user once, until it is empty:
+
+- ``redis, hot escrow``: the product's path (``wallet.redpackets.services.redpacket_grab``):
+  pop a share id in Redis, claim its row and post escrow -> grabber in one transaction;
+- ``database, SKIP LOCKED``: no Redis: ``SELECT ... FOR UPDATE SKIP LOCKED LIMIT 1`` picks an
+  unclaimed share row, then the same claim and posting;
+- ``redis, locked escrow``: the product's path with an escrow account that is not hot, so
+  every posting locks the escrow's balance row: what the hot account saves.
+
+It checks after each variant that every share went to one user once and the sums are exact,
+and at the end that the ledger audit is clean; it exits 1 otherwise.
+
+    .venv/bin/python bench/redpacket.py [--grabbers 1000] [--threads 16] [--rounds 1]
+"""
+
+import argparse
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable
+from decimal import Decimal
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+AMOUNT_PER_SHARE = Decimal("0.10")
+LOCKED_ESCROW = "escrow:redpacket-bench-locked"
+
+
+def grab_redis(packet, user) -> None:
+    from wallet.redpackets import services
+
+    if not services.redpacket_grab(packet=packet, user=user).created:
+        raise RuntimeError("a user grabbed twice")
+
+
+def grab_database(packet, user) -> None:
+    """The same claim and posting, with the share picked by a row lock instead of Redis."""
+    from django.db import connection, transaction
+    from django.utils import timezone
+
+    from wallet.redpackets import services
+    from wallet.redpackets.models import RedPacketShare
+
+    with transaction.atomic(durable=True):
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT id FROM wallet_redpacketshare WHERE packet_id = %s AND grabbed_by_id IS NULL AND NOT refunded"
+                " ORDER BY position LIMIT 1 FOR UPDATE SKIP LOCKED",
+                [packet.pk],
+            )
+            row = cursor.fetchone()
+            if row is None:
+                raise RuntimeError("empty before every user grabbed")
+            now = timezone.now()
+            cursor.execute(
+                "UPDATE wallet_redpacketshare SET grabbed_by_id = %s, grabbed_at = %s WHERE id = %s"
+                " RETURNING amount, position",
+                [user.pk, now, row[0]],
+            )
+            amount, position = cursor.fetchone()
+        share = RedPacketShare(
+            pk=row[0], packet=packet, amount=amount, position=position, grabbed_by=user, grabbed_at=now
+        )
+        transfer = services._share_post(share)
+        RedPacketShare.objects.filter(pk=share.pk).update(transfer_id=transfer.pk)
+
+
+def run(variant: str, grab: Callable, sender, group, users, threads: int) -> float:
+    from django.db import connections
+
+    from wallet.redpackets import services
+
+    amount = AMOUNT_PER_SHARE * len(users)
+    packet = services.redpacket_send(
+        sender=sender,
+        amount=amount,
+        count=len(users),
+        mode="lucky",
+        group=group,
+        idempotency_key=f"bench-{variant}-{time.monotonic_ns()}",
+    ).packet
+    errors: list[str] = []
+    barrier = threading.Barrier(threads + 1)
+    chunks = [users[i::threads] for i in range(threads)]
+
+    def worker(mine) -> None:
+        try:
+            barrier.wait()
+            for user in mine:
+                grab(packet, user)
+        except Exception as exc:  # reported below, the bench fails
+            errors.append(f"{type(exc).__name__}: {exc}")
+        finally:
+            connections.close_all()
+
+    workers = [threading.Thread(target=worker, args=(chunk,)) for chunk in chunks]
+    for thread in workers:
+        thread.start()
+    barrier.wait()
+    started = time.perf_counter()
+    for thread in workers:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    check(packet, amount, len(users), errors)
+    return len(users) / elapsed
+
+
+def check(packet, amount: Decimal, count: int, errors: list[str]) -> None:
+    from django.db.models import Count, Sum
+
+    from wallet.redpackets.models import RedPacketShare
+
+    paid = RedPacketShare.objects.filter(packet=packet, transfer__isnull=False).aggregate(
+        n=Count("id"), users=Count("grabbed_by", distinct=True), total=Sum("amount")
+    )
+    if errors or paid != {"n": count, "users": count, "total": amount}:
+        print(f"FAILED: {paid} (expected {count} shares to {count} users, {amount}); errors: {errors[:3]}")
+        raise SystemExit(1)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--grabbers", type=int, default=1000, help="users, and shares per packet (default 1000)")
+    parser.add_argument("--threads", type=int, default=16, help="concurrent grabbers, one connection each")
+    parser.add_argument("--rounds", type=int, default=1, help="measure every variant this many times (default 1)")
+    parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/wallet_bench_redpacket")
+    parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/12"))
+    args = parser.parse_args()
+
+    os.environ.update(
+        {
+            "DATABASE_URL": args.database_url,
+            "REDIS_URL": args.redis_url,
+            "CELERY_BROKER_URL": args.redis_url,
+            "CACHE_KEY_PREFIX": "bench_redpacket",
+            "DJANGO_DEBUG": "false",
+            "DATABASE_CONN_MAX_AGE": "0",
+            "RED_PACKET_MAX_COUNT": str(args.grabbers),
+            "RED_PACKET_MAX_AMOUNT": str(AMOUNT_PER_SHARE * args.grabbers * 4),
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+        }
+    )
+    from config.keys import keys_generate
+
+    os.environ.update(keys_generate(key_id="bench1") | dict(os.environ))
+    import django
+    from django.core.management import call_command
+
+    from bench.databases import recreate_database
+
+    started = time.perf_counter()
+    recreate_database(args.database_url)
+    django.setup()
+    call_command("migrate", verbosity=0)
+
+    from django.contrib.auth import get_user_model
+
+    from wallet import services as ledger
+    from wallet.audit import ledger_audit
+    from wallet.redpackets import selectors
+    from wallet.redpackets.models import ChatGroup, ChatGroupMember
+
+    user_model = get_user_model()
+    sender = user_model.objects.create(username="bench-sender")
+    user_model.objects.bulk_create(user_model(username=f"bench{n}") for n in range(args.grabbers))
+    users = list(user_model.objects.filter(username__regex=r"^bench[0-9]+$").order_by("pk"))
+    group = ChatGroup.objects.create(name="bench", owner=sender)
+    ChatGroupMember.objects.bulk_create(ChatGroupMember(group=group, user=u) for u in [sender, *users])
+    variants = 3 * args.rounds
+    ledger.transfer_post(
+        idempotency_key="bench-funding",
+        kind="recharge",
+        legs=[
+            ledger.Leg(ledger.account_for_system(code="clearing:bench"), -AMOUNT_PER_SHARE * args.grabbers * variants),
+            ledger.Leg(ledger.account_for_user(user=sender), AMOUNT_PER_SHARE * args.grabbers * variants),
+        ],
+    )
+    # Every grab's wallet exists before the clock starts, in every variant alike.
+    for user in users:
+        ledger.account_for_user(user=user)
+    ledger.account_for_system(code=LOCKED_ESCROW)
+    print(
+        f"{os.cpu_count()} CPUs | load {os.getloadavg()} | {args.grabbers} grabbers on {args.threads} threads"
+        f" | set up in {time.perf_counter() - started:.0f}s"
+    )
+
+    results: dict[str, list[float]] = {}
+    for round_no in range(1, args.rounds + 1):
+        for name, grab, escrow in (
+            ("redis, hot escrow", grab_redis, selectors.ESCROW_ACCOUNT),
+            ("database, SKIP LOCKED", grab_database, selectors.ESCROW_ACCOUNT),
+            ("redis, locked escrow", grab_redis, LOCKED_ESCROW),
+        ):
+            selectors.ESCROW_ACCOUNT = escrow  # read by the services at each posting
+            rate = run(name, grab, sender, group, users[:], args.threads)
+            selectors.ESCROW_ACCOUNT = "escrow:redpacket"
+            results.setdefault(name, []).append(rate)
+            print(f"  round {round_no}  {name:22} {rate:8.0f} grabs/s   load {os.getloadavg()[0]:.2f}", flush=True)
+            # The next variant's users grab again: a new packet each time, so that is allowed.
+
+    print(f"\n{'variant':22} {'grabs/s (best)':>15}")
+    for name, rates in results.items():
+        print(f"{name:22} {max(rates):15.0f}")
+    violations = ledger_audit()
+    print("ledger audit:", "clean" if not violations else [str(v) for v in violations])
+    if violations:
+        raise SystemExit(1)
+
+
+if __name__ == "__main__":
+    main()
