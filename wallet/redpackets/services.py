@@ -185,7 +185,9 @@ def redpacket_grab(*, packet: RedPacket, user: User) -> Grab:
         popped = store.share_pop(packet_id=packet.pk, user_id=user.pk)
         if not isinstance(popped, store.Popped):
             if popped == store.EMPTY:
-                break
+                # Not in the grabbers set (that answers first), so this user has no share: no
+                # need to ask the database, which a crowd of late grabbers would otherwise do.
+                raise errors.RedPacketEmpty()
             if popped == store.ALREADY:
                 return _grab_in_progress(packet=packet, user=user)
             if not redpacket_store_rebuild(packet_id=packet.pk):
