@@ -2,7 +2,8 @@
 
 Creates its own database (dropped and recreated), migrates it, makes ``--grabbers`` users in
 one group and, for each variant in turn, a fresh packet of as many shares; ``--threads``
-threads (each with its own connection) then grab it, every user once, until it is empty:
+threads (each with its own connection) then grab it, every user once, until it is empty, and
+as many late users grab it after (each is told ``red_packet_empty``):
 
 - ``redis, hot escrow``: the product's path (``wallet.redpackets.services.redpacket_grab``):
   pop a share id in Redis, claim its row and post escrow -> grabber in one transaction;
@@ -45,6 +46,7 @@ def grab_database(packet, user) -> None:
     from django.db import connection, transaction
     from django.utils import timezone
 
+    from wallet.errors import RedPacketEmpty
     from wallet.redpackets import services
     from wallet.redpackets.models import RedPacketShare
 
@@ -57,7 +59,7 @@ def grab_database(packet, user) -> None:
             )
             row = cursor.fetchone()
             if row is None:
-                raise RuntimeError("empty before every user grabbed")
+                raise RedPacketEmpty()
             now = timezone.now()
             cursor.execute(
                 "UPDATE wallet_redpacketshare SET grabbed_by_id = %s, grabbed_at = %s WHERE id = %s"
@@ -72,9 +74,10 @@ def grab_database(packet, user) -> None:
         RedPacketShare.objects.filter(pk=share.pk).update(transfer_id=transfer.pk)
 
 
-def run(variant: str, grab: Callable, sender, group, users, threads: int) -> float:
-    from django.db import connections
-
+def run(variant: str, grab: Callable, sender, group, users, late, threads: int) -> tuple[float, float]:
+    """Grabs per second while the packet has shares, then refusals per second of ``late``
+    users who come after it is empty."""
+    from wallet.errors import RedPacketEmpty
     from wallet.redpackets import services
 
     amount = AMOUNT_PER_SHARE * len(users)
@@ -87,29 +90,48 @@ def run(variant: str, grab: Callable, sender, group, users, threads: int) -> flo
         idempotency_key=f"bench-{variant}-{time.monotonic_ns()}",
     ).packet
     errors: list[str] = []
+
+    def one(user) -> None:
+        grab(packet, user)
+
+    def too_late(user) -> None:
+        try:
+            grab(packet, user)
+        except RedPacketEmpty:
+            return
+        raise RuntimeError("a late grabber got a share")
+
+    elapsed = in_threads(one, users, threads, errors)
+    check(packet, amount, len(users), errors)
+    late_elapsed = in_threads(too_late, late, threads, errors)
+    check(packet, amount, len(users), errors)
+    return len(users) / elapsed, len(late) / late_elapsed
+
+
+def in_threads(work: Callable, users, threads: int, errors: list[str]) -> float:
+    """Seconds for ``threads`` threads, one connection each, to run ``work`` for every user."""
+    from django.db import connections
+
     barrier = threading.Barrier(threads + 1)
-    chunks = [users[i::threads] for i in range(threads)]
 
     def worker(mine) -> None:
         try:
             barrier.wait()
             for user in mine:
-                grab(packet, user)
-        except Exception as exc:  # reported below, the bench fails
+                work(user)
+        except Exception as exc:  # reported by check(), the bench fails
             errors.append(f"{type(exc).__name__}: {exc}")
         finally:
             connections.close_all()
 
-    workers = [threading.Thread(target=worker, args=(chunk,)) for chunk in chunks]
+    workers = [threading.Thread(target=worker, args=(users[i::threads],)) for i in range(threads)]
     for thread in workers:
         thread.start()
     barrier.wait()
     started = time.perf_counter()
     for thread in workers:
         thread.join()
-    elapsed = time.perf_counter() - started
-    check(packet, amount, len(users), errors)
-    return len(users) / elapsed
+    return time.perf_counter() - started
 
 
 def check(packet, amount: Decimal, count: int, errors: list[str]) -> None:
@@ -169,11 +191,12 @@ def main() -> None:
 
     user_model = get_user_model()
     sender = user_model.objects.create(username="bench-sender")
-    user_model.objects.bulk_create(user_model(username=f"bench{n}") for n in range(args.grabbers))
-    users = list(user_model.objects.filter(username__regex=r"^bench[0-9]+$").order_by("pk"))
+    user_model.objects.bulk_create(user_model(username=f"bench{n}") for n in range(2 * args.grabbers))
+    everyone = list(user_model.objects.filter(username__regex=r"^bench[0-9]+$").order_by("pk"))
+    users, late = everyone[: args.grabbers], everyone[args.grabbers :]
     group = ChatGroup.objects.create(name="bench", owner=sender)
-    ChatGroupMember.objects.bulk_create(ChatGroupMember(group=group, user=u) for u in [sender, *users])
-    variants = 3 * args.rounds
+    ChatGroupMember.objects.bulk_create(ChatGroupMember(group=group, user=u) for u in [sender, *everyone])
+    variants = 3 * args.rounds  # packets to fund
     ledger.transfer_post(
         idempotency_key="bench-funding",
         kind="recharge",
@@ -183,7 +206,7 @@ def main() -> None:
         ],
     )
     # Every grab's wallet exists before the clock starts, in every variant alike.
-    for user in users:
+    for user in everyone:
         ledger.account_for_user(user=user)
     ledger.account_for_system(code=LOCKED_ESCROW)
     print(
@@ -191,7 +214,7 @@ def main() -> None:
         f" | set up in {time.perf_counter() - started:.0f}s"
     )
 
-    results: dict[str, list[float]] = {}
+    results: dict[str, list[tuple[float, float]]] = {}
     for round_no in range(1, args.rounds + 1):
         for name, grab, escrow in (
             ("redis, hot escrow", grab_redis, selectors.ESCROW_ACCOUNT),
@@ -199,15 +222,18 @@ def main() -> None:
             ("redis, locked escrow", grab_redis, LOCKED_ESCROW),
         ):
             selectors.ESCROW_ACCOUNT = escrow  # read by the services at each posting
-            rate = run(name, grab, sender, group, users[:], args.threads)
+            rates = run(name, grab, sender, group, users, late, args.threads)
             selectors.ESCROW_ACCOUNT = "escrow:redpacket"
-            results.setdefault(name, []).append(rate)
-            print(f"  round {round_no}  {name:22} {rate:8.0f} grabs/s   load {os.getloadavg()[0]:.2f}", flush=True)
-            # The next variant's users grab again: a new packet each time, so that is allowed.
+            results.setdefault(name, []).append(rates)
+            print(
+                f"  round {round_no}  {name:22} {rates[0]:8.0f} grabs/s {rates[1]:8.0f} empty answers/s"
+                f"   load {os.getloadavg()[0]:.2f}",
+                flush=True,
+            )
 
-    print(f"\n{'variant':22} {'grabs/s (best)':>15}")
+    print(f"\n{'variant':22} {'grabs/s (best)':>15} {'empty answers/s (best)':>23}")
     for name, rates in results.items():
-        print(f"{name:22} {max(rates):15.0f}")
+        print(f"{name:22} {max(r[0] for r in rates):15.0f} {max(r[1] for r in rates):23.0f}")
     violations = ledger_audit()
     print("ledger audit:", "clean" if not violations else [str(v) for v in violations])
     if violations:

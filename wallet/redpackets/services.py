@@ -269,7 +269,8 @@ def _share_post(share: RedPacketShare) -> Transfer:
 
 
 def redpacket_store_rebuild(*, packet_id: int, force: bool = False) -> bool:
-    """Load the packet's Redis list from its unclaimed share rows; False if it is not open.
+    """Load the packet's Redis list from its unclaimed share rows; False (and an empty list) if
+    it is not open.
 
     Under the packet's advisory lock, and only when the list is not loaded (unless ``force``),
     so two rebuilds after a flush load it once. A share whose grab is in flight may be loaded
@@ -280,10 +281,11 @@ def redpacket_store_rebuild(*, packet_id: int, force: bool = False) -> bool:
         if not force and store.packet_is_loaded(packet_id=packet_id):
             return True
         packet = RedPacket.objects.get(pk=packet_id)
-        if packet.status != RedPacket.Status.OPEN:
-            store.packet_drop(packet_id=packet_id)
-            return False
-        share_ids = list(selectors.unclaimed_shares(packet_id=packet_id).values_list("pk", flat=True))
+        is_open = packet.status == RedPacket.Status.OPEN
+        # A settled packet is loaded empty: late grabbers are then told so by Redis alone.
+        share_ids = (
+            list(selectors.unclaimed_shares(packet_id=packet_id).values_list("pk", flat=True)) if is_open else []
+        )
         grabber_ids = list(
             RedPacketShare.objects.filter(packet_id=packet_id, grabbed_by__isnull=False).values_list(
                 "grabbed_by_id", flat=True
@@ -292,7 +294,7 @@ def redpacket_store_rebuild(*, packet_id: int, force: bool = False) -> bool:
         store.packet_load(
             packet_id=packet_id, share_ids=share_ids, grabber_ids=grabber_ids, expires_at=packet.expires_at
         )
-    return True
+    return is_open
 
 
 def redpacket_store_repair(*, packet_id: int) -> bool:
@@ -373,13 +375,16 @@ def redpacket_share_pay(*, share_id: int) -> RedPacketShare:
 
 
 def _settled(packet: RedPacket) -> None:
-    """Tell the apps above, inside this transaction, and drop the Redis keys after commit."""
-    event = "red_packet.finished" if packet.status == RedPacket.Status.FINISHED else "red_packet.expired"
+    """Tell the apps above, inside this transaction. The Redis keys of a finished packet stay
+    (empty) until they expire, so late grabbers are answered by Redis; an expired packet's go,
+    its refunded ids with them (a grab checks the expiry before Redis anyway)."""
+    finished = packet.status == RedPacket.Status.FINISHED
     red_packet_settled.send(
         sender=RedPacket,
         sender_user_id=packet.sender_id,
-        event=event,
+        event="red_packet.finished" if finished else "red_packet.expired",
         data=selectors.settlement_body(packet=packet),
     )
-    packet_id = packet.pk
-    transaction.on_commit(lambda: store.packet_drop(packet_id=packet_id), robust=True)
+    if not finished:
+        packet_id = packet.pk
+        transaction.on_commit(lambda: store.packet_drop(packet_id=packet_id), robust=True)

@@ -127,7 +127,7 @@ def packet_is_loaded(*, packet_id: int) -> bool:
 
 
 def packet_drop(*, packet_id: int) -> None:
-    """Forget a settled packet: a grab then finds it not loaded and reads its status."""
+    """Forget an expired packet's keys (its shares were refunded)."""
     _client().delete(*_keys(packet_id))
 
 

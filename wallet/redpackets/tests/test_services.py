@@ -354,3 +354,19 @@ def test_the_ledger_audit_names_an_escrow_that_disagrees_with_the_shares(alice, 
         "[redpacket_escrow_equals_shares] escrow:redpacket: account escrow:redpacket: holds 10.00 "
         "but red packet shares still owe 5.00"
     ]
+
+
+def test_a_finished_packet_whose_keys_were_lost_is_loaded_empty_and_still_answers_its_grabbers(
+    alice, bob, carol, make_group, send_packet
+):
+    packet = send_packet(alice, "1.00", 1, group=make_group(alice, bob, carol))
+    bobs = services.redpacket_grab(packet=packet, user=bob).share
+    store.packet_drop(packet_id=packet.pk)
+
+    with pytest.raises(errors.RedPacketEmpty):
+        services.redpacket_grab(packet=packet, user=carol)
+    again = services.redpacket_grab(packet=packet, user=bob)
+
+    assert store.packet_is_loaded(packet_id=packet.pk)
+    assert store.packet_shares(packet_id=packet.pk) == []
+    assert again.share.pk == bobs.pk and not again.created
