@@ -7,8 +7,9 @@ as many late users grab it after (each is told ``red_packet_empty``):
 
 - ``redis, hot escrow``: the product's path (``wallet.redpackets.services.redpacket_grab``):
   pop a share id in Redis, claim its row and post escrow -> grabber in one transaction;
-- ``database, SKIP LOCKED``: no Redis: ``SELECT ... FOR UPDATE SKIP LOCKED LIMIT 1`` picks an
-  unclaimed share row, then the same claim and posting;
+- ``database, SKIP LOCKED``: no Redis: the same membership check, then ``SELECT ... FOR UPDATE
+  SKIP LOCKED LIMIT 1`` picks an unclaimed share row, then the same claim and posting (no
+  finish check, no "grabbed before" answer: a lower bound of its cost);
 - ``redis, locked escrow``: the product's path with an escrow account that is not hot, so
   every posting locks the escrow's balance row: what the hot account saves.
 
@@ -46,10 +47,13 @@ def grab_database(packet, user) -> None:
     from django.db import connection, transaction
     from django.utils import timezone
 
-    from wallet.errors import RedPacketEmpty
-    from wallet.redpackets import services
+    from wallet.errors import NotFound, RedPacketEmpty
+    from wallet.redpackets import selectors, services
     from wallet.redpackets.models import RedPacketShare
 
+    # The same check of who may grab as the product's path, so only the share picking differs.
+    if not selectors.is_intended_recipient(packet=packet, user=user):
+        raise NotFound()
     with transaction.atomic(durable=True):
         with connection.cursor() as cursor:
             cursor.execute(
