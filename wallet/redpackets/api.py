@@ -19,7 +19,7 @@ from wallet.rest.fields import MoneyField, SignedMoneyField
 from wallet.rest.idempotency import IDEMPOTENCY_KEY_PARAMETER, request_idempotency_key
 from wallet.rest.inputs import StrictCharField
 from wallet.rest.pagination import NewestFirstCursorPagination
-from wallet.rest.schema import IDEMPOTENT_REPLAYED, NOT_BLANK, api_schema
+from wallet.rest.schema import IDEMPOTENT_REPLAYED, NOT_BLANK, NamedChoiceField, api_schema
 from wallet.rest.throttles import UserRateThrottle
 from wallet.rest.users import request_user
 
@@ -55,12 +55,12 @@ class PacketOutput(serializers.Serializer):
         source="recipient.username", allow_null=True, help_text="The one user it was sent to; null for a group."
     )
     group = serializers.IntegerField(source="group_id", allow_null=True, help_text="Null for one user.")
-    mode = serializers.ChoiceField(choices=RedPacket.Mode.choices)
+    mode = NamedChoiceField(enum_name="RedPacketMode", choices=RedPacket.Mode.choices)
     amount = SignedMoneyField()
     count = serializers.IntegerField()
     currency = serializers.CharField(help_text="ISO 4217 code: CNY.")
     greeting = serializers.CharField(help_text="Empty when none was given.")
-    status = serializers.ChoiceField(choices=RedPacket.Status.choices)
+    status = NamedChoiceField(enum_name="RedPacketStatus", choices=RedPacket.Status.choices)
     refunded_amount = SignedMoneyField(help_text="Returned to the sender at expiry; 0.00 otherwise.")
     created_at = serializers.DateTimeField()
     expires_at = serializers.DateTimeField()
@@ -71,7 +71,7 @@ class PacketOutput(serializers.Serializer):
 
 @extend_schema_serializer(component_name="RedPacketDetail")
 class PacketDetailOutput(PacketOutput):
-    """With the viewer's context: ``progress``, ``my_share`` and ``grabs`` (None when hidden)."""
+    """A red packet with how much of it was grabbed, your share, and who grabbed what."""
 
     grabbed_count = serializers.IntegerField(source="progress.grabbed_count")
     grabbed_amount = SignedMoneyField(source="progress.grabbed_amount")
@@ -120,14 +120,17 @@ class RedPacketSendApi(APIView):
         count = serializers.IntegerField(
             min_value=1, max_value=1000, help_text="Shares: 1 to RED_PACKET_MAX_COUNT (100 by default)."
         )
-        mode = serializers.ChoiceField(
+        mode = NamedChoiceField(
+            enum_name="RedPacketMode",
             choices=RedPacket.Mode.choices,
             help_text="lucky: random shares of at least 0.01; equal: the amount must divide into whole cents.",
         )
         recipient = StrictCharField(
             required=False, max_length=150, validators=[NOT_BLANK], help_text="Username; or give `group`."
         )
-        group = serializers.IntegerField(required=False, min_value=1, help_text="A group you are in; or `recipient`.")
+        group = serializers.IntegerField(
+            required=False, min_value=1, max_value=2**63 - 1, help_text="A group you are in; or `recipient`."
+        )
         greeting = StrictCharField(required=False, allow_blank=True, default="", max_length=100)
 
     @api_schema(
