@@ -1,6 +1,7 @@
 """The red packet admin: read-only money, escrow against the shares at the top of the list."""
 
 import pytest
+from django.contrib.auth.models import Group
 from django.urls import reverse
 
 from wallet.redpackets import services
@@ -53,3 +54,21 @@ def test_packets_and_shares_are_read_only_even_for_a_superuser(alice, bob, send_
     assert root.get(reverse("admin:wallet_redpacket_add")).status_code == 403
     assert RedPacketShare.objects.get(pk=share.pk).amount == share.amount
     assert RedPacket.objects.count() == 1
+
+
+def test_ledger_viewers_may_view_red_packets_auditors_export_their_transitions_and_nobody_edits():
+    def red_packet_permissions(name: str) -> set[str]:
+        group = Group.objects.get(name=name)
+        return {
+            p.codename
+            for p in group.permissions.filter(
+                content_type__app_label="wallet",
+                content_type__model__in=["redpacket", "redpacketshare", "redpackettransition", "chatgroup"],
+            )
+        }
+
+    viewing = {"view_redpacket", "view_redpacketshare", "view_redpackettransition"}
+    assert red_packet_permissions("finance_reviewer") == viewing
+    assert red_packet_permissions("finance_supervisor") == viewing
+    assert red_packet_permissions("auditor") == viewing | {"export_redpackettransition"}
+    assert red_packet_permissions("operations") == set()
