@@ -236,8 +236,8 @@ def main() -> None:
             )
 
     print(f"\n{'variant':22} {'grabs/s (best)':>15} {'empty answers/s (best)':>23}")
-    for name, rates in results.items():
-        print(f"{name:22} {max(r[0] for r in rates):15.0f} {max(r[1] for r in rates):23.0f}")
+    for name, measured in results.items():
+        print(f"{name:22} {max(r[0] for r in measured):15.0f} {max(r[1] for r in measured):23.0f}")
     violations = ledger_audit()
     print("ledger audit:", "clean" if not violations else [str(v) for v in violations])
     if violations:
