@@ -170,9 +170,8 @@ def redpacket_grab(*, packet: RedPacket, user: User) -> Grab:
 
     The sender may grab from a packet sent to a group they are in (as WeChat allows), not from
     one sent to one user. A user grabs once: a second grab answers the first share (``created``
-    False). A popped id
-    the row refuses (grabbed meanwhile, refunded, or repeated by a rebuild) is skipped; a grab
-    that fails after the pop puts the id back.
+    False). A popped id the row refuses (grabbed meanwhile, refunded, or repeated by a rebuild)
+    is skipped; a grab that fails after the pop puts the id back.
     """
     if not selectors.is_intended_recipient(packet=packet, user=user):
         if packet.sender_id == user.pk:
