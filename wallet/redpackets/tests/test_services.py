@@ -9,6 +9,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from wallet import errors
+from wallet import services as ledger
 from wallet.audit import ledger_audit
 from wallet.models import Account, Transfer
 from wallet.redpackets import selectors, services, store, tasks
@@ -370,3 +371,36 @@ def test_a_finished_packet_whose_keys_were_lost_is_loaded_empty_and_still_answer
     assert store.packet_is_loaded(packet_id=packet.pk)
     assert store.packet_shares(packet_id=packet.pk) == []
     assert again.share.pk == bobs.pk and not again.created
+
+
+def test_a_receiver_that_fails_rolls_the_settlement_back_with_it(alice, bob, send_packet):
+    # Given a packet past its expiry and a receiver of the signal that fails
+    packet = send_packet(alice, "2.00", 1, recipient=bob)
+
+    def failing(sender, **kwargs):
+        raise RuntimeError("the outbox is down")
+
+    red_packet_settled.connect(failing)
+    try:
+        with later(packet), pytest.raises(RuntimeError):
+            services.redpacket_expire(packet_id=packet.pk)
+    finally:
+        red_packet_settled.disconnect(failing)
+
+    # Then nothing of the settlement stayed: the signal is sent inside its transaction
+    assert RedPacket.objects.get(pk=packet.pk).status == RedPacket.Status.OPEN
+    assert not Transfer.objects.filter(kind="redpacket_refund").exists()
+    assert not RedPacketShare.objects.filter(refunded=True).exists()
+
+
+def test_a_grab_of_a_group_packet_costs_a_fixed_number_of_queries(
+    alice, bob, carol, make_group, send_packet, django_assert_num_queries
+):
+    packet = send_packet(alice, "3.00", 3, group=make_group(alice, bob, carol))
+    services.redpacket_store_rebuild(packet_id=packet.pk)
+    ledger.account_for_user(user=bob)
+
+    # membership; the transaction (a savepoint here, in a test); the claim; the grabber's and
+    # the escrow's accounts; the posting in its savepoint (3); the share's transfer; release
+    with django_assert_num_queries(10):
+        services.redpacket_grab(packet=packet, user=bob)
