@@ -48,13 +48,18 @@ def test_a_thousand_concurrent_grabbers_of_a_hundred_shares_get_exactly_a_hundre
     assert selectors.escrow_check().matches
 
 
-def test_redis_flushed_mid_packet_is_rebuilt_and_every_share_is_grabbed_exactly_once(alice, make_group, send_packet):
+def test_redis_flushed_mid_packet_is_rebuilt_and_every_share_is_grabbed_exactly_once(
+    alice, make_group, send_packet, monkeypatch
+):
     # Given a packet of 100 shares and 300 grabbers, of whom the 40th wipes the packet's Redis
     # keys (a flush or failover) while the others keep grabbing
     grabbers = many_users(300)
     group = make_group(alice, *grabbers)
     packet = send_packet(alice, "100.00", 100, group=group)
     flusher = grabbers[40]
+    loads = []
+    load = store.packet_load
+    monkeypatch.setattr(store, "packet_load", lambda **kwargs: loads.append(kwargs["share_ids"]) or load(**kwargs))
 
     def grab(user) -> str:
         if user == flusher:
@@ -64,7 +69,9 @@ def test_redis_flushed_mid_packet_is_rebuilt_and_every_share_is_grabbed_exactly_
     # When they all grab
     outcomes = run_pooled(grabbers, grab, workers=POOL)
 
-    # Then the list was rebuilt from the database, and each share went to one user, once
+    # Then the list was rebuilt from the database, with fewer shares than at send, and each
+    # share went to one user, once
+    assert loads and 0 < len(loads[0]) < 100
     assert Counter(outcomes) == {"grabbed": 100, "red_packet_empty": 200}
     assert grabbed_summary(packet) == {"count": 100, "users": 100, "total": Decimal("100.00")}
     assert ledger_audit() == []
