@@ -197,6 +197,13 @@ class RedPacketShare(models.Model):
                 name="red_packet_share_unpaid_idx",
             ),
             models.Index(fields=["grabbed_by", "-grabbed_at"], name="red_packet_share_grabber_idx"),
+            # What escrow still owes (the admin's line, the ledger audit): a small set of rows.
+            models.Index(
+                fields=["packet"],
+                condition=Q(transfer__isnull=True, refunded=False),
+                include=["amount"],
+                name="red_packet_share_owed_idx",
+            ),
         ]
         triggers = [
             pgtrigger.Protect(name="red_packet_share_no_delete", operation=pgtrigger.Delete),
