@@ -57,9 +57,14 @@ def test_redis_flushed_mid_packet_is_rebuilt_and_every_share_is_grabbed_exactly_
     group = make_group(alice, *grabbers)
     packet = send_packet(alice, "100.00", 100, group=group)
     flusher = grabbers[40]
-    loads = []
+    loads: list[list[int]] = []
     load = store.packet_load
-    monkeypatch.setattr(store, "packet_load", lambda **kwargs: loads.append(kwargs["share_ids"]) or load(**kwargs))
+
+    def load_recorded(**kwargs) -> None:
+        loads.append(list(kwargs["share_ids"]))
+        load(**kwargs)
+
+    monkeypatch.setattr(store, "packet_load", load_recorded)
 
     def grab(user) -> str:
         if user == flusher:
