@@ -12,6 +12,8 @@ from django.contrib.auth.models import Group, Permission
 from django.db import transaction
 
 LEDGER_VIEW = {"wallet.view_account", "wallet.view_transfer", "wallet.view_entry", "wallet.view_hold"}
+# Red packets are ledger money in escrow: whoever sees the ledger sees them (read-only).
+LEDGER_VIEW |= {"wallet.view_redpacket", "wallet.view_redpacketshare", "wallet.view_redpackettransition"}
 RISK_VIEW = {"risk.view_riskrule", "risk.view_riskevaluation", "risk.view_blocklistentry"}
 WITHDRAWAL_REVIEW = {
     "payments.view_withdrawal",
@@ -84,6 +86,7 @@ ROLES: dict[str, frozenset[str]] = {
             "reconciliation.export_discrepancytransition",
             "wallet.export_transfer",
             "wallet.export_entry",
+            "wallet.export_redpackettransition",
             "payments.view_withdrawal",
             "payments.export_withdrawal",
             "payments.view_withdrawaltransition",

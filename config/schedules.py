@@ -53,6 +53,14 @@ SCHEDULES: tuple[Schedule, ...] = (
     ),
     Schedule("Campaigns: credit pending rewards", "wallet.campaign_rewards_sweep", Every(1, IntervalSchedule.MINUTES)),
     Schedule("Campaigns: recount budget counters", "wallet.campaign_budgets_recount", Every(1, IntervalSchedule.HOURS)),
+    Schedule(
+        "Red packets: refund expired, finish grabbed", "wallet.redpackets_settle", Every(10, IntervalSchedule.MINUTES)
+    ),
+    Schedule(
+        "Red packets: post grabs without a posting",
+        "wallet.redpackets_complete_grabs",
+        Every(30, IntervalSchedule.MINUTES),
+    ),
 )
 PROTECTED_TASKS = frozenset(schedule.task for schedule in SCHEDULES)
 

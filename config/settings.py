@@ -187,6 +187,8 @@ THROTTLE_RATES = {
     "withdrawal_submit": env("WITHDRAWAL_SUBMIT_RATE", default="10/minute"),
     "payment_create": env("PAYMENT_CREATE_RATE", default="30/minute"),
     "refund_request": env("REFUND_REQUEST_RATE", default="30/minute"),
+    "red_packet_send": env("RED_PACKET_SEND_RATE", default="30/minute"),
+    "red_packet_grab": env("RED_PACKET_GRAB_RATE", default="60/minute"),
 }
 
 # Largest amount the API accepts in one request, in yuan.
@@ -231,3 +233,8 @@ WEBHOOK_BUSY_RETRY_SECONDS = env.float("WEBHOOK_BUSY_RETRY_SECONDS", default=5.0
 # Deliveries to loopback, private and other non-public addresses: only for tests and the local
 # demo; outside DEBUG the processes refuse to start with it on (config.checks).
 WEBHOOK_ALLOW_PRIVATE_URLS = env.bool("WEBHOOK_ALLOW_PRIVATE_URLS", default=False)
+
+
+# Red packets (docs/WALLET.md): shares per packet and the largest packet, in yuan.
+RED_PACKET_MAX_COUNT = env.int("RED_PACKET_MAX_COUNT", default=100)
+RED_PACKET_MAX_AMOUNT = env("RED_PACKET_MAX_AMOUNT", default="200.00")

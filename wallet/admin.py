@@ -179,7 +179,8 @@ class HoldAdmin(LedgerAdmin):
     ordering = ("-created_at", "-id")
 
 
-# User-to-user transfers and receive codes register their own admin (docs/WALLET.md).
-# Django's admin autodiscovery imports an app's admin module: the campaigns' are registered here.
+# Django's admin autodiscovery imports an app's admin module only: the wallet's capabilities
+# (docs/WALLET.md) register theirs on import.
 from wallet.campaigns import admin as campaigns_admin  # noqa: E402, F401
+from wallet.redpackets import admin as redpackets_admin  # noqa: E402, F401
 from wallet.transfers import admin as transfers_admin  # noqa: E402, F401

@@ -67,6 +67,19 @@ CHECKS: dict[str, tuple[str, str]] = {
         """,
         "hold {0} of {1}: its capture debited {2} from the held account",
     ),
+    # Red packet escrow is hot (may go negative): its share rows bound it instead, so it must
+    # hold exactly the shares neither paid out nor refunded (docs/WALLET.md).
+    "redpacket_escrow_equals_shares": (
+        """
+        SELECT 'escrow:redpacket', coalesce(e.total, 0)::text, coalesce(s.total, 0)::text
+          FROM (SELECT sum(en.amount) AS total FROM wallet_entry en
+                  JOIN wallet_account a ON a.id = en.account_id WHERE a.code = 'escrow:redpacket') e,
+               (SELECT sum(amount) AS total FROM wallet_redpacketshare
+                 WHERE transfer_id IS NULL AND NOT refunded) s
+         WHERE coalesce(e.total, 0) <> coalesce(s.total, 0)
+        """,
+        "account {0}: holds {1} but red packet shares still owe {2}",
+    ),
 }
 
 

@@ -106,3 +106,15 @@ class CampaignNotActive(ApplicationError):
     code = "campaign_not_active"
     status = 422
     default_message = "The campaign does not accept rewards now."
+
+
+class RedPacketEmpty(ApplicationError):
+    code = "red_packet_empty"
+    status = 422
+    default_message = "Every share of this red packet has been grabbed."
+
+
+class RedPacketExpired(ApplicationError):
+    code = "red_packet_expired"
+    status = 422
+    default_message = "This red packet has expired; its remainder went back to the sender."

@@ -31,6 +31,9 @@ SYSTEM_ACCOUNT_KINDS = {
 }
 # System accounts that may go negative and are posted to so often that they are hot.
 HOT_PREFIXES = ("clearing", "campaign")
+# Single hot accounts of a prefix that is not: red packet escrow takes every grab of a busy
+# packet, and its share rows, not its balance row, bound what it pays (docs/WALLET.md).
+HOT_CODES = ("escrow:redpacket",)
 # Contra accounts that are debited by design: what the platform pays (channel fees) and the
 # corrections finance posts. Not hot: they are posted to once per bill or per correction.
 NEGATIVE_PREFIXES = (*HOT_PREFIXES, "expense", "adjustment")
@@ -71,19 +74,19 @@ def account_for_user(*, user: User, currency: str = "CNY") -> Account:
 def account_for_system(*, code: str, currency: str = "CNY") -> Account:
     """A system account such as ``clearing:wechat`` or ``fees``, created on first use.
 
-    ``clearing:*`` and ``campaign:*`` may go negative and are hot (never row-locked);
+    ``clearing:*``, ``campaign:*`` and ``escrow:redpacket`` may go negative and are hot (never row-locked);
     ``expense:*`` and ``adjustment:*`` may go negative.
     """
     prefix = code.split(":", 1)[0]
     if prefix not in SYSTEM_ACCOUNT_KINDS:
         raise errors.ValidationFailed(f"Unknown system account kind in {code!r}.", fields={"code": "unknown"})
-    hot = prefix in HOT_PREFIXES
+    hot = prefix in HOT_PREFIXES or code in HOT_CODES
     account, _ = Account.objects.get_or_create(
         code=code,
         defaults={
             "kind": SYSTEM_ACCOUNT_KINDS[prefix],
             "currency": currency,
-            "allow_negative": prefix in NEGATIVE_PREFIXES,
+            "allow_negative": hot or prefix in NEGATIVE_PREFIXES,
             "is_hot": hot,
         },
     )

@@ -2,6 +2,7 @@ from django.urls import path
 
 from wallet.api import receive_codes, views
 from wallet.campaigns import api as campaigns
+from wallet.redpackets import api as redpackets_api
 
 urlpatterns = [
     path("wallet/", views.WalletDetailApi.as_view(), name="wallet-detail"),
@@ -17,4 +18,12 @@ urlpatterns += [
     path(
         "receive-codes/<int:code_id>/revoke/", receive_codes.ReceiveCodeRevokeApi.as_view(), name="receive-code-revoke"
     ),
+]
+
+urlpatterns += [
+    path("red-packets/", redpackets_api.RedPacketSendApi.as_view(), name="red-packet-send"),
+    path("red-packets/sent/", redpackets_api.RedPacketsSentApi.as_view(), name="red-packets-sent"),
+    path("red-packets/received/", redpackets_api.RedPacketsReceivedApi.as_view(), name="red-packets-received"),
+    path("red-packets/<str:packet_no>/", redpackets_api.RedPacketDetailApi.as_view(), name="red-packet-detail"),
+    path("red-packets/<str:packet_no>/grab/", redpackets_api.RedPacketGrabApi.as_view(), name="red-packet-grab"),
 ]

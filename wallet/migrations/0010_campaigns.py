@@ -13,7 +13,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("wallet", "0008_expense_accounts"),
+        ("wallet", "0009_red_packets"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
