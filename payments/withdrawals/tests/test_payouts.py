@@ -217,6 +217,7 @@ def test_the_payout_and_payment_sweeps_are_scheduled_by_migration():
         "payments.sweep_escalate": (1, "hours"),
         "payments.sweep_expired_payments": (1, "minutes"),
         "payments.sweep_refunds": (5, "minutes"),
+        "payments.sweep_webhooks": (1, "minutes"),
     }
 
 
