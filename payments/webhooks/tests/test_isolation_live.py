@@ -10,6 +10,8 @@ from payments.webhooks.models import AttemptOutcome, WebhookAttempt, WebhookEven
 from payments.webhooks.tests.receiver import Answer
 
 WORKER_SETTINGS = {
+    # The receiver is on loopback: allowed only with DEBUG on, as in the local demo (config.checks).
+    "DJANGO_DEBUG": "true",
     "WEBHOOK_ALLOW_PRIVATE_URLS": "true",
     "WEBHOOK_CONNECT_TIMEOUT": "1",
     "WEBHOOK_READ_TIMEOUT": "1",
