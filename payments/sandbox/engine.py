@@ -36,7 +36,7 @@ FIRST_STATE = {
 PAID = (SandboxPayout.State.SUCCESS, SandboxPayout.State.RETURNED)
 DEFAULT_FAILURE_CODE = "PAYEE_ACCOUNT_ABNORMAL"
 # Protocols whose failures are named otherwise (a FAIL rule without a code of its own).
-DEFAULT_FAILURE_CODES = {Protocol.ALIPAY: "PAYEE_ACCOUNT_STATUS_ERROR"}
+DEFAULT_FAILURE_CODES: dict[str, str] = {Protocol.ALIPAY: "PAYEE_ACCOUNT_STATUS_ERROR"}
 # How long TIMEOUT keeps the client waiting when its rule gives no delay: past any read timeout.
 DEFAULT_TIMEOUT_SECONDS = 30.0
 
