@@ -120,9 +120,9 @@ def query_biz(order_no: str) -> dict[str, str]:
 def transfer_result(node: Mapping[str, Any], *, order_no: str) -> PayoutResult:
     """The verified answer to a transfer."""
     what = f"transfer {order_no}"
+    _same_order(node, order_no, what)
     if node.get("code") != CODE_SUCCESS:
         return _refusal(node, what)
-    _same_order(node, order_no, what)
     status = str(node.get("status") or "")
     if status == DEALING:
         # Accepted, not finished, and Alipay sends this product no notify here: ask again.

@@ -172,6 +172,8 @@ def test_transfer_answers_that_say_paid_or_definitely_not_paid_are_results(secre
         success(out_biz_no=ORDER_NO, status="SUCCESS"),  # success without Alipay's order id
         success(out_biz_no="WD-ANOTHER-ORDER", order_id=ORDER_ID, status="SUCCESS"),
         success(out_biz_no=ORDER_NO, order_id=ORDER_ID),  # no status at all
+        # A genuine refusal of another order (replayed) does not fail this one.
+        refused("40004", "PAYEE_NOT_EXIST", out_biz_no="WD-ANOTHER-ORDER"),
     ],
 )
 def test_transfer_answers_that_do_not_say_what_happened_are_unknown(secrets, payload):
