@@ -3,6 +3,7 @@ at most once per out_biz_no, checks the real name of the login ids it knows, and
 scenario rules as Alipay would behave."""
 
 import json
+from collections import Counter
 from decimal import Decimal
 from types import SimpleNamespace
 from urllib.parse import urlencode
@@ -17,6 +18,7 @@ from payments.order_numbers import order_no_new
 from payments.sandbox import engine
 from payments.sandbox.keys import keys_for
 from payments.sandbox.models import Protocol, SandboxHit, SandboxPayout, Scenario
+from wallet.tests.threads import run_in_threads
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -275,3 +277,17 @@ def test_the_query_of_an_order_alipay_never_had_is_not_found(sandbox):
 def test_the_gateway_still_serves_the_payment_methods(sandbox):
     """Transfers share the gateway URL: a trade query still reaches the payment half."""
     assert sandbox.adapter().payment_query(order_no_new("PO")).state.value == "not_found"
+
+
+def test_the_same_transfer_sent_at_once_on_eight_connections_is_paid_once(sandbox):
+    # Given eight requests for one out_biz_no arriving together (a client retrying in parallel)
+    adapter = sandbox.adapter()
+    order_no = order_no_new("WD")
+
+    # When they all reach the sandbox's Alipay at once
+    outcomes = run_in_threads(8, lambda i: adapter.payout(transfer(order_no)).channel_reference)
+
+    # Then every answer names the one transfer, which was paid once
+    payout = SandboxPayout.objects.get(protocol=ALIPAY, order_no=order_no)
+    assert outcomes == Counter({payout.channel_reference: 8})
+    assert (payout.state, payout.requests) == ("success", 8)

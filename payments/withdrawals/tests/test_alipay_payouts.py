@@ -16,6 +16,7 @@ from wallet import services as ledger
 from wallet.audit import ledger_audit
 from wallet.models import Account
 from wallet.selectors import account_balance
+from wallet.tests.threads import run_in_threads
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -167,3 +168,19 @@ def test_an_abnormal_payee_account_fails_at_once_and_a_resent_task_changes_nothi
     assert latest(withdrawal).failure_code == "PAYEE_ACCOUNT_STATUS_ERROR"
     assert wallet_of(withdrawal).held == D("0.00")
     assert SandboxHit.objects.filter(protocol=ALIPAY, order_no=withdrawal.order_no).count() == 1
+
+
+def test_senders_racing_on_one_alipay_withdrawal_send_it_once(sandbox_live, sent_tasks, alipay_withdrawal):
+    # Given an Alipay withdrawal the channel answers slowly, and eight senders (redelivered tasks)
+    withdrawal = alipay_withdrawal()
+    engine.rule_add(protocol=ALIPAY, scenario=Scenario.SLOW, order_no=withdrawal.order_no, delay_seconds=1)
+
+    # When they all send it at once
+    outcomes = run_in_threads(8, lambda i: payouts.payout_send(withdrawal_id=withdrawal.pk))
+
+    # Then one sent it, the others found it locked or already final, and Alipay saw one request
+    assert outcomes["success"] == 1
+    assert set(outcomes) <= {"success", "busy", "not_sendable"}
+    assert SandboxHit.objects.filter(protocol=ALIPAY, order_no=withdrawal.order_no).count() == 1
+    assert latest(withdrawal).status == S.SUCCESS
+    assert ledger_audit() == []
