@@ -81,7 +81,7 @@ def gateway(request: HttpRequest) -> HttpResponse:
     return _answer(secrets, node, payload)
 
 
-def payee_refusal(login_id: str, name: str) -> str:
+def _payee_refusal(login_id: str, name: str) -> str:
     """Alipay's check of the payee: the refusal's sub_code, or empty when the payee is fine."""
     try:
         login = identifiers.alipay_login_normalise(login_id)
@@ -109,7 +109,7 @@ def _transfer(biz: Payload, secrets: Mapping[str, str], node: str) -> HttpRespon
     login_id, name = payee.get("identity"), payee.get("name")
     if not isinstance(login_id, str) or not login_id or not isinstance(name, str) or not name:
         raise Refusal(_invalid("identity_type 为 ALIPAY_LOGON_ID 时 identity 与 name 必填"))
-    refusal = _amount_refusal(amount) or payee_refusal(login_id, name)
+    refusal = _amount_refusal(amount) or _payee_refusal(login_id, name)
     decision = engine.payout_receive(
         protocol=Protocol.ALIPAY,
         order_no=order_no,
