@@ -5,11 +5,23 @@ Error messages never repeat the value: they end up in API responses and logs.
 
 import re
 
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+
 from wallet import errors
 
 _OPENID = re.compile(r"^[A-Za-z0-9_-]{6,64}$")
 _BANK_CODE = re.compile(r"^[A-Z]{2,10}$")
 _CARD_SEPARATORS = re.compile(r"[\s-]")
+# A mainland mobile number (11 digits from 13x to 19x), optionally written with +86 / 0086 / 86.
+_MAINLAND_MOBILE = re.compile(r"^(?:\+?0{0,2}86)?(1[3-9][0-9]{9})$")
+_PHONE_SEPARATORS = re.compile(r"[\s()-]")
+# Alipay takes login ids of up to 100 characters.
+ALIPAY_LOGIN_MAX_LENGTH = 100
+# Letters (any script), then letters, spaces, the middle dot of minority names (·), dots,
+# apostrophes and hyphens: never digits or symbols. Alipay compares it with the real name.
+_REAL_NAME = re.compile(r"^[^\W\d_](?:[^\W\d_]|[ ·.'\-])*$")
+REAL_NAME_MAX_LENGTH = 50
 
 
 def card_number_normalise(raw: str) -> str:
@@ -62,6 +74,48 @@ def holder_name_normalise(raw: str) -> str:
             fields={"holder_name": "Give the name on the card (1 to 64 characters)."},
         )
     return name
+
+
+def alipay_login_normalise(raw: str) -> str:
+    """An Alipay login id: a mainland mobile number (as its 11 digits) or an email (lower case)."""
+    text = (raw or "").strip()
+    mobile = _MAINLAND_MOBILE.match(_PHONE_SEPARATORS.sub("", text))
+    if mobile:
+        return mobile.group(1)
+    email = text.lower()
+    if not (len(email) <= ALIPAY_LOGIN_MAX_LENGTH and _email_valid(email)):
+        raise errors.ValidationFailed(
+            "Not an Alipay login id.",
+            fields={"login_id": "An Alipay login id is a mainland mobile number or an email address."},
+        )
+    return email
+
+
+def real_name_normalise(raw: str) -> str:
+    """The payee's real name as Alipay registered it: Alipay refuses the transfer when it differs."""
+    name = " ".join((raw or "").split())
+    if not 1 <= len(name) <= REAL_NAME_MAX_LENGTH or not _REAL_NAME.match(name):
+        raise errors.ValidationFailed(
+            "Not a real name.",
+            fields={"real_name": "Give the account holder's real name (letters only, up to 50 characters)."},
+        )
+    return name
+
+
+def alipay_login_mask(login_id: str) -> str:
+    """``138****5678`` for a mobile number, ``a***@example.com`` for an email."""
+    if "@" in login_id:
+        local, _, domain = login_id.partition("@")
+        return f"{local[0]}***@{domain}"
+    return f"{login_id[:3]}****{login_id[-4:]}"
+
+
+def _email_valid(text: str) -> bool:
+    try:
+        validate_email(text)
+    except ValidationError:
+        return False
+    return True
 
 
 def card_number_mask(digits: str) -> str:

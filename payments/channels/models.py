@@ -15,6 +15,7 @@ from wallet.money import quantize
 class PayoutAccountKind(models.TextChoices):
     WECHAT_OPENID = "wechat_openid", "WeChat wallet (openid)"
     BANK_CARD = "bank_card", "Bank card"
+    ALIPAY = "alipay", "Alipay account (login id)"
 
 
 class ChannelAdapter(models.TextChoices):

@@ -1,8 +1,9 @@
-"""Sandbox of Alipay (RSA2): its keys, its endpoints (``alipay_gateway``), and the async
-``trade_status_sync`` notify of a paid trade, signed with Alipay's key.
+"""Sandbox of Alipay (RSA2): its keys, its endpoints (``alipay_gateway``, transfers in
+``alipay_transfer``), and the async ``trade_status_sync`` notify of a paid trade, signed with
+Alipay's key.
 
-Alipay pays nothing out here and its refunds answer synchronously, so there are no payout or
-refund notifies.
+Transfers report to Alipay's message service, not to a notify URL, and refunds answer
+synchronously, so there are no payout or refund notifies.
 """
 
 import secrets as token
@@ -16,7 +17,8 @@ from django.urls import path
 from django.utils import timezone
 
 from payments.channels.alipay import signing
-from payments.sandbox.alipay_gateway import BILL_FILE_NAME, app_pay, bill_file, gateway, trade_fields
+from payments.sandbox.alipay_gateway import BILL_FILE_NAME, app_pay, bill_file, trade_fields
+from payments.sandbox.alipay_transfer import gateway
 from payments.sandbox.models import SandboxPayment, SandboxPayout, SandboxRefund
 from wallet.money import format_amount
 
@@ -51,7 +53,7 @@ def notify_acknowledged(status: int, body: bytes) -> bool:
 
 
 def notify_build(payout: SandboxPayout, secrets: dict) -> tuple[dict[str, str], bytes] | None:
-    """Alipay is not a payout channel here."""
+    """Alipay's transfers have no notify to a URL: the transfer's answer and the query tell."""
     return None
 
 

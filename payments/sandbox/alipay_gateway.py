@@ -103,14 +103,14 @@ def gateway(request: HttpRequest) -> HttpResponse:
     known = method in API or method == BILL_URL_QUERY
     node = f"{method.replace('.', '_')}_response" if known else "error_response"
     try:
-        _request_check(params, secrets)
+        request_check(params, secrets)
         if not known:
             raise Refusal(_error("40002", "Invalid Arguments", "isv.invalid-method", "不存在的方法名"))
-        biz = _biz(params)
+        biz = biz_content(params)
         payload = _bill_url_query(request, biz, secrets) if method == BILL_URL_QUERY else API[method](biz)
     except Refusal as refusal:
         payload = refusal.payload
-    return HttpResponse(_answer_text(secrets, node, payload), content_type=ANSWER_TYPE)
+    return HttpResponse(answer_text(secrets, node, payload), content_type=ANSWER_TYPE)
 
 
 @csrf_exempt
@@ -121,7 +121,7 @@ def app_pay(request: HttpRequest) -> HttpResponse:
     secrets = keys_for(Protocol.ALIPAY)
     try:
         params = _order_string_parse(request.body)
-        _request_check(params, secrets)
+        request_check(params, secrets)
         if params["method"] != "alipay.trade.app.pay":
             raise Refusal(_error("40002", "Invalid Arguments", "isv.invalid-method", "不存在的方法名"))
         payment = _payment_open(params, PaymentMethod.ALIPAY_APP, "QUICK_MSECURITY_PAY")
@@ -140,7 +140,7 @@ def app_pay(request: HttpRequest) -> HttpResponse:
             "trade_no": payment.transaction_id,
             "seller_id": secrets["seller_id"],
         }
-        result = _answer_text(secrets, "alipay_trade_app_pay_response", answer)
+        result = answer_text(secrets, "alipay_trade_app_pay_response", answer)
         return JsonResponse({"resultStatus": APP_PAID, "memo": "", "result": result})
     if payment.scenario == PaymentScenario.NEVER_PAY:
         return JsonResponse({"resultStatus": APP_CANCELLED, "memo": "用户中途取消", "result": ""})
@@ -173,7 +173,7 @@ def trade_fields(payment: SandboxPayment) -> Payload:
     }
     if paid:
         fields["buyer_logon_id"] = payment.payer_masked
-        fields["send_pay_date"] = _time(payment.paid_at)
+        fields["send_pay_date"] = time_text(payment.paid_at)
     return fields
 
 
@@ -181,7 +181,7 @@ def _pay_page(request: HttpRequest, params: dict[str, str], secrets: Mapping[str
     """The payer's browser with a signed page / wap URL: open the trade, show the cashier."""
     method, product_code = PAY_METHODS[params["method"]]
     try:
-        _request_check(params, secrets)
+        request_check(params, secrets)
         if method == PaymentMethod.ALIPAY_APP:
             raise Refusal(_error("40002", "Invalid Arguments", "isv.invalid-method", "APP 支付请由支付宝客户端发起"))
         payment = _payment_open(params, method, product_code)
@@ -192,7 +192,7 @@ def _pay_page(request: HttpRequest, params: dict[str, str], secrets: Mapping[str
     return redirect(cashier_url(request, payment))
 
 
-def _request_check(params: Mapping[str, str], secrets: Mapping[str, str]) -> None:
+def request_check(params: Mapping[str, str], secrets: Mapping[str, str]) -> None:
     """The gateway's checks of the common parameters, the merchant's signature first among the
     ones that need a key; raises ``Refusal`` with Alipay's code."""
     for name, sub_code in MISSING.items():
@@ -224,7 +224,7 @@ def _payment_open(params: Mapping[str, str], method: PaymentMethod, product_code
     refused and records nothing: like Alipay, the sandbox lets nobody pay an expired trade, so
     closing one never opened is safe once it expired (the sandbox keeps no time_expire, so the
     check is here, where the payer arrives)."""
-    biz = _biz(params)
+    biz = biz_content(params)
     order_no = _out_trade_no(biz)
     amount = _amount(biz.get("total_amount"), "total_amount")
     if amount > MAX_TOTAL_AMOUNT:
@@ -304,7 +304,7 @@ def _trade_refund(biz: Payload) -> Payload:
         "refund_fee": format_amount(refunded or ZERO),
     }
     if refund.finished_at is not None:
-        answer["gmt_refund_pay"] = _time(refund.finished_at)
+        answer["gmt_refund_pay"] = time_text(refund.finished_at)
     return answer
 
 
@@ -328,7 +328,7 @@ def _refund_query(biz: Payload) -> Payload:
     }
     if refund.state == SandboxRefund.State.SUCCESS and refund.finished_at is not None:
         answer["refund_status"] = "REFUND_SUCCESS"
-        answer["gmt_refund_pay"] = _time(refund.finished_at)
+        answer["gmt_refund_pay"] = time_text(refund.finished_at)
     return answer
 
 
@@ -366,7 +366,7 @@ API: dict[str, Callable[[Payload], Payload]] = {
 }
 
 
-def _biz(params: Mapping[str, str]) -> Payload:
+def biz_content(params: Mapping[str, str]) -> Payload:
     try:
         biz = json_parse(params.get("biz_content") or "", parse_float=Decimal)
     except ValueError:
@@ -401,7 +401,7 @@ def _order_string_parse(body: bytes) -> dict[str, str]:
     return dict(pairs)
 
 
-def _answer_text(secrets: Mapping[str, str], node: str, payload: Payload) -> str:
+def answer_text(secrets: Mapping[str, str], node: str, payload: Payload) -> str:
     return signing.answer_create(signing.private_key_load(secrets["alipay_private_key"]), node, payload)
 
 
@@ -421,7 +421,7 @@ def _error(code: str, msg: str, sub_code: str, sub_msg: str = "") -> Payload:
     return {"code": code, "msg": msg, "sub_code": sub_code, "sub_msg": sub_msg or msg}
 
 
-def _time(moment: datetime | None) -> str:
+def time_text(moment: datetime | None) -> str:
     return signing.time_format(moment or timezone.now())
 
 

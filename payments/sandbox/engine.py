@@ -15,7 +15,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from payments.sandbox.fees import payout_fee
-from payments.sandbox.models import SandboxHit, SandboxPayout, SandboxRule, Scenario
+from payments.sandbox.models import Protocol, SandboxHit, SandboxPayout, SandboxRule, Scenario
 from wallet.money import ZERO
 from wallet.task_queue import task_enqueue
 
@@ -35,6 +35,8 @@ FIRST_STATE = {
 # States in which the payout's money left: it carries the channel's fee from then on.
 PAID = (SandboxPayout.State.SUCCESS, SandboxPayout.State.RETURNED)
 DEFAULT_FAILURE_CODE = "PAYEE_ACCOUNT_ABNORMAL"
+# Protocols whose failures are named otherwise (a FAIL rule without a code of its own).
+DEFAULT_FAILURE_CODES: dict[str, str] = {Protocol.ALIPAY: "PAYEE_ACCOUNT_STATUS_ERROR"}
 # How long TIMEOUT keeps the client waiting when its rule gives no delay: past any read timeout.
 DEFAULT_TIMEOUT_SECONDS = 30.0
 
@@ -50,29 +52,35 @@ class Decision:
 
 
 def payout_receive(
-    *, protocol: str, order_no: str, amount: Decimal, payee_masked: str, notify_url: str = ""
+    *, protocol: str, order_no: str, amount: Decimal, payee_masked: str, notify_url: str = "", refusal: str = ""
 ) -> Decision:
     """Take one payout request. The first request for an order number decides; every later one
-    gets the same payout back (never a second payment), counted in ``requests``."""
+    gets the same payout back (never a second payment), counted in ``requests``. A ``refusal``
+    (the channel's own check of the payee failed, such as Alipay's real-name check) records the
+    first request as failed with that code, whatever the rules say."""
     SandboxHit.objects.create(protocol=protocol, order_no=order_no)
     for _ in range(2):
         try:
-            return _receive_once(protocol, order_no, amount, payee_masked, notify_url)
+            return _receive_once(protocol, order_no, amount, payee_masked, notify_url, refusal)
         except IntegrityError:
             continue  # A concurrent first request created it: the retry finds it.
     raise RuntimeError(f"sandbox payout {protocol} {order_no} could not be recorded")
 
 
 @transaction.atomic
-def _receive_once(protocol: str, order_no: str, amount: Decimal, payee_masked: str, notify_url: str) -> Decision:
+def _receive_once(
+    protocol: str, order_no: str, amount: Decimal, payee_masked: str, notify_url: str, refusal: str
+) -> Decision:
     existing = SandboxPayout.objects.select_for_update().filter(protocol=protocol, order_no=order_no).first()
     if existing is not None:
         SandboxPayout.objects.filter(pk=existing.pk).update(requests=F("requests") + 1)
         return Decision(scenario=Scenario.SUCCEED, payout=existing, delay=0, replayed=True)
-    rule = _rule_take(protocol, order_no)
-    scenario = rule.scenario if rule else Scenario.SUCCEED
+    rule = None if refusal else _rule_take(protocol, order_no)
+    scenario = Scenario.FAIL if refusal else (rule.scenario if rule else Scenario.SUCCEED)
     delay = rule.delay_seconds if rule else 0.0
-    failure_code = (rule.failure_code if rule else "") or DEFAULT_FAILURE_CODE
+    failure_code = (
+        refusal or (rule.failure_code if rule else "") or DEFAULT_FAILURE_CODES.get(protocol, DEFAULT_FAILURE_CODE)
+    )
     if scenario in NOTHING_TAKEN:
         return Decision(scenario=scenario, payout=None, delay=delay or DEFAULT_TIMEOUT_SECONDS, replayed=False)
     state = FIRST_STATE[Scenario(scenario)]

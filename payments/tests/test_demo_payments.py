@@ -29,7 +29,12 @@ def test_demo_payments_twice_fills_the_review_queue_and_pays_once(tmp_path):
         ("dave", Decimal("6000.00"), "pending"),
         ("dave", Decimal("9000.00"), "pending"),
     ]
-    assert PayoutAccount.objects.count() == 3
+    assert sorted(PayoutAccount.objects.values_list("user__username", "kind")) == [
+        ("alice", "alipay"),
+        ("alice", "bank_card"),
+        ("bob", "wechat_openid"),
+        ("dave", "bank_card"),
+    ]
     # dave paid 35.00 from his balance once and got 5.00 of it back once
     assert list(PaymentOrder.objects.values_list("amount", "status", "refunded_amount")) == [
         (Decimal("35.00"), "success", Decimal("5.00"))

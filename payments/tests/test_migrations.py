@@ -92,6 +92,7 @@ def test_payout_channels_start_at_the_business_defaults():
         "wechat": ("wechat_v3", "wechat_openid", *fees, True),
         "bank": ("bank", "bank_card", *fees, True),
         "wechat_v2": ("wechat_v2", "wechat_openid", *fees, False),
+        "alipay_transfer": ("alipay", "alipay", *fees, True),
     }
 
 

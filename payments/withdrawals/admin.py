@@ -26,7 +26,7 @@ from django_fsm import can_proceed, has_transition_perm
 from import_export.admin import ExportMixin
 from import_export.formats.base_formats import CSV, XLSX
 
-from payments import encryption
+from payments import encryption, identifiers
 from payments.channels.models import Channel
 from payments.withdrawals import selectors, services
 from payments.withdrawals.models import (
@@ -64,7 +64,9 @@ class PayoutAccountAdmin(ReadOnlyMixin, admin.ModelAdmin):
     list_filter = ("kind", "created_at")
     list_select_related = ("user",)
     search_fields = ("user__username__exact",)
-    search_help_text = "A full card number or openid (matched by its blind index), or an exact username."
+    search_help_text = (
+        "A full card number, openid or Alipay login id (matched by its blind index), or an exact username."
+    )
     fields = ("user", "kind", "display", "bank_code", "masked_holder", "created_at")
     readonly_fields = ("display",)
     ordering = ("-created_at", "-id")
@@ -80,6 +82,9 @@ class PayoutAccountAdmin(ReadOnlyMixin, admin.ModelAdmin):
                 encryption.blind_index(term, field=PayoutAccount.OPENID),
                 encryption.blind_index(digits, field=PayoutAccount.CARD_NUMBER),
             ]
+            login = _alipay_login(term)
+            if login:
+                indexes.append(encryption.blind_index(login, field=PayoutAccount.ALIPAY_LOGIN))
             results = results | queryset.filter(lookup_index__in=indexes)
         return results, may_have_duplicates
 
@@ -357,6 +362,15 @@ class WithdrawalTransitionAdmin(TransitionLogAdmin):
     resource_classes = [WithdrawalTransitionResource]
     numbered = Withdrawal
     number_field = "order_no"
+
+
+def _alipay_login(term: str) -> str:
+    """The term as an Alipay login id is bound (a mobile number's 11 digits, an email in lower
+    case), or empty when it is not one."""
+    try:
+        return identifiers.alipay_login_normalise(term)
+    except ApplicationError:
+        return ""
 
 
 def _approval_message(withdrawal: Withdrawal) -> str:

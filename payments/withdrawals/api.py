@@ -8,6 +8,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from payments import identifiers
 from payments.channels.models import PayoutAccountKind
 from payments.withdrawals import selectors, services
 from payments.withdrawals.filters import WithdrawalFilter
@@ -32,9 +33,14 @@ class PayoutAccountOutput(serializers.Serializer):
 
     id = serializers.IntegerField()
     kind = serializers.ChoiceField(choices=PayoutAccountKind.choices)
-    display = serializers.CharField(help_text="Masked card number with its bank, or masked openid.")
-    bank_code = serializers.CharField(help_text="Empty for a WeChat openid.")
-    holder_name = serializers.CharField(source="masked_holder", help_text="Masked; empty for a WeChat openid.")
+    display = serializers.CharField(
+        help_text="Masked card number with its bank, masked openid, or masked Alipay login id "
+        "(138****5678, a***@example.com)."
+    )
+    bank_code = serializers.CharField(help_text="Empty but for a bank card.")
+    holder_name = serializers.CharField(
+        source="masked_holder", help_text="Masked card holder or Alipay real name; empty for a WeChat openid."
+    )
     created_at = serializers.DateTimeField()
 
 
@@ -80,6 +86,21 @@ class _BankCardBindInput(serializers.Serializer):
     bank_code = StrictCharField(max_length=16, validators=[_BANK_CODE])
 
 
+@extend_schema_serializer(component_name="AlipayBindInput")
+class _AlipayBindInput(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=[PayoutAccountKind.ALIPAY.value])
+    login_id = StrictCharField(
+        max_length=identifiers.ALIPAY_LOGIN_MAX_LENGTH,
+        validators=[NOT_BLANK],
+        help_text="A mainland mobile number (13800138000, +86 allowed) or an email address.",
+    )
+    real_name = StrictCharField(
+        max_length=identifiers.REAL_NAME_MAX_LENGTH,
+        validators=[NOT_BLANK],
+        help_text="The account holder's real name as Alipay registered it: Alipay refuses a transfer when it differs.",
+    )
+
+
 class PayoutAccountsApi(APIView):
     class InputSerializer(serializers.Serializer):
         """Takes the fields of both kinds; the services check those of the kind given (the
@@ -90,6 +111,12 @@ class PayoutAccountsApi(APIView):
         card_number = StrictCharField(required=False, allow_blank=True, default="", max_length=32)
         holder_name = StrictCharField(required=False, allow_blank=True, default="", max_length=64)
         bank_code = StrictCharField(required=False, allow_blank=True, default="", max_length=16)
+        login_id = StrictCharField(
+            required=False, allow_blank=True, default="", max_length=identifiers.ALIPAY_LOGIN_MAX_LENGTH
+        )
+        real_name = StrictCharField(
+            required=False, allow_blank=True, default="", max_length=identifiers.REAL_NAME_MAX_LENGTH
+        )
 
     @api_schema(responses={200: PayoutAccountOutput(many=True)}, summary="Your payout accounts, masked")
     def get(self, request: Request) -> Response:
@@ -100,7 +127,7 @@ class PayoutAccountsApi(APIView):
         request=InputSerializer,
         responses={201: PayoutAccountOutput, 200: PayoutAccountOutput},
         errors=[errors.ValidationFailed, exceptions.PermissionDenied, exceptions.UnsupportedMediaType],
-        summary="Bind a WeChat openid or a bank card (201; 200 when it was bound already)",
+        summary="Bind a WeChat openid, a bank card or an Alipay account (201; 200 when it was bound already)",
     )
     def post(self, request: Request) -> Response:
         serializer = self.InputSerializer(data=request.data)
@@ -122,6 +149,7 @@ class PayoutAccountBindInputExtension(OpenApiSerializerExtension):
         branches = {
             PayoutAccountKind.WECHAT_OPENID.value: _WechatOpenidBindInput,
             PayoutAccountKind.BANK_CARD.value: _BankCardBindInput,
+            PayoutAccountKind.ALIPAY.value: _AlipayBindInput,
         }
         refs = {kind: auto_schema.resolve_serializer(branch, direction).ref for kind, branch in branches.items()}
         return {

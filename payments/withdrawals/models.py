@@ -28,12 +28,15 @@ class PayoutAccount(models.Model):
     OPENID = "payout_account.openid"
     CARD_NUMBER = "payout_account.card_number"
     HOLDER_NAME = "payout_account.holder_name"
+    ALIPAY_LOGIN = "payout_account.alipay_login_id"
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="payout_accounts")
     kind = models.CharField(max_length=16, choices=PayoutAccountKind.choices)
     openid_sealed = models.TextField(blank=True)
     card_number_sealed = models.TextField(blank=True)
+    # The holder's name of a card, or the real name Alipay checks against an Alipay login id.
     holder_name_sealed = models.TextField(blank=True)
+    alipay_login_sealed = models.TextField(blank=True)
     bank_code = models.CharField(max_length=16, blank=True)
     lookup_index = models.CharField(max_length=64, db_index=True)
     masked_number = models.CharField(max_length=64)
@@ -44,8 +47,27 @@ class PayoutAccount(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["user", "lookup_index"], name="payout_account_bound_once_per_user"),
             models.CheckConstraint(
-                condition=(Q(kind="wechat_openid") & ~Q(openid_sealed="") & Q(card_number_sealed=""))
-                | (Q(kind="bank_card") & ~Q(card_number_sealed="") & ~Q(bank_code="") & Q(openid_sealed="")),
+                condition=(
+                    Q(kind="wechat_openid")
+                    & ~Q(openid_sealed="")
+                    & Q(card_number_sealed="")
+                    & Q(alipay_login_sealed="")
+                )
+                | (
+                    Q(kind="bank_card")
+                    & ~Q(card_number_sealed="")
+                    & ~Q(bank_code="")
+                    & Q(openid_sealed="")
+                    & Q(alipay_login_sealed="")
+                )
+                | (
+                    Q(kind="alipay")
+                    & ~Q(alipay_login_sealed="")
+                    & ~Q(holder_name_sealed="")
+                    & Q(openid_sealed="")
+                    & Q(card_number_sealed="")
+                    & Q(bank_code="")
+                ),
                 name="payout_account_fields_match_kind",
             ),
         ]
@@ -61,9 +83,12 @@ class PayoutAccount(models.Model):
 
     @property
     def identifier(self) -> str:
-        """The decrypted openid or card number: for the payout request, never for display."""
+        """The decrypted openid, card number or Alipay login id: for the payout request, never
+        for display."""
         if self.kind == PayoutAccountKind.BANK_CARD:
             return encryption.unseal(self.card_number_sealed, field=self.CARD_NUMBER)
+        if self.kind == PayoutAccountKind.ALIPAY:
+            return encryption.unseal(self.alipay_login_sealed, field=self.ALIPAY_LOGIN)
         return encryption.unseal(self.openid_sealed, field=self.OPENID)
 
     @property

@@ -39,6 +39,8 @@ NON_FINAL = (WithdrawalStatus.PENDING, WithdrawalStatus.APPROVED, WithdrawalStat
 APPROVED_GRACE = timedelta(minutes=1)
 PROCESSING_GRACE = timedelta(minutes=10)
 ESCALATE_AFTER = timedelta(hours=4)
+# Payout accounts whose holder's name goes with the payout: the bank and Alipay check it.
+NAMED_KINDS = (PayoutAccountKind.BANK_CARD, PayoutAccountKind.ALIPAY)
 
 
 class RateLimited(Exception):
@@ -177,7 +179,7 @@ def _payout_request(withdrawal: Withdrawal) -> PayoutRequest:
         amount=withdrawal.actual_amount,
         currency=withdrawal.currency,
         payee=account.identifier,
-        payee_name=account.holder_name if account.kind == PayoutAccountKind.BANK_CARD else "",
+        payee_name=account.holder_name if account.kind in NAMED_KINDS else "",
         bank_code=account.bank_code,
         remark="Wallet withdrawal",
         notify_url=registry.notify_url(withdrawal.channel),

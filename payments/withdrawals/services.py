@@ -47,6 +47,7 @@ SEALED_COLUMNS = {
     "openid_sealed": PayoutAccount.OPENID,
     "card_number_sealed": PayoutAccount.CARD_NUMBER,
     "holder_name_sealed": PayoutAccount.HOLDER_NAME,
+    "alipay_login_sealed": PayoutAccount.ALIPAY_LOGIN,
 }
 
 _REFUSALS: dict[str, type[errors.ApplicationError]] = {
@@ -71,8 +72,11 @@ def payout_account_bind(
     card_number: str = "",
     holder_name: str = "",
     bank_code: str = "",
+    login_id: str = "",
+    real_name: str = "",
 ) -> tuple[PayoutAccount, bool]:
-    """Bind a WeChat openid or a bank card to the user; binding the same one again returns it."""
+    """Bind a WeChat openid, a bank card or an Alipay account (login id and the real name Alipay
+    checks) to the user; binding the same one again returns it."""
     account = PayoutAccount(user=user, kind=kind)
     if kind == PayoutAccountKind.WECHAT_OPENID:
         value = identifiers.openid_normalise(openid)
@@ -87,6 +91,14 @@ def payout_account_bind(
         account.holder_name_sealed = encryption.seal(name, field=PayoutAccount.HOLDER_NAME)
         account.lookup_index = encryption.blind_index(digits, field=PayoutAccount.CARD_NUMBER)
         account.masked_number = identifiers.card_number_mask(digits)
+        account.masked_holder = identifiers.name_mask(name)
+    elif kind == PayoutAccountKind.ALIPAY:
+        login = identifiers.alipay_login_normalise(login_id)
+        name = identifiers.real_name_normalise(real_name)
+        account.alipay_login_sealed = encryption.seal(login, field=PayoutAccount.ALIPAY_LOGIN)
+        account.holder_name_sealed = encryption.seal(name, field=PayoutAccount.HOLDER_NAME)
+        account.lookup_index = encryption.blind_index(login, field=PayoutAccount.ALIPAY_LOGIN)
+        account.masked_number = identifiers.alipay_login_mask(login)
         account.masked_holder = identifiers.name_mask(name)
     else:
         raise errors.ValidationFailed("Unknown payout account kind.", fields={"kind": "invalid"})

@@ -48,8 +48,11 @@ def test_the_night_opens_one_run_per_enabled_channel_and_bill_and_queues_each_on
         ("wechat_pay", "trade", yesterday, "waiting"),
         ("alipay", "trade", yesterday, "waiting"),
         ("bank", "payout", yesterday, "waiting"),
+        # Opened as for every payout channel; its download fails while Alipay's account bill is
+        # not read (docs/PAYOUTS.md, "Known gaps").
+        ("alipay_transfer", "payout", yesterday, "waiting"),
     }
-    assert opened == 4
+    assert opened == 5
     assert sorted(task["args"][0] for task in sent_tasks.named(tasks.RUN_TASK)) == sorted(
         Run.objects.values_list("pk", flat=True)
     )
@@ -57,8 +60,8 @@ def test_the_night_opens_one_run_per_enabled_channel_and_bill_and_queues_each_on
     # When beat fires again (a second beat, a retry): nothing more is opened or queued
     with django_capture_on_commit_callbacks(execute=True):
         assert tasks.nightly() == 0
-    assert Run.objects.count() == 4
-    assert len(sent_tasks.named(tasks.RUN_TASK)) == 4
+    assert Run.objects.count() == 5
+    assert len(sent_tasks.named(tasks.RUN_TASK)) == 5
 
 
 def test_a_bill_not_published_is_asked_for_again_at_growing_delays_until_the_deadline(settings):

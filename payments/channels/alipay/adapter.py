@@ -1,5 +1,5 @@
-"""Alipay open platform (RSA2): the payment half of the channel, and its daily trade bill; Alipay
-pays nothing out here.
+"""Alipay open platform (RSA2): payments, refunds, the daily trade bill, and payouts by single
+transfer to an Alipay account (``transfers``).
 
 Page and wap payments are signed URLs the payer's browser opens and app payments a signed
 order string for the Alipay SDK: no call leaves for them. Query, close and refunds are signed
@@ -20,7 +20,7 @@ from urllib.parse import parse_qsl, urlencode
 
 from django.utils import timezone
 
-from payments.channels.alipay import signing
+from payments.channels.alipay import signing, transfers
 from payments.channels.alipay.credentials import AlipayCredentials
 from payments.channels.base import (
     ChannelError,
@@ -278,10 +278,10 @@ class AlipayAdapter:
 
     def bill_download(self, bill_date: date, kind: BillKind, directory: Path) -> BillDownload:
         """The day's trade bill: the signed answer to ``bill.downloadurl.query`` gives a link to
-        the zip, kept as it comes (its members are the bill). Alipay pays nothing out here, so
-        a payout bill is a ``ValueError``."""
+        the zip, kept as it comes (its members are the bill). Transfers are in Alipay's account
+        bill, which is not read here yet: a payout bill is a ``ValueError``."""
         if kind != BillKind.TRADE:
-            raise ValueError("Alipay has no payout bill: it pays nothing out here")
+            raise ValueError("Alipay has no payout bill here yet: its transfers are in the account bill, not read here")
         what = f"trade bill of {bill_date}"
         node = self._call(BILL_URL_QUERY, {"bill_type": "trade", "bill_date": bill_date.isoformat()})
         code, sub_code = str(node.get("code") or ""), str(node.get("sub_code") or "")
@@ -307,13 +307,18 @@ class AlipayAdapter:
         return BillDownload(path=destination, filename=filename)
 
     def payout(self, request: PayoutRequest) -> PayoutResult:
-        raise NotImplementedError("Alipay is not a payout channel here")
+        """A single transfer to an Alipay login id with its real name (``transfers``)."""
+        node = self._call(transfers.TRANSFER, transfers.transfer_biz(request))
+        return transfers.transfer_result(node, order_no=request.order_no)
 
     def query_payout(self, order_no: str) -> PayoutResult:
-        raise NotImplementedError("Alipay is not a payout channel here")
+        node = self._call(transfers.QUERY, transfers.query_biz(order_no))
+        return transfers.query_result(node, order_no=order_no)
 
     def parse_payout_notify(self, *, headers: Mapping[str, str], body: bytes) -> PayoutNotice:
-        raise NotImplementedError("Alipay is not a payout channel here")
+        """Alipay reports transfers by its message service, not to a notify URL: the transfer's
+        answer and the query decide."""
+        raise NotifyRejected("Alipay transfers have no notify here")
 
     def _signed(
         self, method: str, biz: Mapping[str, Any], *, notify_url: str = "", return_url: str = ""

@@ -2,8 +2,8 @@
 detail (``*_业务明细.csv``) and its summary (``*_业务明细(汇总).csv``), each framed by ``#``
 comment lines, their fields padded with spaces or tabs.
 
-Alipay has no payout bill here (it pays nothing out): asking for one is the caller's mistake,
-a ``ValueError``, not a malformed file.
+Alipay's transfers are in its account bill, which is not read here yet: asking for a payout bill
+is the caller's mistake, a ``ValueError``, not a malformed file.
 """
 
 import re
@@ -62,7 +62,7 @@ def bill_parse(stream: BinaryIO, kind: BillKind) -> Iterator[BillLine]:
     whose line it means; line 0 is the zip itself.
     """
     if kind != BillKind.TRADE:
-        raise ValueError("Alipay has no payout bill: it pays nothing out here")
+        raise ValueError("Alipay has no payout bill here yet: its transfers are in the account bill, not read here")
     return _trade_lines(stream)
 
 

@@ -36,6 +36,8 @@ RECONCILIATION_TASK = "reconciliation.nightly"
 RECONCILIATION_DELAY = 60
 CARDS = {"alice": "6222020200112233446", "dave": "6217001234567890122"}
 OPENIDS = {"bob": "oDemo8uMuAJO_M2pxb1Q9zNjBob0"}
+# Alipay accounts (login id, real name); the sandbox's Alipay takes any real name for these.
+ALIPAY_ACCOUNTS = {"alice": ("alice@example.com", "Alice")}
 WITHDRAWALS = [
     ("alice", "120.00"),
     ("bob", "50.00"),
@@ -75,6 +77,10 @@ class Command(BaseCommand):
         for username, openid in OPENIDS.items():
             payout_accounts[username], _ = services.payout_account_bind(
                 user=users.get(username=username), kind="wechat_openid", openid=openid
+            )
+        for username, (login_id, real_name) in ALIPAY_ACCOUNTS.items():
+            services.payout_account_bind(
+                user=users.get(username=username), kind="alipay", login_id=login_id, real_name=real_name
             )
         lines = ["Demo withdrawals (admin: Payments > Withdrawals opens on the pending queue):"]
         for position, (username, amount) in enumerate(WITHDRAWALS, start=1):

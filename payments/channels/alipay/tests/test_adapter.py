@@ -1186,7 +1186,7 @@ def test_a_notify_that_is_not_genuine_or_not_ours_is_rejected(forge):
 
 
 @pytest.mark.django_db
-def test_alipay_has_no_payout_or_refund_notifies_here():
+def test_alipay_has_no_refund_notifies_here():
     payment = sandbox_payment(state=SandboxPayment.State.PAID)
     refund = SandboxRefund.objects.create(
         protocol=ALIPAY,
@@ -1199,9 +1199,6 @@ def test_alipay_has_no_payout_or_refund_notifies_here():
     )
 
     assert sandbox_alipay.refund_notify_build(refund, keys_for(ALIPAY)) is None
-    adapter = notify_adapter(keys_for(ALIPAY))
-    with pytest.raises(NotImplementedError):
-        adapter.query_payout("WD1")
 
 
 def test_the_notify_reply_is_exactly_success_when_accepted_and_failure_otherwise(offline_secrets):
