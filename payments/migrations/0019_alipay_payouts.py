@@ -37,7 +37,7 @@ def delete_channel(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("payments", "0016_merchants"),
+        ("payments", "0018_webhooks"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
