@@ -187,6 +187,7 @@ THROTTLE_RATES = {
     "withdrawal_submit": env("WITHDRAWAL_SUBMIT_RATE", default="10/minute"),
     "payment_create": env("PAYMENT_CREATE_RATE", default="30/minute"),
     "refund_request": env("REFUND_REQUEST_RATE", default="30/minute"),
+    "merchant_payment_create": env("MERCHANT_PAYMENT_CREATE_RATE", default="600/minute"),
 }
 
 # Largest amount the API accepts in one request, in yuan.

@@ -30,8 +30,11 @@ SYSTEM_ACCOUNT_KINDS = {
     "adjustment": Account.Kind.ADJUSTMENT,
     "expense": Account.Kind.EXPENSE,
 }
-# System accounts that may go negative and are posted to so often that they are hot.
-HOT_PREFIXES = ("clearing", "campaign")
+# System accounts that may go negative and are posted to so often that they are hot. A merchant
+# account is credited by every payment of a busy shop; its refunds never exceed what its orders
+# paid (checked per order under the order's lock), so it cannot end below zero (docs/MERCHANTS.md).
+# Accounts created before a prefix became hot stay as they were (``is_hot`` is read-only).
+HOT_PREFIXES = ("clearing", "campaign", "merchant")
 # Contra accounts that are debited by design: what the platform pays (channel fees) and the
 # corrections finance posts. Not hot: they are posted to once per bill or per correction.
 NEGATIVE_PREFIXES = (*HOT_PREFIXES, "expense", "adjustment")
@@ -72,7 +75,7 @@ def account_for_user(*, user: User, currency: str = "CNY") -> Account:
 def account_for_system(*, code: str, currency: str = "CNY") -> Account:
     """A system account such as ``clearing:wechat`` or ``fees``, created on first use.
 
-    ``clearing:*`` and ``campaign:*`` may go negative and are hot (never row-locked);
+    ``clearing:*``, ``campaign:*`` and ``merchant:*`` may go negative and are hot (never row-locked);
     ``expense:*`` and ``adjustment:*`` may go negative.
     """
     prefix = code.split(":", 1)[0]
