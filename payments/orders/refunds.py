@@ -31,7 +31,7 @@ from payments.order_numbers import order_no_new
 from payments.orders import locks, selectors
 from payments.orders.events import event_record
 from payments.orders.merchant_events import REFUND_FAILED, REFUND_SUCCEEDED, refund_event_send
-from payments.orders.models import BusinessType, PaymentEvent, PaymentOrder, Refund
+from payments.orders.models import PaymentEvent, PaymentOrder, Refund
 from payments.orders.services import channel_of, merchant_account_of
 from payments.signals import order_finished_on_commit
 from wallet import errors
@@ -111,11 +111,6 @@ def _refund_create(
         replay = _refund_replay(order=order, actor=actor, key=key, fingerprint=fingerprint)
         if replay is not None:
             return replay
-        if order.business_type != BusinessType.ORDER_PAYMENT:
-            raise errors.ValidationFailed(
-                "Recharges are not refunded: the money is in the wallet, withdraw it.",
-                fields={"business_type": "not_refundable"},
-            )
         if order.status != PaymentOrder.Status.SUCCESS:
             raise errors.Conflict(
                 f"Order {order.order_no} is {order.status}, not paid.", fields={"status": order.status}

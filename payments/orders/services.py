@@ -151,7 +151,9 @@ def payment_order_pay(
     if order.status != PaymentOrder.Status.AWAITING:
         return _paid_again(order, method=method, client_type=client_type, payer_id=payer_id)
     if method == PaymentMethod.BALANCE:
-        return Creation(order=_balance_pay(order, payer=payer, client_type=client_type), created=True)
+        return Creation(
+            order=_balance_pay(order, payer=payer, client_type=client_type, client_ip=client_ip), created=True
+        )
     channel = _route(method=method, client_type=client_type, amount=order.amount)
     adapter = registry.payment_adapter(channel)
     means = {
@@ -477,7 +479,7 @@ def _collect(order: PaymentOrder, *, channel: Channel) -> None:
 
 
 @transaction.atomic(durable=True)
-def _balance_pay(order: PaymentOrder, *, payer: User, client_type: str) -> PaymentOrder:
+def _balance_pay(order: PaymentOrder, *, payer: User, client_type: str, client_ip: str | None) -> PaymentOrder:
     """Debit the payer's wallet to the merchant in one transaction: the order stays ``awaiting``
     when the balance does not suffice (``InsufficientFunds``) or the wallet is frozen."""
     order = locks.payment_order_lock(order.pk)
@@ -488,6 +490,7 @@ def _balance_pay(order: PaymentOrder, *, payer: User, client_type: str) -> Payme
     wallet = ledger.account_for_user(user=payer, currency=order.currency)
     order.method = PaymentMethod.BALANCE
     order.client_type = client_type
+    order.client_ip = client_ip or None
     order.choose(by=payer, description="wallet balance")
     order.save()
     ledger.transfer_post(

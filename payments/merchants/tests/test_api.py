@@ -206,7 +206,9 @@ def test_a_payer_short_of_money_keeps_the_order_awaiting(shop_client, alice, fun
     funded_account(alice, "10.00")
     order_no = post(shop_client, MERCHANT_PAYMENTS, order_body(alice)).json()["order_no"]
 
-    response = post(api_client_for(alice), f"/api/v1/payments/{order_no}/pay/", {"method": "balance", "client_type": "app"})
+    response = post(
+        api_client_for(alice), f"/api/v1/payments/{order_no}/pay/", {"method": "balance", "client_type": "app"}
+    )
 
     assert response.status_code == 422 and response.json()["error"]["code"] == "insufficient_funds"
     order = PaymentOrder.objects.get(order_no=order_no)
