@@ -14,6 +14,7 @@ from payments.channels.models import Channel
 from payments.conftest import (  # noqa: F401 - the payments fixtures, for flows through the services
     card_account,
     refunder,
+    shop,
     risk_rule,
     sandbox_secrets_once_per_process,
     submit,

@@ -6,6 +6,7 @@ from decimal import Decimal
 import pytest
 
 from payments.channels import base
+from payments.merchants.tests.factories import merchant_of, order_payment
 from payments.orders import refunds
 from payments.orders import services as payment_orders
 from payments.orders.models import PaymentOrder
@@ -16,7 +17,6 @@ from payments.withdrawals import services as withdrawals
 from payments.withdrawals.models import Withdrawal, WithdrawalStatus
 from reconciliation import realtime
 from reconciliation.models import Discrepancy
-from payments.merchants.tests.factories import merchant_of, order_payment
 from reconciliation.tests.internal_support import (
     CARD_NUMBER,
     channel_order,
