@@ -14,9 +14,9 @@ from payments.channels.models import Channel
 from payments.conftest import (  # noqa: F401 - the payments fixtures, for flows through the services
     card_account,
     refunder,
-    shop,
     risk_rule,
     sandbox_secrets_once_per_process,
+    shop,
     submit,
     throttle_history_cleared,
     withdrawal_in,
