@@ -27,6 +27,7 @@ PAYMENTS_VIEW = {
     "payments.view_refund",
     "payments.view_refundtransition",
     "payments.view_usernotification",
+    "payments.view_merchant",
 }
 RECONCILIATION_VIEW = {
     "reconciliation.view_billfile",
@@ -64,6 +65,8 @@ ROLES: dict[str, frozenset[str]] = {
             "risk.add_blocklistentry",
             "risk.change_blocklistentry",
             "payments.change_channel",
+            "payments.add_merchant",
+            "payments.change_merchant",
         }
     ),
     "auditor": frozenset(
