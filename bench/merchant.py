@@ -190,7 +190,8 @@ def main() -> None:
             )
 
     print(
-        f"\n{'merchant account':18} {'payments/s':>10} {'p50 ms':>8} {'p99 ms':>8}  best of rounds, {args.threads} threads"
+        f"\n{'merchant account':18} {'payments/s':>10} {'p50 ms':>8} {'p99 ms':>8}"
+        f"  best of rounds, {args.threads} threads"
     )
     for mode in MODES:
         rate, latencies = max(results[mode], key=lambda result: result[0])
