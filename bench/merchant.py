@@ -14,7 +14,7 @@ mode. Modes alternate over ``--rounds`` rounds so load from elsewhere hits both 
 Ends by checking every order succeeded, each merchant holds exactly what was paid to it, and the
 ledger audit is clean; exits 1 otherwise.
 
-    .venv/bin/python bench/merchant.py [--count 400] [--threads 8] [--rounds 2] [--payers 200]
+    .venv/bin/python bench/merchant.py [--count 300] [--threads 8] [--rounds 2] [--payers 200]
 """
 
 import argparse
@@ -132,7 +132,7 @@ def pay_all(orders: list, threads: int) -> tuple[float, list[float], int]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--count", type=int, default=400, help="payments per mode and round (default 400)")
+    parser.add_argument("--count", type=int, default=300, help="payments per mode and round (default 300)")
     parser.add_argument("--threads", type=int, default=8, help="concurrent payers, each its own connection")
     parser.add_argument("--rounds", type=int, default=2, help="rounds, alternating the modes (default 2)")
     parser.add_argument("--payers", type=int, default=200, help="funded payers the orders are spread over")
