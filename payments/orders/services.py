@@ -319,8 +319,12 @@ def payment_orders_expire(*, limit: int = 200) -> int:
 def payments_escalate(*, now=None) -> tuple[int, int]:
     """(open orders, unfinished refunds) older than ``ESCALATE_AFTER``: logged and kept as the
     ``payment_orders_stuck`` and ``refunds_stuck`` metrics, hourly, until someone acts."""
-    cutoff = (now or timezone.now()) - ESCALATE_AFTER
-    orders = PaymentOrder.objects.filter(status__in=PaymentOrder.OPEN_STATUSES, created_at__lt=cutoff)
+    now = now or timezone.now()
+    cutoff = now - ESCALATE_AFTER
+    # An order awaiting its payer within the expiry its merchant gave it is not stuck.
+    orders = PaymentOrder.objects.filter(status__in=PaymentOrder.OPEN_STATUSES, created_at__lt=cutoff).exclude(
+        status=PaymentOrder.Status.AWAITING, expires_at__gt=now
+    )
     refunds = Refund.objects.filter(status__in=[Refund.Status.PENDING, Refund.Status.PROCESSING], created_at__lt=cutoff)
     numbers = [
         *orders.order_by("created_at").values_list("order_no", flat=True)[:ESCALATE_LOG_LIMIT],
