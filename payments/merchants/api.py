@@ -43,7 +43,7 @@ class MerchantRefundThrottle(UserRateThrottle):
 class RefundOutput(serializers.Serializer):
     refund_no = serializers.CharField()
     order_no = serializers.CharField(source="payment_order.order_no")
-    status = serializers.ChoiceField(choices=Refund.Status.choices)
+    status = NamedChoiceField(choices=Refund.Status.choices, enum_name="MerchantRefundStatus")
     amount = SignedMoneyField()
     currency = serializers.CharField(help_text="ISO 4217 code: CNY.")
     reason = serializers.CharField(help_text="Empty when none was given.")
@@ -58,13 +58,13 @@ class PaymentOutput(serializers.Serializer):
     order_no = serializers.CharField()
     business_order_no = serializers.CharField()
     payer = serializers.CharField(source="user.username", help_text="The username of who pays it.")
-    status = serializers.ChoiceField(choices=PaymentOrder.Status.choices)
+    status = NamedChoiceField(choices=PaymentOrder.Status.choices, enum_name="MerchantPaymentStatus")
     amount = SignedMoneyField()
     currency = serializers.CharField(help_text="ISO 4217 code: CNY.")
     subject = serializers.CharField()
     method = NamedChoiceField(
         choices=PaymentMethod.choices,
-        enum_name="PaymentMethod",
+        enum_name="PaymentOrderMethod",
         allow_blank=True,
         help_text="Empty while `awaiting`: the payer has not chosen how to pay.",
     )

@@ -77,7 +77,7 @@ class PaymentOrderOutput(serializers.Serializer):
     currency = serializers.CharField(help_text="ISO 4217 code: CNY.")
     method = NamedChoiceField(
         choices=PaymentMethod.choices,
-        enum_name="PaymentMethod",
+        enum_name="PaymentOrderMethod",
         allow_blank=True,
         help_text="Empty while `awaiting`: the payer has not chosen how to pay.",
     )
