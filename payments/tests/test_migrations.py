@@ -49,6 +49,10 @@ for group in ("finance_reviewer", "finance_supervisor", "operations", "auditor")
     EXPECTED[group] |= PAYMENT_VIEW
 EXPECTED["operations"] |= {"sync_paymentorder", "sync_refund"}
 EXPECTED["auditor"] |= {f"export_{model}" for model in PAYMENT_MODELS}
+# Merchants: everyone with payments access views them, finance supervisors create and change them.
+for group in ("finance_reviewer", "finance_supervisor", "operations", "auditor"):
+    EXPECTED[group] |= {"view_merchant"}
+EXPECTED["finance_supervisor"] |= {"add_merchant", "change_merchant"}
 
 
 def test_each_group_has_exactly_its_payments_permissions():
