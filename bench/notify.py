@@ -6,8 +6,9 @@ notify endpoint, then:
 
 1. opens ``--count`` WeChat Pay v3 native recharges of 1.00 at the sandbox over HTTP (the
    sandbox is told the payers never pay, so it sends no notify of its own); with
-   ``--business-type order_payment`` order payments instead, which all credit the one merchant
-   account rather than each payer's wallet;
+   ``--business-type order_payment`` order payments instead (created by one bench merchant and
+   paid by the payers), which all credit the merchant's one (hot) account rather than each
+   payer's wallet;
 2. builds each order's TRANSACTION.SUCCESS notify as the sandbox would (platform-signed,
    AES-256-GCM resource), before the clock starts: signing is the channel's work, not ours;
 3. POSTs them from ``--clients`` threads (default 8), each with a keep-alive session, and
@@ -50,11 +51,10 @@ def open_orders(count: int, business_type: str) -> list[str]:
 
     payment_rule_add(protocol="wechat_v3", scenario="never_pay")
     users = [get_user_model().objects.create(username=f"bench{n}") for n in range(USERS)]
+    if business_type == "order_payment":
+        return _open_order_payments(count, users)
     order_nos = []
     for n in range(count):
-        business = (
-            {"subject": "Bench order", "business_order_no": f"BO-{n}"} if business_type == "order_payment" else {}
-        )
         creation = payment_orders.payment_order_create(
             user=users[n % USERS],
             business_type=business_type,
@@ -62,9 +62,34 @@ def open_orders(count: int, business_type: str) -> list[str]:
             amount=AMOUNT,
             client_type="web",
             idempotency_key=f"bench-{n}",
-            **business,
         )
         order_nos.append(creation.order.order_no)
+    return order_nos
+
+
+def _open_order_payments(count: int, users: list) -> list[str]:
+    """The bench merchant's orders, each opened at the sandbox by its payer."""
+    from django.contrib.auth import get_user_model
+
+    from payments.merchants import services as merchants
+    from payments.orders import services as payment_orders
+
+    merchant = merchants.merchant_create(
+        code="bench-shop", name="Bench Shop", service_user=get_user_model().objects.create(username="bench-shop")
+    ).merchant
+    order_nos = []
+    for n in range(count):
+        payer = users[n % USERS]
+        order = merchants.merchant_payment_create(
+            merchant=merchant,
+            business_order_no=f"BO-{n}",
+            amount=AMOUNT,
+            subject="Bench order",
+            payer=payer.username,
+            idempotency_key=f"bench-{n}",
+        ).order
+        payment_orders.payment_order_pay(order=order, payer=payer, method="wechat_native", client_type="web")
+        order_nos.append(order.order_no)
     return order_nos
 
 
@@ -173,7 +198,7 @@ def main() -> None:
 
     from payments.orders.models import PaymentOrder
     from wallet.audit import ledger_audit
-    from wallet.models import Account
+    from wallet.models import Account, Entry
 
     web = subprocess.Popen(  # noqa: S603
         [
@@ -199,7 +224,8 @@ def main() -> None:
     orders = PaymentOrder.objects.filter(order_no__in=order_nos)
     states = dict(orders.values_list("status").annotate(n=Count("id")))
     credited_kind = Account.Kind.USER if args.business_type == "recharge" else Account.Kind.MERCHANT
-    credited = Account.objects.filter(kind=credited_kind).aggregate(total=Sum("balance"))["total"]
+    # Merchant accounts are hot: their balance is the sum of their entries.
+    credited = Entry.objects.filter(account__kind=credited_kind).aggregate(total=Sum("amount"))["total"]
     violations = ledger_audit()
     print(
         f"\nfinal states: {states}\n"

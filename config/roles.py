@@ -32,6 +32,7 @@ PAYMENTS_VIEW = {
     "payments.view_webhookevent",
     "payments.view_webhookattempt",
     "payments.view_webhookeventtransition",
+    "payments.view_merchant",
 }
 RECONCILIATION_VIEW = {
     "reconciliation.view_billfile",
@@ -72,6 +73,8 @@ ROLES: dict[str, frozenset[str]] = {
             "risk.add_blocklistentry",
             "risk.change_blocklistentry",
             "payments.change_channel",
+            "payments.add_merchant",
+            "payments.change_merchant",
         }
     ),
     "auditor": frozenset(

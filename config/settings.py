@@ -171,8 +171,6 @@ CHANNEL_READ_TIMEOUT = env.float("CHANNEL_READ_TIMEOUT", default=10.0)
 PAYOUT_RETRY_BASE_SECONDS = env.float("PAYOUT_RETRY_BASE_SECONDS", default=5.0)
 # How long a payment order may wait for the payer before the sweep closes it.
 PAYMENT_ORDER_TTL_MINUTES = env.int("PAYMENT_ORDER_TTL_MINUTES", default=30)
-# The wallet account that receives order payments (a ``merchant:`` system account).
-PAYMENT_MERCHANT_ACCOUNT = env("PAYMENT_MERCHANT_ACCOUNT", default="merchant:platform")
 # How long a rotated merchant webhook secret still signs beside the new one (docs/MERCHANTS.md).
 MERCHANT_SECRET_OVERLAP_HOURS = env.int("MERCHANT_SECRET_OVERLAP_HOURS", default=24)
 # The request header that carries the client's address when a trusted proxy sets it (for
@@ -189,6 +187,7 @@ THROTTLE_RATES = {
     "refund_request": env("REFUND_REQUEST_RATE", default="30/minute"),
     "red_packet_send": env("RED_PACKET_SEND_RATE", default="30/minute"),
     "red_packet_grab": env("RED_PACKET_GRAB_RATE", default="60/minute"),
+    "merchant_payment_create": env("MERCHANT_PAYMENT_CREATE_RATE", default="600/minute"),
 }
 
 # Largest amount the API accepts in one request, in yuan.

@@ -6,8 +6,9 @@ from decimal import Decimal
 from itertools import count
 
 import pytest
-from django.contrib.auth.models import Permission
 
+from payments.merchants.models import Merchant
+from payments.merchants.tests.factories import merchant_of
 from payments.sandbox import keys as sandbox_keys
 from payments.tests.worker import celery_worker_process, sandbox_live  # noqa: F401 - pipeline fixtures
 from payments.withdrawals import services
@@ -37,11 +38,15 @@ OPENID = "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"
 
 
 @pytest.fixture
-def refunder(make_user):
-    """The business system's service account: it may refund any order payment."""
-    user = make_user("shop")
-    user.user_permissions.add(Permission.objects.get(codename="refund_paymentorder"))
-    return type(user).objects.get(pk=user.pk)  # a fresh instance: permissions are cached per object
+def shop(db) -> Merchant:
+    """The merchant ``shop`` (its wallet account ``merchant:shop``, hot)."""
+    return merchant_of("shop")
+
+
+@pytest.fixture
+def refunder(shop):
+    """The shop's service account: it creates and refunds the shop's order payments."""
+    return shop.service_user
 
 
 @pytest.fixture(autouse=True)

@@ -20,6 +20,7 @@ from django.db import connection
 from django.utils import timezone
 
 from payments import metrics
+from payments.orders.refunds import REFUND_ESCROW
 from reconciliation.models import Outcome
 from wallet.dates import local_midnight
 
@@ -164,20 +165,25 @@ found AS (
 {LEGS_COMPARED.format(main="payment", object_kind="payment")}
 """  # noqa: S608 - fixed fragments; the values are parameters
 
-# The request holds the amount on the merchant account; success captures it to the channel's
-# clearing account (to the payer's wallet for a balance payment); failure releases it.
+# The request moves the amount from the merchant account to ``escrow:refunds`` (``refund:<no>:reserve``);
+# success pays it from escrow to the channel's clearing account (the payer's wallet for a balance
+# payment: ``refund:<no>:settle``); failure gives it back to the merchant (``refund:<no>:release``).
+# Refunds requested before the escrow (``hold_id`` set) held the amount on the merchant account
+# instead: success captures the hold (merchant -> destination), failure releases it.
 REFUND_EFFECTS = f"""
 WITH orders AS (
     SELECT r.id, r.refund_no AS order_no, p.channel_id, r.status, r.amount,
            h.status AS hold_status, h.capture_transfer_id,
-           CASE r.status WHEN 'success' THEN 'captured' WHEN 'failed' THEN 'released' ELSE 'pending' END
-               AS hold_expected,
+           CASE WHEN r.hold_id IS NULL THEN NULL
+                WHEN r.status = 'success' THEN 'captured' WHEN r.status = 'failed' THEN 'released'
+                ELSE 'pending' END AS hold_expected,
+           r.hold_id IS NOT NULL AS held,
            ma.code AS merchant,
            CASE WHEN p.channel_id IS NULL THEN {WALLET_CODE.format(alias="p")} ELSE 'clearing:' || c.code END
                AS destination
       FROM payments_refund r
       JOIN payments_paymentorder p ON p.id = r.payment_order_id
-      JOIN wallet_hold h ON h.id = r.hold_id
+      LEFT JOIN wallet_hold h ON h.id = r.hold_id
       LEFT JOIN payments_channel c ON c.id = p.channel_id
       LEFT JOIN wallet_account ma ON ma.id = p.merchant_account_id
       {WALLET_JOIN.format(alias="p")}
@@ -186,15 +192,28 @@ WITH orders AS (
 expected AS (
     SELECT o.id, x.part, x.code, x.amount
       FROM orders o
-     CROSS JOIN LATERAL (VALUES ('capture', o.merchant, -o.amount), ('capture', o.destination, o.amount))
-           AS x (part, code, amount)
-     WHERE o.status = 'success'
+     CROSS JOIN LATERAL (VALUES
+         ('reserve', o.merchant, -o.amount), ('reserve', '{REFUND_ESCROW}', o.amount),
+         ('refund', CASE WHEN o.held THEN o.merchant ELSE '{REFUND_ESCROW}' END, -o.amount),
+         ('refund', o.destination, o.amount),
+         ('release', '{REFUND_ESCROW}', -o.amount), ('release', o.merchant, o.amount)
+     ) AS x (part, code, amount)
+     WHERE (x.part = 'refund' AND o.status = 'success')
+        OR (NOT o.held AND (x.part = 'reserve' OR (x.part = 'release' AND o.status = 'failed')))
 ),
 found AS (
-    SELECT o.id, 'capture' AS part, a.code, e.amount
+    SELECT o.id, 'refund' AS part, a.code, e.amount
       FROM orders o {ENTRIES_OF.format(transfer="o.capture_transfer_id")}
+    UNION ALL
+    SELECT o.id, CASE split_part(t.idempotency_key, ':', 3) WHEN 'settle' THEN 'refund'
+                     ELSE split_part(t.idempotency_key, ':', 3) END, a.code, e.amount
+      FROM orders o
+      JOIN wallet_transfer t
+        ON t.idempotency_key IN ('refund:' || o.order_no || ':reserve', 'refund:' || o.order_no || ':settle',
+                                 'refund:' || o.order_no || ':release')
+      {ENTRIES_OF.format(transfer="t.id")}
 )
-{LEGS_COMPARED.format(main="capture", object_kind="refund")}
+{LEGS_COMPARED.format(main="refund", object_kind="refund")}
 """  # noqa: S608 - fixed fragments; the values are parameters
 
 # Each user wallet's entries by category (the transfer's kind; p2p split by direction) against

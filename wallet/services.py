@@ -29,8 +29,11 @@ SYSTEM_ACCOUNT_KINDS = {
     "adjustment": Account.Kind.ADJUSTMENT,
     "expense": Account.Kind.EXPENSE,
 }
-# System accounts that may go negative and are posted to so often that they are hot.
-HOT_PREFIXES = ("clearing", "campaign")
+# System accounts that may go negative and are posted to so often that they are hot. A merchant
+# account is credited by every payment of a busy shop; its refunds never exceed what its orders
+# paid (checked per order under the order's lock), so it cannot end below zero (docs/MERCHANTS.md).
+# Accounts created before a prefix became hot stay as they were (``is_hot`` is read-only).
+HOT_PREFIXES = ("clearing", "campaign", "merchant")
 # Single hot accounts of a prefix that is not: red packet escrow takes every grab of a busy
 # packet, and its share rows, not its balance row, bound what it pays (docs/WALLET.md).
 HOT_CODES = ("escrow:redpacket",)
@@ -74,7 +77,8 @@ def account_for_user(*, user: User, currency: str = "CNY") -> Account:
 def account_for_system(*, code: str, currency: str = "CNY") -> Account:
     """A system account such as ``clearing:wechat`` or ``fees``, created on first use.
 
-    ``clearing:*``, ``campaign:*`` and ``escrow:redpacket`` may go negative and are hot (never row-locked);
+    ``clearing:*``, ``campaign:*``, ``merchant:*`` and ``escrow:redpacket`` may go negative and are
+    hot (never row-locked);
     ``expense:*`` and ``adjustment:*`` may go negative.
     """
     prefix = code.split(":", 1)[0]

@@ -6,15 +6,12 @@ there, are in ``schemathesis.toml`` beside this file."""
 
 import subprocess
 import sys
-from decimal import Decimal
 
 import pytest
-from django.contrib.auth.models import Permission
 from django.core.management import call_command
 from rest_framework.authtoken.models import Token
 
-from payments.orders import services as payment_orders
-from payments.orders.models import BusinessType
+from payments.merchants.tests.factories import awaiting_order, merchant_new, order_payment
 from payments.withdrawals import services as payments
 from wallet.ratelimit import rate_limiter
 
@@ -24,8 +21,9 @@ RUN_TIMEOUT = 600
 
 @pytest.fixture
 def client_token(live_server, make_user, funded_account, settings) -> str:
-    """A funded client, with the merchant's refund permission too so that refunds get past 403,
-    two payout accounts and a paid order; another user to send money to. Channels are the
+    """A funded client that is also a merchant's service account (so the merchant endpoints get
+    past 403), with a paid order of its own to refund, two payout accounts, and orders another
+    merchant made for it to pay (one paid); another user to send money to and create orders for. Channels are the
     sandbox on the live server. The rates are raised: the run is one client sending hundreds of
     requests a minute, and the throttles would answer most of them instead of the rules under
     test."""
@@ -34,23 +32,18 @@ def client_token(live_server, make_user, funded_account, settings) -> str:
     settings.THROTTLE_RATES = dict.fromkeys(settings.THROTTLE_RATES, "100000/minute")
     rate_limiter().storage.reset()
     client = make_user("contract")
-    client.user_permissions.add(Permission.objects.get(codename="refund_paymentorder"))
     funded_account(client, "50000.00")
-    make_user("bob")
+    bob = make_user("bob")
+    funded_account(bob, "1000.00")
+    own = merchant_new("contract", service_user=client)
+    other = merchant_new("other-shop")
+    order_payment(bob, "35.00", merchant=own, business_order_no="B-1")
+    order_payment(client, "35.00", merchant=other, business_order_no="B-1")
+    awaiting_order(client, "12.00", merchant=other, business_order_no="B-2")
     payments.payout_account_bind(
         user=client, kind="bank_card", card_number="6222020200112233446", holder_name="张三", bank_code="ICBC"
     )
     payments.payout_account_bind(user=client, kind="wechat_openid", openid="oUpF8uMuAJO_M2pxb1Q9zNjWeS6o")
-    payment_orders.payment_order_create(
-        user=client,
-        business_type=BusinessType.ORDER_PAYMENT,
-        method="balance",
-        amount=Decimal("35.00"),
-        client_type="app",
-        subject="contract",
-        business_order_no="B-1",
-        idempotency_key="contract-paid-order",
-    )
     return Token.objects.create(user=client).key
 
 

@@ -13,7 +13,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
     dependencies = [
         ("django_fsm_log", "0004_auto_20190131_0341"),
-        ("payments", "0016_merchants"),
+        ("payments", "0017_merchant_payments"),
     ]
 
     operations = [

@@ -59,6 +59,7 @@ class PaymentOrderAdmin(ExportMixin, ReadOnlyMixin, admin.ModelAdmin):
         "order_no",
         "created_at",
         "user",
+        "merchant_account",
         "business_type",
         "method",
         "channel",
@@ -68,8 +69,16 @@ class PaymentOrderAdmin(ExportMixin, ReadOnlyMixin, admin.ModelAdmin):
         "expires_at",
         "paid_at",
     )
-    list_filter = ("status", "business_type", "method", "channel", ("created_at", DateRangeFilter))
-    list_select_related = ("user", "channel")
+    # By the account it settles to: a merchant's orders, those before merchants included.
+    list_filter = (
+        "status",
+        "business_type",
+        "method",
+        "channel",
+        ("merchant_account", admin.RelatedOnlyFieldListFilter),
+        ("created_at", DateRangeFilter),
+    )
+    list_select_related = ("user", "channel", "merchant_account")
     search_fields = ("order_no__exact", "business_order_no__exact", "transaction_id__exact", "user__username__exact")
     ordering = ("-created_at", "-id")
     show_full_result_count = False

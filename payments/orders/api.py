@@ -22,7 +22,7 @@ from wallet import errors, qr
 from wallet.rest.fields import MoneyField, SignedMoneyField
 from wallet.rest.idempotency import IDEMPOTENCY_KEY_PARAMETER, request_idempotency_key
 from wallet.rest.inputs import StrictCharField
-from wallet.rest.schema import IDEMPOTENT_REPLAYED, NOT_BLANK, NamedChoiceField, api_schema
+from wallet.rest.schema import IDEMPOTENT_REPLAYED, NamedChoiceField, api_schema
 from wallet.rest.throttles import UserRateThrottle
 from wallet.rest.users import request_user
 
@@ -35,10 +35,6 @@ METHOD_HELP = "Each method works from some clients only: " + "; ".join(
 
 class PaymentCreateThrottle(UserRateThrottle):
     scope = "payment_create"
-
-
-class RefundRequestThrottle(UserRateThrottle):
-    scope = "refund_request"
 
 
 @extend_schema_serializer(component_name="PaymentInstructions")
@@ -65,6 +61,12 @@ class PayOutput(serializers.Serializer):
         return params
 
 
+@extend_schema_serializer(component_name="PaymentMerchant")
+class MerchantOutput(serializers.Serializer):
+    code = serializers.CharField()
+    name = serializers.CharField()
+
+
 @extend_schema_serializer(component_name="PaymentOrder")
 class PaymentOrderOutput(serializers.Serializer):
     order_no = serializers.CharField()
@@ -73,11 +75,19 @@ class PaymentOrderOutput(serializers.Serializer):
     status = serializers.ChoiceField(choices=PaymentOrder.Status.choices)
     amount = SignedMoneyField()
     currency = serializers.CharField(help_text="ISO 4217 code: CNY.")
-    method = NamedChoiceField(choices=PaymentMethod.choices, enum_name="PaymentMethod")
-    channel = serializers.CharField(
-        source="channel.code", allow_null=True, default=None, help_text="null for a balance payment."
+    method = NamedChoiceField(
+        choices=PaymentMethod.choices,
+        enum_name="PaymentOrderMethod",
+        allow_blank=True,
+        help_text="Empty while `awaiting`: the payer has not chosen how to pay.",
     )
-    client_type = serializers.ChoiceField(choices=ClientType.choices)
+    channel = serializers.CharField(
+        source="channel.code", allow_null=True, default=None, help_text="null for a balance payment or while awaiting."
+    )
+    client_type = serializers.ChoiceField(
+        choices=ClientType.choices, allow_blank=True, help_text="Empty while awaiting."
+    )
+    merchant = MerchantOutput(allow_null=True, help_text="Who is paid; null for a recharge.")
     subject = serializers.CharField()
     refunded_amount = SignedMoneyField(help_text="Refunded so far.")
     status_reason = serializers.CharField(help_text="Why it failed or closed; empty otherwise.")
@@ -150,41 +160,77 @@ class RechargeCreateApi(APIView):
         return _create(request, self.InputSerializer, business_type=BusinessType.RECHARGE)
 
 
-class PaymentCreateApi(APIView):
-    @extend_schema_serializer(component_name="PaymentInput")
-    class InputSerializer(_ChannelPaymentInput):
+class PaymentPayApi(APIView):
+    """``POST payments/<order_no>/pay/``: the payer pays an order payment their merchant made for
+    them. The amount, the merchant and the subject are the merchant's: a body naming any field
+    but these is refused (validation_error), never silently ignored."""
+
+    @extend_schema_serializer(component_name="PaymentPayInput")
+    class InputSerializer(serializers.Serializer):
         method = NamedChoiceField(choices=PaymentMethod.choices, enum_name="PaymentMethod", help_text=METHOD_HELP)
-        subject = StrictCharField(max_length=128, validators=[NOT_BLANK])
-        business_order_no = StrictCharField(max_length=64, validators=[NOT_BLANK])
+        client_type = serializers.ChoiceField(choices=ClientType.choices)
+        payer_id = StrictCharField(
+            required=False,
+            allow_blank=True,
+            default="",
+            max_length=128,
+            help_text="The payer's openid; required for wechat_jsapi.",
+        )
+        return_url = serializers.URLField(
+            required=False, allow_blank=True, default="", max_length=500, help_text="Where the cashier page returns to."
+        )
+
+        def validate(self, attrs: dict) -> dict:
+            unknown = sorted(set(self.initial_data) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError(dict.fromkeys(unknown, "The merchant set this; it cannot be sent."))
+            return attrs
 
     def get_throttles(self):
         return [PaymentCreateThrottle()]
 
     @api_schema(
         request=InputSerializer,
-        responses={201: PaymentOrderOutput},
+        responses={201: PaymentOrderOutput, 200: PaymentOrderOutput},
         errors=[
             errors.ValidationFailed,
             exceptions.PermissionDenied,
+            errors.NotFound,
             errors.Conflict,
-            errors.IdempotencyConflict,
             exceptions.UnsupportedMediaType,
             errors.InsufficientFunds,
             errors.AccountFrozen,
             errors.NoChannel,
+            errors.NotAvailable,
             exceptions.Throttled,
             errors.ChannelUnavailable,
         ],
-        parameters=[IDEMPOTENCY_KEY_PARAMETER, IDEMPOTENT_REPLAYED],
-        summary="Pay a business order through a channel or from your balance",
+        summary="Pay an order payment a merchant made for you, from your balance or through a channel",
         description=(
-            "`balance` debits the wallet at once (insufficient_funds, 422, when short) and answers `success`; "
-            "a channel method answers `paying` with what the client needs under `pay`. One open or paid payment "
-            "per business order (conflict, 409)."
+            "Only the order's payer (anyone else: not_found). `balance` debits the wallet at the merchant's amount "
+            "at once (insufficient_funds, 422, when short) and answers `success`; a channel method answers "
+            "`paying` with what the client needs under `pay`. 201 when this request paid or opened it; the same "
+            "method and client again answer 200 with the order as it stands (the order is the idempotency key); "
+            "another way once chosen, or an expired, closed or failed order, is a conflict (409). A channel "
+            "that refuses (not_available, 422) or does not take it (channel_unavailable, 503) gives the order "
+            "back to `awaiting`: choose again. Fields other than these (`amount`, `subject`, ...) are a "
+            "validation_error."
         ),
     )
-    def post(self, request: Request) -> Response:
-        return _create(request, self.InputSerializer, business_type=BusinessType.ORDER_PAYMENT)
+    def post(self, request: Request, order_no: str) -> Response:
+        payer = request_user(request)
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        order = selectors.payment_order_for_user(
+            user=payer, order_no=order_no, business_type=BusinessType.ORDER_PAYMENT
+        )
+        if order is None:
+            raise errors.NotFound("No such order.")
+        creation = services.payment_order_pay(
+            order=order, payer=payer, client_ip=_client_ip(request), **serializer.validated_data
+        )
+        code = status.HTTP_201_CREATED if creation.created else status.HTTP_200_OK
+        return Response(PaymentOrderOutput(creation.order).data, status=code)
 
 
 class RechargeDetailApi(APIView):
@@ -247,60 +293,11 @@ class RechargeCloseApi(PaymentCloseApi):
     business_type = BusinessType.RECHARGE
 
 
-class RefundRequestApi(APIView):
-    @extend_schema_serializer(component_name="RefundInput")
-    class InputSerializer(serializers.Serializer):
-        amount = MoneyField()
-        reason = StrictCharField(required=False, allow_blank=True, default="", max_length=200)
-
-    def get_throttles(self):
-        return [RefundRequestThrottle()]
-
-    @api_schema(
-        request=InputSerializer,
-        responses={201: RefundOutput},
-        errors=[
-            errors.ValidationFailed,
-            errors.PermissionDenied,
-            errors.NotFound,
-            errors.Conflict,
-            errors.IdempotencyConflict,
-            exceptions.UnsupportedMediaType,
-            errors.LimitExceeded,
-            errors.InsufficientFunds,
-            errors.AccountFrozen,
-            exceptions.Throttled,
-        ],
-        parameters=[IDEMPOTENCY_KEY_PARAMETER, IDEMPOTENT_REPLAYED],
-        summary="Refund part or all of a paid payment (the merchant's service account)",
-        description=(
-            "Only for callers with the `refund_paymentorder` permission (the business system's service account; "
-            "permission_denied, 403, for anyone else, the payer included). To the original channel, or to the "
-            "wallet for balance payments (then `success` at once). All refunds not failed together never exceed "
-            "the paid amount (limit_exceeded, 422, with `fields.refundable`)."
-        ),
-    )
-    def post(self, request: Request, order_no: str) -> Response:
-        refunder = request_user(request)
-        if not refunder.has_perm("payments.refund_paymentorder"):
-            raise errors.PermissionDenied(
-                "Refunds are made by the merchant.", fields={"permission": "refund_paymentorder"}
-            )
-        key = request_idempotency_key(request)
-        serializer = self.InputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        order = selectors.payment_order_by_number(order_no=order_no, business_type=BusinessType.ORDER_PAYMENT)
-        if order is None:
-            raise errors.NotFound("No such order.")
-        creation = refunds.refund_request(order=order, actor=refunder, idempotency_key=key, **serializer.validated_data)
-        return _created(RefundOutput(creation.refund).data, replayed=not creation.created)
-
-
 class RefundDetailApi(APIView):
     @api_schema(
         responses={200: RefundOutput},
         errors=[errors.NotFound],
-        summary="One refund of your payments (the merchant's account: any)",
+        summary="One refund of your payments",
     )
     def get(self, request: Request, refund_no: str) -> Response:
         refund = selectors.refund_for_user(user=request_user(request), refund_no=refund_no)

@@ -23,6 +23,8 @@ class BusinessType(models.TextChoices):
 
 
 class PaymentOrderStatus(models.TextChoices):
+    # Created by the merchant, waiting for the payer to choose how to pay (no method yet).
+    AWAITING = "awaiting", "Awaiting the payer"
     PENDING = "pending", "Pending"  # created; the channel has not opened it (yet)
     PAYING = "paying", "Paying"  # open at the channel: waiting for the payer
     SUCCESS = "success", "Success"
@@ -37,16 +39,27 @@ class PaymentOrder(ConcurrentTransitionMixin, models.Model):
     exchange with the channel is a ``PaymentEvent``."""
 
     Status = PaymentOrderStatus
-    OPEN_STATUSES = (Status.PENDING, Status.PAYING)
+    OPEN_STATUSES = (Status.AWAITING, Status.PENDING, Status.PAYING)
+    # An order in these holds its business order: another one for it is refused.
+    LIVE_STATUSES = (*OPEN_STATUSES, Status.SUCCESS)
 
     order_no = models.CharField(max_length=32, unique=True)
+    # The payer.
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="payment_orders")
+    # The merchant that created the order payment (docs/MERCHANTS.md); null for recharges and
+    # for order payments made before merchants (they settle to ``merchant_account`` all the same).
+    merchant = models.ForeignKey(
+        "payments.Merchant", null=True, blank=True, on_delete=models.PROTECT, related_name="payment_orders"
+    )
+    # Where this order's merchant events go instead of the merchant's own URL; blank: the merchant's.
+    notify_url = models.URLField(max_length=500, blank=True)
     business_type = models.CharField(max_length=16, choices=BusinessType.choices)
     # The business system's own order; blank for recharges.
     business_order_no = models.CharField(max_length=64, blank=True)
-    method = models.CharField(max_length=16, choices=PaymentMethod.choices)
+    # Blank while ``awaiting``: the payer chooses it.
+    method = models.CharField(max_length=16, choices=PaymentMethod.choices, blank=True)
     channel = models.ForeignKey(Channel, null=True, blank=True, on_delete=models.PROTECT, related_name="payment_orders")
-    client_type = models.CharField(max_length=16, choices=ClientType.choices)
+    client_type = models.CharField(max_length=16, choices=ClientType.choices, blank=True)
     subject = models.CharField(max_length=128)
     amount = money_field()
     currency = models.CharField(max_length=3, default="CNY")
@@ -82,25 +95,56 @@ class PaymentOrder(ConcurrentTransitionMixin, models.Model):
         permissions = [
             ("export_paymentorder", "Can export payment orders"),
             ("sync_paymentorder", "Can re-query and close payment orders"),
-            # The merchant's side (its business system's service account), never the payer.
-            ("refund_paymentorder", "Can refund order payments"),
         ]
         constraints = [
-            models.UniqueConstraint(fields=["user", "idempotency_key"], name="payment_order_idempotency_key_per_user"),
-            # One open or paid payment per business order of a user: it can never be paid twice.
+            # Keys are the caller's: the payer's for a recharge, the merchant's for its orders.
+            models.UniqueConstraint(
+                fields=["user", "idempotency_key"],
+                condition=Q(merchant__isnull=True),
+                name="payment_order_idempotency_key_per_user",
+            ),
+            models.UniqueConstraint(
+                fields=["merchant", "idempotency_key"],
+                condition=Q(merchant__isnull=False),
+                name="payment_order_idempotency_key_per_merchant",
+            ),
+            # One open or paid payment per business order: it can never be paid twice. A merchant's
+            # business orders are its own; those made before merchants were the payer's.
             models.UniqueConstraint(
                 fields=["user", "business_type", "business_order_no"],
-                condition=~Q(business_order_no="") & Q(status__in=["pending", "paying", "success"]),
+                condition=~Q(business_order_no="")
+                & Q(status__in=["pending", "paying", "success"], merchant__isnull=True),
                 name="payment_order_one_live_per_business_order",
+            ),
+            models.UniqueConstraint(
+                fields=["merchant", "business_order_no"],
+                condition=Q(merchant__isnull=False, status__in=["awaiting", "pending", "paying", "success"]),
+                name="payment_order_one_live_per_merchant_order",
             ),
             models.CheckConstraint(condition=Q(amount__gt=0), name="payment_order_amount_positive"),
             models.CheckConstraint(
                 condition=Q(refunded_amount__gte=0) & Q(refunded_amount__lte=F("amount")),
                 name="payment_order_refunded_within_amount",
             ),
+            # Awaiting (or closed before the payer chose): no method, no channel. Otherwise a
+            # channel unless paid from the balance.
             models.CheckConstraint(
-                condition=Q(method="balance", channel__isnull=True) | (~Q(method="balance") & Q(channel__isnull=False)),
+                condition=Q(status__in=["awaiting", "closed"], method="", client_type="", channel__isnull=True)
+                | ~Q(status="awaiting")
+                & (
+                    Q(method="balance", channel__isnull=True)
+                    | (~Q(method__in=["balance", ""]) & Q(channel__isnull=False))
+                ),
                 name="payment_order_channel_unless_balance",
+            ),
+            # Only a merchant's order payment waits for its payer; a recharge has no merchant.
+            models.CheckConstraint(
+                condition=~Q(status="awaiting") | Q(merchant__isnull=False),
+                name="payment_order_awaiting_has_merchant",
+            ),
+            models.CheckConstraint(
+                condition=Q(merchant__isnull=True) | Q(business_type="order_payment"),
+                name="payment_order_merchant_pays_orders",
             ),
             models.CheckConstraint(
                 condition=Q(business_type="recharge", merchant_account__isnull=True, business_order_no="")
@@ -130,18 +174,31 @@ class PaymentOrder(ConcurrentTransitionMixin, models.Model):
                 fields=[
                     "order_no",
                     "user",
+                    "merchant",
+                    "notify_url",
                     "business_type",
                     "business_order_no",
-                    "method",
-                    "channel",
                     "amount",
                     "currency",
                     "merchant_account",
-                    "channel_merchant_id",
-                    "channel_app_id",
                     "idempotency_key",
                     "request_fingerprint",
                 ],
+            ),
+            # How it is paid is chosen by the payer while it awaits them (and given back when the
+            # channel did not take it); once it left ``awaiting`` for good it never changes.
+            pgtrigger.Protect(
+                name="payment_order_means_read_only",
+                operation=pgtrigger.Update,
+                condition=(
+                    pgtrigger.Q(old__method__df=pgtrigger.F("new__method"))
+                    | pgtrigger.Q(old__channel__df=pgtrigger.F("new__channel"))
+                    | pgtrigger.Q(old__client_type__df=pgtrigger.F("new__client_type"))
+                    | pgtrigger.Q(old__channel_merchant_id__df=pgtrigger.F("new__channel_merchant_id"))
+                    | pgtrigger.Q(old__channel_app_id__df=pgtrigger.F("new__channel_app_id"))
+                )
+                & ~pgtrigger.Q(old__status="awaiting")
+                & ~pgtrigger.Q(new__status="awaiting"),
             ),
         ]
 
@@ -151,6 +208,25 @@ class PaymentOrder(ConcurrentTransitionMixin, models.Model):
     @property
     def is_open(self) -> bool:
         return self.status in self.OPEN_STATUSES
+
+    @fsm_log_by
+    @fsm_log_description
+    @transition(field=status, source=Status.AWAITING, target=Status.PENDING)
+    def choose(self, *, by=None, description: str = "") -> None:
+        """The payer chose how to pay: the method (and channel) are set by the service."""
+
+    @fsm_log_by
+    @fsm_log_description
+    @transition(field=status, source=Status.PENDING, target=Status.AWAITING)
+    def give_back(self, *, by=None, description: str = "") -> None:
+        """The channel refused or did not take it before opening it: the payer may choose again."""
+        self.method = ""
+        self.channel = None
+        self.client_type = ""
+        self.channel_merchant_id = ""
+        self.channel_app_id = ""
+        self.fee = Decimal("0.00")
+        self.status_reason = description
 
     @fsm_log_by
     @fsm_log_description
@@ -174,7 +250,7 @@ class PaymentOrder(ConcurrentTransitionMixin, models.Model):
 
     @fsm_log_by
     @fsm_log_description
-    @transition(field=status, source=[Status.PENDING, Status.PAYING], target=Status.CLOSED)
+    @transition(field=status, source=[Status.AWAITING, Status.PENDING, Status.PAYING], target=Status.CLOSED)
     def close(self, *, by=None, description: str = "") -> None:
         self.status_reason = description
         self.finished_at = timezone.now()
@@ -210,8 +286,9 @@ class RefundStatus(models.TextChoices):
 
 class Refund(ConcurrentTransitionMixin, models.Model):
     """Part or all of a paid order payment going back: to the original channel, or to the
-    wallet for balance payments. A hold on the merchant account reserves the amount until the
-    channel answers; the ledger moves on success only."""
+    wallet for balance payments. The request moves the amount from the merchant account to
+    ``escrow:refunds``; success pays it out of escrow, failure gives it back to the merchant
+    (docs/MERCHANTS.md, "Refunds"). Refunds requested before that reserved with a ``hold``."""
 
     Status = RefundStatus
 
@@ -224,7 +301,8 @@ class Refund(ConcurrentTransitionMixin, models.Model):
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     idempotency_key = models.CharField(max_length=255)
     request_fingerprint = models.CharField(max_length=64)
-    hold = models.OneToOneField(Hold, on_delete=models.PROTECT, related_name="refund")
+    # Only refunds requested before the escrow: a hold on the merchant account.
+    hold = models.OneToOneField(Hold, null=True, blank=True, on_delete=models.PROTECT, related_name="refund")
     channel_refund_id = models.CharField(max_length=64, blank=True)
     failure_code = models.CharField(max_length=64, blank=True)
     status_reason = models.CharField(max_length=500, blank=True)

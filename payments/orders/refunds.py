@@ -1,11 +1,15 @@
 """Refunds of paid order payments (docs/ARCHITECTURE.md §5): partial and repeated, never more than was paid.
 
 The request locks the payment order, checks what is still refundable (the paid amount less
-every refund not failed) and places a hold on the merchant account for the amount, all in one
-transaction, so concurrent requests cannot together exceed the payment. A balance payment is
-refunded to the wallet at once; a channel refund is sent by a task after commit (``pending ->
-processing`` is committed before the HTTP call) and finished by the channel's answer, notify
-or a query. The hold is captured on success only, and released on failure.
+every refund not failed) and moves the amount from the merchant account to ``escrow:refunds``
+(``refund:<no>:reserve``), all in one transaction, so concurrent requests cannot together exceed
+the payment, and a merchant account (hot: never locked, allowed below zero by the database) never
+gives back more than its orders brought in. A balance payment is refunded to the wallet at once;
+a channel refund is sent by a task after commit (``pending -> processing`` is committed before the
+HTTP call) and finished by the channel's answer, notify or a query. Success pays the escrow out
+(``refund:<no>:settle``), failure gives it back to the merchant (``refund:<no>:release``).
+Refunds requested before the escrow carry a hold on the merchant account instead: captured on
+success, released on failure, as before (docs/MERCHANTS.md, "Refunds").
 """
 
 import hashlib
@@ -26,7 +30,8 @@ from payments.channels.models import Channel
 from payments.order_numbers import order_no_new
 from payments.orders import locks, selectors
 from payments.orders.events import event_record
-from payments.orders.models import BusinessType, PaymentEvent, PaymentOrder, Refund
+from payments.orders.merchant_events import REFUND_FAILED, REFUND_SUCCEEDED, refund_event_send
+from payments.orders.models import PaymentEvent, PaymentOrder, Refund
 from payments.orders.services import channel_of, merchant_account_of
 from payments.signals import order_finished_on_commit
 from wallet import errors
@@ -39,6 +44,7 @@ from wallet.task_queue import task_enqueue
 logger = logging.getLogger(__name__)
 
 REFUND_PREFIX = "RF"
+REFUND_ESCROW = "escrow:refunds"
 REFUND_SEND_TASK = "payments.refund_send"
 MAX_REASON_LENGTH = 200
 # A refund still pending this long lost its send task; one processing this long is queried.
@@ -57,14 +63,15 @@ class RefundCreation:
 def refund_request(
     *, order: PaymentOrder, actor: User, amount: Decimal, reason: str = "", idempotency_key: str
 ) -> RefundCreation:
-    """Refund ``amount`` of a paid order payment, on the merchant's behalf: ``actor`` needs the
-    ``refund_paymentorder`` permission (the business system's service account), the payer never
-    refunds themself. The actor's key with the same order, amount and reason returns the first
-    refund, and with anything else is a conflict; raises ``LimitExceeded`` when the amount is
-    more than is still refundable and ``InsufficientFunds`` when the merchant account cannot
-    cover it."""
-    if not actor.has_perm("payments.refund_paymentorder"):
-        raise errors.PermissionDenied("Refunds are made by the merchant.", fields={"permission": "refund_paymentorder"})
+    """Refund ``amount`` of a paid order payment, on the merchant's behalf: ``actor`` is the
+    service account of the merchant the order pays (found by the order's settlement account, so
+    order payments made before merchants belong to the merchant owning ``merchant:platform``);
+    the payer never refunds themself. The actor's key with the same order, amount and reason
+    returns the first refund, and with anything else is a conflict; raises ``LimitExceeded`` when
+    the amount is more than is still refundable and ``InsufficientFunds`` when a merchant account
+    that is not hot cannot cover it."""
+    if not PaymentOrder.objects.filter(pk=order.pk, merchant_account__merchant__service_user=actor).exists():
+        raise errors.PermissionDenied("Refunds are made by the order's merchant.", fields={"merchant": "not_yours"})
     key = idempotency_key_normalise(idempotency_key)
     if not is_positive_cents(amount):
         raise errors.ValidationFailed("The amount must be a positive amount in cents.", fields={"amount": "invalid"})
@@ -104,11 +111,6 @@ def _refund_create(
         replay = _refund_replay(order=order, actor=actor, key=key, fingerprint=fingerprint)
         if replay is not None:
             return replay
-        if order.business_type != BusinessType.ORDER_PAYMENT:
-            raise errors.ValidationFailed(
-                "Recharges are not refunded: the money is in the wallet, withdraw it.",
-                fields={"business_type": "not_refundable"},
-            )
         if order.status != PaymentOrder.Status.SUCCESS:
             raise errors.Conflict(
                 f"Order {order.order_no} is {order.status}, not paid.", fields={"status": order.status}
@@ -120,10 +122,11 @@ def _refund_create(
                 fields={"amount": "exceeds_refundable", "refundable": str(refundable)},
             )
         refund_no = order_no_new(REFUND_PREFIX)
-        hold = ledger.hold_place(
-            idempotency_key=f"refund:{refund_no}",
-            account=merchant_account_of(order),
-            amount=amount,
+        ledger.transfer_post(
+            idempotency_key=f"refund:{refund_no}:reserve",
+            kind="refund_reserve",
+            legs=[ledger.Leg(merchant_account_of(order), -amount), ledger.Leg(_escrow(order), amount)],
+            memo=f"refund {refund_no} of {order.order_no} reserved",
             reference=refund_no,
         )
         refund = Refund.objects.create(
@@ -135,7 +138,6 @@ def _refund_create(
             requested_by=actor,
             idempotency_key=key,
             request_fingerprint=fingerprint,
-            hold_id=hold.pk,
         )
         StateLog.objects.create(
             content_object=refund,
@@ -331,9 +333,10 @@ def _status_apply(*, channel: Channel, status: base.RefundStatus, operation: str
         refund.failure_code = status.code[:64]
         refund.fail(description=status.message or status.code or "refused by the channel")
         refund.save()
-        ledger.hold_release(hold=refund.hold_id)
+        _reserve_give_back(refund, order=order)
         order_finished_on_commit(Refund, kind="refund", pk=refund.pk, order_no=refund.refund_no)
         record(outcome=Outcome.APPLIED, message=status.message)
+        refund_event_send(refund, order=order, event=REFUND_FAILED)
     return refund
 
 
@@ -357,15 +360,41 @@ def _refund_succeed(
 ) -> None:
     refund.succeed(by=actor, description=description)
     refund.save()
-    ledger.hold_capture(
-        hold=refund.hold_id,
-        destinations=[ledger.Leg(destination, refund.amount)],
-        kind="refund",
-        memo=f"refund {refund.refund_no} of {order.order_no}",
-    )
+    memo = f"refund {refund.refund_no} of {order.order_no}"
+    if refund.hold_id is not None:
+        ledger.hold_capture(
+            hold=refund.hold_id, destinations=[ledger.Leg(destination, refund.amount)], kind="refund", memo=memo
+        )
+    else:
+        ledger.transfer_post(
+            idempotency_key=f"refund:{refund.refund_no}:settle",
+            kind="refund",
+            legs=[ledger.Leg(_escrow(order), -refund.amount), ledger.Leg(destination, refund.amount)],
+            memo=memo,
+            reference=refund.refund_no,
+        )
     PaymentOrder.objects.filter(pk=order.pk).update(refunded_amount=order.refunded_amount + refund.amount)
     order.refunded_amount += refund.amount
     order_finished_on_commit(Refund, kind="refund", pk=refund.pk, order_no=refund.refund_no)
+    refund_event_send(refund, order=order, event=REFUND_SUCCEEDED)
+
+
+def _reserve_give_back(refund: Refund, *, order: PaymentOrder) -> None:
+    """A failed refund's reserve goes back to the merchant (a hold, for refunds before escrow)."""
+    if refund.hold_id is not None:
+        ledger.hold_release(hold=refund.hold_id)
+        return
+    ledger.transfer_post(
+        idempotency_key=f"refund:{refund.refund_no}:release",
+        kind="refund_release",
+        legs=[ledger.Leg(_escrow(order), -refund.amount), ledger.Leg(merchant_account_of(order), refund.amount)],
+        memo=f"refund {refund.refund_no} of {order.order_no} failed",
+        reference=refund.refund_no,
+    )
+
+
+def _escrow(order: PaymentOrder) -> Account:
+    return ledger.account_for_system(code=REFUND_ESCROW, currency=order.currency)
 
 
 def _clearing(order: PaymentOrder) -> Account:

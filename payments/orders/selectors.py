@@ -16,27 +16,21 @@ def payment_order_for_user(*, user: User, order_no: str, business_type: str) -> 
     if not is_order_no(order_no):
         return None
     return (
-        PaymentOrder.objects.select_related("channel")
+        PaymentOrder.objects.select_related("channel", "merchant")
         .filter(user=user, order_no=order_no, business_type=business_type)
         .first()
     )
 
 
-def payment_order_by_number(*, order_no: str, business_type: str) -> PaymentOrder | None:
-    """Any user's order: for the merchant's service account, which refunds them."""
-    if not is_order_no(order_no):
-        return None
-    return PaymentOrder.objects.select_related("channel").filter(order_no=order_no, business_type=business_type).first()
-
-
 def refund_for_user(*, user: User, refund_no: str) -> Refund | None:
-    """A refund of the user's own payment; any refund for the merchant's service account."""
+    """A refund of the user's own payment (merchants read theirs under merchant/payments/)."""
     if not is_order_no(refund_no):
         return None
-    refunds = Refund.objects.select_related("payment_order", "payment_order__channel").filter(refund_no=refund_no)
-    if not user.has_perm("payments.refund_paymentorder"):
-        refunds = refunds.filter(payment_order__user=user)
-    return refunds.first()
+    return (
+        Refund.objects.select_related("payment_order", "payment_order__channel")
+        .filter(refund_no=refund_no, payment_order__user=user)
+        .first()
+    )
 
 
 def refundable_amount(*, order: PaymentOrder) -> Decimal:

@@ -31,6 +31,7 @@ from payments.channels.models import METHOD_CLIENT_TYPES, Channel, ClientType, P
 from payments.order_numbers import order_no_new
 from payments.orders import locks
 from payments.orders.events import event_record
+from payments.orders.merchant_events import PAYMENT_CLOSED, PAYMENT_SUCCEEDED, payment_event_send
 from payments.orders.models import BusinessType, PaymentEvent, PaymentOrder, Refund
 from payments.signals import order_finished_on_commit
 from wallet import errors
@@ -70,44 +71,40 @@ def payment_order_create(
     client_type: str,
     idempotency_key: str,
     subject: str = "",
-    business_order_no: str = "",
     client_ip: str | None = None,
     payer_id: str = "",
     return_url: str = "",
 ) -> Creation:
-    """Create the order and, for a channel, open it there; a balance payment is debited at once.
+    """Create a wallet recharge and open it at the channel. Order payments are created by their
+    merchant (payments.merchants) and paid with ``payment_order_pay``: the payer never sets the
+    amount of what they buy.
 
     The same ``idempotency_key`` (per user) with the same request returns the first order;
     with another request it is a conflict. Raises ``NoChannel`` when no enabled channel serves
-    the method, client and amount, ``InsufficientFunds`` for a balance payment that does not
-    fit, and ``ChannelUnavailable`` when the channel could not be asked (the order failed) or
-    did not answer (it stays pending: the same request again asks the channel again, and the
-    expiry sweep closes it otherwise).
+    the method, client and amount, and ``ChannelUnavailable`` when the channel could not be asked
+    (the order failed) or did not answer (it stays pending: the same request again asks the
+    channel again, and the expiry sweep closes it otherwise).
     """
     key = idempotency_key_normalise(idempotency_key)
-    subject = (subject or "").strip() or (RECHARGE_SUBJECT if business_type == BusinessType.RECHARGE else "")
-    _terms_check(
-        business_type=business_type,
-        method=method,
-        amount=amount,
-        client_type=client_type,
-        subject=subject,
-        business_order_no=business_order_no,
-        payer_id=payer_id,
-    )
+    if business_type != BusinessType.RECHARGE:
+        raise errors.ValidationFailed(
+            "Order payments are created by the merchant, and the payer pays them.", fields={"business_type": "invalid"}
+        )
+    subject = (subject or "").strip() or RECHARGE_SUBJECT
+    if not is_positive_cents(amount):
+        raise errors.ValidationFailed("The amount must be a positive amount in cents.", fields={"amount": "invalid"})
+    _means_check(method=method, client_type=client_type, payer_id=payer_id)
+    if method == PaymentMethod.BALANCE:
+        raise errors.ValidationFailed("A wallet cannot be recharged from itself.", fields={"method": "invalid"})
     fingerprint = hashlib.sha256(
-        "|".join(
-            [business_type, method, str(amount), client_type, subject, business_order_no, payer_id, return_url]
-        ).encode()
+        "|".join([business_type, method, str(amount), client_type, subject, "", payer_id, return_url]).encode()
     ).hexdigest()
     replay = _replay(user=user, key=key, fingerprint=fingerprint)
     if replay is not None:
         return _reopened(replay, payer_id=payer_id)
-    _business_order_free_check(user=user, business_type=business_type, business_order_no=business_order_no)
     terms = {
         "user": user,
         "business_type": business_type,
-        "business_order_no": business_order_no,
         "method": method,
         "client_type": client_type,
         "subject": subject,
@@ -117,24 +114,68 @@ def payment_order_create(
         "client_ip": client_ip or None,
         "return_url": return_url,
     }
+    channel = _route(method=method, client_type=client_type, amount=amount)
+    adapter = registry.payment_adapter(channel)
     try:
-        if method == PaymentMethod.BALANCE:
-            return Creation(order=_balance_payment(terms), created=True)
-        channel = channel_selectors.payment_channel_for(method=method, client_type=client_type, amount=amount)
-        if channel is None:
-            raise errors.NoChannel(
-                "No enabled channel takes this method from this client for this amount.",
-                fields={"method": "no_channel"},
-            )
-        adapter = registry.payment_adapter(channel)
         order = _channel_order_create(terms, channel=channel, adapter=adapter)
     except IntegrityError:
         replay = _replay(user=user, key=key, fingerprint=fingerprint)
         if replay is not None:
             return replay
-        _business_order_free_check(user=user, business_type=business_type, business_order_no=business_order_no)
         raise
     return Creation(order=_open_at_channel(order, adapter=adapter, payer_id=payer_id), created=True)
+
+
+def payment_order_pay(
+    *,
+    order: PaymentOrder,
+    payer: User,
+    method: str,
+    client_type: str,
+    payer_id: str = "",
+    return_url: str = "",
+    client_ip: str | None = None,
+) -> Creation:
+    """The payer pays an order payment their merchant made for them, at the merchant's amount:
+    ``balance`` debits their wallet to the merchant's account at once; a channel method opens
+    it at the routed channel. Only ``order``'s own payer may (anyone else: ``NotFound``).
+
+    Paying is idempotent by the order: the same method and client again return the order as it
+    stands (``created`` False), asking the channel again while it never answered; another way
+    once it left ``awaiting`` is a conflict. A channel that refuses or does not take it gives it
+    back to ``awaiting`` (the payer may choose again): ``NotAvailable`` or ``ChannelUnavailable``.
+    """
+    if order.user_id != payer.pk or order.merchant_id is None:
+        raise errors.NotFound("No such order.")
+    _means_check(method=method, client_type=client_type, payer_id=payer_id)
+    if order.status != PaymentOrder.Status.AWAITING:
+        return _paid_again(order, method=method, client_type=client_type, payer_id=payer_id)
+    if method == PaymentMethod.BALANCE:
+        return Creation(
+            order=_balance_pay(order, payer=payer, client_type=client_type, client_ip=client_ip), created=True
+        )
+    channel = _route(method=method, client_type=client_type, amount=order.amount)
+    adapter = registry.payment_adapter(channel)
+    means = {
+        "method": method,
+        "client_type": client_type,
+        "channel": channel,
+        "fee": channel.fee_for(order.amount),
+        "channel_merchant_id": adapter.merchant_id,
+        "channel_app_id": adapter.app_id,
+        "return_url": return_url,
+        "client_ip": client_ip or None,
+    }
+    chosen = _means_choose(order, payer=payer, means=means)
+    if chosen is None:
+        return _paid_again(_fresh(order), method=method, client_type=client_type, payer_id=payer_id)
+    order = _open_at_channel(chosen, adapter=adapter, payer_id=payer_id)
+    if order.status == PaymentOrder.Status.AWAITING:
+        raise errors.NotAvailable(
+            f"The channel refused this payment: {order.status_reason}. Choose another way to pay.",
+            fields={"method": "refused", "order_no": order.order_no},
+        )
+    return Creation(order=order, created=True)
 
 
 def payment_status_apply(
@@ -203,6 +244,8 @@ def payment_order_close(*, order: PaymentOrder, actor: User | None = None, reaso
     Without an answer from the channel (or while the channel cannot close it yet) it stays
     open, and the sweep leaves it alone for a while."""
     order = payment_order_sync(order=order)
+    if order.status == PaymentOrder.Status.AWAITING:
+        return _awaiting_close(order, actor=actor, reason=reason or ("closed by staff" if actor else "expired"))
     if not order.is_open:
         return order
     if order.channel is None:
@@ -231,6 +274,19 @@ def payment_order_close(*, order: PaymentOrder, actor: User | None = None, reaso
         )
     except errors.ApplicationError:
         return _fresh(order)
+
+
+@transaction.atomic(durable=True)
+def _awaiting_close(order: PaymentOrder, *, actor: User | None, reason: str) -> PaymentOrder:
+    """An order nobody chose a way to pay is open nowhere but here: closed without asking a channel."""
+    order = locks.payment_order_lock(order.pk)
+    if order.status != PaymentOrder.Status.AWAITING:
+        return order
+    order.close(by=actor, description=reason)
+    order.save()
+    order_finished_on_commit(PaymentOrder, kind="payment", pk=order.pk, order_no=order.order_no)
+    payment_event_send(order, event=PAYMENT_CLOSED)
+    return order
 
 
 def payment_orders_expire(*, limit: int = 200) -> int:
@@ -263,8 +319,12 @@ def payment_orders_expire(*, limit: int = 200) -> int:
 def payments_escalate(*, now=None) -> tuple[int, int]:
     """(open orders, unfinished refunds) older than ``ESCALATE_AFTER``: logged and kept as the
     ``payment_orders_stuck`` and ``refunds_stuck`` metrics, hourly, until someone acts."""
-    cutoff = (now or timezone.now()) - ESCALATE_AFTER
-    orders = PaymentOrder.objects.filter(status__in=PaymentOrder.OPEN_STATUSES, created_at__lt=cutoff)
+    now = now or timezone.now()
+    cutoff = now - ESCALATE_AFTER
+    # An order awaiting its payer within the expiry its merchant gave it is not stuck.
+    orders = PaymentOrder.objects.filter(status__in=PaymentOrder.OPEN_STATUSES, created_at__lt=cutoff).exclude(
+        status=PaymentOrder.Status.AWAITING, expires_at__gt=now
+    )
     refunds = Refund.objects.filter(status__in=[Refund.Status.PENDING, Refund.Status.PROCESSING], created_at__lt=cutoff)
     numbers = [
         *orders.order_by("created_at").values_list("order_no", flat=True)[:ESCALATE_LOG_LIMIT],
@@ -295,6 +355,7 @@ def payment_order_recover(*, order: PaymentOrder, actor: User, reason: str, tran
     event_record(
         operation="reconciliation", kind=Kind.ANSWER, outcome=Outcome.APPLIED, payment_order=order, amount=order.amount
     )
+    payment_event_send(order, event=PAYMENT_SUCCEEDED)
     return order
 
 
@@ -308,6 +369,9 @@ def payment_order_reverse(*, order: PaymentOrder, actor: User, reason: str) -> P
         return order
     if order.channel is None or not can_proceed(order.reverse):
         raise errors.Conflict(f"Order {order.order_no} is {order.status}; it cannot be reversed.")
+    if order.refunds.filter(status__in=[Refund.Status.PENDING, Refund.Status.PROCESSING]).exists():
+        # Their amounts are reserved in escrow already: take back only once they are final.
+        raise errors.Conflict(f"Order {order.order_no} has refunds under way; reverse it once they are final.")
     order.reverse(by=actor, description=reason)
     order.save()
     amount = order.amount - order.refunded_amount
@@ -365,11 +429,13 @@ def _status_apply(
         _collect(order, channel=channel)
         order_finished_on_commit(PaymentOrder, kind="payment", pk=order.pk, order_no=order.order_no)
         record(outcome=Outcome.APPLIED, amount=order.amount)
+        payment_event_send(order, event=PAYMENT_SUCCEEDED)
     elif status.state == base.PaymentState.CLOSED and order.is_open:
         order.close(by=actor, description=status.message or f"closed at the channel ({operation})")
         order.save()
         order_finished_on_commit(PaymentOrder, kind="payment", pk=order.pk, order_no=order.order_no)
         record(outcome=Outcome.APPLIED)
+        payment_event_send(order, event=PAYMENT_CLOSED)
     else:
         record(outcome=Outcome.RECEIVED, amount=status.amount, message=status.message)
     return order
@@ -417,43 +483,86 @@ def _collect(order: PaymentOrder, *, channel: Channel) -> None:
 
 
 @transaction.atomic(durable=True)
-def _balance_payment(terms: dict) -> PaymentOrder:
-    """Debit the payer's wallet to the merchant in one transaction: no order remains when the
-    balance does not suffice (``InsufficientFunds``) or the wallet is frozen."""
-    user = terms["user"]
-    merchant = ledger.account_for_system(code=settings.PAYMENT_MERCHANT_ACCOUNT)
-    payer = ledger.account_for_user(user=user, currency=merchant.currency)
-    order = _order_create(terms, channel=None, merchant_account=merchant, expires_at=timezone.now())
-    order.start(by=user, description="wallet balance")
+def _balance_pay(order: PaymentOrder, *, payer: User, client_type: str, client_ip: str | None) -> PaymentOrder:
+    """Debit the payer's wallet to the merchant in one transaction: the order stays ``awaiting``
+    when the balance does not suffice (``InsufficientFunds``) or the wallet is frozen."""
+    order = locks.payment_order_lock(order.pk)
+    if order.status != PaymentOrder.Status.AWAITING:
+        return _paid_again(order, method=PaymentMethod.BALANCE, client_type=client_type, payer_id="").order
+    _not_expired_check(order)
+    merchant = merchant_account_of(order)
+    wallet = ledger.account_for_user(user=payer, currency=order.currency)
+    order.method = PaymentMethod.BALANCE
+    order.client_type = client_type
+    order.client_ip = client_ip or None
+    order.choose(by=payer, description="wallet balance")
     order.save()
     ledger.transfer_post(
         idempotency_key=f"payment:{order.order_no}",
         kind=order.business_type,
-        legs=[ledger.Leg(payer, -order.amount), ledger.Leg(merchant, order.amount)],
+        legs=[ledger.Leg(wallet, -order.amount), ledger.Leg(merchant, order.amount)],
         memo=order.subject,
         reference=order.order_no,
     )
-    order.succeed(by=user, description="paid from the wallet balance")
+    order.succeed(by=payer, description="paid from the wallet balance")
     order.save()
     order_finished_on_commit(PaymentOrder, kind="payment", pk=order.pk, order_no=order.order_no)
     event_record(
         operation="balance_debit", kind=Kind.BALANCE, outcome=Outcome.APPLIED, payment_order=order, amount=order.amount
     )
+    payment_event_send(order, event=PAYMENT_SUCCEEDED)
     return order
 
 
 @transaction.atomic(durable=True)
+def _means_choose(order: PaymentOrder, *, payer: User, means: dict) -> PaymentOrder | None:
+    """Bind the awaiting order to the payer's method and channel (``pending``), committed before
+    the channel is called; None when it no longer awaits (a concurrent pay took it)."""
+    order = locks.payment_order_lock(order.pk)
+    if order.status != PaymentOrder.Status.AWAITING:
+        return None
+    _not_expired_check(order)
+    for name, value in means.items():
+        setattr(order, name, value)
+    order.choose(by=payer, description=f"{means['method']} at {means['channel'].code}")
+    order.save()
+    return order
+
+
+def _not_expired_check(order: PaymentOrder) -> None:
+    if order.expires_at <= timezone.now():
+        raise errors.Conflict(
+            f"Order {order.order_no} expired at {order.expires_at.isoformat()}.", fields={"status": "expired"}
+        )
+
+
+def _paid_again(order: PaymentOrder, *, method: str, client_type: str, payer_id: str) -> Creation:
+    if order.method != method or order.client_type != client_type:
+        raise errors.Conflict(
+            f"Order {order.order_no} is {order.status} by {order.method}; it cannot be paid another way.",
+            fields={"status": order.status, "method": order.method},
+        )
+    if order.status in (PaymentOrder.Status.CLOSED, PaymentOrder.Status.FAILED):
+        raise errors.Conflict(f"Order {order.order_no} is {order.status}.", fields={"status": order.status})
+    return _reopened(Creation(order=order, created=False), payer_id=payer_id)
+
+
+def _route(*, method: str, client_type: str, amount: Decimal) -> Channel:
+    channel = channel_selectors.payment_channel_for(method=method, client_type=client_type, amount=amount)
+    if channel is None:
+        raise errors.NoChannel(
+            "No enabled channel takes this method from this client for this amount.",
+            fields={"method": "no_channel"},
+        )
+    return channel
+
+
+@transaction.atomic(durable=True)
 def _channel_order_create(terms: dict, *, channel: Channel, adapter: base.PaymentAdapter) -> PaymentOrder:
-    merchant = (
-        ledger.account_for_system(code=settings.PAYMENT_MERCHANT_ACCOUNT)
-        if terms["business_type"] == BusinessType.ORDER_PAYMENT
-        else None
-    )
     expires_at = timezone.now() + timedelta(minutes=settings.PAYMENT_ORDER_TTL_MINUTES)
-    return _order_create(
+    return order_create(
         terms,
         channel=channel,
-        merchant_account=merchant,
         expires_at=expires_at,
         fee=channel.fee_for(terms["amount"]),
         channel_merchant_id=adapter.merchant_id,
@@ -461,7 +570,8 @@ def _channel_order_create(terms: dict, *, channel: Channel, adapter: base.Paymen
     )
 
 
-def _order_create(terms: dict, **fields) -> PaymentOrder:
+def order_create(terms: dict, *, by: User | None = None, **fields) -> PaymentOrder:
+    """Insert the order and the first line of its transition log (``create``, by ``by``, else the payer)."""
     order = PaymentOrder.objects.create(
         order_no=order_no_new(ORDER_PREFIXES[terms["business_type"]]), **terms, **fields
     )
@@ -470,8 +580,8 @@ def _order_create(terms: dict, **fields) -> PaymentOrder:
         transition="create",
         source_state=None,
         state=order.status,
-        by=terms["user"],
-        description=f"{order.business_type} by {order.method}",
+        by=by or terms["user"],
+        description=f"{order.business_type} by {order.method or 'the method the payer will choose'}",
         timestamp=order.created_at,
     )
     return order
@@ -537,9 +647,16 @@ def _open_at_channel(order: PaymentOrder, *, adapter: base.PaymentAdapter, payer
 
 
 def _open_failed(order: PaymentOrder, exc: base.ChannelError, *, state: str, message: str) -> PaymentOrder:
+    """A channel that refused the order or never took it: a recharge fails; a merchant's order
+    goes back to ``awaiting`` (it was never open anywhere), so its payer may choose again."""
     with transaction.atomic(durable=True):
         order = locks.payment_order_lock(order.pk)
-        if order.status == PaymentOrder.Status.PENDING:
+        channel = order.channel
+        if order.status == PaymentOrder.Status.PENDING and order.merchant_id is not None:
+            order.failure_code = exc.code[:64]
+            order.give_back(description=message[:500])
+            order.save()
+        elif order.status == PaymentOrder.Status.PENDING:
             order.failure_code = exc.code[:64]
             order.fail(description=message[:500])
             order.save()
@@ -548,7 +665,7 @@ def _open_failed(order: PaymentOrder, exc: base.ChannelError, *, state: str, mes
             operation="create",
             kind=Kind.ANSWER,
             outcome=Outcome.APPLIED,
-            channel=order.channel,
+            channel=channel,
             payment_order=order,
             state=state,
             message=message,
@@ -607,59 +724,18 @@ def _fresh(order: PaymentOrder) -> PaymentOrder:
     return PaymentOrder.objects.select_related("channel").get(pk=order.pk)
 
 
-def _terms_check(
-    *,
-    business_type: str,
-    method: str,
-    amount: Decimal,
-    client_type: str,
-    subject: str,
-    business_order_no: str,
-    payer_id: str,
-) -> None:
-    if business_type not in BusinessType.values:
-        raise errors.ValidationFailed("Unknown business type.", fields={"business_type": "invalid"})
+def _means_check(*, method: str, client_type: str, payer_id: str) -> None:
     if method not in PaymentMethod.values:
         raise errors.ValidationFailed("Unknown payment method.", fields={"method": "invalid"})
     if client_type not in ClientType.values:
         raise errors.ValidationFailed("Unknown client type.", fields={"client_type": "invalid"})
-    if not is_positive_cents(amount):
-        raise errors.ValidationFailed("The amount must be a positive amount in cents.", fields={"amount": "invalid"})
     if client_type not in METHOD_CLIENT_TYPES[method]:
         raise errors.ValidationFailed(
             f"{method} cannot be used from the client type {client_type}.",
             fields={"client_type": "method_not_available"},
         )
-    if business_type == BusinessType.RECHARGE and method == PaymentMethod.BALANCE:
-        raise errors.ValidationFailed("A wallet cannot be recharged from itself.", fields={"method": "invalid"})
-    if business_type == BusinessType.ORDER_PAYMENT and not business_order_no.strip():
-        raise errors.ValidationFailed(
-            "An order payment names the business order it pays.", fields={"business_order_no": "required"}
-        )
-    if business_type == BusinessType.ORDER_PAYMENT and not subject:
-        raise errors.ValidationFailed("An order payment needs a subject.", fields={"subject": "required"})
     if method == PaymentMethod.WECHAT_JSAPI and not payer_id:
         raise errors.ValidationFailed("A JSAPI payment needs the payer's openid.", fields={"payer_id": "required"})
-
-
-def _business_order_free_check(*, user: User, business_type: str, business_order_no: str) -> None:
-    if not business_order_no:
-        return
-    live = (
-        PaymentOrder.objects.filter(
-            user=user,
-            business_type=business_type,
-            business_order_no=business_order_no,
-            status__in=[*PaymentOrder.OPEN_STATUSES, PaymentOrder.Status.SUCCESS],
-        )
-        .values_list("order_no", "status")
-        .first()
-    )
-    if live is not None:
-        raise errors.Conflict(
-            f"Business order {business_order_no!r} already has a payment that is {live[1]}.",
-            fields={"business_order_no": "payment_exists", "order_no": live[0]},  # the caller's own order
-        )
 
 
 def _reopened(replay: Creation, *, payer_id: str) -> Creation:
@@ -677,7 +753,7 @@ def _reopened(replay: Creation, *, payer_id: str) -> Creation:
 
 def _replay(*, user: User, key: str, fingerprint: str) -> Creation | None:
     previous = idempotent_replay(
-        PaymentOrder.objects.select_related("channel").filter(user=user),
+        PaymentOrder.objects.select_related("channel").filter(user=user, merchant__isnull=True),
         key=key,
         fingerprint=fingerprint,
         what="payment",

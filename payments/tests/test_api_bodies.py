@@ -10,14 +10,13 @@ from wallet.models import Transfer
 pytestmark = pytest.mark.django_db
 
 DEEP = b"[" * 50_000
-BALANCE_PAYMENT = {
-    "method": "balance",
-    "amount": "30.00",
-    "client_type": "app",
-    "subject": "A cup of tea",
-    "business_order_no": "BO-1",
-}
-MONEY_POSTS = ["/api/v1/transfers/", "/api/v1/withdrawals/", "/api/v1/recharges/", "/api/v1/payments/"]
+MERCHANT_ORDER = {"amount": "30.00", "subject": "A cup of tea", "business_order_no": "BO-1", "payer": "alice"}
+MONEY_POSTS = [
+    "/api/v1/transfers/",
+    "/api/v1/withdrawals/",
+    "/api/v1/recharges/",
+    "/api/v1/payments/PM20261128000000000000001/pay/",
+]
 
 
 @pytest.mark.parametrize("url", MONEY_POSTS)
@@ -63,9 +62,14 @@ def test_one_idempotency_key_length_rule_on_every_money_post(
     alice, bob, refunder, funded_account, card_account, api_client_for, length, status
 ):
     funded_account(alice, "1000.00")
-    client = api_client_for(alice)
+    client, shop = api_client_for(alice), api_client_for(refunder)
     key = "k" * length
-    paid = client.post("/api/v1/payments/", BALANCE_PAYMENT, format="json", HTTP_IDEMPOTENCY_KEY="p" * 255).json()
+    ordered = shop.post("/api/v1/merchant/payments/", MERCHANT_ORDER, format="json", HTTP_IDEMPOTENCY_KEY="p" * 255)
+    paid = client.post(
+        f"/api/v1/payments/{ordered.json()['order_no']}/pay/",
+        {"method": "balance", "client_type": "app"},
+        format="json",
+    ).json()
 
     replies = {
         "transfers": client.post(
@@ -77,14 +81,17 @@ def test_one_idempotency_key_length_rule_on_every_money_post(
             format="json",
             HTTP_IDEMPOTENCY_KEY=key,
         ),
-        "payments": client.post(
-            "/api/v1/payments/",
-            BALANCE_PAYMENT | {"business_order_no": "BO-2"},
+        "merchant payments": shop.post(
+            "/api/v1/merchant/payments/",
+            MERCHANT_ORDER | {"business_order_no": "BO-2"},
             format="json",
             HTTP_IDEMPOTENCY_KEY=key,
         ),
-        "refunds": api_client_for(refunder).post(
-            f"/api/v1/payments/{paid['order_no']}/refunds/", {"amount": "1.00"}, format="json", HTTP_IDEMPOTENCY_KEY=key
+        "refunds": shop.post(
+            f"/api/v1/merchant/payments/{paid['order_no']}/refunds/",
+            {"amount": "1.00"},
+            format="json",
+            HTTP_IDEMPOTENCY_KEY=key,
         ),
     }
 

@@ -54,6 +54,10 @@ WEBHOOK_VIEW = {"view_webhookevent", "view_webhookattempt", "view_webhookeventtr
 for group in ("finance_reviewer", "finance_supervisor", "operations", "auditor"):
     EXPECTED[group] |= WEBHOOK_VIEW
 EXPECTED["operations"] |= {"resend_webhookevent"}
+# Merchants: everyone with payments access views them, finance supervisors create and change them.
+for group in ("finance_reviewer", "finance_supervisor", "operations", "auditor"):
+    EXPECTED[group] |= {"view_merchant"}
+EXPECTED["finance_supervisor"] |= {"add_merchant", "change_merchant"}
 
 
 def test_each_group_has_exactly_its_payments_permissions():

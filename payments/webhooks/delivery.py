@@ -15,7 +15,7 @@ import urllib3
 from urllib3.exceptions import HTTPError, NewConnectionError
 from urllib3.exceptions import TimeoutError as UrllibTimeout
 
-from payments.webhooks import addresses
+from payments import public_urls as addresses
 from payments.webhooks.models import AttemptOutcome
 
 # "SUCCESS" with room for blanks around it: more than this is not a success, so is not read.

@@ -16,6 +16,7 @@ from payments.conftest import (  # noqa: F401 - the payments fixtures, for flows
     refunder,
     risk_rule,
     sandbox_secrets_once_per_process,
+    shop,
     submit,
     throttle_history_cleared,
     withdrawal_in,

@@ -6,12 +6,12 @@ from decimal import Decimal
 from itertools import count
 from typing import TypeVar
 
-from django.contrib.auth.models import Permission
 from django.db.models import Model
 from django.utils import timezone
 
 from payments.channels import base
 from payments.channels.models import Channel
+from payments.merchants.tests.factories import merchant_of, order_payment
 from payments.order_numbers import order_no_new
 from payments.orders import refunds
 from payments.orders import services as payment_orders
@@ -31,7 +31,7 @@ M = TypeVar("M", bound=Model)
 
 
 def channel_order(user, amount: str, *, business_type: str = "recharge", channel: str = TRADE_CHANNEL) -> PaymentOrder:
-    """A channel order opened at the channel (``paying``), as payment_order_create leaves it."""
+    """A channel order opened at the channel (``paying``), as paying it at a channel leaves it."""
     channel_row = Channel.objects.get(code=channel)
     number = next(_keys)
     return PaymentOrder.objects.create(
@@ -39,7 +39,8 @@ def channel_order(user, amount: str, *, business_type: str = "recharge", channel
         user=user,
         business_type=business_type,
         business_order_no="" if business_type == "recharge" else f"BO-{number}",
-        merchant_account=ledger.account_for_system(code="merchant:platform") if business_type != "recharge" else None,
+        merchant=merchant_of("shop") if business_type != "recharge" else None,
+        merchant_account=merchant_of("shop").account if business_type != "recharge" else None,
         method="wechat_native",
         channel=channel_row,
         client_type="web",
@@ -81,24 +82,13 @@ def paid_by_channel(user, amount: str) -> PaymentOrder:
 
 
 def paid_from_balance(user, amount: str) -> PaymentOrder:
-    number = next(_keys)
-    return payment_orders.payment_order_create(
-        user=user,
-        business_type="order_payment",
-        method="balance",
-        amount=D(amount),
-        client_type="web",
-        idempotency_key=f"balance-{number}",
-        subject="Tea",
-        business_order_no=f"BO-B{number}",
-    ).order
+    """An order payment the shop made for ``user``, who paid it from the balance."""
+    return order_payment(user, amount, method="balance", client_type="web", merchant=merchant_of("shop"))
 
 
-def merchant_service(make_user):
-    """The business system's account that refunds order payments."""
-    user = make_user(f"shop{next(_keys)}")
-    user.user_permissions.add(Permission.objects.get(codename="refund_paymentorder"))
-    return type(user).objects.get(pk=user.pk)
+def merchant_service():
+    """The service account of the shop, which creates and refunds its order payments."""
+    return merchant_of("shop").service_user
 
 
 def refund_requested(order: PaymentOrder, amount: str, *, by) -> Refund:

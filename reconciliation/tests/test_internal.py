@@ -51,7 +51,7 @@ def clean_book(make_user, supervisor, risk_rule):
     """Every flow that moves money, each through its services, ending in each final state."""
     risk_rule("hourly_count", enabled=False)
     payer, saver, friend = make_user("payer"), make_user("saver"), make_user("friend")
-    shop = merchant_service(make_user)
+    shop = merchant_service()
     recharged(payer, "500.00")
     recharged(saver, "9000.00")
     order = paid_by_channel(payer, "100.00")
@@ -186,20 +186,36 @@ def test_a_returned_withdrawal_without_its_reversal_is_a_ledger_mismatch(make_us
     assert f"reversal leg on {wallet_code(user)}: expected 200.00, found none" in payout.detail
 
 
-def test_a_refund_recorded_as_refunded_but_never_captured_is_a_ledger_mismatch(make_user):
-    # Given a channel refund still waiting for the channel, recorded as success
-    payer, shop = make_user(), merchant_service(make_user)
+def test_a_refund_recorded_as_refunded_but_never_paid_out_of_escrow_is_a_ledger_mismatch(make_user):
+    # Given a channel refund still waiting for the channel (reserved in escrow), recorded as success
+    payer, shop = make_user(), merchant_service()
     order = paid_by_channel(payer, "60.00")
     refund = forced(refund_requested(order, "10.00", by=shop), status="success")
 
     # When it is reconciled
     internal.internal_reconcile()
 
-    # Then its hold is still pending and nothing was captured
+    # Then the escrow never paid it to the channel's clearing account
     assert open_discrepancies() == {("ledger_mismatch", "refund", refund.refund_no)}
     mismatch = Discrepancy.objects.get()
-    assert "hold pending, expected captured" in mismatch.detail
+    assert "refund leg on escrow:refunds: expected -10.00, found none" in mismatch.detail
+    assert "refund leg on clearing:wechat_pay: expected 10.00, found none" in mismatch.detail
     assert (mismatch.local_amount, mismatch.channel_amount) == (D("10.00"), D("0"))
+
+
+def test_a_failed_refund_whose_reserve_never_went_back_to_the_merchant_is_a_ledger_mismatch(make_user):
+    # Given a channel refund reserved in escrow, recorded as failed behind the services' back
+    payer, shop = make_user(), merchant_service()
+    order = paid_by_channel(payer, "60.00")
+    refund = forced(refund_requested(order, "10.00", by=shop), status="failed")
+
+    # When it is reconciled
+    differences = internal.internal_differences()
+
+    # Then the missing release legs are named
+    assert [(d.object_kind, d.order_no) for d in differences] == [("refund", refund.refund_no)]
+    assert "release leg on merchant:shop: expected 10.00, found none" in differences[0].detail
+    assert "release leg on escrow:refunds: expected -10.00, found none" in differences[0].detail
 
 
 def test_a_p2p_transfer_debiting_another_wallet_than_its_sender_is_a_balance_mismatch_of_both(make_user):

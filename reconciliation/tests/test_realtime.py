@@ -6,6 +6,7 @@ from decimal import Decimal
 import pytest
 
 from payments.channels import base
+from payments.merchants.tests.factories import merchant_of, order_payment
 from payments.orders import refunds
 from payments.orders import services as payment_orders
 from payments.orders.models import PaymentOrder
@@ -50,7 +51,7 @@ def test_every_order_that_becomes_final_queues_one_check_of_it_after_commit(
     make_user, supervisor, risk_rule, sent_tasks, django_capture_on_commit_callbacks
 ):
     risk_rule("hourly_count", enabled=False)
-    payer, saver, shop = make_user(), make_user(), merchant_service(make_user)
+    payer, saver, shop = make_user(), make_user(), merchant_service()
 
     # When orders of every kind reach each final state, each in its own committed transaction
     with django_capture_on_commit_callbacks(execute=True):
@@ -101,7 +102,7 @@ def test_a_consistent_order_without_a_channel_opens_nothing(make_user):
     payer = make_user()
     recharged(payer, "50.00")
     tea = paid_from_balance(payer, "20.00")
-    refund = refunded(tea, "5.00", by=merchant_service(make_user))
+    refund = refunded(tea, "5.00", by=merchant_service())
 
     # When each is checked, then nothing differs and no channel is asked
     assert realtime.order_check(kind="payment", pk=tea.pk) == []
@@ -187,17 +188,8 @@ def test_a_paid_recharge_agrees_with_the_sandbox_until_the_sandbox_says_it_was_n
 @pytest.mark.usefixtures("sandbox_live")
 def test_a_refund_the_sandbox_refunded_agrees_and_one_it_says_failed_is_a_status_mismatch(make_user, sent_tasks):
     # Given an order payment paid at the sandbox and refunded there
-    shop = merchant_service(make_user)
-    order = payment_orders.payment_order_create(
-        user=make_user(),
-        business_type="order_payment",
-        method="wechat_native",
-        amount=D("40.00"),
-        client_type="web",
-        idempotency_key="rt-2",
-        subject="Tea",
-        business_order_no="BO-RT",
-    ).order
+    shop = merchant_service()
+    order = order_payment(make_user(), "40.00", method="wechat_native", client_type="web", merchant=merchant_of("shop"))
     payment_orders.payment_order_sync(order=order)
     refund = refund_requested(PaymentOrder.objects.get(pk=order.pk), "15.00", by=shop)
     refunds.refund_send(refund_id=refund.pk)

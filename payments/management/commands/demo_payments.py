@@ -1,23 +1,25 @@
-"""Demo payout accounts, withdrawals and a balance payment with a refund for `make run`, after
-`demo_data` (wallet) created the users.
+"""Demo payout accounts, withdrawals, the demo merchant and a balance payment of its order with a
+refund for `make run`, after `demo_data` (wallet) created the users.
 
 Safe on every start: accounts are bound once (binding again returns them), withdrawals carry
 fixed idempotency keys, so a second run replays them instead of creating more. A withdrawal the
 risk rules refuse today (say operations closed the window) is reported and skipped, never fatal.
-Channel payments need the running sandbox, so the demo opens none here: the README shows how to
-open one through the API. The sandbox's payers are told to wait for the cashier page, so a demo
-payment is paid when someone presses Pay there, as a real payer would.
+Channel payments need the running sandbox, so the demo opens none here: the README shows how the
+demo merchant creates one and the payer pays it through the API. The sandbox's payers are told
+to wait for the cashier page, so a demo payment is paid when someone presses Pay there, as a
+real payer would.
 """
 
 from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Permission
 from django.core.management.base import BaseCommand
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
+from payments.merchants import services as merchants
+from payments.merchants.models import Merchant
 from payments.orders import refunds
 from payments.orders import services as payment_orders
 from payments.withdrawals import services
@@ -27,8 +29,9 @@ from wallet.task_queue import task_enqueue
 
 # A reviewer's queue needs withdrawals above the 5,000.00 review line: dave can afford them.
 REVIEW_CLIENT = "dave"
-# The business system's service account, which refunds order payments through the API.
+# The demo merchant and its service account, which creates and refunds its order payments through the API.
 SHOP_ACCOUNT = "shop"
+SHOP_MERCHANT = "demo-shop"
 REVIEW_CLIENT_BALANCE = Decimal("30000.00")
 # The nightly reconciliation (queued by name: payments never imports reconciliation), run on
 # today's bills once the demo payouts are done.
@@ -95,11 +98,13 @@ class Command(BaseCommand):
                 lines.append(f"  {username:<6} {amount:>9}  not created today: {error.code} ({error.message})")
                 continue
             lines.append(f"  {username:<6} {amount:>9}  {withdrawal.order_no}  {withdrawal.status}")
-        shop = self._shop_account()
+        shop, created_lines = self._shop_merchant()
+        lines.extend(created_lines)
         lines.extend(self._balance_payment(users.get(username=REVIEW_CLIENT), shop))
         lines.append(
-            f"Merchant service account (refunds: POST /api/v1/payments/<order_no>/refunds/): "
-            f"{shop.get_username()}  token {Token.objects.get_or_create(user=shop)[0].key}"
+            f"Merchant {shop.code} (POST /api/v1/merchant/payments/, refunds under "
+            f"/api/v1/merchant/payments/<order_no>/refunds/): service account {shop.service_user.get_username()}  "
+            f"token {Token.objects.get_or_create(user=shop.service_user)[0].key}"
         )
         if settings.SANDBOX_ENABLED:
             self._payers_use_the_cashier()
@@ -133,30 +138,38 @@ class Command(BaseCommand):
         for protocol in (Protocol.WECHAT_V3, Protocol.WECHAT_V2, Protocol.ALIPAY):
             SandboxPaymentRule.objects.get_or_create(protocol=protocol, order_no="", scenario=PaymentScenario.NEVER_PAY)
 
-    def _shop_account(self):
-        """The business system's service account: an API token that may refund, no admin login."""
-        shop, created = get_user_model().objects.get_or_create(username=SHOP_ACCOUNT)
+    def _shop_merchant(self) -> tuple[Merchant, list[str]]:
+        """The demo merchant: its service account has an API token, no admin login. Its webhook
+        secret is shown the one time it is made (rotate it in the admin to see a new one)."""
+        existing = Merchant.objects.filter(code=SHOP_MERCHANT).select_related("service_user").first()
+        if existing is not None:
+            return existing, []
+        user, created = get_user_model().objects.get_or_create(username=SHOP_ACCOUNT)
         if created:
-            shop.set_unusable_password()
-            shop.save(update_fields=["password"])
-        shop.user_permissions.add(Permission.objects.get(codename="refund_paymentorder"))
-        return get_user_model().objects.get(pk=shop.pk)  # permissions are cached per instance
+            user.set_unusable_password()
+            user.save(update_fields=["password"])
+        made = merchants.merchant_create(code=SHOP_MERCHANT, name="Demo Shop", service_user=user)
+        return made.merchant, [f"Merchant {SHOP_MERCHANT} created; its webhook secret (shown once): {made.secret}"]
 
-    def _balance_payment(self, user, shop) -> list[str]:
-        """dave pays a business order from his balance, and the shop refunds part of it."""
+    def _balance_payment(self, user, shop: Merchant) -> list[str]:
+        """The demo shop makes an order payment for dave, who pays it from his balance; the shop
+        refunds part of it. Fixed keys: a second run replays each step."""
         try:
-            order = payment_orders.payment_order_create(
-                user=user,
-                business_type="order_payment",
-                method="balance",
-                amount=Decimal("35.00"),
-                client_type="app",
-                subject="Demo order: a year of cloud storage",
+            order = merchants.merchant_payment_create(
+                merchant=shop,
                 business_order_no="DEMO-ORDER-1",
+                amount=Decimal("35.00"),
+                subject="Demo order: a year of cloud storage",
+                payer=user.get_username(),
                 idempotency_key="demo:payment:1",
             ).order
+            order = payment_orders.payment_order_pay(order=order, payer=user, method="balance", client_type="app").order
             refund = refunds.refund_request(
-                order=order, actor=shop, amount=Decimal("5.00"), reason="Demo partial refund", idempotency_key="demo:1"
+                order=order,
+                actor=shop.service_user,
+                amount=Decimal("5.00"),
+                reason="Demo partial refund",
+                idempotency_key="demo:1",
             ).refund
         except ApplicationError as error:
             return [f"Demo balance payment not made: {error.code} ({error.message})"]

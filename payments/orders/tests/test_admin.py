@@ -8,8 +8,8 @@ import pytest
 from django.utils import timezone
 
 from payments.channels.models import Channel
+from payments.merchants.tests.factories import order_payment
 from payments.orders import refunds
-from payments.orders import services as payment_orders
 from payments.orders.models import PaymentOrder
 from payments.orders.resources import PaymentEventResource, PaymentOrderResource, RefundResource
 from payments.withdrawals.tests.test_admin import FORMATS, export_link, rows_of, url
@@ -29,16 +29,7 @@ def superuser(make_user):
 def refunded(alice, funded_account, refunder) -> PaymentOrder:
     """alice paid 30.00 from her balance and got 10.00 back."""
     funded_account(alice, "100.00")
-    order = payment_orders.payment_order_create(
-        user=alice,
-        business_type="order_payment",
-        method="balance",
-        amount=D("30.00"),
-        client_type="app",
-        subject="=HYPERLINK(tea)",
-        business_order_no="BO-7",
-        idempotency_key="k",
-    ).order
+    order = order_payment(alice, "30.00", subject="=HYPERLINK(tea)", business_order_no="BO-7")
     refunds.refund_request(order=order, actor=refunder, amount=D("10.00"), reason="cold", idempotency_key="r")
     return order
 

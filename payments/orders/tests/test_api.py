@@ -1,5 +1,6 @@
 """Recharges, payments and refunds over HTTP (docs/ARCHITECTURE.md §9) where no channel is called: balance
-payments and their refunds, the error envelope for bad input, idempotency, and privacy."""
+payments of the orders a merchant made and their refunds, the error envelope for bad input,
+idempotency, and privacy."""
 
 from decimal import Decimal
 from itertools import count
@@ -19,27 +20,49 @@ pytestmark = pytest.mark.django_db
 D = Decimal
 RECHARGES = "/api/v1/recharges/"
 PAYMENTS = "/api/v1/payments/"
+MERCHANT_PAYMENTS = "/api/v1/merchant/payments/"
 _keys = count(1)
-BALANCE_PAYMENT = {
-    "method": "balance",
-    "amount": "30.00",
-    "client_type": "app",
-    "subject": "A cup of tea",
-    "business_order_no": "BO-1",
-}
+BALANCE = {"method": "balance", "client_type": "app"}
 
 
 def post(client: APIClient, url: str, body: dict, *, key: str | None = None):
     return client.post(url, body, format="json", HTTP_IDEMPOTENCY_KEY=key or f"key-{next(_keys)}")
 
 
+def pay_url(order_no: str) -> str:
+    return f"{PAYMENTS}{order_no}/pay/"
+
+
+def refunds_url(order_no: str) -> str:
+    return f"{MERCHANT_PAYMENTS}{order_no}/refunds/"
+
+
+@pytest.fixture
+def shop_client(api_client_for, refunder) -> APIClient:
+    return api_client_for(refunder)
+
+
+@pytest.fixture
+def order_for(shop_client):
+    """The shop's server creates a 30.00 order payment for ``payer``; answers its number."""
+
+    def create(payer, *, amount: str = "30.00", business_order_no: str = "BO-1") -> str:
+        body = {"business_order_no": business_order_no, "amount": amount, "subject": "A cup of tea"}
+        response = post(shop_client, MERCHANT_PAYMENTS, body | {"payer": payer.username})
+        assert response.status_code == 201, response.json()
+        return response.json()["order_no"]
+
+    return create
+
+
 def test_a_balance_payment_answers_success_and_the_refund_returns_the_money(
-    alice, refunder, funded_account, api_client_for
+    alice, shop_client, order_for, funded_account, api_client_for
 ):
     funded_account(alice, "100.00")
     client = api_client_for(alice)
+    order_no = order_for(alice)
 
-    paid = post(client, PAYMENTS, BALANCE_PAYMENT)
+    paid = post(client, pay_url(order_no), BALANCE)
 
     assert paid.status_code == 201, paid.json()
     body = paid.json()
@@ -51,12 +74,9 @@ def test_a_balance_payment_answers_success_and_the_refund_returns_the_money(
         "business_order_no": "BO-1",
         "pay": {},
     }
-    order_no = body["order_no"]
     assert client.get(f"{PAYMENTS}{order_no}/").json()["status"] == "success"
 
-    refunded = post(
-        api_client_for(refunder), f"{PAYMENTS}{order_no}/refunds/", {"amount": "12.50", "reason": "cold tea"}
-    )
+    refunded = post(shop_client, refunds_url(order_no), {"amount": "12.50", "reason": "cold tea"})
 
     assert refunded.status_code == 201, refunded.json()
     refund = refunded.json()
@@ -66,39 +86,41 @@ def test_a_balance_payment_answers_success_and_the_refund_returns_the_money(
     assert client.get(f"{PAYMENTS}{order_no}/").json()["refunded_amount"] == "12.50"
 
 
-def test_a_replayed_payment_returns_the_first_answer_and_debits_once(alice, funded_account, api_client_for):
+def test_paying_again_the_same_way_answers_the_order_and_debits_once(alice, order_for, funded_account, api_client_for):
     funded_account(alice, "100.00")
     client = api_client_for(alice)
+    order_no = order_for(alice)
 
-    first = post(client, PAYMENTS, BALANCE_PAYMENT, key="same")
-    again = post(client, PAYMENTS, BALANCE_PAYMENT, key="same")
-    other = post(client, PAYMENTS, {**BALANCE_PAYMENT, "amount": "31.00"}, key="same")
+    first = post(client, pay_url(order_no), BALANCE, key="same")
+    again = post(client, pay_url(order_no), BALANCE, key="other")
+    other_way = post(client, pay_url(order_no), {"method": "wechat_native", "client_type": "web"})
 
-    assert again.status_code == 201 and again["Idempotent-Replayed"] == "true"
-    assert again.json()["order_no"] == first.json()["order_no"]
-    assert other.status_code == 409 and other.json()["error"]["code"] == "idempotency_conflict"
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert again.json()["order_no"] == first.json()["order_no"] == order_no
+    assert other_way.status_code == 409 and other_way.json()["error"]["code"] == "conflict"
     assert Account.objects.get(owner=alice).balance == D("70.00")
 
 
-def test_a_payment_the_balance_cannot_cover_is_insufficient_funds(alice, funded_account, api_client_for):
+def test_a_payment_the_balance_cannot_cover_is_insufficient_funds(alice, order_for, funded_account, api_client_for):
     funded_account(alice, "10.00")
+    order_no = order_for(alice)
 
-    response = post(api_client_for(alice), PAYMENTS, BALANCE_PAYMENT)
+    response = post(api_client_for(alice), pay_url(order_no), BALANCE)
 
     assert response.status_code == 422
     assert response.json()["error"]["code"] == "insufficient_funds"
-    assert not PaymentOrder.objects.exists()
+    assert PaymentOrder.objects.get().status == PaymentOrder.Status.AWAITING
 
 
 def test_a_refund_over_the_paid_amount_is_limit_exceeded_with_what_is_left(
-    alice, refunder, funded_account, api_client_for
+    alice, shop_client, order_for, funded_account, api_client_for
 ):
     funded_account(alice, "100.00")
-    order_no = post(api_client_for(alice), PAYMENTS, BALANCE_PAYMENT).json()["order_no"]
-    shop = api_client_for(refunder)
-    post(shop, f"{PAYMENTS}{order_no}/refunds/", {"amount": "20.00"})
+    order_no = order_for(alice)
+    post(api_client_for(alice), pay_url(order_no), BALANCE)
+    post(shop_client, refunds_url(order_no), {"amount": "20.00"})
 
-    response = post(shop, f"{PAYMENTS}{order_no}/refunds/", {"amount": "10.01"})
+    response = post(shop_client, refunds_url(order_no), {"amount": "10.01"})
 
     assert response.status_code == 422
     assert response.json()["error"]["code"] == "limit_exceeded"
@@ -106,23 +128,22 @@ def test_a_refund_over_the_paid_amount_is_limit_exceeded_with_what_is_left(
     assert Refund.objects.count() == 1
 
 
+MERCHANT_ORDER = {"business_order_no": "BO-1", "amount": "30.00", "subject": "A cup of tea", "payer": "alice"}
+
+
 @pytest.mark.parametrize(
     ("url", "body", "field"),
     [
-        (PAYMENTS, {**BALANCE_PAYMENT, "amount": "1.001"}, "amount"),
-        (PAYMENTS, {**BALANCE_PAYMENT, "amount": "NaN"}, "amount"),
-        (PAYMENTS, {**BALANCE_PAYMENT, "amount": "1e3"}, "amount"),
-        (PAYMENTS, {**BALANCE_PAYMENT, "amount": "0"}, "amount"),
-        (PAYMENTS, {**BALANCE_PAYMENT, "amount": 12.5}, "amount"),
-        (PAYMENTS, {**BALANCE_PAYMENT, "method": "cash"}, "method"),
-        (PAYMENTS, {**BALANCE_PAYMENT, "client_type": "fax"}, "client_type"),
+        (MERCHANT_PAYMENTS, {**MERCHANT_ORDER, "amount": "1.001"}, "amount"),
+        (MERCHANT_PAYMENTS, {**MERCHANT_ORDER, "amount": "NaN"}, "amount"),
+        (MERCHANT_PAYMENTS, {**MERCHANT_ORDER, "amount": "1e3"}, "amount"),
+        (MERCHANT_PAYMENTS, {**MERCHANT_ORDER, "amount": "0"}, "amount"),
+        (MERCHANT_PAYMENTS, {**MERCHANT_ORDER, "amount": 12.5}, "amount"),
         (
-            PAYMENTS,
-            {key: value for key, value in BALANCE_PAYMENT.items() if key != "business_order_no"},
+            MERCHANT_PAYMENTS,
+            {key: value for key, value in MERCHANT_ORDER.items() if key != "business_order_no"},
             "business_order_no",
         ),
-        (PAYMENTS, {**BALANCE_PAYMENT, "method": "alipay_page", "client_type": "app"}, "client_type"),
-        (PAYMENTS, {**BALANCE_PAYMENT, "method": "wechat_jsapi", "client_type": "wechat"}, "payer_id"),
         (RECHARGES, {"method": "balance", "amount": "10.00", "client_type": "app"}, "method"),
         (
             RECHARGES,
@@ -132,11 +153,11 @@ def test_a_refund_over_the_paid_amount_is_limit_exceeded_with_what_is_left(
     ],
 )
 def test_bad_input_is_a_validation_error_naming_the_field_and_changes_nothing(
-    alice, funded_account, api_client_for, url, body, field
+    alice, shop_client, api_client_for, url, body, field
 ):
-    funded_account(alice, "100.00")
+    client = shop_client if url == MERCHANT_PAYMENTS else api_client_for(alice)
 
-    response = post(api_client_for(alice), url, body)
+    response = post(client, url, body)
 
     assert response.status_code == 400, response.json()
     error = response.json()["error"]
@@ -144,40 +165,68 @@ def test_bad_input_is_a_validation_error_naming_the_field_and_changes_nothing(
     assert not PaymentOrder.objects.exists()
 
 
-def test_a_post_without_an_idempotency_key_is_refused(alice, api_client_for):
-    response = api_client_for(alice).post(PAYMENTS, BALANCE_PAYMENT, format="json")
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({**BALANCE, "method": "cash"}, "method"),
+        ({**BALANCE, "client_type": "fax"}, "client_type"),
+        ({"method": "alipay_page", "client_type": "app"}, "client_type"),
+        ({"method": "wechat_jsapi", "client_type": "wechat"}, "payer_id"),
+        ({**BALANCE, "amount": "0.01"}, "amount"),
+    ],
+)
+def test_bad_means_of_payment_are_a_validation_error_naming_the_field_and_change_nothing(
+    alice, order_for, funded_account, api_client_for, body, field
+):
+    funded_account(alice, "100.00")
+    order_no = order_for(alice)
+
+    response = post(api_client_for(alice), pay_url(order_no), body)
+
+    assert response.status_code == 400, response.json()
+    error = response.json()["error"]
+    assert error["code"] == "validation_error" and field in error["fields"]
+    assert PaymentOrder.objects.get().status == PaymentOrder.Status.AWAITING
+    assert Account.objects.get(owner=alice).balance == D("100.00")
+
+
+def test_a_post_without_an_idempotency_key_is_refused(shop_client):
+    response = shop_client.post(MERCHANT_PAYMENTS, MERCHANT_ORDER, format="json")
 
     assert response.status_code == 400
     assert response.json()["error"]["fields"] == {"Idempotency-Key": "required"}
 
 
-def test_another_users_payment_and_refund_are_not_found(alice, bob, refunder, funded_account, api_client_for):
+def test_another_users_payment_and_refund_are_not_found(
+    alice, bob, shop_client, order_for, funded_account, api_client_for
+):
     funded_account(alice, "100.00")
     alices = api_client_for(alice)
-    order_no = post(alices, PAYMENTS, BALANCE_PAYMENT).json()["order_no"]
-    refund_no = post(api_client_for(refunder), f"{PAYMENTS}{order_no}/refunds/", {"amount": "1.00"}).json()["refund_no"]
+    order_no = order_for(alice)
+    post(alices, pay_url(order_no), BALANCE)
+    refund_no = post(shop_client, refunds_url(order_no), {"amount": "1.00"}).json()["refund_no"]
     bobs = api_client_for(bob)
 
     responses = [
         bobs.get(f"{PAYMENTS}{order_no}/"),
         bobs.get(f"{RECHARGES}{order_no}/"),
         bobs.get(f"/api/v1/refunds/{refund_no}/"),
+        post(bobs, pay_url(order_no), BALANCE),
     ]
 
-    assert [response.status_code for response in responses] == [404, 404, 404]
+    assert [response.status_code for response in responses] == [404, 404, 404, 404]
     assert {response.json()["error"]["code"] for response in responses} == {"not_found"}
     assert alices.get(f"/api/v1/refunds/{refund_no}/").status_code == 200  # the payer sees their refund
 
 
 @pytest.mark.parametrize("payer_is_caller", [True, False])
-def test_only_the_merchants_account_may_refund(alice, bob, funded_account, api_client_for, payer_is_caller):
+def test_only_the_merchants_account_may_refund(alice, bob, order_for, funded_account, api_client_for, payer_is_caller):
     funded_account(alice, "100.00")
     alices = api_client_for(alice)
-    order_no = post(alices, PAYMENTS, BALANCE_PAYMENT).json()["order_no"]
+    order_no = order_for(alice)
+    post(alices, pay_url(order_no), BALANCE)
 
-    response = post(
-        alices if payer_is_caller else api_client_for(bob), f"{PAYMENTS}{order_no}/refunds/", {"amount": "1.00"}
-    )
+    response = post(alices if payer_is_caller else api_client_for(bob), refunds_url(order_no), {"amount": "1.00"})
 
     assert response.status_code == 403
     assert response.json()["error"]["code"] == "permission_denied"
@@ -185,21 +234,9 @@ def test_only_the_merchants_account_may_refund(alice, bob, funded_account, api_c
     assert Account.objects.get(owner=alice).balance == D("70.00")
 
 
-def test_a_business_order_number_of_another_user_is_theirs_alone(alice, bob, funded_account, api_client_for):
-    funded_account(alice, "100.00")
-    funded_account(bob, "100.00")
-    alices_order = post(api_client_for(alice), PAYMENTS, BALANCE_PAYMENT).json()["order_no"]
-
-    bobs = post(api_client_for(bob), PAYMENTS, BALANCE_PAYMENT)
-
-    assert bobs.status_code == 201
-    assert alices_order not in bobs.content.decode()
-
-
-def test_a_payment_is_not_found_under_recharges(alice, funded_account, api_client_for):
-    funded_account(alice, "100.00")
+def test_a_payment_is_not_found_under_recharges(alice, order_for, api_client_for):
     client = api_client_for(alice)
-    order_no = post(client, PAYMENTS, BALANCE_PAYMENT).json()["order_no"]
+    order_no = order_for(alice)
 
     assert client.get(f"{RECHARGES}{order_no}/").status_code == 404
 
@@ -217,7 +254,8 @@ def test_no_enabled_channel_for_the_method_is_no_channel(alice, api_client_for):
 
 
 def test_the_api_needs_a_token(alice):
-    assert APIClient().post(PAYMENTS, BALANCE_PAYMENT, format="json").status_code == 401
+    assert APIClient().post(MERCHANT_PAYMENTS, MERCHANT_ORDER, format="json").status_code == 401
+    assert APIClient().post(pay_url("PM20261128000000000000001"), BALANCE, format="json").status_code == 401
 
 
 def test_with_the_sandbox_off_a_channel_without_credentials_is_never_routed_nor_notified(
@@ -281,14 +319,14 @@ def test_the_notify_endpoint_answers_an_unknown_channel_and_other_methods_with_t
     ("header", "expected"), [("", "127.0.0.1"), ("X-Real-IP", "203.0.113.7"), ("X-Not-An-Address", "127.0.0.1")]
 )
 def test_the_payers_address_comes_from_the_trusted_proxys_header_when_one_is_set(
-    alice, funded_account, api_client_for, settings, header, expected
+    alice, order_for, funded_account, api_client_for, settings, header, expected
 ):
     settings.CLIENT_IP_HEADER = header
     funded_account(alice, "100.00")
 
     response = api_client_for(alice).post(
-        PAYMENTS,
-        BALANCE_PAYMENT,
+        pay_url(order_for(alice)),
+        BALANCE,
         format="json",
         HTTP_IDEMPOTENCY_KEY="ip",
         HTTP_X_REAL_IP="198.51.100.1, 203.0.113.7",  # what the client claimed, then what the proxy saw
@@ -309,29 +347,26 @@ def test_a_malformed_order_or_refund_number_is_not_found_and_looked_up_nowhere(a
         client.get(f"{PAYMENTS}{number}/"),
         client.get(f"{RECHARGES}{number}/"),
         client.post(f"{PAYMENTS}{number}/close/"),
+        client.post(pay_url(number), BALANCE, format="json"),
         client.get(f"/api/v1/refunds/{number}/"),
         client.get(f"/api/v1/withdrawals/{number}/"),
         client.post(f"/api/v1/withdrawals/{number}/cancel/"),
     ]
 
-    assert [response.status_code for response in responses] == [404] * 6
+    assert [response.status_code for response in responses] == [404] * 7
     assert {response.json()["error"]["code"] for response in responses} == {"not_found"}
 
 
-def test_an_idempotency_key_with_control_characters_is_refused(alice, funded_account, api_client_for):
-    funded_account(alice, "100.00")
-
-    response = api_client_for(alice).post(PAYMENTS, BALANCE_PAYMENT, format="json", HTTP_IDEMPOTENCY_KEY="k\x01")
+def test_an_idempotency_key_with_control_characters_is_refused(shop_client):
+    response = shop_client.post(MERCHANT_PAYMENTS, MERCHANT_ORDER, format="json", HTTP_IDEMPOTENCY_KEY="k\x01")
 
     assert response.status_code == 400
     assert response.json()["error"]["fields"] == {"Idempotency-Key": "required"}
     assert not PaymentOrder.objects.exists()
 
 
-def test_full_width_digits_are_not_an_amount(alice, funded_account, api_client_for):
-    funded_account(alice, "100.00")
-
-    response = post(api_client_for(alice), PAYMENTS, {**BALANCE_PAYMENT, "amount": "１２"})
+def test_full_width_digits_are_not_an_amount(alice, shop_client):
+    response = post(shop_client, MERCHANT_PAYMENTS, {**MERCHANT_ORDER, "amount": "１２"})
 
     assert response.status_code == 400 and "amount" in response.json()["error"]["fields"]
     assert not PaymentOrder.objects.exists()
@@ -339,13 +374,13 @@ def test_full_width_digits_are_not_an_amount(alice, funded_account, api_client_f
 
 @pytest.mark.parametrize("amount", [" 1.00 ", "1.00 ", "\t1.00", 1, 1.0])
 def test_every_money_post_refuses_an_amount_the_schema_does_not_describe(
-    alice, bob, refunder, funded_account, card_account, api_client_for, amount
+    alice, bob, shop_client, order_for, funded_account, card_account, api_client_for, amount
 ):
     # Given alice with money, a bound card and a paid order the merchant could refund
     funded_account(alice, "100.00")
     client = api_client_for(alice)
     card = card_account(alice)
-    paid = post(client, PAYMENTS, BALANCE_PAYMENT).json()
+    paid = post(client, pay_url(order_for(alice)), BALANCE).json()
     before = (PaymentOrder.objects.count(), Refund.objects.count(), Account.objects.get(owner=alice).balance)
 
     # When each money-moving POST gets the amount padded or as a number
@@ -353,8 +388,8 @@ def test_every_money_post_refuses_an_amount_the_schema_does_not_describe(
         post(client, "/api/v1/transfers/", {"to": "bob", "amount": amount}),
         post(client, "/api/v1/withdrawals/", {"payout_account": card.pk, "amount": amount}),
         post(client, RECHARGES, {"method": "wechat_native", "client_type": "web", "amount": amount}),
-        post(client, PAYMENTS, BALANCE_PAYMENT | {"business_order_no": "BO-2", "amount": amount}),
-        post(api_client_for(refunder), f"{PAYMENTS}{paid['order_no']}/refunds/", {"amount": amount}),
+        post(shop_client, MERCHANT_PAYMENTS, MERCHANT_ORDER | {"business_order_no": "BO-2", "amount": amount}),
+        post(shop_client, refunds_url(paid["order_no"]), {"amount": amount}),
     ]
 
     # Then each is a validation error on the amount, and nothing changed

@@ -18,6 +18,7 @@ from django_fsm_log.models import StateLog
 from payments import metrics
 from payments.channels import registry
 from payments.channels.models import Channel
+from payments.merchants.tests.factories import order_payment
 from payments.orders import refunds, selectors
 from payments.orders import services as payment_orders
 from payments.orders.models import PaymentEvent, PaymentOrder, Refund
@@ -27,6 +28,7 @@ from payments.sandbox.keys import keys_for
 from payments.sandbox.models import SandboxPayment, SandboxRefund
 from payments.sandbox.protocols import protocol_module
 from payments.tests.worker import wait_until
+from reconciliation.internal import internal_differences
 from wallet.audit import ledger_audit
 from wallet.models import Account
 from wallet.selectors import account_balance
@@ -41,6 +43,19 @@ PROTOCOLS = {"wechat_pay": "wechat_v3", "wechat_v2_pay": "wechat_v2", "alipay": 
 
 def post(client, url: str, body: dict):
     return client.post(url, body, format="json", HTTP_IDEMPOTENCY_KEY=f"key-{next(_keys)}")
+
+
+def merchant_order(shop, payer, amount: str, *, business_order_no: str) -> str:
+    """The shop's server creates the payment of its order for ``payer``; answers its number."""
+    body = {"business_order_no": business_order_no, "amount": amount, "subject": "Tea", "payer": payer.username}
+    response = post(shop, "/api/v1/merchant/payments/", body)
+    assert response.status_code == 201, response.json()
+    return response.json()["order_no"]
+
+
+def merchant_balance() -> Decimal:
+    """The shop's account is hot: its balance is the sum of its entries."""
+    return account_balance(account=Account.objects.get(code="merchant:shop"))
 
 
 def wallet_of(user) -> Account:
@@ -133,46 +148,41 @@ def test_a_recharge_by_each_channel_family_is_credited_once_when_the_payer_pays(
 def test_a_channel_order_payment_goes_to_the_merchant_and_is_refunded_in_part_then_in_full(
     sandbox_live, alice, refunder, api_client_for
 ):
-    # Given a 100.00 order paid by WeChat native (the sandbox's payer pays at once)
-    client = api_client_for(alice)
-    body = {
-        "amount": "100.00",
-        "method": "wechat_native",
-        "client_type": "web",
-        "subject": "Annual plan",
-        "business_order_no": "BO-42",
-    }
-    order_no = post(client, "/api/v1/payments/", body).json()["order_no"]
+    # Given a 100.00 order of the shop, paid by alice by WeChat native (the sandbox's payer pays at once)
+    client, shop = api_client_for(alice), api_client_for(refunder)
+    order_no = merchant_order(shop, alice, "100.00", business_order_no="BO-42")
+    paying = post(client, f"/api/v1/payments/{order_no}/pay/", {"method": "wechat_native", "client_type": "web"})
+    assert (paying.status_code, paying.json()["status"], paying.json()["channel"]) == (201, "paying", "wechat_pay")
     deliver_notifies(sandbox_payment(order_no))
     assert client.get(f"/api/v1/payments/{order_no}/").json()["status"] == "success"
-    merchant = Account.objects.get(code="merchant:platform")
-    assert merchant.balance == D("100.00")
+    assert merchant_balance() == D("100.00")
 
     # When 30.00 and then the remaining 70.00 are refunded to the original channel
-    shop = api_client_for(refunder)
-    first = post(shop, f"/api/v1/payments/{order_no}/refunds/", {"amount": "30.00", "reason": "partly"}).json()
+    refunds_url = f"/api/v1/merchant/payments/{order_no}/refunds/"
+    first = post(shop, refunds_url, {"amount": "30.00", "reason": "partly"}).json()
     assert first["status"] == "pending"
+    assert Account.objects.get(code="escrow:refunds").balance == D("30.00")
     refunds.refund_send(refund_id=Refund.objects.get(refund_no=first["refund_no"]).pk)
-    second = post(shop, f"/api/v1/payments/{order_no}/refunds/", {"amount": "70.00"}).json()
+    second = post(shop, refunds_url, {"amount": "70.00"}).json()
     refunds.refund_send(refund_id=Refund.objects.get(refund_no=second["refund_no"]).pk)
-    over = post(shop, f"/api/v1/payments/{order_no}/refunds/", {"amount": "0.01"})
+    over = post(shop, refunds_url, {"amount": "0.01"})
 
     # Then both succeeded at the sandbox and in the ledger, and nothing more is refundable
     assert client.get(f"/api/v1/refunds/{first['refund_no']}/").json()["status"] == "success"
-    assert client.get(f"/api/v1/refunds/{second['refund_no']}/").json()["status"] == "success"
+    assert shop.get(f"{refunds_url}{second['refund_no']}/").json()["status"] == "success"
     assert sorted(SandboxRefund.objects.values_list("amount", "state")) == [
         (D("30.00"), "success"),
         (D("70.00"), "success"),
     ]
     assert over.status_code == 422 and over.json()["error"]["code"] == "limit_exceeded"
-    merchant.refresh_from_db()
-    assert (merchant.balance, merchant.held) == (D("0.00"), D("0.00"))
+    assert merchant_balance() == D("0.00")
+    assert Account.objects.get(code="escrow:refunds").balance == D("0.00")
     assert account_balance(account=Account.objects.get(code="clearing:wechat_pay")) == D("0.00")
     assert client.get(f"/api/v1/payments/{order_no}/").json()["refunded_amount"] == "100.00"
     # And the order's totals rebuilt from its events alone agree
     order = PaymentOrder.objects.get(order_no=order_no)
     assert selectors.payment_totals(order=order) == selectors.PaymentTotals(paid=D("100.00"), refunded=D("100.00"))
-    assert ledger_audit() == []
+    assert ledger_audit() == [] and internal_differences() == []
 
 
 @pytest.mark.parametrize(
@@ -182,18 +192,12 @@ def test_a_channel_order_payment_goes_to_the_merchant_and_is_refunded_in_part_th
 def test_each_channel_family_refunds_an_order_payment_in_part_then_in_full(
     sandbox_live, never_pay, use_channel, alice, refunder, api_client_for, channel, method
 ):
-    # Given a 50.00 order paid through the channel family
+    # Given a 50.00 order of the shop paid by alice through the channel family
     if channel != "alipay":
         use_channel(channel)
-    client = api_client_for(alice)
-    body = {
-        "amount": "50.00",
-        "method": method,
-        "client_type": "mobile_web",
-        "subject": "Tea",
-        "business_order_no": f"BO-{channel}",
-    }
-    order = post(client, "/api/v1/payments/", body).json()
+    client, shop = api_client_for(alice), api_client_for(refunder)
+    order_no = merchant_order(shop, alice, "50.00", business_order_no=f"BO-{channel}")
+    order = post(client, f"/api/v1/payments/{order_no}/pay/", {"method": method, "client_type": "mobile_web"}).json()
     assert (order["status"], order["channel"]) == ("paying", channel)
     pay = order["pay"]
     requests.get(pay.get("pay_url") or pay["code_url"], timeout=10)  # the payer opens the cashier page
@@ -202,9 +206,8 @@ def test_each_channel_family_refunds_an_order_payment_in_part_then_in_full(
 
     # When the merchant refunds 20.00 and then 30.00, each sent to the channel and finished by its
     # answer, its notify or a query
-    shop = api_client_for(refunder)
     for amount in ("20.00", "30.00"):
-        refund_no = post(shop, f"/api/v1/payments/{order['order_no']}/refunds/", {"amount": amount}).json()["refund_no"]
+        refund_no = post(shop, f"/api/v1/merchant/payments/{order_no}/refunds/", {"amount": amount}).json()["refund_no"]
         refund = Refund.objects.get(refund_no=refund_no)
         refunds.refund_send(refund_id=refund.pk)
         refunds.refund_sync(refund=Refund.objects.get(pk=refund.pk))
@@ -213,14 +216,14 @@ def test_each_channel_family_refunds_an_order_payment_in_part_then_in_full(
     # Then the sandbox refunded 50.00, the merchant paid it back to the clearing account, and the
     # order's events add up
     assert sum(SandboxRefund.objects.values_list("amount", flat=True)) == D("50.00")
-    assert Account.objects.get(code="merchant:platform").balance == D("0.00")
+    assert merchant_balance() == D("0.00")
     assert account_balance(account=Account.objects.get(code=f"clearing:{channel}")) == D("0.00")
     paid = PaymentOrder.objects.get(order_no=order["order_no"])
     assert selectors.payment_totals(order=paid) == selectors.PaymentTotals(paid=D("50.00"), refunded=D("50.00"))
     assert ledger_audit() == []
 
 
-def test_a_refund_the_channel_fails_releases_the_merchants_hold_and_moves_nothing(sandbox_live, alice, refunder):
+def test_a_refund_the_channel_fails_gives_the_escrow_back_to_the_merchant(sandbox_live, alice, refunder):
     order = _paid_order_payment(alice, "40.00")
     payment_engine.payment_rule_add(protocol="wechat_v3", scenario="refund_fail")
 
@@ -231,8 +234,9 @@ def test_a_refund_the_channel_fails_releases_the_merchants_hold_and_moves_nothin
 
     refund.refresh_from_db()
     assert refund.status == Refund.Status.FAILED
-    merchant = Account.objects.get(code="merchant:platform")
-    assert (merchant.balance, merchant.held) == (D("40.00"), D("0.00"))
+    assert merchant_balance() == D("40.00")
+    assert Account.objects.get(code="escrow:refunds").balance == D("0.00")
+    assert internal_differences() == []
     # And the whole amount can be refunded again
     again = refunds.refund_request(order=order, actor=refunder, amount=D("40.00"), idempotency_key="r2").refund
     assert again.status == Refund.Status.PENDING
@@ -252,7 +256,7 @@ def test_a_processing_refund_is_finished_by_the_channels_notify(sandbox_live, al
 
     refund.refresh_from_db()
     assert refund.status == Refund.Status.SUCCESS
-    assert Account.objects.get(code="merchant:platform").balance == D("0.00")
+    assert merchant_balance() == D("0.00")
     assert ledger_audit() == []
 
 
@@ -361,7 +365,9 @@ def test_a_notify_racing_the_expiry_sweep_credits_once(sandbox_live, never_pay, 
     assert ledger_audit() == []
 
 
-def test_concurrent_channel_refunds_beyond_the_payment_are_held_only_as_far_as_they_fit(sandbox_live, alice, refunder):
+def test_concurrent_channel_refunds_beyond_the_payment_are_reserved_only_as_far_as_they_fit(
+    sandbox_live, alice, refunder
+):
     order = _paid_order_payment(alice, "100.00")
 
     def refund(i: int) -> str:
@@ -374,29 +380,35 @@ def test_concurrent_channel_refunds_beyond_the_payment_are_held_only_as_far_as_t
     for pending in Refund.objects.filter(payment_order=order):
         refunds.refund_send(refund_id=pending.pk)
     assert sorted(Refund.objects.filter(payment_order=order).values_list("status", flat=True)) == ["success"] * 2
-    assert Account.objects.get(code="merchant:platform").balance == D("20.00")
+    assert merchant_balance() == D("20.00")
+    assert Account.objects.get(code="escrow:refunds").balance == D("0.00")
     assert ledger_audit() == []
 
 
 def test_the_payer_closes_an_open_order_and_pays_the_business_order_another_way(
-    sandbox_live, never_pay, alice, funded_account, api_client_for
+    sandbox_live, never_pay, alice, refunder, funded_account, api_client_for
 ):
-    # Given an open WeChat payment of a business order
+    # Given an order of the shop that alice opened at WeChat
     funded_account(alice, "100.00")
-    client = api_client_for(alice)
-    body = {"amount": "9.00", "client_type": "web", "subject": "Tea", "business_order_no": "BO-close"}
-    opened = post(client, "/api/v1/payments/", body | {"method": "wechat_native"}).json()
-    assert post(client, "/api/v1/payments/", body | {"method": "balance"}).status_code == 409
+    client, shop = api_client_for(alice), api_client_for(refunder)
+    order_no = merchant_order(shop, alice, "9.00", business_order_no="BO-close")
+    post(client, f"/api/v1/payments/{order_no}/pay/", {"method": "wechat_native", "client_type": "web"})
+    assert (
+        post(client, f"/api/v1/payments/{order_no}/pay/", {"method": "balance", "client_type": "web"}).status_code
+        == 409
+    )
 
     # When the payer closes it
-    closed = client.post(f"/api/v1/payments/{opened['order_no']}/close/")
+    closed = client.post(f"/api/v1/payments/{order_no}/close/")
 
-    # Then it is closed here and at the channel, and the balance can pay the business order
+    # Then it is closed here and at the channel, and the shop's new order for it can be paid from the balance
     assert closed.status_code == 200 and closed.json()["status"] == "closed"
-    assert sandbox_payment(opened["order_no"]).state == SandboxPayment.State.CLOSED
-    assert post(client, "/api/v1/payments/", body | {"method": "balance"}).json()["status"] == "success"
-    assert client.post(f"/api/v1/payments/{opened['order_no']}/close/").status_code == 409
-    closing = StateLog.objects.for_(PaymentOrder.objects.get(order_no=opened["order_no"])).get(transition="close")
+    assert sandbox_payment(order_no).state == SandboxPayment.State.CLOSED
+    again = merchant_order(shop, alice, "9.00", business_order_no="BO-close")
+    paid = post(client, f"/api/v1/payments/{again}/pay/", {"method": "balance", "client_type": "web"})
+    assert paid.json()["status"] == "success"
+    assert client.post(f"/api/v1/payments/{order_no}/close/").status_code == 409
+    closing = StateLog.objects.for_(PaymentOrder.objects.get(order_no=order_no)).get(transition="close")
     assert closing.by == alice
 
 
@@ -545,14 +557,6 @@ def _open_recharge(user, amount: str, *, method: str = "wechat_native", client_t
 
 
 def _paid_order_payment(user, amount: str) -> PaymentOrder:
-    order = payment_orders.payment_order_create(
-        user=user,
-        business_type="order_payment",
-        method="wechat_native",
-        amount=D(amount),
-        client_type="web",
-        subject="Tea",
-        business_order_no=f"BO-{next(_keys)}",
-        idempotency_key=f"open-{next(_keys)}",
-    ).order
+    """An order of the shop that ``user`` paid by WeChat native, found paid by a query."""
+    order = order_payment(user, amount, method="wechat_native", client_type="web")
     return payment_orders.payment_order_sync(order=order)

@@ -13,6 +13,7 @@ from django_fsm_log.models import StateLog
 from payments import metrics
 from payments.channels import base
 from payments.channels.models import Channel
+from payments.merchants.tests.factories import order_payment
 from payments.orders import refunds
 from payments.orders import services as payment_orders
 from payments.orders.models import PaymentEvent, PaymentOrder, Refund
@@ -189,16 +190,7 @@ def test_staff_closing_an_order_is_in_its_log_without_showing_the_payer_who(sand
 
 def test_a_failure_answered_to_a_resent_refund_is_not_believed(sandbox_live, alice, refunder):
     # Given a paid order payment and a refund the channel took (its answer was lost)
-    order = payment_orders.payment_order_create(
-        user=alice,
-        business_type="order_payment",
-        method="wechat_native",
-        amount=D("30.00"),
-        client_type="web",
-        subject="Tea",
-        business_order_no="BO-1",
-        idempotency_key="k",
-    ).order
+    order = order_payment(alice, "30.00", method="wechat_native", client_type="web")
     order = payment_orders.payment_order_sync(order=order)
     payment_engine.payment_rule_add(protocol="wechat_v3", scenario="refund_process")
     refund = refunds.refund_request(order=order, actor=refunder, amount=D("30.00"), idempotency_key="r").refund
@@ -208,11 +200,11 @@ def test_a_failure_answered_to_a_resent_refund_is_not_believed(sandbox_live, ali
 
     outcome = refunds.refund_send(refund_id=refund.pk)
 
-    # Then the re-send's answer changes nothing: the hold stays until a query or notify decides
+    # Then the re-send's answer changes nothing: the amount stays reserved until a query or notify decides
     refund.refresh_from_db()
     assert outcome in ("query_decides", "processing")
     assert refund.status == Refund.Status.PROCESSING
-    assert Account.objects.get(code="merchant:platform").held == D("30.00")
+    assert Account.objects.get(code="escrow:refunds").balance == D("30.00")
     assert ledger_audit() == []
 
 
@@ -247,16 +239,7 @@ def test_an_order_the_channel_did_not_answer_is_opened_again_by_the_same_request
 def test_a_processing_refund_the_channel_never_got_is_sent_again_by_the_task_not_by_the_reader(
     sandbox_live, alice, refunder, settings
 ):
-    order = payment_orders.payment_order_create(
-        user=alice,
-        business_type="order_payment",
-        method="wechat_native",
-        amount=D("30.00"),
-        client_type="web",
-        subject="Tea",
-        business_order_no="BO-2",
-        idempotency_key="k",
-    ).order
+    order = order_payment(alice, "30.00", method="wechat_native", client_type="web")
     order = payment_orders.payment_order_sync(order=order)
     refund = refunds.refund_request(order=order, actor=refunder, amount=D("10.00"), idempotency_key="r").refund
     Refund.objects.filter(pk=refund.pk).update(status=Refund.Status.PROCESSING)  # its send was lost

@@ -67,6 +67,32 @@ def url_target(url: str, *, allow_private: bool | None = None) -> Target:
     ``allow_private`` defaults to ``WEBHOOK_ALLOW_PRIVATE_URLS`` (tests and the local demo)."""
     if allow_private is None:
         allow_private = settings.WEBHOOK_ALLOW_PRIVATE_URLS
+    scheme, host, port, path = _parts(url)
+    addresses = _resolve(host, port)
+    refused = [address for address in addresses if not address_is_public(address)]
+    if refused and not allow_private:
+        raise UrlRefused(f"{host} resolves to a non-public address ({refused[0]})")
+    return Target(scheme=scheme, host=host, port=port, path=path, address=str(addresses[0]))
+
+
+def notify_url_validate(url: str) -> None:
+    """A Django validator for a notify URL where it is entered (the merchant's form, an order's
+    override): the rule of ``url_target`` for what the URL itself says (scheme, credentials, an
+    address or a local name written in it). A host name is resolved, and its addresses checked,
+    at every delivery, where the answer counts; not at entry, which would put a DNS lookup on
+    the merchant's payment request and prove nothing about the name's later answers."""
+    if not url:
+        return
+    try:
+        _, host, _, _ = _parts(url)
+        if not settings.WEBHOOK_ALLOW_PRIVATE_URLS:
+            _literal_host_check(host)
+    except UrlRefused as refused:
+        raise ValidationError(f"Webhooks cannot be sent to this URL: {refused}.", code="url_refused") from refused
+
+
+def _parts(url: str) -> tuple[str, str, int, str]:
+    """Scheme, host, port and path of a URL a webhook may be sent to, or ``UrlRefused``."""
     try:
         parts = urlsplit(url)
         port = parts.port
@@ -79,26 +105,21 @@ def url_target(url: str, *, allow_private: bool | None = None) -> Target:
         raise UrlRefused("the URL names no host")
     if parts.username is not None or parts.password is not None:
         raise UrlRefused("the URL carries credentials")
-    host = parts.hostname
-    port = port or SCHEMES[scheme]
-    addresses = _resolve(host, port)
-    refused = [address for address in addresses if not address_is_public(address)]
-    if refused and not allow_private:
-        raise UrlRefused(f"{host} resolves to a non-public address ({refused[0]})")
     path = parts.path or "/"
     if parts.query:
         path = f"{path}?{parts.query}"
-    return Target(scheme=scheme, host=host, port=port, path=path, address=str(addresses[0]))
+    return scheme, parts.hostname, port or SCHEMES[scheme], path
 
 
-def notify_url_validate(url: str) -> None:
-    """A Django validator for a merchant's notify URL: the same rule as delivery, at entry."""
-    if not url:
-        return
+def _literal_host_check(host: str) -> None:
+    if host == "localhost" or host.endswith(".localhost"):
+        raise UrlRefused(f"{host} is this machine")
     try:
-        url_target(url)
-    except UrlRefused as refused:
-        raise ValidationError(f"Webhooks cannot be sent to this URL: {refused}.", code="url_refused") from refused
+        address = ipaddress.ip_address(host.partition("%")[0])
+    except ValueError:
+        return
+    if not address_is_public(address):
+        raise UrlRefused(f"{host} is a non-public address")
 
 
 def _resolve(host: str, port: int) -> list[IPAddress]:
