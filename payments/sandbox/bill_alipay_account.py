@@ -46,7 +46,7 @@ def alipay_account_write(
     entries: Iterable[Entry], out: Writable, *, pid: str, day: date, exported_at: datetime
 ) -> None:
     """The zip of the day's account detail and its summary; ``out`` need not seek."""
-    stem = f"{pid}{ACCOUNT_SUFFIX}_{day:%Y%m%d}"
+    stem = f"{pid}_{day:%Y%m%d}"
     with zipfile.ZipFile(cast(IO[bytes], out), "w", compression=zipfile.ZIP_DEFLATED) as archive:
         with archive.open(f"{stem}_账务明细.csv", "w") as member:
             flows = _detail_write(entries, member, pid=pid, day=day, exported_at=exported_at)
