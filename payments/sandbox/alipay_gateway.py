@@ -29,6 +29,7 @@ from payments.channels.alipay import signing
 from payments.channels.base import PaymentMethod
 from payments.sandbox import payment_engine
 from payments.sandbox.bill_alipay import alipay_bill_name
+from payments.sandbox.bill_alipay_account import alipay_account_bill_name
 from payments.sandbox.bill_rules import BillNotPublished
 from payments.sandbox.bills import bill_store, bill_stored_open
 from payments.sandbox.cashier import cashier_url
@@ -76,9 +77,14 @@ APP_PAID, APP_PROCESSING, APP_FAILED, APP_CANCELLED = "9000", "8000", "4000", "6
 ANSWER_TYPE = "text/html;charset=utf-8"  # What Alipay's gateway declares for its JSON answers.
 BILL_URL_QUERY = "alipay.data.dataservice.bill.downloadurl.query"
 BILL_FILE_NAME = "sandbox-alipay-bill-file"
+# bill_type -> our bill, the file server's bizType (Alipay's: ``fnd`` for the account bill), the file's name.
+BILL_TYPES: dict[object, tuple[BillKind, str, Callable[[str, date], str]]] = {
+    "trade": (BillKind.TRADE, "trade", alipay_bill_name),
+    "signcustomer": (BillKind.PAYOUT, "fnd", alipay_account_bill_name),
+}
 _OUT_TRADE_NO = re.compile(r"^[0-9A-Za-z_]{1,64}$")
 _BILL_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$", re.ASCII)
-_BILL_FILE_NAME = re.compile(r"^\d{16}_\d{8}\.csv\.zip$", re.ASCII)
+_BILL_FILE_NAME = re.compile(r"^\d{16}_\d{8}(_signcustomer)?\.csv\.zip$", re.ASCII)
 
 Payload = dict[str, Any]
 
@@ -333,10 +339,12 @@ def _refund_query(biz: Payload) -> Payload:
 
 
 def _bill_url_query(request: HttpRequest, biz: Payload, secrets: Mapping[str, str]) -> Payload:
-    """The link to the day's trade bill (published now, played rules and all); 40004
-    ``isp.bill_not_exist`` while it is not out."""
-    if biz.get("bill_type") != "trade":
-        raise Refusal(_invalid("bill_type 仅支持 trade"))
+    """The link to the day's trade bill (``trade``) or account bill (``signcustomer``), published
+    now, played rules and all; 40004 ``isp.bill_not_exist`` while it is not out."""
+    bill_type = biz.get("bill_type")
+    if bill_type not in BILL_TYPES:
+        raise Refusal(_invalid("bill_type 仅支持 trade、signcustomer"))
+    kind, biz_type, file_name = BILL_TYPES[bill_type]
     text = biz.get("bill_date")
     try:
         day = date.fromisoformat(text) if isinstance(text, str) and _BILL_DAY.match(text) else None
@@ -345,13 +353,13 @@ def _bill_url_query(request: HttpRequest, biz: Payload, secrets: Mapping[str, st
     if day is None:
         raise Refusal(_invalid("bill_date 格式应为 yyyy-MM-dd（沙箱只提供日账单）"))
     try:
-        stored = bill_store(protocol=Protocol.ALIPAY, kind=BillKind.TRADE, day=day, compress=False)
+        stored = bill_store(protocol=Protocol.ALIPAY, kind=kind, day=day, compress=False)
     except BillNotPublished as exc:
         raise Refusal(_business("isp.bill_not_exist", "账单不存在")) from exc
     query = {
-        "bizType": "trade",
+        "bizType": biz_type,
         "bizDates": f"{day:%Y%m%d}",
-        "downloadFileName": alipay_bill_name(secrets["seller_id"], day),
+        "downloadFileName": file_name(secrets["seller_id"], day),
         "token": stored.token,
     }
     link = request.build_absolute_uri(f"{reverse(BILL_FILE_NAME)}?{urlencode(query)}")

@@ -22,7 +22,7 @@ from wallet.money import CENT, ZERO
 BILL_KINDS = {
     Protocol.WECHAT_V3: (BillKind.TRADE, BillKind.PAYOUT),
     Protocol.WECHAT_V2: (BillKind.TRADE, BillKind.PAYOUT),
-    Protocol.ALIPAY: (BillKind.TRADE,),
+    Protocol.ALIPAY: (BillKind.TRADE, BillKind.PAYOUT),
     Protocol.BANK: (BillKind.PAYOUT,),
 }
 # What a line made up for an empty bill is worth, and when in the day it happened.
@@ -46,14 +46,15 @@ def bill_rule_refusal(*, protocol: str, bill_kind: str, difference: str) -> str 
     """Why the rule cannot be played, in words; None when it can."""
     if bill_kind not in BILL_KINDS[Protocol(protocol)]:
         return f"{Protocol(protocol).label} has no {BillKind(bill_kind).label.lower()}."
+    # The WeChat fund flow and the Alipay account bill: movements of money, with no fee column.
     fund_flow = bill_kind == BillKind.PAYOUT and protocol != Protocol.BANK
     if difference == BillDifference.WRONG_STATUS and (fund_flow or protocol == Protocol.ALIPAY):
         return (
-            "The Alipay trade bill and the WeChat fund flow have no status to get wrong: "
+            "The Alipay trade and account bills and the WeChat fund flow have no status to get wrong: "
             "they list only money that moved."
         )
     if difference == BillDifference.WRONG_FEE and fund_flow:
-        return "The WeChat fund flow carries no fee to get wrong."
+        return "The WeChat fund flow and the Alipay account bill carry no fee to get wrong."
     return None
 
 

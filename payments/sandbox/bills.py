@@ -23,6 +23,7 @@ from typing import BinaryIO
 from django.utils import timezone
 
 from payments.sandbox.bill_alipay import alipay_trade_write
+from payments.sandbox.bill_alipay_account import alipay_account_write
 from payments.sandbox.bill_bank import bank_bill_write
 from payments.sandbox.bill_csv import Writable
 from payments.sandbox.bill_entries import CHINA, entries_of
@@ -72,7 +73,9 @@ def bill_write(protocol: str, kind: str, day: date, out: Writable, *, rules: Ite
         entries_of(protocol, kind, day), rules, protocol=protocol, bill_kind=kind, bill_date=day
     )
     keys = keys_for(protocol)
-    if protocol == Protocol.ALIPAY:
+    if protocol == Protocol.ALIPAY and kind == BillKind.PAYOUT:
+        alipay_account_write(entries, out, pid=keys["seller_id"], day=day, exported_at=timezone.now())
+    elif protocol == Protocol.ALIPAY:
         alipay_trade_write(entries, out, pid=keys["seller_id"], day=day, exported_at=timezone.now())
     elif protocol == Protocol.BANK:
         bank_bill_write(entries, out)

@@ -130,6 +130,54 @@ def test_a_payout_bill_from_the_bank_gateway_finds_the_payout_it_says_failed(
     assert ledger_audit() == []
 
 
+def test_the_alipay_account_bill_matches_paid_transfers_and_finds_each_injected_difference(
+    sandbox_live, make_user, funded_account, submit, settings
+):
+    # Given five withdrawals paid out by Alipay transfer through the sandbox (none pooled, whatever the hour)
+    settings.RECONCILIATION_CROSS_DAY_MINUTES = 0
+    paid = []
+    for amount in ("10.00", "11.00", "12.00", "13.00", "14.00"):
+        user = make_user()
+        funded_account(user, "100.00")
+        account, _ = withdrawals.payout_account_bind(user=user, kind="alipay", login_id="13800138000", real_name="张三")
+        withdrawal = submit(user, amount, payout_account=account)
+        assert (withdrawal.status, withdrawal.channel.code) == (WithdrawalStatus.APPROVED, "alipay_transfer")
+        payouts.payout_send(withdrawal_id=withdrawal.pk)
+        withdrawal.refresh_from_db()
+        assert withdrawal.status == WithdrawalStatus.SUCCESS
+        paid.append(withdrawal)
+    # And Alipay's account bill of today told to leave one out, get one's amount wrong, move one to
+    # tomorrow and list a transfer we never made
+    today = timezone.localdate()
+    missing, wrong_amount, next_day = (withdrawal.order_no for withdrawal in paid[:3])
+    for difference, order_no in [
+        ("missing", missing),
+        ("wrong_amount", wrong_amount),
+        ("next_day", next_day),
+        ("extra", "XW00000000000000001"),
+    ]:
+        bill_rule_add(protocol="alipay", bill_kind="payout", bill_date=today, difference=difference, order_no=order_no)
+
+    # When today's payout bill of the Alipay transfer channel is downloaded and run
+    run = run_today("alipay_transfer", BillKind.PAYOUT)
+
+    # Then it finds exactly the injected differences and matches the other two transfers
+    assert run.status == Run.Status.SUCCEEDED, run.error
+    assert found(run) == {
+        ("local_only", missing),
+        ("local_only", next_day),
+        ("amount_mismatch", wrong_amount),
+        ("channel_only", "XW00000000000000001"),
+    }
+    assert run.matched == 2
+    bill = BillFile.objects.get(runs=run)
+    assert (bill.source, bill.kind) == ("download", "payout")
+    assert bill.filename.endswith("_signcustomer.csv.zip")
+    # And the account bill carries no fee: nothing is booked
+    assert run.fees_booked == Decimal("0.00")
+    assert ledger_audit() == []
+
+
 def test_a_bill_not_published_yet_keeps_the_run_waiting(sandbox_live):
     bill_rule_add(protocol="wechat_v3", bill_kind="trade", bill_date=timezone.localdate(), difference="not_ready")
 

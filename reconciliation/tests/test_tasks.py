@@ -48,8 +48,6 @@ def test_the_night_opens_one_run_per_enabled_channel_and_bill_and_queues_each_on
         ("wechat_pay", "trade", yesterday, "waiting"),
         ("alipay", "trade", yesterday, "waiting"),
         ("bank", "payout", yesterday, "waiting"),
-        # Opened as for every payout channel; its download fails while Alipay's account bill is
-        # not read (docs/PAYOUTS.md, "Known gaps").
         ("alipay_transfer", "payout", yesterday, "waiting"),
     }
     assert opened == 5
@@ -126,7 +124,7 @@ def test_the_night_runs_through_a_real_beat_and_worker(celery_worker_process, tm
     try:
         # Then every enabled channel's bill of today is downloaded and run, the payment matched
         wait_until(
-            lambda: Run.objects.filter(status=Run.Status.SUCCEEDED).count() == 4,
+            lambda: Run.objects.filter(status=Run.Status.SUCCEEDED).count() == 5,
             timeout=60,
             message=f"{list(Run.objects.values_list('channel__code', 'status', 'error'))}\n"
             f"{log.read_text() if log.exists() else ''}\n{worker.output()}",
@@ -136,6 +134,9 @@ def test_the_night_runs_through_a_real_beat_and_worker(celery_worker_process, tm
         beat.wait(20)
     trade = Run.objects.get(channel__code="wechat_pay")
     assert (trade.matched, trade.local_only, trade.channel_only) == (1, 0, 0)
+    # And the Alipay transfers' run read Alipay's account bill (signcustomer), empty today
+    transfers = Run.objects.get(channel__code="alipay_transfer")
+    assert (transfers.kind, transfers.status, transfers.matched) == ("payout", Run.Status.SUCCEEDED, 0)
 
 
 @pytest.mark.django_db

@@ -1,5 +1,5 @@
-"""Alipay open platform (RSA2): payments, refunds, the daily trade bill, and payouts by single
-transfer to an Alipay account (``transfers``).
+"""Alipay open platform (RSA2): payments, refunds, the daily trade and account bills, and payouts
+by single transfer to an Alipay account (``transfers``).
 
 Page and wap payments are signed URLs the payer's browser opens and app payments a signed
 order string for the Alipay SDK: no call leaves for them. Query, close and refunds are signed
@@ -56,6 +56,8 @@ TRADE_CLOSE = "alipay.trade.close"
 TRADE_REFUND = "alipay.trade.refund"
 REFUND_QUERY = "alipay.trade.fastpay.refund.query"
 BILL_URL_QUERY = "alipay.data.dataservice.bill.downloadurl.query"
+# Which bill_type is which of our bills: transfers are in the account bill (账务明细).
+BILL_TYPES = {BillKind.TRADE: "trade", BillKind.PAYOUT: "signcustomer"}
 # 40004 with this sub_code: the day's bill is not published yet.
 BILL_NOT_EXIST = "isp.bill_not_exist"
 # Only TRADE_SUCCESS and TRADE_FINISHED (paid, no longer refundable) mean the money arrived.
@@ -277,13 +279,12 @@ class AlipayAdapter:
         return NotifyReply(status=500, content_type="text/plain", body=b"failure")
 
     def bill_download(self, bill_date: date, kind: BillKind, directory: Path) -> BillDownload:
-        """The day's trade bill: the signed answer to ``bill.downloadurl.query`` gives a link to
-        the zip, kept as it comes (its members are the bill). Transfers are in Alipay's account
-        bill, which is not read here yet: a payout bill is a ``ValueError``."""
-        if kind != BillKind.TRADE:
-            raise ValueError("Alipay has no payout bill here yet: its transfers are in the account bill, not read here")
-        what = f"trade bill of {bill_date}"
-        node = self._call(BILL_URL_QUERY, {"bill_type": "trade", "bill_date": bill_date.isoformat()})
+        """The day's trade bill (``TRADE``) or account bill (``PAYOUT``: the transfers): the signed
+        answer to ``bill.downloadurl.query`` gives a link to the zip, kept as it comes (its members
+        are the bill)."""
+        bill_type = BILL_TYPES[kind]
+        what = f"{bill_type} bill of {bill_date}"
+        node = self._call(BILL_URL_QUERY, {"bill_type": bill_type, "bill_date": bill_date.isoformat()})
         code, sub_code = str(node.get("code") or ""), str(node.get("sub_code") or "")
         if code != CODE_SUCCESS:
             if sub_code == BILL_NOT_EXIST:
@@ -294,7 +295,7 @@ class AlipayAdapter:
         url = node.get("bill_download_url")
         if not isinstance(url, str) or not url.startswith(("https://", "http://")):
             raise UnknownOutcome(f"{what}: the answer has no download URL")
-        filename = f"{self.merchant_id}_{bill_date:%Y%m%d}.csv.zip"
+        filename = bill_file_name(self.merchant_id, bill_date, kind)
         destination = directory / filename
         response = self.http.download("GET", url, headers={}, destination=destination)
         if response.status >= 500:
@@ -395,6 +396,12 @@ class AlipayAdapter:
         return PaymentStatus(
             order_no=order_no, state=state, app_id=self.app_id, merchant_id=self.merchant_id, raw=node, **fields
         )
+
+
+def bill_file_name(merchant_id: str, bill_date: date, kind: BillKind) -> str:
+    """``<pid>_20261206.csv.zip``, the account bill's with ``_signcustomer`` before the suffix."""
+    suffix = "" if kind == BillKind.TRADE else f"_{BILL_TYPES[kind]}"
+    return f"{merchant_id}_{bill_date:%Y%m%d}{suffix}.csv.zip"
 
 
 def _refused(node: Mapping[str, Any], what: str) -> NoReturn:

@@ -1,9 +1,12 @@
-"""Alipay's trade bill (docs/RECONCILIATION.md, "Alipay trade bill"): a zip of two GBK CSVs, the
-detail (``*_业务明细.csv``) and its summary (``*_业务明细(汇总).csv``), each framed by ``#``
-comment lines, their fields padded with spaces or tabs.
+"""Alipay's two bills (docs/RECONCILIATION.md, "Alipay trade bill", "Alipay account bill"), each a
+zip of two GBK CSVs framed by ``#`` comment lines, their fields padded with spaces or tabs:
 
-Alipay's transfers are in its account bill, which is not read here yet: asking for a payout bill
-is the caller's mistake, a ``ValueError``, not a malformed file.
+- the trade bill (``TRADE``, ``bill_type=trade``): the detail (``*_业务明细.csv``) and its summary
+  (``*_业务明细(汇总).csv``), payments and refunds;
+- the account bill (``PAYOUT``, ``bill_type=signcustomer``): every movement of the account's
+  balance (``*_账务明细.csv``) and its summary (``*_账务明细(汇总).csv``), of which the transfers
+  (业务类型 转账 with our 商户订单号) are the payout lines; the rest is counted for the totals and
+  skipped, the trade bill has it.
 """
 
 import re
@@ -53,7 +56,8 @@ class _Totals:
 
 
 def bill_parse(stream: BinaryIO, kind: BillKind) -> Iterator[BillLine]:
-    """The lines of the day's trade bill zip; ``stream`` must be seekable (a file, an upload):
+    """The lines of the day's trade bill (``TRADE``) or account bill (``PAYOUT``) zip; ``stream``
+    must be seekable (a file, an upload):
     a zip's directory is at its end. Members are read as they are decompressed.
 
     Lines come as they are read; the summary member is read first, but its agreement with the
@@ -61,23 +65,26 @@ def bill_parse(stream: BinaryIO, kind: BillKind) -> Iterator[BillLine]:
     ``BillMalformed``, at any point, is kept by the caller not at all. A reason names the member
     whose line it means; line 0 is the zip itself.
     """
-    if kind != BillKind.TRADE:
-        raise ValueError("Alipay has no payout bill here yet: its transfers are in the account bill, not read here")
+    if kind == BillKind.PAYOUT:
+        return _account_lines(stream)
     return _trade_lines(stream)
 
 
-def _trade_lines(stream: BinaryIO) -> Iterator[BillLine]:
+def bill_zip_open(stream: BinaryIO) -> zipfile.ZipFile:
     try:
-        archive = zipfile.ZipFile(stream, metadata_encoding=NAME_ENCODING)
+        return zipfile.ZipFile(stream, metadata_encoding=NAME_ENCODING)
     except (zipfile.BadZipFile, OSError) as exc:
         raise BillMalformed(0, "not a zip archive, or one cut short") from exc
-    with archive:
-        detail_name, summary_name = _member_names(archive)
-        with _member(archive, summary_name) as member:
+
+
+def _trade_lines(stream: BinaryIO) -> Iterator[BillLine]:
+    with bill_zip_open(stream) as archive:
+        detail_name, summary_name = member_names(archive, DETAIL_SUFFIX, SUMMARY_SUFFIX)
+        with member_open(archive, summary_name) as member:
             total_line_no, stated = _summary_read(member)
         counted = _Totals()
-        with _member(archive, detail_name) as member:
-            detail = _Framed(member, header=DETAIL_HEADER)
+        with member_open(archive, detail_name) as member:
+            detail = Framed(member, header=DETAIL_HEADER)
             for line_no, row in detail.rows():
                 line, received, service_fee = _detail_line(line_no, row)
                 yield line
@@ -86,18 +93,18 @@ def _trade_lines(stream: BinaryIO) -> Iterator[BillLine]:
                 counted.received += received
                 counted.service_fee += service_fee
             _counts_comment_check(detail, counted)
-        with _member_named(summary_name):
+        with member_named(summary_name):
             bill_csv.summary_check(stated.payments, counted.payments, line_no=total_line_no, column="交易订单总笔数")
             bill_csv.summary_check(stated.refunds, counted.refunds, line_no=total_line_no, column="退款订单总笔数")
             bill_csv.summary_check(stated.received, counted.received, line_no=total_line_no, column=RECEIVED)
             bill_csv.summary_check(stated.service_fee, counted.service_fee, line_no=total_line_no, column=SERVICE_FEE)
 
 
-def _member_names(archive: zipfile.ZipFile) -> tuple[str, str]:
+def member_names(archive: zipfile.ZipFile, detail_suffix: str, summary_suffix: str) -> tuple[str, str]:
     """The detail's and the summary's names: the zip holds those two and nothing else."""
     names = archive.namelist()
     found = []
-    for suffix in (DETAIL_SUFFIX, SUMMARY_SUFFIX):
+    for suffix in (detail_suffix, summary_suffix):
         matching = [name for name in names if name.endswith(suffix)]
         if len(matching) != 1:
             raise BillMalformed(0, f"the zip holds {len(matching)} members named *{suffix}, not one")
@@ -108,9 +115,9 @@ def _member_names(archive: zipfile.ZipFile) -> tuple[str, str]:
 
 
 @contextmanager
-def _member(archive: zipfile.ZipFile, name: str) -> Iterator[IO[bytes]]:
+def member_open(archive: zipfile.ZipFile, name: str) -> Iterator[IO[bytes]]:
     """A member, opened to be read as it decompresses; its errors name it."""
-    with _member_named(name):
+    with member_named(name):
         try:
             opened = archive.open(name)
         except (zipfile.BadZipFile, RuntimeError, NotImplementedError) as exc:  # damaged, encrypted, exotic
@@ -120,14 +127,14 @@ def _member(archive: zipfile.ZipFile, name: str) -> Iterator[IO[bytes]]:
 
 
 @contextmanager
-def _member_named(name: str) -> Iterator[None]:
+def member_named(name: str) -> Iterator[None]:
     try:
         yield
     except BillMalformed as exc:
         raise BillMalformed(exc.line_no, f"{name}: {exc.reason}") from exc
 
 
-class _Framed:
+class Framed:
     """A member's layout: ``#`` comment lines, the header, the rows, ``#`` comment lines (the
     foot), nothing else. Fields are stripped of their padding."""
 
@@ -188,7 +195,7 @@ def _detail_line(line_no: int, row: dict[str, str]) -> tuple[BillLine, Decimal, 
     return line, received, service_fee
 
 
-def _counts_comment_check(detail: _Framed, counted: _Totals) -> None:
+def _counts_comment_check(detail: Framed, counted: _Totals) -> None:
     """``#交易合计：N笔，退款合计：M笔`` among the detail's closing comments, counting its lines."""
     matches = [(line_no, match) for line_no, text in detail.foot if (match := _COUNTS_COMMENT.fullmatch(text))]
     if not matches:
@@ -204,7 +211,7 @@ def _summary_read(member: IO[bytes]) -> tuple[int, _Totals]:
     """The 合计 row (its line and figures), whose 实收净额 must be 商家实收 plus 服务费; store rows
     are checked for their shape only."""
     totals: tuple[int, dict[str, str]] | None = None
-    summary = _Framed(member, header=SUMMARY_HEADER)
+    summary = Framed(member, header=SUMMARY_HEADER)
     for line_no, row in summary.rows():
         if row["门店名称"] == TOTAL_ROW:
             if totals is not None:
@@ -225,3 +232,126 @@ def _summary_read(member: IO[bytes]) -> tuple[int, _Totals]:
             line_no, f"实收净额 {net} is not 商家实收 plus 服务费 ({stated.received + stated.service_fee})"
         )
     return line_no, stated
+
+
+# The account bill (账务明细): every movement of the account's balance on the day.
+ACCOUNT_DETAIL_SUFFIX = "_账务明细.csv"
+ACCOUNT_SUMMARY_SUFFIX = "_账务明细(汇总).csv"
+ACCOUNT_HEADER = (
+    "账务流水号", "业务流水号", "商户订单号", "商品名称", "发生时间", "对方账号",
+    "收入金额（+元）", "支出金额（-元）", "账户余额（元）", "交易渠道", "业务类型", "备注",
+)  # fmt: skip
+ACCOUNT_SUMMARY_HEADER = ("类型", "收入笔数", "收入金额（+元）", "支出笔数", "支出金额（-元）")
+INCOME = "收入金额（+元）"
+EXPENSE = "支出金额（-元）"
+TRANSFER = "转账"
+# ``#支出合计：2笔，共-22.20元`` / ``#收入合计：1笔，共12.30元``: the expense is written negative.
+_FLOW_COMMENT = re.compile(r"#(支出|收入)合计：(\d{1,9})笔，共(-?\d{1,15}\.\d{2})元", re.ASCII)
+
+
+@dataclass
+class _Flows:
+    """Lines in and out of the account and their sums, as the detail has them or the trailer says."""
+
+    incomes: int = 0
+    income: Decimal = Decimal(0)
+    expenses: int = 0
+    expense: Decimal = Decimal(0)  # negative, as written
+
+
+def _account_lines(stream: BinaryIO) -> Iterator[BillLine]:
+    """The payout lines of the account bill; every line counts for the trailer and the summary."""
+    with bill_zip_open(stream) as archive:
+        detail_name, summary_name = member_names(archive, ACCOUNT_DETAIL_SUFFIX, ACCOUNT_SUMMARY_SUFFIX)
+        with member_open(archive, summary_name) as member:
+            total_line_no, stated = _account_summary_read(member)
+        counted = _Flows()
+        with member_open(archive, detail_name) as member:
+            detail = Framed(member, header=ACCOUNT_HEADER)
+            for line_no, row in detail.rows():
+                income, expense, line = _account_line(line_no, row)
+                if income:
+                    counted.incomes += 1
+                    counted.income += income
+                else:
+                    counted.expenses += 1
+                    counted.expense += expense
+                if line is not None:
+                    yield line
+            _flow_comments_check(detail, counted)
+        with member_named(summary_name):
+            for column, figure, value in (
+                ("收入笔数", stated.incomes, counted.incomes),
+                (INCOME, stated.income, counted.income),
+                ("支出笔数", stated.expenses, counted.expenses),
+                (EXPENSE, stated.expense, counted.expense),
+            ):
+                bill_csv.summary_check(figure, value, line_no=total_line_no, column=column)
+
+
+def _account_line(line_no: int, row: dict[str, str]) -> tuple[Decimal, Decimal, BillLine | None]:
+    """The line's income and expense (one of them zero) and, for a transfer of ours, its payout
+    line: money out is the transfer paid, money back in the same transfer given back. Lines of
+    other business types, and transfers with no 商户订单号 (money others sent us), are None."""
+    income = bill_csv.amount(row[INCOME], line_no=line_no, column=INCOME)
+    expense = bill_csv.amount(row[EXPENSE], line_no=line_no, column=EXPENSE, signed=True)
+    if expense > 0:
+        raise BillMalformed(line_no, f"{EXPENSE} {row[EXPENSE][:32]!r} is written positive")
+    if bool(income) == bool(expense):
+        raise BillMalformed(line_no, f"{INCOME} {row[INCOME]} and {EXPENSE} {row[EXPENSE]}: not one movement")
+    bill_csv.amount(row["账户余额（元）"], line_no=line_no, column="账户余额（元）", signed=True)
+    occurred_at = bill_csv.china_time(row["发生时间"], line_no=line_no, column="发生时间")
+    bill_csv.required(row["账务流水号"], line_no=line_no, column="账务流水号")
+    order_no = row["商户订单号"]
+    if row["业务类型"] != TRANSFER or not order_no:
+        return income, expense, None
+    line = BillLine(
+        line_no=line_no,
+        kind=LineKind.PAYOUT,
+        order_no=order_no,
+        channel_reference=bill_csv.required(row["业务流水号"], line_no=line_no, column="业务流水号"),
+        amount=income or -expense,
+        fee=None,  # Alipay books a charge as its own 收费 line, not on the transfer's
+        status=LineStatus.RETURNED if income else LineStatus.SUCCESS,
+        occurred_at=occurred_at,
+    )
+    return income, expense, line
+
+
+def _flow_comments_check(detail: Framed, counted: _Flows) -> None:
+    """``#支出合计`` and ``#收入合计``, once each among the detail's closing comments."""
+    found: dict[str, tuple[int, re.Match[str]]] = {}
+    for line_no, text in detail.foot:
+        match = _FLOW_COMMENT.fullmatch(text.rstrip(","))  # some exports pad comments with commas
+        if match is None:
+            continue
+        if match[1] in found:
+            raise BillMalformed(line_no, f"a second #{match[1]}合计 line")
+        found[match[1]] = (line_no, match)
+    expected = (("支出", counted.expenses, counted.expense), ("收入", counted.incomes, counted.income))
+    for direction, count, total in expected:
+        if direction not in found:
+            raise BillMalformed(detail.last_line_no + 1, f"the member ends without #{direction}合计：N笔，共X元")
+        line_no, match = found[direction]
+        bill_csv.summary_check(int(match[2]), count, line_no=line_no, column=f"{direction}合计")
+        bill_csv.summary_check(Decimal(match[3]), total, line_no=line_no, column=f"{direction}合计")
+
+
+def _account_summary_read(member: IO[bytes]) -> tuple[int, _Flows]:
+    """The 合计 row (its line and figures); the rows by 类型 are checked for their shape only."""
+    totals: tuple[int, dict[str, str]] | None = None
+    summary = Framed(member, header=ACCOUNT_SUMMARY_HEADER)
+    for line_no, row in summary.rows():
+        if row["类型"] == TOTAL_ROW:
+            if totals is not None:
+                raise BillMalformed(line_no, "a second 合计 row")
+            totals = (line_no, row)
+    if totals is None:
+        raise BillMalformed(summary.foot[0][0] if summary.foot else summary.last_line_no + 1, "no 合计 row")
+    line_no, row = totals
+    return line_no, _Flows(
+        incomes=bill_csv.count(row["收入笔数"], line_no=line_no, column="收入笔数"),
+        income=bill_csv.amount(row[INCOME], line_no=line_no, column=INCOME),
+        expenses=bill_csv.count(row["支出笔数"], line_no=line_no, column="支出笔数"),
+        expense=bill_csv.amount(row[EXPENSE], line_no=line_no, column=EXPENSE, signed=True),
+    )

@@ -179,7 +179,8 @@ def test_wrong_fee_adds_a_cent_to_the_fee():
         (V3, "payout", BillDifference.WRONG_STATUS, "no status"),
         (V2, "payout", BillDifference.WRONG_FEE, "no fee"),
         (BANK, "trade", BillDifference.MISSING, "has no trade bill"),
-        (ALIPAY, "payout", BillDifference.MISSING, "has no payout bill"),
+        (ALIPAY, "payout", BillDifference.WRONG_FEE, "no fee"),
+        (ALIPAY, "payout", BillDifference.WRONG_STATUS, "no status"),
     ],
 )
 def test_a_difference_the_bill_cannot_carry_is_refused_with_the_reason(protocol, kind, difference, reason):

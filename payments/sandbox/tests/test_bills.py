@@ -291,6 +291,55 @@ def test_the_alipay_bill_is_a_zip_of_two_gbk_csvs_with_comment_lines_and_padded_
     assert summary[6].startswith("#-----")
 
 
+def test_the_alipay_account_bill_lists_transfers_out_and_a_return_back_in_but_no_failed_one():
+    # Given DAY's Alipay transfers: one paid, one paid and returned, one failed
+    payout_day(ALIPAY)
+
+    # When the merchant asks for DAY's signcustomer bill and follows the link
+    answer = alipay_answer(alipay_call(BILL_URL_QUERY, {"bill_type": "signcustomer", "bill_date": "2026-12-06"}))
+    parts = urlsplit(answer["bill_download_url"])
+    download = Client().get(f"{parts.path}?{parts.query}")
+    archive = zipfile.ZipFile(io.BytesIO(streamed(download)))
+
+    # Then the zip holds the account detail and its summary, GBK, framed by comments
+    pid = keys_for(ALIPAY)["seller_id"]
+    assert "bizType=fnd" in parts.query
+    assert f'filename="{pid}_20261206_signcustomer.csv.zip"' in download.headers["Content-Disposition"]
+    assert archive.namelist() == [f"{pid}_20261206_账务明细.csv", f"{pid}_20261206_账务明细(汇总).csv"]
+    detail = archive.read(f"{pid}_20261206_账务明细.csv").decode("gbk").split("\r\n")
+    assert detail[:4] == [
+        "#支付宝账务明细查询",
+        f"#账号：[{pid}0156]",
+        "#起始日期：[2026年12月06日 00:00:00]   终止日期：[2026年12月07日 00:00:00]",
+        "#-----------------------------------------账务明细列表----------------------------------------",
+    ]
+    rows = list(csv.reader(detail[4:8]))
+    assert rows[0][:3] == ["账务流水号", "业务流水号", "商户订单号"]
+    assert [(row[2], row[4], row[6], row[7], row[8], row[10]) for row in rows[1:]] == [
+        ("W20261206000001\t", "2026-12-06 10:00:07", "0.00", "-12.30", "999987.70", "转账"),
+        ("W20261206000002\t", "2026-12-06 12:00:00", "0.00", "-5.00", "999982.70", "转账"),
+        ("W20261206000002\t", "2026-12-06 12:00:00", "5.00", "0.00", "999987.70", "转账"),
+    ]
+    assert detail[8:11] == [
+        "#-----------------------------------------账务明细列表结束------------------------------------",
+        "#支出合计：2笔，共-17.30元",
+        "#收入合计：1笔，共5.00元",
+    ]
+    summary = archive.read(f"{pid}_20261206_账务明细(汇总).csv").decode("gbk").split("\r\n")
+    assert summary[4:7] == [
+        "类型,收入笔数,收入金额（+元）,支出笔数,支出金额（-元）",
+        "转账,1,5.00,2,-17.30",
+        "合计,1,5.00,2,-17.30",
+    ]
+
+
+def test_an_alipay_bill_type_it_does_not_have_is_refused():
+    answer = alipay_answer(alipay_call(BILL_URL_QUERY, {"bill_type": "fund", "bill_date": "2026-12-06"}))
+
+    assert (answer["code"], answer["sub_code"]) == ("40004", "ACQ.INVALID_PARAMETER")
+    assert "signcustomer" in answer["sub_msg"]
+
+
 def test_an_alipay_bill_not_out_yet_is_40004_bill_not_exist():
     bill_rule_add(protocol=ALIPAY, bill_kind=BillKind.TRADE, bill_date=DAY, difference=BillDifference.NOT_READY)
 

@@ -100,13 +100,6 @@ def test_a_zip_whose_names_are_flagged_utf8_reads_the_same():
     )
 
 
-def test_alipay_has_no_payout_bill():
-    with pytest.raises(ValueError, match="no payout bill") as raised:
-        bill_parse(io.BytesIO(b""), BillKind.PAYOUT)
-
-    assert not isinstance(raised.value, BillMalformed)
-
-
 # Files that break the format: the member, the line and the reason.
 
 
@@ -280,8 +273,29 @@ def test_a_download_that_is_not_a_whole_zip_is_refused_and_leaves_no_file(
     assert list(tmp_path.iterdir()) == []
 
 
-def test_a_payout_bill_is_never_asked_for(alipay, fake_channel, tmp_path):
-    with pytest.raises(ValueError, match="no payout bill"):
-        alipay.bill_download(DAY, BillKind.PAYOUT, tmp_path)
+def test_the_payout_bill_is_the_account_bill_asked_for_as_signcustomer(alipay, fake_channel, secrets, tmp_path):
+    # Given Alipay publishes an account bill (the doc's members)
+    account = FIXTURES / "account_detail.csv", FIXTURES / "account_summary.csv"
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as bill:
+        bill.writestr("20880000000000000156_20261206_账务明细.csv", account[0].read_bytes())
+        bill.writestr("20880000000000000156_20261206_账务明细(汇总).csv", account[1].read_bytes())
+    bill_published(fake_channel, secrets, archive.getvalue())
 
-    assert fake_channel.received == []
+    # When the day's payout bill is downloaded
+    download = alipay.bill_download(DAY, BillKind.PAYOUT, tmp_path)
+
+    # Then the same signed query asked for bill_type signcustomer, and the zip reads as transfers
+    asked, fetched = fake_channel.received
+    params = dict(parse_qsl(asked.body.decode()))
+    assert params["method"] == "alipay.data.dataservice.bill.downloadurl.query"
+    assert json.loads(params["biz_content"]) == {"bill_type": "signcustomer", "bill_date": "2026-12-06"}
+    assert fetched.path == "/downloads/trade.csv.zip?token=t0k"
+    assert download.filename == f"{secrets['seller_id']}_20261206_signcustomer.csv.zip"
+    with download.path.open("rb") as stream:
+        lines = list(bills.bill_parse("alipay", stream, BillKind.PAYOUT))
+    assert [(line.order_no, line.status) for line in lines] == [
+        ("W20261206000001", LineStatus.SUCCESS),
+        ("W20261206000002", LineStatus.SUCCESS),
+        ("W20261206000002", LineStatus.RETURNED),
+    ]
