@@ -32,7 +32,7 @@ def attempts_of(events: list[WebhookEvent]) -> list[WebhookAttempt]:
 
 @pytest.mark.django_db(transaction=True)
 def test_a_receiver_that_hangs_takes_only_its_merchants_slot_and_the_other_merchants_events_are_delivered(
-    receiver, make_merchant, settle, celery_worker_process
+    receiver, make_merchant, settle, celery_worker_process, private_urls_allowed
 ):
     worker = celery_worker_process
     worker.env |= WORKER_SETTINGS
