@@ -31,6 +31,7 @@ def no_cross_day_window(settings):
     bill whatever the hour."""
     settings.RECONCILIATION_CROSS_DAY_MINUTES = 0
 
+
 D = Decimal
 
 
@@ -131,10 +132,9 @@ def test_a_payout_bill_from_the_bank_gateway_finds_the_payout_it_says_failed(
 
 
 def test_the_alipay_account_bill_matches_paid_transfers_and_finds_each_injected_difference(
-    sandbox_live, make_user, funded_account, submit, settings
+    sandbox_live, make_user, funded_account, submit
 ):
-    # Given five withdrawals paid out by Alipay transfer through the sandbox (none pooled, whatever the hour)
-    settings.RECONCILIATION_CROSS_DAY_MINUTES = 0
+    # Given five withdrawals paid out by Alipay transfer through the sandbox
     paid = []
     for amount in ("10.00", "11.00", "12.00", "13.00", "14.00"):
         user = make_user()
