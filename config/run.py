@@ -92,6 +92,7 @@ def main() -> int:
             tokens = str(var_dir / "demo_tokens.json")
             credentials = _step([*manage, "demo_data", "--skip-checks", "--tokens-file", tokens], env)
             credentials += "\n" + _step([*manage, "demo_payments", "--skip-checks"], env)
+            credentials += "\n" + _step([*manage, "demo_wallet", "--skip-checks"], env)
             children: dict[str, subprocess.Popen] = {}
             stack.callback(_stop, children.values())
             _start_children(children, env, port)
