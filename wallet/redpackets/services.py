@@ -75,6 +75,9 @@ def redpacket_send(
     if replay is not None:
         return replay
     amounts = split_lucky(amount, count) if mode == RedPacket.Mode.LUCKY else split_equal(amount, count)
+    if recipient is not None and count != 1:
+        # Only the recipient may grab: more shares would sit in escrow until the packet expires.
+        raise errors.ValidationFailed("A red packet to one user has one share.", fields={"count": "one_for_one_user"})
 
     with transaction.atomic(durable=True):
         _user_sends_lock(sender.pk)

@@ -15,8 +15,10 @@ def auditor_client(staff_in, client_for):
     return client_for(staff_in("auditor"))
 
 
-def test_the_packet_list_opens_with_escrow_equal_to_what_the_open_shares_owe(alice, bob, send_packet, auditor_client):
-    packet = send_packet(alice, "10.00", 4, recipient=bob)
+def test_the_packet_list_opens_with_escrow_equal_to_what_the_open_shares_owe(
+    alice, bob, send_packet, make_group, auditor_client
+):
+    packet = send_packet(alice, "10.00", 4, group=make_group(alice, bob))
     services.redpacket_grab(packet=packet, user=bob)
     owed = sum(share.amount for share in RedPacketShare.objects.filter(packet=packet, grabbed_by__isnull=True))
 
@@ -29,10 +31,10 @@ def test_the_packet_list_opens_with_escrow_equal_to_what_the_open_shares_owe(ali
 
 
 def test_the_list_says_not_equal_when_a_share_is_owed_that_escrow_does_not_hold(
-    alice, bob, send_packet, auditor_client
+    alice, bob, send_packet, make_group, auditor_client
 ):
     # Given a share marked refunded by hand, without the refund posting: escrow still holds it
-    packet = send_packet(alice, "10.00", 2, recipient=bob)
+    packet = send_packet(alice, "10.00", 2, group=make_group(alice, bob))
     RedPacketShare.objects.filter(packet=packet, position=1).update(refunded=True)
 
     page = auditor_client.get(reverse("admin:wallet_redpacket_changelist")).content.decode()
@@ -40,8 +42,10 @@ def test_the_list_says_not_equal_when_a_share_is_owed_that_escrow_does_not_hold(
     assert "NOT EQUAL" in page
 
 
-def test_packets_and_shares_are_read_only_even_for_a_superuser(alice, bob, send_packet, make_user, client_for):
-    packet = send_packet(alice, "3.00", 3, recipient=bob)
+def test_packets_and_shares_are_read_only_even_for_a_superuser(
+    alice, bob, send_packet, make_group, make_user, client_for
+):
+    packet = send_packet(alice, "3.00", 3, group=make_group(alice, bob))
     root = client_for(make_user("root", is_staff=True, is_superuser=True))
 
     page = root.get(reverse("admin:wallet_redpacket_change", args=[packet.pk]))

@@ -32,7 +32,7 @@ def test_sending_answers_the_packet_and_a_retry_with_the_same_key_answers_it_aga
 ):
     funded_account(alice, "50.00")
     client = api_client_for(alice)
-    body = {"amount": "12.00", "count": 3, "mode": "equal", "recipient": "bob", "greeting": "恭喜发财"}
+    body = {"amount": "12.00", "count": 1, "mode": "equal", "recipient": "bob", "greeting": "恭喜发财"}
 
     first = send(client, body)
     again = send(client, body)
@@ -60,6 +60,7 @@ def test_sending_answers_the_packet_and_a_retry_with_the_same_key_answers_it_aga
         ({"count": 0}, "count"),
         ({"count": 101}, "count"),
         ({"count": "many"}, "count"),
+        ({"count": 3}, "count"),  # a packet to one user has one share: only they may grab
         ({"mode": "random"}, "mode"),
         ({"mode": "equal", "amount": "10.00", "count": 3}, "amount"),
         ({"amount": "0.09", "count": 10}, "amount"),
@@ -72,7 +73,7 @@ def test_sending_answers_the_packet_and_a_retry_with_the_same_key_answers_it_aga
 )
 def test_bad_input_is_a_400_on_its_field_and_changes_nothing(alice, bob, funded_account, api_client_for, body, field):
     funded_account(alice, "300.00")
-    request = {"amount": "10.00", "count": 5, "mode": "lucky", "recipient": "bob", **body}
+    request = {"amount": "10.00", "count": 1, "mode": "lucky", "recipient": "bob", **body}
     request = {name: value for name, value in request.items() if value is not None}
 
     response = send(api_client_for(alice), request)
@@ -133,8 +134,8 @@ def test_a_group_packet_is_shown_to_members_with_the_grabs_once_they_grabbed_and
     assert api_client_for(dave).get(f"{URL}RP-not-a-number/").status_code == 404
 
 
-def test_grabbing_twice_answers_the_same_share_first_201_then_200(alice, bob, send_packet, api_client_for):
-    packet = send_packet(alice, "5.00", 2, recipient=bob)
+def test_grabbing_twice_answers_the_same_share_first_201_then_200(alice, bob, send_packet, make_group, api_client_for):
+    packet = send_packet(alice, "5.00", 2, group=make_group(alice, bob))
     client = api_client_for(bob)
 
     first = grab(client, packet.packet_no)

@@ -43,10 +43,10 @@ def later(packet: RedPacket):
 
 
 def test_sending_moves_the_amount_into_escrow_and_stores_the_shares_and_their_redis_list(
-    alice, bob, send_packet, django_capture_on_commit_callbacks
+    alice, bob, send_packet, make_group, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True):
-        packet = send_packet(alice, "20.00", 7, recipient=bob)
+        packet = send_packet(alice, "20.00", 7, group=make_group(alice, bob))
 
     shares = list(packet.shares.order_by("position"))
     assert [share.position for share in shares] == list(range(1, 8))
@@ -117,7 +117,7 @@ def test_the_same_idempotency_key_returns_the_first_packet_and_with_other_terms_
     alice, bob, funded_account
 ):
     funded_account(alice, "50.00")
-    send = {"sender": alice, "recipient": bob, "count": 2, "mode": "lucky", "idempotency_key": "same"}
+    send = {"sender": alice, "recipient": bob, "count": 1, "mode": "lucky", "idempotency_key": "same"}
     first = services.redpacket_send(amount=D("10.00"), **send)
 
     again = services.redpacket_send(amount=D("10.00"), **send)
@@ -129,8 +129,10 @@ def test_the_same_idempotency_key_returns_the_first_packet_and_with_other_terms_
     assert balance(alice) == D("40.00")
 
 
-def test_a_grab_pays_one_share_from_escrow_and_a_second_grab_answers_the_same_share(alice, bob, send_packet):
-    packet = send_packet(alice, "10.00", 3, recipient=bob)
+def test_a_grab_pays_one_share_from_escrow_and_a_second_grab_answers_the_same_share(
+    alice, bob, send_packet, make_group
+):
+    packet = send_packet(alice, "10.00", 3, group=make_group(alice, bob))
 
     first = services.redpacket_grab(packet=packet, user=bob)
     second = services.redpacket_grab(packet=packet, user=bob)
@@ -344,8 +346,8 @@ def test_escrow_equals_what_the_shares_still_owe_through_a_packets_life(alice, b
     assert ledger_audit() == []
 
 
-def test_the_ledger_audit_names_an_escrow_that_disagrees_with_the_shares(alice, bob, send_packet):
-    packet = send_packet(alice, "10.00", 2, mode="equal", recipient=bob)
+def test_the_ledger_audit_names_an_escrow_that_disagrees_with_the_shares(alice, bob, send_packet, make_group):
+    packet = send_packet(alice, "10.00", 2, mode="equal", group=make_group(alice, bob))
     assert ledger_audit() == []
 
     # A share marked refunded by hand, without the refund posting
