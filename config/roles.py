@@ -53,7 +53,13 @@ SCHEDULES_KEEP = {f"django_celery_beat.{action}_{model}" for model in SCHEDULE_M
 
 ROLES: dict[str, frozenset[str]] = {
     "finance_reviewer": frozenset(
-        LEDGER_VIEW | WITHDRAWAL_REVIEW | PAYMENTS_VIEW | RISK_VIEW | RECONCILIATION_VIEW | RECONCILIATION_WORK
+        LEDGER_VIEW
+        | WITHDRAWAL_REVIEW
+        | PAYMENTS_VIEW
+        | RISK_VIEW
+        | RECONCILIATION_VIEW
+        | RECONCILIATION_WORK
+        | CAMPAIGNS_VIEW
     ),
     # One of the two approvers of a four-eyes withdrawal, and the owner of limits, thresholds,
     # rules, channel settings, blocklist removals and the beat schedules; the second person of a
@@ -65,6 +71,7 @@ ROLES: dict[str, frozenset[str]] = {
         | RISK_VIEW
         | RECONCILIATION_VIEW
         | RECONCILIATION_WORK
+        | CAMPAIGNS_VIEW
         | SCHEDULES_VIEW
         | SCHEDULES_KEEP
         | {

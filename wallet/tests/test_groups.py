@@ -26,12 +26,14 @@ GRANTED_BY_0004 = {
     "operations": {"wallet.view_account"} | SCHEDULES,
 }
 # After migrate (config.roles): the schedules are the finance supervisors'; operations look;
-# auditors also see campaigns and their rewards.
+# finance staff and auditors also see campaigns and their rewards.
+CAMPAIGNS_VIEW = {"wallet.view_campaign", "wallet.view_reward"}
 EXPECTED = {
     **GRANTED_BY_0004,
-    "finance_supervisor": LEDGER_VIEW | SCHEDULES,
+    "finance_reviewer": LEDGER_VIEW | CAMPAIGNS_VIEW,
+    "finance_supervisor": LEDGER_VIEW | SCHEDULES | CAMPAIGNS_VIEW,
     "operations": {"wallet.view_account"} | SCHEDULES_VIEW,
-    "auditor": GRANTED_BY_0004["auditor"] | {"wallet.view_campaign", "wallet.view_reward"},
+    "auditor": GRANTED_BY_0004["auditor"] | CAMPAIGNS_VIEW,
 }
 
 pytestmark = pytest.mark.django_db
