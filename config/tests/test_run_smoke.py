@@ -144,9 +144,10 @@ def test_make_run_serves_the_wallet_api_and_stops_everything_on_ctrl_c(tmp_path_
         token = json.loads((launcher.var_dir / "demo_tokens.json").read_text())["tokens"]["alice"]
         status, body = _get(f"{launcher.base}/api/v1/wallet/", token)
 
-        # Then it gets its opening balance as JSON
+        # Then it gets its balance as JSON: the opening 1,000.00 less what the demo had it send
+        # (a 20.00 transfer and an 8.88 red packet, manage.py demo_wallet)
         assert status == 200, body
-        assert json.loads(body)["balance"] == "1000.00"
+        assert json.loads(body)["balance"] == "971.12"
 
         # And the launcher said which servers it uses, warned about the sandbox once, logged
         # gunicorn's lines in TIME_ZONE and left its servers and secrets for a second shell
