@@ -205,27 +205,6 @@ class Hold(models.Model):
         return f"hold #{self.pk} {self.amount} {self.status}"
 
 
-class IdempotencyRecord(models.Model):
-    """A money-moving API request, keyed by the client's ``Idempotency-Key``.
-
-    Written in the same transaction as the request's effect, so a stored response means the
-    effect happened, and a retried request gets that response back instead of a second effect.
-    """
-
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    key = models.CharField(max_length=255)
-    fingerprint = models.CharField(max_length=64)
-    response_status = models.PositiveSmallIntegerField()
-    response_body = models.JSONField()
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        constraints = [models.UniqueConstraint(fields=["user", "key"], name="idempotency_unique_per_user")]
-
-    def __str__(self) -> str:
-        return f"{self.user_id}:{self.key}"
-
-
 class ReceiveCode(models.Model):
     """A user's payment QR: whoever pays it sends money to ``owner`` (docs/WALLET.md).
 
