@@ -157,6 +157,13 @@ def withdrawal_submit(
     fee = channel.fee_for(amount)
     if amount - fee <= ZERO:
         raise errors.ValidationFailed(f"The amount must be more than the fee of {fee}.", fields={"amount": "below_fee"})
+    if channel.min_amount is not None and amount - fee < channel.min_amount:
+        # What the channel pays is the amount less the fee: below its minimum it would refuse
+        # the transfer after the money is held, and the order could never finish.
+        raise errors.ValidationFailed(
+            f"After the fee of {fee}, less than the channel's minimum payout of {channel.min_amount} would be paid.",
+            fields={"amount": "below_minimum"},
+        )
 
     # Every campaign reward accepted for the user is theirs to withdraw: credit them first, in
     # a transaction of their own, so a settle that fails leaves no half-made order (docs/WALLET.md).

@@ -13,7 +13,9 @@ from payments import encryption
 from payments.channels import selectors as channel_selectors
 from payments.channels.models import Channel, PayoutAccountKind
 from payments.withdrawals import payouts, services
-from payments.withdrawals.models import PayoutAccount
+from payments.withdrawals.models import PayoutAccount, Withdrawal
+from wallet import errors
+from wallet.models import Account
 
 pytestmark = pytest.mark.django_db
 
@@ -194,3 +196,21 @@ def test_a_withdrawal_to_an_alipay_account_is_priced_by_its_channel_and_carries_
     assert (str(withdrawal.fee), str(withdrawal.actual_amount)) == ("0.10", "99.90")
     request = payouts._payout_request(withdrawal)
     assert (request.payee, request.payee_name, request.amount) == (MOBILE, REAL_NAME, withdrawal.actual_amount)
+
+
+@pytest.mark.parametrize("amount", ["0.11", "0.19"])
+def test_a_withdrawal_that_would_pay_out_less_than_the_channels_minimum_is_refused_and_holds_nothing(
+    alice, funded_account, amount
+):
+    # Given alice with money and a bound Alipay account (minimum 0.10, fee at least 0.10)
+    funded_account(alice, "5.00")
+    account, _ = services.payout_account_bind(user=alice, kind="alipay", login_id=MOBILE, real_name=REAL_NAME)
+
+    # When she withdraws so little that less than 0.10 would reach Alipay
+    with pytest.raises(errors.ValidationFailed) as refused:
+        services.withdrawal_submit(user=alice, payout_account=account, amount=Decimal(amount), idempotency_key="tiny")
+
+    # Then it is refused on the amount, and no order or hold is made
+    assert refused.value.fields == {"amount": "below_minimum"}
+    assert not Withdrawal.objects.exists()
+    assert Account.objects.get(owner=alice).held == Decimal("0.00")
