@@ -648,11 +648,17 @@ def _open_at_channel(order: PaymentOrder, *, adapter: base.PaymentAdapter, payer
 
 def _open_failed(order: PaymentOrder, exc: base.ChannelError, *, state: str, message: str) -> PaymentOrder:
     """A channel that refused the order or never took it: a recharge fails; a merchant's order
-    goes back to ``awaiting`` (it was never open anywhere), so its payer may choose again."""
+    goes back to ``awaiting`` (it was never open anywhere), so its payer may choose again.
+
+    Unless an earlier send went unanswered: that one may have opened the order at the channel,
+    and a refusal of the re-send says nothing about it. The order then stays ``pending`` on its
+    channel, where a payment still counts, until the expiry sweep's query and close decide."""
     with transaction.atomic(durable=True):
         order = locks.payment_order_lock(order.pk)
         channel = order.channel
-        if order.status == PaymentOrder.Status.PENDING and order.merchant_id is not None:
+        if order.status == PaymentOrder.Status.PENDING and _may_be_open(order):
+            pass
+        elif order.status == PaymentOrder.Status.PENDING and order.merchant_id is not None:
             order.failure_code = exc.code[:64]
             order.give_back(description=message[:500])
             order.save()
@@ -671,6 +677,13 @@ def _open_failed(order: PaymentOrder, exc: base.ChannelError, *, state: str, mes
             message=message,
         )
     return order
+
+
+def _may_be_open(order: PaymentOrder) -> bool:
+    """An earlier create went unanswered (``UnknownOutcome``): the channel may hold the order."""
+    return PaymentEvent.objects.filter(
+        payment_order=order, operation="create", kind=Kind.ANSWER, outcome=Outcome.ERROR
+    ).exists()
 
 
 def _pay_params(start: base.PaymentStart) -> dict:

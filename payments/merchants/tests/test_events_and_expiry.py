@@ -219,6 +219,35 @@ def test_a_channel_that_refuses_the_order_gives_it_back_to_the_payer(alice, monk
 
 
 @pytest.mark.django_db
+def test_a_resend_refused_after_an_unanswered_send_keeps_the_order_on_its_channel(alice, monkeypatch):
+    # Given a channel whose first answer is lost (it may have opened the order) and which then
+    # does not take the re-send
+    class LostThenBusy:
+        merchant_id, app_id = "1900000109", "wx-app-test"
+        answers = [base.UnknownOutcome("read timed out"), base.RetryableError("busy", code="SYSTEMERROR")]
+
+        def payment_create(self, request):
+            raise self.answers.pop(0)
+
+    monkeypatch.setattr(payment_orders.registry, "payment_adapter", lambda channel: LostThenBusy())
+    recharged(alice, "100.00")
+    order = awaiting_order(alice, "30.00")
+
+    # When alice tries WeChat native and, after no answer, tries it again
+    for _ in range(2):
+        with pytest.raises(errors.ChannelUnavailable):
+            payment_orders.payment_order_pay(order=order, payer=alice, method="wechat_native", client_type="web")
+
+    # Then the order stays pending on that channel, where a payment of the first send still
+    # counts, and she cannot pay it a second time from her balance
+    order.refresh_from_db()
+    assert (order.status, order.method, order.channel.code) == ("pending", "wechat_native", "wechat_pay")
+    with pytest.raises(errors.Conflict):
+        payment_orders.payment_order_pay(order=order, payer=alice, method="balance", client_type="app")
+    assert Account.objects.get(owner=alice).balance == Decimal("100.00")
+
+
+@pytest.mark.django_db
 def test_an_inactive_merchant_cannot_create_payments(alice):
     shop = merchant_of("shop")
     shop.is_active = False
