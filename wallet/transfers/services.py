@@ -149,9 +149,11 @@ def transfer_send(
 @transaction.atomic(durable=True)
 def transfer_approve(*, transfer: PeerTransfer, actor: User, note: str = "") -> PeerTransfer:
     """Capture the held money to the recipient; the decision is logged with the actor. Refused
-    while either wallet is frozen or either party is blocklisted (the reviewer rejects instead)."""
+    while either wallet is frozen, the recipient's account is closed or either party is
+    blocklisted (the reviewer rejects instead)."""
     transfer = locks.peer_transfer_lock(transfer.pk)
     _check_transition(transfer, transfer.approve, actor, "approve")
+    _check_parties(sender=transfer.sender, recipient=transfer.recipient)
     source = ledger.account_for_user(user=transfer.sender, currency=transfer.currency)
     target = ledger.account_for_user(user=transfer.recipient, currency=transfer.currency)
     _check_not_frozen(source=source, target=target)

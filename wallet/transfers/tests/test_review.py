@@ -186,3 +186,17 @@ def test_a_frozen_recipient_cannot_be_approved(held, staff_in):
         services.transfer_approve(transfer=held, actor=staff_in("finance_reviewer"))
 
     assert Hold.objects.get(peer_transfer=held).status == "pending"
+
+
+def test_a_recipient_closed_after_sending_cannot_be_approved_only_rejected(held, staff_in):
+    held.recipient.is_active = False
+    held.recipient.save(update_fields=["is_active"])
+    reviewer = staff_in("finance_reviewer")
+
+    with pytest.raises(errors.ValidationFailed) as refused:
+        services.transfer_approve(transfer=held, actor=reviewer)
+    assert Hold.objects.get(peer_transfer=held).status == "pending"
+    services.transfer_reject(transfer=held, actor=reviewer, reason="account closed")
+
+    assert refused.value.fields == {"to": "inactive"}
+    assert Hold.objects.get(peer_transfer=held).status == "released"
