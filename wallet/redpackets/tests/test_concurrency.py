@@ -118,3 +118,37 @@ def test_two_rebuilds_at_once_after_a_flush_load_each_share_once(alice, bob, mak
     loaded = store.packet_shares(packet_id=packet.pk)
     assert sorted(loaded) == sorted(RedPacketShare.objects.filter(packet=packet).values_list("pk", flat=True))
     assert len(loaded) == 30
+
+
+def test_the_expiry_refund_racing_a_crowd_of_grabbers_pays_each_share_once_to_a_grabber_or_the_sender(
+    alice, make_group, send_packet
+):
+    # Given a packet of 100 shares and 300 grabbers, of whom the 60th finds the packet expired
+    # and runs the expiry refund while the others keep grabbing
+    grabbers = many_users(300)
+    group = make_group(alice, *grabbers)
+    packet = send_packet(alice, "100.00", 100, group=group)
+    expirer = grabbers[60]
+
+    def grab_or_expire(user) -> str:
+        if user == expirer:
+            RedPacket.objects.filter(pk=packet.pk).update(expires_at=packet.created_at)
+            return services.redpacket_expire(packet_id=packet.pk).status
+        return "grabbed" if services.redpacket_grab(packet=packet, user=user).created else "again"
+
+    run_pooled(grabbers, grab_or_expire, workers=POOL)
+
+    # Then every share went exactly once: to a grabber (with its posting) or back to alice
+    shares = RedPacketShare.objects.filter(packet=packet)
+    paid = shares.filter(grabbed_by__isnull=False)
+    refunded = shares.filter(refunded=True)
+    assert not paid.filter(refunded=True).exists()
+    assert paid.count() + refunded.count() == 100
+    assert paid.filter(transfer__isnull=True).count() == 0
+    paid_sum = paid.aggregate(total=Sum("amount"))["total"] or Decimal("0.00")
+    refunded_sum = refunded.aggregate(total=Sum("amount"))["total"] or Decimal("0.00")
+    assert paid_sum + refunded_sum == Decimal("100.00")
+    assert RedPacket.objects.get(pk=packet.pk).refunded_amount == refunded_sum
+    # And escrow holds nothing for the packet, and the ledger is clean
+    assert selectors.escrow_check().matches
+    assert ledger_audit() == []
