@@ -241,6 +241,7 @@ def test_a_resend_refused_after_an_unanswered_send_keeps_the_order_on_its_channe
     # Then the order stays pending on that channel, where a payment of the first send still
     # counts, and she cannot pay it a second time from her balance
     order.refresh_from_db()
+    assert order.channel is not None
     assert (order.status, order.method, order.channel.code) == ("pending", "wechat_native", "wechat_pay")
     with pytest.raises(errors.Conflict):
         payment_orders.payment_order_pay(order=order, payer=alice, method="balance", client_type="app")
