@@ -70,3 +70,10 @@ def is_positive_cents(value: object) -> bool:
 def format_amount(value: Decimal) -> str:
     """Money as the API and exports show it: ``"12.30"``."""
     return str(value.quantize(CENT))
+
+
+def display_amount(value: Decimal, symbol: str = "¥") -> str:
+    """Money as people read it in the admin and notifications: ``"¥1,234.50"``, ``"-¥12.30"``."""
+    quantized = value.quantize(CENT)
+    sign = "-" if quantized < ZERO else ""
+    return f"{sign}{symbol}{abs(quantized):,}"

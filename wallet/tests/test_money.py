@@ -4,7 +4,8 @@ from decimal import Decimal
 
 import pytest
 
-from wallet.money import AmountError, format_amount, parse_amount, quantize
+from wallet.money import AmountError, display_amount, format_amount, parse_amount, quantize
+from wallet.templatetags.money import cny
 
 
 @pytest.mark.parametrize(
@@ -60,3 +61,22 @@ def test_computed_values_round_half_up_to_cents():
     assert quantize(Decimal("0.005")) == Decimal("0.01")
     assert quantize(Decimal("0.0049")) == Decimal("0.00")
     assert quantize(Decimal("2.675")) == Decimal("2.68")
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        ("1234.5", "¥1,234.50"),
+        ("0", "¥0.00"),
+        ("9876543.21", "¥9,876,543.21"),
+        ("-12.3", "-¥12.30"),
+        ("-0.001", "¥0.00"),
+    ],
+)
+def test_amounts_are_shown_with_the_yuan_sign_and_thousands_separators(value, shown):
+    assert display_amount(Decimal(value)) == shown
+    assert cny(Decimal(value)) == shown
+
+
+def test_a_missing_amount_shows_as_nothing():
+    assert cny(None) == ""
