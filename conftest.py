@@ -12,6 +12,7 @@ from hypothesis import settings as hypothesis_settings
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from config import locales
 from config.celery import app as celery_app
 from wallet import services
 
@@ -28,6 +29,12 @@ hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "full"))
 # Fixtures that make a test ``live`` or ``browser``.
 LIVE_FIXTURES = frozenset({"live_server", "sandbox_live", "celery_worker_process"})
 BROWSER_FIXTURES = frozenset({"browser"})
+
+
+def pytest_configure(config):
+    """The translations are compiled before any test reads one, so plain ``pytest`` works too;
+    on the xdist controller this runs before its workers start."""
+    locales.messages_compile()
 
 
 def pytest_collection_modifyitems(items):

@@ -1,6 +1,7 @@
-"""Beat schedules in the admin, guarded: the product's own periodic tasks (config.schedules:
-the sweeps and the nightly ledger audit) and the schedule rows they run on are changed,
-disabled or deleted by superusers only; finance supervisors keep every other schedule.
+"""The admin site's name (translated, like every label staff see), and the beat schedules in
+the admin, guarded: the product's own periodic tasks (config.schedules: the sweeps and the
+nightly ledger audit) and the schedule rows they run on are changed, disabled or deleted by
+superusers only; finance supervisors keep every other schedule.
 
 django-celery-beat's admin offers its bulk actions to anyone who may view the list; here each
 needs the change permission, and disabling or toggling skips the protected tasks by name.
@@ -8,10 +9,15 @@ needs the change permission, and disabling or toggling skips the protected tasks
 
 from django.contrib import admin, messages
 from django.db.models import QuerySet
+from django.utils.translation import gettext_lazy as _
 from django_celery_beat import admin as beat_admin
 from django_celery_beat.models import ClockedSchedule, CrontabSchedule, IntervalSchedule, PeriodicTask, SolarSchedule
 
 from config.schedules import PROTECTED_TASKS
+
+admin.site.site_header = _("Wallet back-office")
+admin.site.site_title = _("Wallet back-office")
+admin.site.index_title = _("Wallet back-office administration")
 
 
 def _protected(request, task: PeriodicTask) -> bool:
@@ -31,22 +37,22 @@ class PeriodicTaskAdmin(beat_admin.PeriodicTaskAdmin):
         kept = [task for task in queryset if _protected(request, task)]
         if kept:
             names = ", ".join(sorted(task.name for task in kept))
-            self.message_user(request, f"Only a superuser may disable: {names}.", messages.ERROR)
+            self.message_user(request, _("Only a superuser may disable: %(names)s.") % {"names": names}, messages.ERROR)
         return queryset.exclude(pk__in=[task.pk for task in kept])
 
-    @admin.action(description="Enable selected tasks", permissions=["change"])
+    @admin.action(description=_("Enable selected tasks"), permissions=["change"])
     def enable_tasks(self, request, queryset):
         super().enable_tasks(request, queryset)
 
-    @admin.action(description="Disable selected tasks", permissions=["change"])
+    @admin.action(description=_("Disable selected tasks"), permissions=["change"])
     def disable_tasks(self, request, queryset):
         super().disable_tasks(request, self._unprotected(request, queryset))
 
-    @admin.action(description="Toggle activity of selected tasks", permissions=["change"])
+    @admin.action(description=_("Toggle activity of selected tasks"), permissions=["change"])
     def toggle_tasks(self, request, queryset):
         super().toggle_tasks(request, self._unprotected(request, queryset))
 
-    @admin.action(description="Run selected tasks", permissions=["change"])
+    @admin.action(description=_("Run selected tasks"), permissions=["change"])
     def run_tasks(self, request, queryset):
         super().run_tasks(request, queryset)
 

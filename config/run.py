@@ -23,7 +23,7 @@ from contextlib import ExitStack, suppress
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from config import embedded, runenv
+from config import embedded, locales, runenv
 from config.keys import DEVELOPMENT_VALUES, keys_generate
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -86,6 +86,7 @@ def main() -> int:
             stack.callback(run_env.unlink, missing_ok=True)
             runenv.env_file_write(run_env, {name: env[name] for name in RUN_ENV_VARIABLES if env.get(name)})
             manage = [sys.executable, str(BASE_DIR / "manage.py")]
+            locales.messages_compile()
             # migrate runs the system checks and shows their warnings; the later steps skip them.
             _step([*manage, "migrate", "--noinput"], env)
             _step([*manage, "collectstatic", "--noinput", "--verbosity", "0"], env)

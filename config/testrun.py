@@ -17,7 +17,7 @@ from urllib.parse import parse_qsl, urlencode
 
 import pytest
 
-from config import embedded
+from config import embedded, locales
 from config.keys import keys_generate
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -48,6 +48,7 @@ def main(arguments: list[str]) -> int:
         if code := _run(tool):
             return code
     var_dir = Path(os.environ.get("WALLET_VAR_DIR") or BASE_DIR / "var").resolve() / "test"
+    locales.messages_compile()
     with embedded.services(var_dir, use_local=True) as urls:
         os.environ.update(urls)
         print(f"PostgreSQL: {os.environ['DATABASE_URL']}\nRedis: {os.environ['REDIS_URL']}", flush=True)

@@ -1,4 +1,4 @@
-"""Top-level routes: admin, API v1, OpenAPI schema and docs, and the channel sandbox."""
+"""Top-level routes: admin, the language switch, API v1, OpenAPI schema and docs, and the channel sandbox."""
 
 from django.conf import settings
 from django.contrib import admin
@@ -10,6 +10,7 @@ handler500 = "wallet.rest.errors.server_error"
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("i18n/", include("django.conf.urls.i18n")),
     path("api/v1/", include("wallet.api.urls")),
     path("api/v1/", include("payments.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -8,5 +8,5 @@ logger = logging.getLogger(__name__)
 
 
 def log_sender(notification: UserNotification) -> None:
-    """The default sender: a log line an SMS or push gateway can replace."""
-    logger.info("notify user %s (%s): %s", notification.user_id, notification.kind, notification.message)
+    """The default sender: a log line an SMS or push gateway can replace, in the active language."""
+    logger.info("notify user %s (%s): %s", notification.user_id, notification.kind, notification.text())

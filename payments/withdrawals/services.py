@@ -39,7 +39,7 @@ from wallet import errors
 from wallet import services as ledger
 from wallet.campaigns import services as campaign_services
 from wallet.idempotency import idempotency_key_normalise, idempotent_replay
-from wallet.money import ZERO, is_positive_cents
+from wallet.money import ZERO, display_amount, is_positive_cents
 
 ORDER_PREFIX = "WD"
 
@@ -340,7 +340,7 @@ def _succeed(withdrawal: Withdrawal, channel_reference: str) -> Withdrawal:
         user=withdrawal.user,
         kind=UserNotification.Kind.WITHDRAWAL_SUCCEEDED,
         reference=withdrawal.order_no,
-        message=f"Your withdrawal {withdrawal.order_no} of {withdrawal.actual_amount} has been paid out.",
+        params={"order_no": withdrawal.order_no, "amount": display_amount(withdrawal.actual_amount)},
     )
     return withdrawal
 
@@ -361,7 +361,7 @@ def withdrawal_fail(*, withdrawal: Withdrawal, code: str, message: str) -> Withd
             user=withdrawal.user,
             kind=UserNotification.Kind.WITHDRAWAL_FAILED,
             reference=withdrawal.order_no,
-            message=f"Your withdrawal {withdrawal.order_no} failed ({code}); {withdrawal.amount} is back.",
+            params={"order_no": withdrawal.order_no, "code": code, "amount": display_amount(withdrawal.amount)},
         )
     return withdrawal
 
@@ -398,7 +398,7 @@ def _reverse(withdrawal: Withdrawal, reason: str) -> Withdrawal:
         user=withdrawal.user,
         kind=UserNotification.Kind.WITHDRAWAL_RETURNED,
         reference=withdrawal.order_no,
-        message=f"Your withdrawal {withdrawal.order_no} was returned by the bank; {withdrawal.amount} is back.",
+        params={"order_no": withdrawal.order_no, "amount": display_amount(withdrawal.amount)},
     )
     return withdrawal
 

@@ -255,13 +255,16 @@ def test_notifications_go_through_the_configured_sender_once(settings, approved)
     RECORDED.clear()
     withdrawal = approved()
     notification = notifications.notification_create(
-        user=withdrawal.user, kind=UserNotification.Kind.WITHDRAWAL_SUCCEEDED, reference="R", message="paid"
+        user=withdrawal.user,
+        kind=UserNotification.Kind.WITHDRAWAL_SUCCEEDED,
+        reference="R",
+        params={"order_no": "R", "amount": "1.00"},
     )
 
     notifications.notification_deliver(notification_id=notification.pk)
     notifications.notification_deliver(notification_id=notification.pk)
 
-    assert RECORDED == ["paid"]
+    assert RECORDED == ["Your withdrawal R of 1.00 has been paid out."]
     assert UserNotification.objects.get(pk=notification.pk).sent_at is not None
 
 
@@ -269,7 +272,7 @@ RECORDED: list[str] = []
 
 
 def record_sender(notification: UserNotification) -> None:
-    RECORDED.append(notification.message)
+    RECORDED.append(notification.text())
 
 
 @pytest.mark.slow
