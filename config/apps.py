@@ -3,13 +3,14 @@ periodic tasks declared in config.roles and config.schedules; it guards the beat
 the admin (config.admin) and refuses unsafe settings (config.checks)."""
 
 from django.apps import AppConfig, apps
+from django.utils.translation import gettext_lazy as _
 from django.db.models.signals import post_migrate
 
 
 class ProjectConfig(AppConfig):
     name = "config"
     label = "project"
-    verbose_name = "Project"
+    verbose_name = _("Project")
 
     def ready(self) -> None:
         from config import checks  # noqa: F401 - registers the checks

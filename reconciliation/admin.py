@@ -22,6 +22,8 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 from import_export.admin import ExportMixin
 from import_export.formats.base_formats import CSV, XLSX
@@ -91,9 +93,14 @@ def _url(model: str, view: str, *args) -> str:
 def _run_outcome(run: Run) -> str:
     if run.status == Run.Status.SUCCEEDED:
         found = sum(getattr(run, name) for name in DISCREPANCY_COUNTS)
-        return f"{run}: {run.bill_lines} bill line(s), {run.matched} matched, {found} discrepancy(ies)."
+        return gettext("%(run)s: %(lines)s bill line(s), %(matched)s matched, %(found)s discrepancy(ies).") % {
+            "run": run,
+            "lines": run.bill_lines,
+            "matched": run.matched,
+            "found": found,
+        }
     if run.status == Run.Status.FAILED:
-        return f"{run}: the run failed: {run.error}"
+        return gettext("%(run)s: the run failed: %(error)s") % {"run": run, "error": run.error}
     return f"{run}: {run.get_status_display().lower()}."
 
 
@@ -145,10 +152,10 @@ class RunAdmin(ExportMixin, ReadOnlyMixin, admin.ModelAdmin):
             outcome.append("discrepancies_link")
         return (
             (None, {"fields": run_fields}),
-            ("Bill", {"fields": (bill_file, "bill_lines", "bill_amount")}),
-            ("Our books", {"fields": ("local_records", "local_amount")}),
-            ("Matching", {"fields": outcome}),
-            ("Clearing account", {"fields": ("clearing_balance", "clearing_expected", "clearing_difference")}),
+            (_("Bill"), {"fields": (bill_file, "bill_lines", "bill_amount")}),
+            (_("Our books"), {"fields": ("local_records", "local_amount")}),
+            (_("Matching"), {"fields": outcome}),
+            (_("Clearing account"), {"fields": ("clearing_balance", "clearing_expected", "clearing_difference")}),
         )
 
     def get_urls(self):
@@ -174,7 +181,7 @@ class RunAdmin(ExportMixin, ReadOnlyMixin, admin.ModelAdmin):
         if not self.has_view_permission(request, run):
             raise PermissionDenied
         if not self.has_rerun_permission(request):
-            self.message_user(request, "You may not re-run reconciliations.", messages.ERROR)
+            self.message_user(request, gettext("You may not re-run reconciliations."), messages.ERROR)
             return HttpResponseRedirect(_url("run", "change", run.pk))
         fresh = self._rerun(request, run)
         return HttpResponseRedirect(_url("run", "change", (fresh or run).pk))
@@ -182,7 +189,7 @@ class RunAdmin(ExportMixin, ReadOnlyMixin, admin.ModelAdmin):
     def has_rerun_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm(RERUN)
 
-    @admin.action(description="Re-run the selected failed runs", permissions=["rerun"])
+    @admin.action(description=_("Re-run the selected failed runs"), permissions=["rerun"])
     def rerun_selected(self, request, queryset: QuerySet[Run]):
         for run in queryset.order_by("bill_date", "id"):
             self._rerun(request, run)
@@ -196,31 +203,32 @@ class RunAdmin(ExportMixin, ReadOnlyMixin, admin.ModelAdmin):
         self.message_user(request, _run_outcome(fresh), _run_level(fresh))
         return fresh
 
-    @admin.display(description="discrepancies")
+    @admin.display(description=_("discrepancies"))
     def discrepancy_counts(self, run: Run) -> str:
-        found = [(name.replace("_", " "), getattr(run, name)) for name in DISCREPANCY_COUNTS]
+        found = [(Run._meta.get_field(name).verbose_name, getattr(run, name)) for name in DISCREPANCY_COUNTS]
         return ", ".join(f"{label} {count}" for label, count in found if count) or "-"
 
-    @admin.display(description="duration")
+    @admin.display(description=_("duration"))
     def duration_display(self, run: Run) -> str:
         return elapsed(run.duration) if run.duration is not None else "-"
 
-    @admin.display(description="file")
+    @admin.display(description=_("file"))
     def bill_file_link(self, run: Run) -> str:
         if run.file is None:
             return "-"
         return format_html(
-            '<a href="{}">{}</a> (<a href="{}" id="bill-download">download</a>)',
+            '<a href="{}">{}</a> (<a href="{}" id="bill-download">{}</a>)',
             _url("billfile", "change", run.file.pk),
             run.file.filename,
             _url("billfile", "download", run.file.pk),
+            gettext("download"),
         )
 
-    @admin.display(description="file")
+    @admin.display(description=_("file"))
     def bill_file_name(self, run: Run) -> str:
         return run.file.filename if run.file is not None else "-"
 
-    @admin.display(description="discrepancies")
+    @admin.display(description=_("discrepancies"))
     def discrepancies_link(self, run: Run) -> str:
         return format_html(
             '<a href="{}?run__id__exact={}">{} found by this run</a>',
@@ -249,7 +257,7 @@ class BillFileAdmin(ReadOnlyMixin, admin.ModelAdmin):
     list_filter = ("channel", "kind", "source", "status", ("bill_date", DateRangeFilter))
     list_select_related = ("channel", "uploaded_by", "superseded_by")
     search_fields = ("sha256__exact", "filename__exact")
-    search_help_text = "Exact SHA-256 or file name."
+    search_help_text = _("Exact SHA-256 or file name.")
     ordering = ("-bill_date", "-id")
     show_full_result_count = False
     # Never the FileField itself: Django would link it to MEDIA_URL.
@@ -297,7 +305,7 @@ class BillFileAdmin(ReadOnlyMixin, admin.ModelAdmin):
         try:
             stream = bill.file.open("rb")
         except FileNotFoundError as exc:
-            raise Http404("The stored file is missing.") from exc
+            raise Http404(gettext("The stored file is missing.")) from exc
         return FileResponse(stream, as_attachment=True, filename=bill.filename)
 
     def upload_view(self, request):
@@ -315,13 +323,13 @@ class BillFileAdmin(ReadOnlyMixin, admin.ModelAdmin):
                 return HttpResponseRedirect(_url("run", "change", run.pk))
         context = {
             **self.admin_site.each_context(request),
-            "title": "Upload a bill",
+            "title": gettext("Upload a bill"),
             "opts": self.opts,
             "form": form,
         }
         return TemplateResponse(request, "admin/reconciliation/billfile/upload.html", context)
 
-    @admin.display(description="superseded by")
+    @admin.display(description=_("superseded by"))
     def superseded_by_link(self, bill: BillFile) -> str:
         if bill.superseded_by is None:
             return "-"
@@ -329,7 +337,7 @@ class BillFileAdmin(ReadOnlyMixin, admin.ModelAdmin):
             '<a href="{}">{}</a>', _url("billfile", "change", bill.superseded_by.pk), bill.superseded_by.filename
         )
 
-    @admin.display(description="file")
+    @admin.display(description=_("file"))
     def download(self, bill: BillFile) -> str:
         return format_html(
             '<a href="{}" id="bill-download">{}</a> ({} bytes)',
@@ -383,7 +391,7 @@ class DiscrepancyAdmin(ExportMixin, ReadOnlyMixin, admin.ModelAdmin):
     list_filter = ("status", "kind", "channel", ("bill_date", DateRangeFilter))
     list_select_related = ("channel", "proposed_by", "approved_by")
     search_fields = ("order_no__exact",)
-    search_help_text = "Exact order number."
+    search_help_text = _("Exact order number.")
     ordering = (QUEUE_RANK.asc(), "created_at", "id")  # type: ignore[assignment]  # Django takes expressions
     show_full_result_count = False
     fieldsets = (
@@ -406,7 +414,7 @@ class DiscrepancyAdmin(ExportMixin, ReadOnlyMixin, admin.ModelAdmin):
             },
         ),
         (
-            "Ours and the channel's",
+            _("Ours and the channel's"),
             {
                 "fields": (
                     "local_amount",
@@ -419,7 +427,7 @@ class DiscrepancyAdmin(ExportMixin, ReadOnlyMixin, admin.ModelAdmin):
             },
         ),
         (
-            "Proposal",
+            _("Proposal"),
             {
                 "fields": (
                     "proposed_action",
@@ -431,7 +439,7 @@ class DiscrepancyAdmin(ExportMixin, ReadOnlyMixin, admin.ModelAdmin):
                 )
             },
         ),
-        ("Outcome", {"fields": ("resolution",)}),
+        (_("Outcome"), {"fields": ("resolution",)}),
     )
     readonly_fields = ("order_link", "age")
 
@@ -476,7 +484,7 @@ class DiscrepancyAdmin(ExportMixin, ReadOnlyMixin, admin.ModelAdmin):
             raise PermissionDenied
         # Approval is the supervisor's, checked by the service; every other step is the desk's.
         if step != "approve" and not request.user.has_perm(WORK):
-            self.message_user(request, "You may not work on discrepancies.", messages.ERROR)
+            self.message_user(request, gettext("You may not work on discrepancies."), messages.ERROR)
             return HttpResponseRedirect(_url("discrepancy", "change", discrepancy.pk))
         try:
             done = getattr(self, f"_{step}")(request, discrepancy)
@@ -490,11 +498,14 @@ class DiscrepancyAdmin(ExportMixin, ReadOnlyMixin, admin.ModelAdmin):
 
     def _investigate(self, request, discrepancy: Discrepancy) -> str:
         desk.discrepancy_investigate(discrepancy=discrepancy, actor=request.user)
-        return "you are investigating it."
+        return gettext("you are investigating it.")
 
     def _requery(self, request, discrepancy: Discrepancy) -> str:
         status = desk.discrepancy_requery(discrepancy=discrepancy, actor=request.user)
-        return f"re-queried at the channel; the {discrepancy.object_kind} is {status}."
+        return gettext("re-queried at the channel; the %(kind)s is %(status)s.") % {
+            "kind": discrepancy.object_kind,
+            "status": status,
+        }
 
     def _propose(self, request, discrepancy: Discrepancy) -> str:
         form = ProposalForm(request.POST)
@@ -507,25 +518,25 @@ class DiscrepancyAdmin(ExportMixin, ReadOnlyMixin, admin.ModelAdmin):
             reason=form.cleaned_data["reason"],
             amount=form.cleaned_data["amount"],
         )
-        return "proposed; a finance supervisor other than you approves it."
+        return gettext("proposed; a finance supervisor other than you approves it.")
 
     def _approve(self, request, discrepancy: Discrepancy) -> str:
         discrepancy = desk.discrepancy_approve(discrepancy=discrepancy, actor=request.user)
-        return f"approved and resolved: {discrepancy.resolution}"
+        return gettext("approved and resolved: %(resolution)s") % {"resolution": discrepancy.resolution}
 
     def _withdraw(self, request, discrepancy: Discrepancy) -> str:
         desk.discrepancy_proposal_withdraw(discrepancy=discrepancy, actor=request.user)
-        return "the proposal is withdrawn."
+        return gettext("the proposal is withdrawn.")
 
     def _ignore(self, request, discrepancy: Discrepancy) -> str:
         desk.discrepancy_ignore(discrepancy=discrepancy, actor=request.user, reason=_reason(request))
-        return "ignored."
+        return gettext("ignored.")
 
     def _resolve(self, request, discrepancy: Discrepancy) -> str:
         desk.discrepancy_resolve(discrepancy=discrepancy, actor=request.user, reason=_reason(request))
-        return "resolved."
+        return gettext("resolved.")
 
-    @admin.display(description="order", ordering="order_no")
+    @admin.display(description=_("order"), ordering="order_no")
     def order_link(self, discrepancy: Discrepancy) -> str:
         page = ORDER_PAGES.get(discrepancy.object_kind)
         order_pk = getattr(discrepancy, "order_pk", None)  # annotated by get_queryset
@@ -533,18 +544,22 @@ class DiscrepancyAdmin(ExportMixin, ReadOnlyMixin, admin.ModelAdmin):
             return discrepancy.order_no
         return format_html('<a href="{}">{}</a>', reverse(page[2], args=[order_pk]), discrepancy.order_no)
 
-    @admin.display(description="age", ordering="created_at")
+    @admin.display(description=_("age"), ordering="created_at")
     def age(self, discrepancy: Discrepancy) -> str:
         """Since it was opened; a closed one's age stops when it was closed."""
         return elapsed((discrepancy.finished_at or timezone.now()) - discrepancy.created_at)
 
-    @admin.display(description="proposal")
+    @admin.display(description=_("proposal"))
     def proposal(self, discrepancy: Discrepancy) -> str:
         if not discrepancy.proposed_action:
             return "-"
         amount = f" {discrepancy.proposed_amount}" if discrepancy.proposed_amount is not None else ""
         author = discrepancy.proposed_by.get_username() if discrepancy.proposed_by else ""
-        return f"{discrepancy.get_proposed_action_display()}{amount} by {author}"
+        return gettext("%(action)s%(amount)s by %(author)s") % {
+            "action": discrepancy.get_proposed_action_display(),
+            "amount": amount,
+            "author": author,
+        }
 
 
 def _reason(request) -> str:
@@ -567,9 +582,9 @@ def _desk_context(request, discrepancy: Discrepancy | None) -> dict:
     if not waiting or not active or may_approve:
         refusal = ""
     elif own:
-        refusal = "Another person must approve what you proposed (four eyes)."
+        refusal = gettext("Another person must approve what you proposed (four eyes).")
     else:
-        refusal = "A finance supervisor approves this proposal."
+        refusal = gettext("A finance supervisor approves this proposal.")
     return {
         "urls": {step: _url("discrepancy", step, discrepancy.pk) for step in DESK_STEPS},
         "can_investigate": may_work and discrepancy.status == Discrepancy.Status.OPEN,
@@ -599,7 +614,7 @@ class DiscrepancyTransitionAdmin(TransitionLogAdmin):
         timestamp, *rest = super().get_list_display(request)
         return (timestamp, "discrepancy", *rest)
 
-    @admin.display(description="discrepancy", ordering="object_id")
+    @admin.display(description=_("discrepancy"), ordering="object_id")
     def discrepancy(self, transition: DiscrepancyTransition) -> str:
         return format_html(
             '<a href="{}">#{}</a>', _url("discrepancy", "change", transition.object_id), transition.object_id
@@ -628,7 +643,7 @@ class PoolItemAdmin(ReadOnlyMixin, admin.ModelAdmin):
     list_filter = ("status", "side", "kind", "channel", ("bill_date", DateRangeFilter))
     list_select_related = ("channel", "run__channel", "settled_by__channel")
     search_fields = ("order_no__exact",)
-    search_help_text = "Exact order number."
+    search_help_text = _("Exact order number.")
     ordering = ("-bill_date", "-id")
     show_full_result_count = False
 

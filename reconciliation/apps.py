@@ -1,8 +1,10 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class ReconciliationConfig(AppConfig):
     name = "reconciliation"
+    verbose_name = _("Reconciliation")
 
     def ready(self) -> None:
         """Check each order the moment payments says it is final (docs/RECONCILIATION.md,

@@ -12,6 +12,7 @@ from decimal import Decimal
 from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 from django_fsm import can_proceed, has_transition_perm
 
 from payments.orders import refunds as order_refunds
@@ -53,7 +54,9 @@ def discrepancy_requery(*, discrepancy: Discrepancy, actor: User) -> str:
     if kind == "payout" and (withdrawal := Withdrawal.objects.filter(order_no=number).first()):
         payouts.payout_check(withdrawal_id=withdrawal.pk)
         return Withdrawal.objects.get(pk=withdrawal.pk).status
-    raise errors.NotFound(f"We have no {kind} {number}: there is nothing to re-query.")
+    raise errors.NotFound(
+        gettext("We have no %(kind)s %(number)s: there is nothing to re-query.") % {"kind": kind, "number": number}
+    )
 
 
 def discrepancy_propose(
@@ -62,16 +65,17 @@ def discrepancy_propose(
     """Propose a step that moves money; a supervisor (another person) approves it."""
     _work_check(actor)
     if action not in MONEY_ACTIONS:
-        raise errors.ValidationFailed(f"{action!r} moves no money: do it directly.", fields={"action": "invalid"})
+        message = gettext("%(action)s moves no money: do it directly.") % {"action": repr(action)}
+        raise errors.ValidationFailed(message, fields={"action": "invalid"})
     _reason_check(reason)
     if action == Action.CORRECTION:
         if amount is None or amount == ZERO or amount.as_tuple().exponent < -2:  # type: ignore[operator]
             raise errors.ValidationFailed(
-                "A correction needs a non-zero amount in cents.", fields={"amount": "invalid"}
+                gettext("A correction needs a non-zero amount in cents."), fields={"amount": "invalid"}
             )
         if discrepancy.channel_id is None:
             raise errors.ValidationFailed(
-                "A correction needs a channel's clearing account.", fields={"action": "invalid"}
+                gettext("A correction needs a channel's clearing account."), fields={"action": "invalid"}
             )
     else:
         amount = None
@@ -81,7 +85,7 @@ def discrepancy_propose(
         if discrepancy.status == Discrepancy.Status.OPEN:
             _step(discrepancy, "investigate", actor, f"proposed: {action}")
         if discrepancy.status != Discrepancy.Status.INVESTIGATING:
-            raise errors.Conflict(f"The discrepancy is {discrepancy.status}.")
+            raise errors.Conflict(gettext("The discrepancy is %(status)s.") % {"status": discrepancy.status})
         _unclaimed(discrepancy)
         discrepancy.proposed_action, discrepancy.proposed_amount = action, amount
         discrepancy.proposed_by, discrepancy.proposed_at = actor, timezone.now()
@@ -101,7 +105,7 @@ def discrepancy_approve(*, discrepancy: Discrepancy, actor: User) -> Discrepancy
     after the money moved is repeated by the same approver, moving nothing twice (the orders'
     transitions and the correction's ledger key are idempotent)."""
     if not actor.has_perm(APPROVE):
-        raise errors.PermissionDenied("Only a finance supervisor approves a step that moves money.")
+        raise errors.PermissionDenied(gettext("Only a finance supervisor approves a step that moves money."))
     with transaction.atomic():
         proposal = _approvable(_locked(discrepancy), actor)
         proposal.approved_by = actor
@@ -119,17 +123,17 @@ def discrepancy_approve(*, discrepancy: Discrepancy, actor: User) -> Discrepancy
 
 def _approvable(discrepancy: Discrepancy, actor: User) -> Discrepancy:
     if not discrepancy.proposed_action or discrepancy.status != Discrepancy.Status.INVESTIGATING:
-        raise errors.Conflict("There is no proposal waiting for approval.")
+        raise errors.Conflict(gettext("There is no proposal waiting for approval."))
     if discrepancy.proposed_by_id == actor.pk:
-        raise errors.PermissionDenied("Another person must approve what you proposed (four eyes).")
+        raise errors.PermissionDenied(gettext("Another person must approve what you proposed (four eyes)."))
     if discrepancy.approved_by_id not in (None, actor.pk):
-        raise errors.Conflict("Another supervisor is carrying out this proposal.")
+        raise errors.Conflict(gettext("Another supervisor is carrying out this proposal."))
     return discrepancy
 
 
 def _unclaimed(discrepancy: Discrepancy) -> None:
     if discrepancy.approved_by_id is not None:
-        raise errors.Conflict("The proposal is approved and being carried out: it can no longer change.")
+        raise errors.Conflict(gettext("The proposal is approved and being carried out: it can no longer change."))
 
 
 def discrepancy_proposal_withdraw(*, discrepancy: Discrepancy, actor: User) -> Discrepancy:
@@ -137,7 +141,7 @@ def discrepancy_proposal_withdraw(*, discrepancy: Discrepancy, actor: User) -> D
     with transaction.atomic():
         discrepancy = _locked(discrepancy)
         if discrepancy.proposed_by_id != actor.pk and not actor.has_perm(APPROVE):
-            raise errors.PermissionDenied("Only the proposer or a supervisor withdraws a proposal.")
+            raise errors.PermissionDenied(gettext("Only the proposer or a supervisor withdraws a proposal."))
         _unclaimed(discrepancy)
         discrepancy.proposed_action, discrepancy.proposed_amount, discrepancy.proposed_by = "", None, None
         discrepancy.proposed_at, discrepancy.proposal_reason = None, ""
@@ -160,7 +164,7 @@ def _close(discrepancy: Discrepancy, actor: User, name: str, reason: str) -> Dis
     with transaction.atomic():
         discrepancy = _locked(discrepancy)
         if discrepancy.proposed_action:
-            raise errors.Conflict("A proposal is waiting for approval: withdraw it first.")
+            raise errors.Conflict(gettext("A proposal is waiting for approval: withdraw it first."))
         _step(discrepancy, name, actor, reason)
     return discrepancy
 
@@ -174,7 +178,7 @@ def _carry_out(discrepancy: Discrepancy, actor: User) -> str:
 def _correction_post(discrepancy: Discrepancy) -> str:
     amount, channel = discrepancy.proposed_amount, discrepancy.channel
     if amount is None or channel is None:  # the proposal checked both
-        raise errors.Conflict("The correction has no amount or no channel.")
+        raise errors.Conflict(gettext("The correction has no amount or no channel."))
     ledger.transfer_post(
         idempotency_key=f"recon:correction:{discrepancy.pk}",
         kind="reconciliation_correction",
@@ -210,7 +214,7 @@ def _channel_truth(discrepancy: Discrepancy, *, actor: User | None = None) -> st
             withdrawal_services.withdrawal_reverse(withdrawal=withdrawal, reason=reason)
         return "the payout is reversed to the wallet"
     raise errors.Conflict(
-        "The channel's truth has no transition to apply here: re-query the channel or post a correction.",
+        gettext("The channel's truth has no transition to apply here: re-query the channel or post a correction."),
         fields={"action": Action.APPLY_CHANNEL},
     )
 
@@ -222,18 +226,20 @@ def _locked(discrepancy: Discrepancy) -> Discrepancy:
 def _step(discrepancy: Discrepancy, name: str, actor: User, description: str) -> None:
     method = getattr(discrepancy, name)
     if not can_proceed(method):
-        raise errors.Conflict(f"The discrepancy is {discrepancy.status}; it cannot {name}.")
+        raise errors.Conflict(
+            gettext("The discrepancy is %(status)s; it cannot %(step)s.") % {"status": discrepancy.status, "step": name}
+        )
     if not has_transition_perm(method, actor):
-        raise errors.PermissionDenied("You may not work on discrepancies.")
+        raise errors.PermissionDenied(gettext("You may not work on discrepancies."))
     method(by=actor, description=description)
     discrepancy.save()
 
 
 def _work_check(actor: User) -> None:
     if not actor.has_perm(WORK):
-        raise errors.PermissionDenied("You may not work on discrepancies.")
+        raise errors.PermissionDenied(gettext("You may not work on discrepancies."))
 
 
 def _reason_check(reason: str) -> None:
     if not reason or not reason.strip():
-        raise errors.ValidationFailed("Give a reason.", fields={"reason": "required"})
+        raise errors.ValidationFailed(gettext("Give a reason."), fields={"reason": "required"})

@@ -12,6 +12,8 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 
 from risk import selectors, services
 from risk.models import BlocklistEntry, RiskEvaluation, RiskRule
@@ -80,14 +82,23 @@ class RiskRuleAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
-    @admin.display(description="parameters")
+    @admin.display(description=_("parameters"))
     def parameters(self, rule: RiskRule) -> str:
         if rule.kind == RiskRule.Kind.COUNT_LIMIT:
-            return f"at most {rule.count} per {rule.get_period_display()}"
+            return gettext("at most %(count)s per %(period)s") % {
+                "count": rule.count,
+                "period": rule.get_period_display(),
+            }
         if rule.kind == RiskRule.Kind.AMOUNT_LIMIT:
-            return f"at most {rule.amount} per {rule.get_period_display()}"
+            return gettext("at most %(amount)s per %(period)s") % {
+                "amount": rule.amount,
+                "period": rule.get_period_display(),
+            }
         if rule.kind == RiskRule.Kind.WINDOW:
-            return f"closed {rule.closed_from:%H:%M}-{rule.closed_until:%H:%M}"
+            return gettext("closed %(from)s-%(until)s") % {
+                "from": f"{rule.closed_from:%H:%M}",
+                "until": f"{rule.closed_until:%H:%M}",
+            }
         if rule.kind == RiskRule.Kind.ROLLOUT:
             return f"{rule.percent} %"
         return "" if rule.amount is None else str(rule.amount)
@@ -107,7 +118,7 @@ class RiskEvaluationAdmin(admin.ModelAdmin):
     )
     list_filter = ("flow", "outcome", "created_at")
     search_fields = ("user__username__exact",)
-    search_help_text = "Exact username."
+    search_help_text = _("Exact username.")
     list_select_related = ("user",)
     ordering = ("-created_at", "-id")
     date_hierarchy = "created_at"
@@ -122,7 +133,7 @@ class RiskEvaluationAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
-    @admin.display(description="reasons")
+    @admin.display(description=_("reasons"))
     def reasons(self, evaluation: RiskEvaluation) -> str:
         return "; ".join(evaluation.reasons)
 
@@ -134,8 +145,8 @@ class BlockUserForm(forms.ModelForm):
         queryset=get_user_model().objects.all(),
         to_field_name="username",
         widget=forms.TextInput,
-        label="Username",
-        error_messages={"invalid_choice": "No user with this username."},
+        label=_("Username"),
+        error_messages={"invalid_choice": _("No user with this username.")},
     )
 
     class Meta:
@@ -199,9 +210,14 @@ class BlocklistEntryAdmin(admin.ModelAdmin):
     def has_remove_permission(self, request) -> bool:
         return request.user.has_perm("risk.change_blocklistentry")
 
-    @admin.action(description="Remove from blocklist", permissions=["remove"])
+    @admin.action(description=_("Remove from blocklist"), permissions=["remove"])
     def remove_from_blocklist(self, request, queryset: QuerySet[BlocklistEntry]) -> None:
         entries = list(queryset.filter(active=True).order_by("pk"))
         for entry in entries:
             services.blocklist_remove(entry=entry, actor=request.user)
-        self.message_user(request, f"Removed {len(entries)} blocklist entries.", messages.SUCCESS)
+        self.message_user(
+            request,
+            ngettext("Removed %(count)d blocklist entry.", "Removed %(count)d blocklist entries.", len(entries))
+            % {"count": len(entries)},
+            messages.SUCCESS,
+        )

@@ -1,8 +1,10 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class RiskConfig(AppConfig):
     name = "risk"
+    verbose_name = _("Risk")
 
     def ready(self) -> None:
         from risk.transfers import RiskTransferGuard

@@ -14,6 +14,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from risk.kinds import (
     FLOW_KINDS,
@@ -54,23 +55,37 @@ class RiskRule(models.Model):
     Action = Action
     Flow = Flow
 
-    code = models.SlugField(max_length=64, unique=True)
-    flow = models.CharField(max_length=16, choices=Flow.choices, default=Flow.WITHDRAWAL, db_default=Flow.WITHDRAWAL)
-    kind = models.CharField(max_length=32, choices=Kind.choices)
-    enabled = models.BooleanField(default=True)
-    action = models.CharField(max_length=8, choices=Action.choices, default=Action.REJECT)
-    priority = models.IntegerField(help_text="Lower runs first and decides which refusal is reported.")
-    amount = models.DecimalField(max_digits=18, decimal_places=2, null=True, blank=True)
-    count = models.PositiveIntegerField(null=True, blank=True)
+    code = models.SlugField(max_length=64, unique=True, verbose_name=_("code"))
+    flow = models.CharField(
+        max_length=16, choices=Flow.choices, default=Flow.WITHDRAWAL, db_default=Flow.WITHDRAWAL, verbose_name=_("flow")
+    )
+    kind = models.CharField(max_length=32, choices=Kind.choices, verbose_name=_("kind"))
+    enabled = models.BooleanField(default=True, verbose_name=_("enabled"))
+    action = models.CharField(max_length=8, choices=Action.choices, default=Action.REJECT, verbose_name=_("action"))
+    priority = models.IntegerField(
+        help_text="Lower runs first and decides which refusal is reported.", verbose_name=_("priority")
+    )
+    amount = models.DecimalField(max_digits=18, decimal_places=2, null=True, blank=True, verbose_name=_("amount"))
+    count = models.PositiveIntegerField(null=True, blank=True, verbose_name=_("count"))
     # NULL, not "", like the other parameters: "not used by this kind" reads the same everywhere.
-    period = models.CharField(max_length=8, choices=Period.choices, null=True, blank=True)  # noqa: DJ001
-    closed_from = models.TimeField(null=True, blank=True, help_text="Local time the window closes.")
-    closed_until = models.TimeField(null=True, blank=True, help_text="Local time it opens again.")
-    percent = models.PositiveSmallIntegerField(null=True, blank=True, validators=[MaxValueValidator(100)])
-    message = models.CharField(max_length=255, help_text="Shown to the user and to reviewers.")
-    updated_at = models.DateTimeField(auto_now=True)
+    period = models.CharField(max_length=8, choices=Period.choices, null=True, blank=True, verbose_name=_("period"))  # noqa: DJ001
+    closed_from = models.TimeField(
+        null=True, blank=True, help_text="Local time the window closes.", verbose_name=_("closed from")
+    )
+    closed_until = models.TimeField(
+        null=True, blank=True, help_text="Local time it opens again.", verbose_name=_("closed until")
+    )
+    percent = models.PositiveSmallIntegerField(
+        null=True, blank=True, validators=[MaxValueValidator(100)], verbose_name=_("percent")
+    )
+    message = models.CharField(
+        max_length=255, help_text="Shown to the user and to reviewers.", verbose_name=_("message")
+    )
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 
     class Meta:
+        verbose_name = _("risk rule")
+        verbose_name_plural = _("risk rules")
         ordering = ("priority", "id")
         permissions = [("switch_riskrule", "Can switch the withdrawal window and the staged rollout")]
         constraints = [
@@ -120,25 +135,33 @@ class RiskEvaluation(models.Model):
     """The decision on one withdrawal submission or transfer, with its facts and hits; append-only."""
 
     class Outcome(models.TextChoices):
-        ALLOW = "allow", "Allow"
-        REVIEW = "review", "Review"
-        REJECT = "reject", "Reject"
+        ALLOW = "allow", _("Allow")
+        REVIEW = "review", _("Review")
+        REJECT = "reject", _("Reject")
 
     RefusalCode = RefusalCode
     Flow = Flow
 
-    flow = models.CharField(max_length=16, choices=Flow.choices, default=Flow.WITHDRAWAL, db_default=Flow.WITHDRAWAL)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="risk_evaluations")
-    amount = models.DecimalField(max_digits=18, decimal_places=2)
-    outcome = models.CharField(max_length=8, choices=Outcome.choices)
-    approvals_required = models.PositiveSmallIntegerField()
-    refusal_code = models.CharField(max_length=32, choices=RefusalCode.choices, blank=True, default="")
-    refusal_message = models.CharField(max_length=255, blank=True, default="")
-    hits = models.JSONField(default=list)
-    inputs = models.JSONField(default=dict)
-    created_at = models.DateTimeField(auto_now_add=True)
+    flow = models.CharField(
+        max_length=16, choices=Flow.choices, default=Flow.WITHDRAWAL, db_default=Flow.WITHDRAWAL, verbose_name=_("flow")
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="risk_evaluations", verbose_name=_("user")
+    )
+    amount = models.DecimalField(max_digits=18, decimal_places=2, verbose_name=_("amount"))
+    outcome = models.CharField(max_length=8, choices=Outcome.choices, verbose_name=_("outcome"))
+    approvals_required = models.PositiveSmallIntegerField(verbose_name=_("approvals required"))
+    refusal_code = models.CharField(
+        max_length=32, choices=RefusalCode.choices, blank=True, default="", verbose_name=_("refusal code")
+    )
+    refusal_message = models.CharField(max_length=255, blank=True, default="", verbose_name=_("refusal message"))
+    hits = models.JSONField(default=list, verbose_name=_("hits"))
+    inputs = models.JSONField(default=dict, verbose_name=_("inputs"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
+        verbose_name = _("risk evaluation")
+        verbose_name_plural = _("risk evaluations")
         indexes = [models.Index(fields=["user", "created_at"], name="risk_evaluation_user_idx")]
         constraints = [
             models.CheckConstraint(
@@ -163,30 +186,44 @@ class BlocklistEntry(models.Model):
     """A user or a payout account (by blind index) refused by risk control while active."""
 
     class Kind(models.TextChoices):
-        USER = "user", "User"
-        PAYOUT_ACCOUNT = "payout_account", "Payout account"
+        USER = "user", _("User")
+        PAYOUT_ACCOUNT = "payout_account", _("Payout account")
 
-    kind = models.CharField(max_length=16, choices=Kind.choices)
+    kind = models.CharField(max_length=16, choices=Kind.choices, verbose_name=_("kind"))
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="risk_blocklist"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="risk_blocklist",
+        verbose_name=_("user"),
     )
-    fingerprint = models.CharField(max_length=64, blank=True, default="")
+    fingerprint = models.CharField(max_length=64, blank=True, default="", verbose_name=_("fingerprint"))
     label = models.CharField(
         max_length=128,
         validators=[RegexValidator(CARD_NUMBER, "Mask the card number.", inverse_match=True)],
         help_text="Masked, e.g. ICBC ****1234.",
+        verbose_name=_("label"),
     )
-    reason = models.CharField(max_length=255)
-    active = models.BooleanField(default=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    created_at = models.DateTimeField(auto_now_add=True)
+    reason = models.CharField(max_length=255, verbose_name=_("reason"))
+    active = models.BooleanField(default=True, verbose_name=_("active"))
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("created by")
+    )
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
     removed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("removed by"),
     )
-    removed_at = models.DateTimeField(null=True, blank=True)
+    removed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("removed at"))
 
     class Meta:
-        verbose_name_plural = "blocklist entries"
+        verbose_name = _("blocklist entry")
+        verbose_name_plural = _("blocklist entries")
         constraints = [
             models.CheckConstraint(
                 condition=Q(kind="user", user__isnull=False, fingerprint="")

@@ -9,6 +9,7 @@ rows of the active filters.
 from django import forms
 from django.contrib import admin
 from django.db.models import Exists, OuterRef, Q, Subquery, Sum
+from django.utils.translation import gettext_lazy as _
 from import_export.admin import ExportMixin
 from import_export.formats.base_formats import CSV, XLSX
 
@@ -17,17 +18,17 @@ from wallet.adminkit import INPUT_FILTER_TEMPLATE, DateRangeFilter, ReadOnlyMixi
 from wallet.models import Account, Entry, Hold, Transfer
 from wallet.resources import EntryResource, TransferResource
 
-DERIVED = "derived"
+DERIVED = _("derived")
 
 
 class AccountCodeForm(forms.Form):
-    account_code = forms.CharField(label="Code", required=False)
+    account_code = forms.CharField(label=_("Code"), required=False)
 
 
 class AccountCodeFilter(admin.SimpleListFilter):
     """An exact account code typed in a box: a list of every account would not fit the sidebar."""
 
-    title = "account code"
+    title = _("account code")
     parameter_name = "account_code"
     template = INPUT_FILTER_TEMPLATE
 
@@ -81,7 +82,7 @@ class AccountAdmin(LedgerAdmin):
     )
     list_filter = ("kind", "status", "currency", "is_hot", "created_at")
     search_fields = ("code__exact", "owner__username__exact")
-    search_help_text = "Exact account code or owner username."
+    search_help_text = _("Exact account code or owner username.")
     list_select_related = ("owner",)
     fields = (
         "code",
@@ -102,19 +103,19 @@ class AccountAdmin(LedgerAdmin):
     # Hot accounts keep no balance on their row (it is the sum of their entries): the list
     # says so rather than sum every hot account's entries on each page; the account page sums.
 
-    @admin.display(description="balance", ordering="balance")
+    @admin.display(description=_("balance"), ordering="balance")
     def balance_column(self, account: Account):
         return DERIVED if account.is_hot else account.balance
 
-    @admin.display(description="available")
+    @admin.display(description=_("available"))
     def available_column(self, account: Account):
         return DERIVED if account.is_hot else account.available
 
-    @admin.display(description="balance")
+    @admin.display(description=_("balance"))
     def current_balance(self, account: Account):
         return selectors.account_balance(account=account)
 
-    @admin.display(description="available")
+    @admin.display(description=_("available"))
     def current_available(self, account: Account):
         return selectors.account_balance(account=account) - account.held
 
@@ -134,7 +135,7 @@ class TransferAdmin(LedgerExportMixin, LedgerAdmin):
     list_display = ("id", "created_at", "kind", "total", "reference", "idempotency_key", "memo")
     list_filter = ("kind", TransferAccountCodeFilter, ("created_at", DateRangeFilter))
     search_fields = ("idempotency_key__exact", "reference__exact")
-    search_help_text = "Exact idempotency key or reference."
+    search_help_text = _("Exact idempotency key or reference.")
     date_hierarchy = "created_at"
     ordering = ("-created_at", "-id")
     readonly_fields = ("total",)
@@ -151,7 +152,7 @@ class TransferAdmin(LedgerExportMixin, LedgerAdmin):
         )
         return super().get_queryset(request).annotate(amount=Subquery(credits))
 
-    @admin.display(description="amount", ordering="amount")
+    @admin.display(description=_("amount"), ordering="amount")
     def total(self, transfer: Transfer):
         return transfer.amount  # type: ignore[attr-defined]  # annotated by get_queryset
 
@@ -162,7 +163,7 @@ class EntryAdmin(LedgerExportMixin, LedgerAdmin):
     list_display = ("id", "created_at", "account", "transfer", "amount", "balance_after", "transfer__reference")
     list_filter = (AccountCodeFilter, ("created_at", DateRangeFilter))
     search_fields = ("transfer__idempotency_key__exact", "transfer__reference__exact")
-    search_help_text = "Exact idempotency key or reference of the transfer."
+    search_help_text = _("Exact idempotency key or reference of the transfer.")
     list_select_related = ("account", "transfer")
     ordering = ("-created_at", "-id")
     show_full_result_count = False
@@ -173,7 +174,7 @@ class HoldAdmin(LedgerAdmin):
     list_display = ("id", "created_at", "account", "amount", "status", "reference", "capture_transfer", "resolved_at")
     list_filter = ("status", AccountCodeFilter, "created_at")
     search_fields = ("idempotency_key__exact", "reference__exact", "account__owner__username__exact")
-    search_help_text = "Exact idempotency key, reference or owner username."
+    search_help_text = _("Exact idempotency key, reference or owner username.")
     list_select_related = ("account", "capture_transfer")
     date_hierarchy = "created_at"
     ordering = ("-created_at", "-id")

@@ -8,6 +8,7 @@ from django.contrib import admin
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.db import models
 from django.db.models import OuterRef, Subquery
+from django.utils.translation import gettext_lazy as _
 from import_export.admin import ExportMixin
 from import_export.formats.base_formats import CSV, XLSX
 
@@ -41,8 +42,8 @@ class DateRangeFilter(admin.FieldListFilter):
         super().__init__(field, request, params, model, model_admin, field_path)
         date_input = forms.DateInput(attrs={"type": "date"})
         self.form = forms.Form(data=data)
-        self.form.fields[self.parameter_from] = forms.DateField(label="From", required=False, widget=date_input)
-        self.form.fields[self.parameter_to] = forms.DateField(label="To", required=False, widget=date_input)
+        self.form.fields[self.parameter_from] = forms.DateField(label=_("From"), required=False, widget=date_input)
+        self.form.fields[self.parameter_to] = forms.DateField(label=_("To"), required=False, widget=date_input)
 
     def expected_parameters(self):
         return [self.parameter_from, self.parameter_to]
@@ -93,6 +94,6 @@ class TransitionLogAdmin(ExportMixin, ReadOnlyMixin, admin.ModelAdmin):
         number = self.numbered._default_manager.filter(pk=OuterRef("object_id")).values(self.number_field)[:1]
         return super().get_queryset(request).annotate(order_no=Subquery(number))
 
-    @admin.display(description="number", ordering="order_no")
+    @admin.display(description=_("number"), ordering="order_no")
     def order_no(self, transition) -> str:
         return transition.order_no  # annotated by get_queryset

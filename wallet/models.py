@@ -12,6 +12,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 from django_fsm_log.decorators import fsm_log_by, fsm_log_description
 
@@ -39,37 +40,44 @@ ZERO_SUM_CHECK = """
 
 class Account(models.Model):
     class Kind(models.TextChoices):
-        USER = "user", "User wallet"
-        CLEARING = "clearing", "Channel clearing"
-        FEES = "fees", "Fee income"
-        ESCROW = "escrow", "Escrow"
-        CAMPAIGN = "campaign", "Campaign budget"
-        MERCHANT = "merchant", "Merchant"
-        ADJUSTMENT = "adjustment", "Manual adjustment"
-        EXPENSE = "expense", "Expense (channel fees)"
+        USER = "user", _("User wallet")
+        CLEARING = "clearing", _("Channel clearing")
+        FEES = "fees", _("Fee income")
+        ESCROW = "escrow", _("Escrow")
+        CAMPAIGN = "campaign", _("Campaign budget")
+        MERCHANT = "merchant", _("Merchant")
+        ADJUSTMENT = "adjustment", _("Manual adjustment")
+        EXPENSE = "expense", _("Expense (channel fees)")
 
     class Status(models.TextChoices):
-        ACTIVE = "active", "Active"
-        FROZEN = "frozen", "Frozen by compliance"
+        ACTIVE = "active", _("Active")
+        FROZEN = "frozen", _("Frozen by compliance")
 
-    code = models.CharField(max_length=64, unique=True)
+    code = models.CharField(max_length=64, unique=True, verbose_name=_("code"))
     owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="accounts"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="accounts",
+        verbose_name=_("owner"),
     )
-    kind = models.CharField(max_length=16, choices=Kind.choices)
-    currency = models.CharField(max_length=3, default="CNY")
-    balance = money_field(default=0)
-    held = money_field(default=0)
-    allow_negative = models.BooleanField(default=False)
+    kind = models.CharField(max_length=16, choices=Kind.choices, verbose_name=_("kind"))
+    currency = models.CharField(max_length=3, default="CNY", verbose_name=_("currency"))
+    balance = money_field(default=0, verbose_name=_("balance"))
+    held = money_field(default=0, verbose_name=_("held"))
+    allow_negative = models.BooleanField(default=False, verbose_name=_("allow negative"))
     # Hot accounts are never row-locked: postings only insert entries, and the balance is
     # derived from them (selectors.account_balance), so a busy clearing or campaign account
     # does not serialise every posting that touches it.
-    is_hot = models.BooleanField(default=False)
-    status = models.CharField(max_length=8, choices=Status.choices, default=Status.ACTIVE)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    is_hot = models.BooleanField(default=False, verbose_name=_("is hot"))
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.ACTIVE, verbose_name=_("status"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 
     class Meta:
+        verbose_name = _("account")
+        verbose_name_plural = _("accounts")
         constraints = [
             models.CheckConstraint(condition=Q(held__gte=0), name="account_held_not_negative"),
             models.CheckConstraint(
@@ -103,15 +111,17 @@ class Account(models.Model):
 class Transfer(models.Model):
     """One journal entry: immutable once written."""
 
-    idempotency_key = models.CharField(max_length=LEDGER_KEY_MAX_LENGTH, unique=True)
+    idempotency_key = models.CharField(max_length=LEDGER_KEY_MAX_LENGTH, unique=True, verbose_name=_("idempotency key"))
     # sha256 of kind, reference and legs: a replayed key with other content is a conflict.
-    fingerprint = models.CharField(max_length=64)
-    kind = models.CharField(max_length=32)
-    memo = models.CharField(max_length=255, blank=True, default="")
-    reference = models.CharField(max_length=64, blank=True, default="", db_index=True)
-    created_at = models.DateTimeField()
+    fingerprint = models.CharField(max_length=64, verbose_name=_("fingerprint"))
+    kind = models.CharField(max_length=32, verbose_name=_("kind"))
+    memo = models.CharField(max_length=255, blank=True, default="", verbose_name=_("memo"))
+    reference = models.CharField(max_length=64, blank=True, default="", db_index=True, verbose_name=_("reference"))
+    created_at = models.DateTimeField(verbose_name=_("created at"))
 
     class Meta:
+        verbose_name = _("transfer")
+        verbose_name_plural = _("transfers")
         permissions = [("export_transfer", "Can export transfers")]
         indexes = [models.Index(fields=["-created_at", "-id"], name="transfer_created_idx")]
         triggers = [
@@ -127,16 +137,21 @@ class Entry(models.Model):
 
     # Both foreign keys are served by composite indexes below (the zero-sum trigger and
     # statements hit them), so the default single-column indexes would only slow inserts.
-    transfer = models.ForeignKey(Transfer, on_delete=models.PROTECT, related_name="entries", db_index=False)
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="entries", db_index=False)
-    amount = money_field()
+    transfer = models.ForeignKey(
+        Transfer, on_delete=models.PROTECT, related_name="entries", db_index=False, verbose_name=_("transfer")
+    )
+    account = models.ForeignKey(
+        Account, on_delete=models.PROTECT, related_name="entries", db_index=False, verbose_name=_("account")
+    )
+    amount = money_field(verbose_name=_("amount"))
     # Running balance of the account after this entry; null on hot accounts, whose balance
     # is not tracked per posting.
-    balance_after = money_field(null=True, blank=True)
-    created_at = models.DateTimeField()
+    balance_after = money_field(null=True, blank=True, verbose_name=_("balance after"))
+    created_at = models.DateTimeField(verbose_name=_("created at"))
 
     class Meta:
-        verbose_name_plural = "entries"
+        verbose_name = _("entry")
+        verbose_name_plural = _("entries")
         permissions = [("export_entry", "Can export entries")]
         constraints = [
             models.CheckConstraint(condition=~Q(amount=0), name="entry_amount_not_zero"),
@@ -164,22 +179,29 @@ class Hold(models.Model):
     """Money reserved on an account: pending raises ``account.held`` until captured or released."""
 
     class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        CAPTURED = "captured", "Captured"
-        RELEASED = "released", "Released"
+        PENDING = "pending", _("Pending")
+        CAPTURED = "captured", _("Captured")
+        RELEASED = "released", _("Released")
 
-    idempotency_key = models.CharField(max_length=LEDGER_KEY_MAX_LENGTH, unique=True)
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="holds")
-    amount = money_field()
-    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
-    reference = models.CharField(max_length=64, blank=True, default="", db_index=True)
+    idempotency_key = models.CharField(max_length=LEDGER_KEY_MAX_LENGTH, unique=True, verbose_name=_("idempotency key"))
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="holds", verbose_name=_("account"))
+    amount = money_field(verbose_name=_("amount"))
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING, verbose_name=_("status"))
+    reference = models.CharField(max_length=64, blank=True, default="", db_index=True, verbose_name=_("reference"))
     capture_transfer = models.OneToOneField(
-        Transfer, null=True, blank=True, on_delete=models.PROTECT, related_name="captured_hold"
+        Transfer,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="captured_hold",
+        verbose_name=_("capture transfer"),
     )
-    created_at = models.DateTimeField()
-    resolved_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(verbose_name=_("created at"))
+    resolved_at = models.DateTimeField(null=True, blank=True, verbose_name=_("resolved at"))
 
     class Meta:
+        verbose_name = _("hold")
+        verbose_name_plural = _("holds")
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="hold_amount_positive"),
             models.CheckConstraint(
@@ -214,19 +236,28 @@ class ReceiveCode(models.Model):
     index on the transfers that paid it).
     """
 
-    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="receive_codes")
-    amount = money_field(null=True, blank=True)
-    currency = models.CharField(max_length=3, default="CNY")
-    memo = models.CharField(max_length=255, blank=True, default="")
-    single_use = models.BooleanField()
-    expires_at = models.DateTimeField()
-    revoked_at = models.DateTimeField(null=True, blank=True)
-    revoked_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="receive_codes", verbose_name=_("owner")
     )
-    created_at = models.DateTimeField()
+    amount = money_field(null=True, blank=True, verbose_name=_("amount"))
+    currency = models.CharField(max_length=3, default="CNY", verbose_name=_("currency"))
+    memo = models.CharField(max_length=255, blank=True, default="", verbose_name=_("memo"))
+    single_use = models.BooleanField(verbose_name=_("single use"))
+    expires_at = models.DateTimeField(verbose_name=_("expires at"))
+    revoked_at = models.DateTimeField(null=True, blank=True, verbose_name=_("revoked at"))
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("revoked by"),
+    )
+    created_at = models.DateTimeField(verbose_name=_("created at"))
 
     class Meta:
+        verbose_name = _("receive code")
+        verbose_name_plural = _("receive codes")
         permissions = [("revoke_receivecode", "Can revoke receive codes")]
         indexes = [models.Index(fields=["owner", "-created_at", "-id"], name="receive_code_owner_idx")]
         constraints = [
@@ -255,35 +286,56 @@ class PeerTransfer(ConcurrentTransitionMixin, models.Model):
     wallet while it waits for review. The ledger rows it made reference it as ``p2p:<id>``."""
 
     class Status(models.TextChoices):
-        POSTED = "posted", "Posted"
-        UNDER_REVIEW = "under_review", "Under review"
-        REJECTED = "rejected", "Rejected"
+        POSTED = "posted", _("Posted")
+        UNDER_REVIEW = "under_review", _("Under review")
+        REJECTED = "rejected", _("Rejected")
 
-    sender = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="transfers_sent")
-    recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="transfers_received")
-    amount = money_field()
-    currency = models.CharField(max_length=3, default="CNY")
-    memo = models.CharField(max_length=255, blank=True, default="")
-    status = FSMField(max_length=16, choices=Status.choices, protected=True)
-    idempotency_key = models.CharField(max_length=255)
+    sender = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="transfers_sent", verbose_name=_("sender")
+    )
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="transfers_received",
+        verbose_name=_("recipient"),
+    )
+    amount = money_field(verbose_name=_("amount"))
+    currency = models.CharField(max_length=3, default="CNY", verbose_name=_("currency"))
+    memo = models.CharField(max_length=255, blank=True, default="", verbose_name=_("memo"))
+    status = FSMField(max_length=16, choices=Status.choices, protected=True, verbose_name=_("status"))
+    idempotency_key = models.CharField(max_length=255, verbose_name=_("idempotency key"))
     # sha256 of the request's content: the same key with another content is a conflict.
-    request_fingerprint = models.CharField(max_length=64)
+    request_fingerprint = models.CharField(max_length=64, verbose_name=_("request fingerprint"))
     receive_code = models.ForeignKey(
-        ReceiveCode, null=True, blank=True, on_delete=models.PROTECT, related_name="transfers"
+        ReceiveCode,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="transfers",
+        verbose_name=_("receive code"),
     )
     # Copied from the code so the database can refuse a second payment of a single-use one.
-    receive_code_single_use = models.BooleanField(default=False)
+    receive_code_single_use = models.BooleanField(default=False, verbose_name=_("receive code single use"))
     # What the transfer guard recorded of its decision (risk: ``risk_evaluation:<id>``).
-    guard_reference = models.CharField(max_length=64)
+    guard_reference = models.CharField(max_length=64, verbose_name=_("guard reference"))
     ledger_transfer = models.OneToOneField(
-        Transfer, null=True, blank=True, on_delete=models.PROTECT, related_name="peer_transfer"
+        Transfer,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="peer_transfer",
+        verbose_name=_("ledger transfer"),
     )
-    hold = models.OneToOneField(Hold, null=True, blank=True, on_delete=models.PROTECT, related_name="peer_transfer")
-    status_reason = models.CharField(max_length=500, blank=True, default="")
-    created_at = models.DateTimeField()
-    reviewed_at = models.DateTimeField(null=True, blank=True)
+    hold = models.OneToOneField(
+        Hold, null=True, blank=True, on_delete=models.PROTECT, related_name="peer_transfer", verbose_name=_("hold")
+    )
+    status_reason = models.CharField(max_length=500, blank=True, default="", verbose_name=_("status reason"))
+    created_at = models.DateTimeField(verbose_name=_("created at"))
+    reviewed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("reviewed at"))
 
     class Meta:
+        verbose_name = _("peer transfer")
+        verbose_name_plural = _("peer transfers")
         permissions = [("review_peertransfer", "Can approve or reject transfers held for review")]
         indexes = [
             models.Index(fields=["sender", "-created_at"], name="peer_transfer_sender_idx"),

@@ -3,6 +3,8 @@
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from payments.dead_letters import services
 from payments.dead_letters.models import DeadLetter
@@ -23,7 +25,7 @@ class DeadLetterAdmin(ReadOnlyMixin, admin.ModelAdmin):
     def has_retry_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("payments.retry_deadletter")
 
-    @admin.action(description="Retry the selected tasks", permissions=["retry"])
+    @admin.action(description=_("Retry the selected tasks"), permissions=["retry"])
     def retry_selected(self, request, queryset: QuerySet[DeadLetter]):
         for dead_letter in queryset:
             try:
@@ -31,4 +33,6 @@ class DeadLetterAdmin(ReadOnlyMixin, admin.ModelAdmin):
             except ApplicationError as error:
                 self.message_user(request, error.message, messages.ERROR)
             else:
-                self.message_user(request, f"{dead_letter} is queued again.", messages.SUCCESS)
+                self.message_user(
+                    request, gettext("%(task)s is queued again.") % {"task": dead_letter}, messages.SUCCESS
+                )

@@ -13,6 +13,8 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from payments import public_urls
 from payments.merchants import selectors, services
@@ -24,14 +26,14 @@ from wallet.selectors import account_balance
 class MerchantCreateForm(forms.ModelForm):
     service_user = forms.ModelChoiceField(
         queryset=User.objects.filter(merchant__isnull=True, is_staff=False).order_by("username"),
-        help_text="The account its server authenticates as (give it an API token); no staff account.",
+        help_text=_("The account its server authenticates as (give it an API token); no staff account."),
     )
     notify_url = forms.URLField(
         required=False,
         max_length=500,
         assume_scheme="https",
         validators=[public_urls.notify_url_validate],
-        help_text="Where its webhooks go (http or https, a public address).",
+        help_text=_("Where its webhooks go (http or https, a public address)."),
     )
 
     class Meta:
@@ -93,22 +95,23 @@ class MerchantAdmin(admin.ModelAdmin):
         obj._state.adding = False
         self.message_user(request, _secret_message(made), messages.SUCCESS)
 
-    @admin.display(description="Account")
+    @admin.display(description=_("Account"))
     def account_link(self, merchant: Merchant) -> str:
         url = reverse("admin:wallet_account_change", args=[merchant.account_id])
         return format_html('<a href="{}">{}</a>', url, merchant.account.code)
 
-    @admin.display(description="Balance")
+    @admin.display(description=_("Balance"))
     def balance(self, merchant: Merchant) -> str:
         return f"{account_balance(account=merchant.account)} {merchant.account.currency}"
 
-    @admin.display(description="Payments")
+    @admin.display(description=_("Payments"))
     def payments_link(self, merchant: Merchant) -> str:
         url = reverse("admin:payments_paymentorder_changelist") + f"?merchant_account__id__exact={merchant.account_id}"
         count = selectors.merchant_payments(merchant=merchant).count()
-        return format_html('<a href="{}">{} order payments</a>', url, count)
+        label = gettext("%(count)d order payments") % {"count": count}
+        return format_html('<a href="{}">{}</a>', url, label)
 
-    @admin.action(description="Rotate the webhook secret of the selected merchants", permissions=["change"])
+    @admin.action(description=_("Rotate the webhook secret of the selected merchants"), permissions=["change"])
     def rotate_secret(self, request: HttpRequest, queryset: QuerySet[Merchant]) -> None:
         for merchant in queryset:
             try:
@@ -120,7 +123,6 @@ class MerchantAdmin(admin.ModelAdmin):
 
 
 def _secret_message(made: services.MerchantSecret) -> str:
-    return (
-        f"{made.merchant.code}: the new webhook secret, shown this once (copy it now): {made.secret}. "
-        f"Its account is {made.merchant.account.code}."
-    )
+    return gettext(
+        "%(merchant)s: the new webhook secret, shown this once (copy it now): %(secret)s. Its account is %(account)s."
+    ) % {"merchant": made.merchant.code, "secret": made.secret, "account": made.merchant.account.code}

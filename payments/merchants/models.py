@@ -12,6 +12,7 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from payments import encryption
 
@@ -28,22 +29,36 @@ class Merchant(models.Model):
         unique=True,
         validators=[RegexValidator(CODE_PATTERN, "2 to 32 lower-case letters, digits, - or _.")],
         help_text="Short public name; its wallet account is merchant:<code>.",
+        verbose_name=_("code"),
     )
-    name = models.CharField(max_length=128)
-    service_user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="merchant")
-    account = models.OneToOneField("wallet.Account", on_delete=models.PROTECT, related_name="merchant")
+    name = models.CharField(max_length=128, verbose_name=_("name"))
+    service_user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="merchant", verbose_name=_("service user")
+    )
+    account = models.OneToOneField(
+        "wallet.Account", on_delete=models.PROTECT, related_name="merchant", verbose_name=_("account")
+    )
     notify_url = models.URLField(
-        max_length=500, blank=True, help_text="Where webhooks go unless an order names another."
+        max_length=500,
+        blank=True,
+        help_text="Where webhooks go unless an order names another.",
+        verbose_name=_("notify url"),
     )
-    webhook_secret_sealed = models.TextField()
-    previous_webhook_secret_sealed = models.TextField(blank=True)
-    previous_secret_expires_at = models.DateTimeField(null=True, blank=True)
-    secret_rotated_at = models.DateTimeField(default=timezone.now)
-    is_active = models.BooleanField(default=True, help_text="An inactive merchant cannot create payments.")
-    created_at = models.DateTimeField(default=timezone.now)
-    updated_at = models.DateTimeField(auto_now=True)
+    webhook_secret_sealed = models.TextField(verbose_name=_("webhook secret sealed"))
+    previous_webhook_secret_sealed = models.TextField(blank=True, verbose_name=_("previous webhook secret sealed"))
+    previous_secret_expires_at = models.DateTimeField(
+        null=True, blank=True, verbose_name=_("previous secret expires at")
+    )
+    secret_rotated_at = models.DateTimeField(default=timezone.now, verbose_name=_("secret rotated at"))
+    is_active = models.BooleanField(
+        default=True, help_text="An inactive merchant cannot create payments.", verbose_name=_("is active")
+    )
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 
     class Meta:
+        verbose_name = _("merchant")
+        verbose_name_plural = _("merchants")
         constraints = [
             models.CheckConstraint(condition=Q(code__regex=CODE_PATTERN), name="merchant_code_format"),
             models.CheckConstraint(

@@ -20,15 +20,19 @@ class UserNotification(models.Model):
         WITHDRAWAL_FAILED = "withdrawal_failed", _("Withdrawal failed")
         WITHDRAWAL_RETURNED = "withdrawal_returned", _("Withdrawal returned by the bank")
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="notifications")
-    kind = models.CharField(max_length=32, choices=Kind.choices)
-    reference = models.CharField(max_length=64)
-    params = models.JSONField(default=dict, blank=True)
-    message = models.CharField(max_length=500)
-    created_at = models.DateTimeField(default=timezone.now)
-    sent_at = models.DateTimeField(null=True, blank=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="notifications", verbose_name=_("user")
+    )
+    kind = models.CharField(max_length=32, choices=Kind.choices, verbose_name=_("kind"))
+    reference = models.CharField(max_length=64, verbose_name=_("reference"))
+    params = models.JSONField(default=dict, blank=True, verbose_name=_("params"))
+    message = models.CharField(max_length=500, verbose_name=_("message"))
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))
+    sent_at = models.DateTimeField(null=True, blank=True, verbose_name=_("sent at"))
 
     class Meta:
+        verbose_name = _("user notification")
+        verbose_name_plural = _("user notifications")
         constraints = [
             models.UniqueConstraint(fields=["kind", "reference"], name="notification_once_per_event"),
         ]

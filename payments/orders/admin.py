@@ -11,6 +11,8 @@ from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from import_export.admin import ExportMixin
 from import_export.formats.base_formats import CSV, XLSX
 
@@ -92,20 +94,24 @@ class PaymentOrderAdmin(ExportMixin, ReadOnlyMixin, admin.ModelAdmin):
     def has_sync_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("payments.sync_paymentorder")
 
-    @admin.display(description="QR code (WeChat native)")
+    @admin.display(description=_("QR code (WeChat native)"))
     def qr_code(self, order: PaymentOrder) -> str:
         code_url = (order.pay_params or {}).get("code_url")
         if not code_url or order.status != PaymentOrder.Status.PAYING:
             return "-"
-        return format_html('<img src="{}" alt="QR code of {}" width="200">', qr.qr_data_uris(code_url)[0], code_url)
+        return format_html(
+            '<img src="{}" alt="{}" width="200">',
+            qr.qr_data_uris(code_url)[0],
+            gettext("QR code of %(url)s") % {"url": code_url},
+        )
 
-    @admin.action(description="Re-query the selected orders at the channel", permissions=["sync"])
+    @admin.action(description=_("Re-query the selected orders at the channel"), permissions=["sync"])
     def sync_selected(self, request, queryset: QuerySet[PaymentOrder]):
         for order in queryset.select_related("channel"):
             order = services.payment_order_sync(order=order)
-            self.message_user(request, f"{order.order_no}: {order.status}.", messages.INFO)
+            self.message_user(request, f"{order.order_no}: {order.get_status_display()}.", messages.INFO)
 
-    @admin.action(description="Close the selected open orders (asks the channel first)", permissions=["sync"])
+    @admin.action(description=_("Close the selected open orders (asks the channel first)"), permissions=["sync"])
     def close_selected(self, request, queryset: QuerySet[PaymentOrder]):
         for order in queryset.select_related("channel"):
             try:
@@ -114,7 +120,7 @@ class PaymentOrderAdmin(ExportMixin, ReadOnlyMixin, admin.ModelAdmin):
                 self.message_user(request, f"{order.order_no}: {error.message}", messages.ERROR)
                 continue
             level = messages.SUCCESS if order.status == PaymentOrder.Status.CLOSED else messages.WARNING
-            self.message_user(request, f"{order.order_no}: {order.status}.", level)
+            self.message_user(request, f"{order.order_no}: {order.get_status_display()}.", level)
 
 
 @admin.register(Refund)
@@ -139,11 +145,11 @@ class RefundAdmin(ExportMixin, ReadOnlyMixin, admin.ModelAdmin):
     def has_sync_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("payments.sync_refund")
 
-    @admin.action(description="Re-query the selected processing refunds at the channel", permissions=["sync"])
+    @admin.action(description=_("Re-query the selected processing refunds at the channel"), permissions=["sync"])
     def sync_selected(self, request, queryset: QuerySet[Refund]):
         for refund in queryset:
             refund = refunds.refund_sync(refund=refund)
-            self.message_user(request, f"{refund.refund_no}: {refund.status}.", messages.INFO)
+            self.message_user(request, f"{refund.refund_no}: {refund.get_status_display()}.", messages.INFO)
 
 
 @admin.register(PaymentEvent)

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 from django_fsm_log.decorators import fsm_log_by, fsm_log_description
 from django_fsm_log.models import StateLog
@@ -18,19 +19,19 @@ from wallet.models import Hold, money_field
 
 
 class BusinessType(models.TextChoices):
-    RECHARGE = "recharge", "Wallet recharge"
-    ORDER_PAYMENT = "order_payment", "Order payment"
+    RECHARGE = "recharge", _("Wallet recharge")
+    ORDER_PAYMENT = "order_payment", _("Order payment")
 
 
 class PaymentOrderStatus(models.TextChoices):
     # Created by the merchant, waiting for the payer to choose how to pay (no method yet).
-    AWAITING = "awaiting", "Awaiting the payer"
-    PENDING = "pending", "Pending"  # created; the channel has not opened it (yet)
-    PAYING = "paying", "Paying"  # open at the channel: waiting for the payer
-    SUCCESS = "success", "Success"
-    FAILED = "failed", "Failed"  # the channel refused to open it: nothing can be paid
-    CLOSED = "closed", "Closed"  # expired or closed unpaid
-    REVERSED = "reversed", "Reversed"  # booked as paid, but the channel never collected it: taken back
+    AWAITING = "awaiting", _("Awaiting the payer")
+    PENDING = "pending", _("Pending")  # created; the channel has not opened it (yet)
+    PAYING = "paying", _("Paying")  # open at the channel: waiting for the payer
+    SUCCESS = "success", _("Success")
+    FAILED = "failed", _("Failed")  # the channel refused to open it: nothing can be paid
+    CLOSED = "closed", _("Closed")  # expired or closed unpaid
+    REVERSED = "reversed", _("Reversed")  # booked as paid, but the channel never collected it: taken back
 
 
 class PaymentOrder(ConcurrentTransitionMixin, models.Model):
@@ -43,55 +44,78 @@ class PaymentOrder(ConcurrentTransitionMixin, models.Model):
     # An order in these holds its business order: another one for it is refused.
     LIVE_STATUSES = (*OPEN_STATUSES, Status.SUCCESS)
 
-    order_no = models.CharField(max_length=32, unique=True)
+    order_no = models.CharField(max_length=32, unique=True, verbose_name=_("order no"))
     # The payer.
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="payment_orders")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="payment_orders", verbose_name=_("user")
+    )
     # The merchant that created the order payment (docs/MERCHANTS.md); null for recharges and
     # for order payments made before merchants (they settle to ``merchant_account`` all the same).
     merchant = models.ForeignKey(
-        "payments.Merchant", null=True, blank=True, on_delete=models.PROTECT, related_name="payment_orders"
+        "payments.Merchant",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="payment_orders",
+        verbose_name=_("merchant"),
     )
     # Where this order's merchant events go instead of the merchant's own URL; blank: the merchant's.
-    notify_url = models.URLField(max_length=500, blank=True)
-    business_type = models.CharField(max_length=16, choices=BusinessType.choices)
+    notify_url = models.URLField(max_length=500, blank=True, verbose_name=_("notify url"))
+    business_type = models.CharField(max_length=16, choices=BusinessType.choices, verbose_name=_("business type"))
     # The business system's own order; blank for recharges.
-    business_order_no = models.CharField(max_length=64, blank=True)
+    business_order_no = models.CharField(max_length=64, blank=True, verbose_name=_("business order no"))
     # Blank while ``awaiting``: the payer chooses it.
-    method = models.CharField(max_length=16, choices=PaymentMethod.choices, blank=True)
-    channel = models.ForeignKey(Channel, null=True, blank=True, on_delete=models.PROTECT, related_name="payment_orders")
-    client_type = models.CharField(max_length=16, choices=ClientType.choices, blank=True)
-    subject = models.CharField(max_length=128)
-    amount = money_field()
-    currency = models.CharField(max_length=3, default="CNY")
+    method = models.CharField(max_length=16, choices=PaymentMethod.choices, blank=True, verbose_name=_("method"))
+    channel = models.ForeignKey(
+        Channel,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="payment_orders",
+        verbose_name=_("channel"),
+    )
+    client_type = models.CharField(max_length=16, choices=ClientType.choices, blank=True, verbose_name=_("client type"))
+    subject = models.CharField(max_length=128, verbose_name=_("subject"))
+    amount = money_field(verbose_name=_("amount"))
+    currency = models.CharField(max_length=3, default="CNY", verbose_name=_("currency"))
     # What the channel charges for collecting it (routing compares it; reconciliation checks it).
-    fee = money_field(default=Decimal("0.00"))
+    fee = money_field(default=Decimal("0.00"), verbose_name=_("fee"))
     # Where an order payment's money goes; null for recharges (the payer's own wallet).
     merchant_account = models.ForeignKey(
-        "wallet.Account", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        "wallet.Account",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("merchant account"),
     )
     # The merchant and app the channel opened it for: a notify naming others is refused.
-    channel_merchant_id = models.CharField(max_length=64, blank=True)
-    channel_app_id = models.CharField(max_length=64, blank=True)
-    status = FSMField(max_length=16, choices=Status.choices, default=Status.PENDING, protected=True)
-    idempotency_key = models.CharField(max_length=255)
-    request_fingerprint = models.CharField(max_length=64)
-    client_ip = models.GenericIPAddressField(null=True, blank=True)
-    return_url = models.URLField(max_length=500, blank=True)
+    channel_merchant_id = models.CharField(max_length=64, blank=True, verbose_name=_("channel merchant id"))
+    channel_app_id = models.CharField(max_length=64, blank=True, verbose_name=_("channel app id"))
+    status = FSMField(
+        max_length=16, choices=Status.choices, default=Status.PENDING, protected=True, verbose_name=_("status")
+    )
+    idempotency_key = models.CharField(max_length=255, verbose_name=_("idempotency key"))
+    request_fingerprint = models.CharField(max_length=64, verbose_name=_("request fingerprint"))
+    client_ip = models.GenericIPAddressField(null=True, blank=True, verbose_name=_("client ip"))
+    return_url = models.URLField(max_length=500, blank=True, verbose_name=_("return url"))
     # What the client needs to pay (code_url, pay_url, app_params, prepay_id): no secrets.
-    pay_params = models.JSONField(default=dict, blank=True)
-    transaction_id = models.CharField(max_length=64, blank=True)
-    refunded_amount = money_field(default=Decimal("0.00"))
-    status_reason = models.CharField(max_length=500, blank=True)
-    failure_code = models.CharField(max_length=64, blank=True)
-    expires_at = models.DateTimeField()
+    pay_params = models.JSONField(default=dict, blank=True, verbose_name=_("pay params"))
+    transaction_id = models.CharField(max_length=64, blank=True, verbose_name=_("transaction id"))
+    refunded_amount = money_field(default=Decimal("0.00"), verbose_name=_("refunded amount"))
+    status_reason = models.CharField(max_length=500, blank=True, verbose_name=_("status reason"))
+    failure_code = models.CharField(max_length=64, blank=True, verbose_name=_("failure code"))
+    expires_at = models.DateTimeField(verbose_name=_("expires at"))
     # The expiry sweep leaves the order alone until then (its channel did not answer the close).
-    next_check_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
-    updated_at = models.DateTimeField(auto_now=True)
-    paid_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
+    next_check_at = models.DateTimeField(null=True, blank=True, verbose_name=_("next check at"))
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
+    paid_at = models.DateTimeField(null=True, blank=True, verbose_name=_("paid at"))
+    finished_at = models.DateTimeField(null=True, blank=True, verbose_name=_("finished at"))
 
     class Meta:
+        verbose_name = _("payment order")
+        verbose_name_plural = _("payment orders")
         permissions = [
             ("export_paymentorder", "Can export payment orders"),
             ("sync_paymentorder", "Can re-query and close payment orders"),
@@ -278,10 +302,10 @@ class PaymentOrder(ConcurrentTransitionMixin, models.Model):
 
 
 class RefundStatus(models.TextChoices):
-    PENDING = "pending", "Pending"
-    PROCESSING = "processing", "Processing"
-    SUCCESS = "success", "Success"
-    FAILED = "failed", "Failed"
+    PENDING = "pending", _("Pending")
+    PROCESSING = "processing", _("Processing")
+    SUCCESS = "success", _("Success")
+    FAILED = "failed", _("Failed")
 
 
 class Refund(ConcurrentTransitionMixin, models.Model):
@@ -292,26 +316,36 @@ class Refund(ConcurrentTransitionMixin, models.Model):
 
     Status = RefundStatus
 
-    refund_no = models.CharField(max_length=32, unique=True)
-    payment_order = models.ForeignKey(PaymentOrder, on_delete=models.PROTECT, related_name="refunds")
-    amount = money_field()
-    currency = models.CharField(max_length=3, default="CNY")
-    reason = models.CharField(max_length=200, blank=True)
-    status = FSMField(max_length=16, choices=Status.choices, default=Status.PENDING, protected=True)
-    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    idempotency_key = models.CharField(max_length=255)
-    request_fingerprint = models.CharField(max_length=64)
+    refund_no = models.CharField(max_length=32, unique=True, verbose_name=_("refund no"))
+    payment_order = models.ForeignKey(
+        PaymentOrder, on_delete=models.PROTECT, related_name="refunds", verbose_name=_("payment order")
+    )
+    amount = money_field(verbose_name=_("amount"))
+    currency = models.CharField(max_length=3, default="CNY", verbose_name=_("currency"))
+    reason = models.CharField(max_length=200, blank=True, verbose_name=_("reason"))
+    status = FSMField(
+        max_length=16, choices=Status.choices, default=Status.PENDING, protected=True, verbose_name=_("status")
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("requested by")
+    )
+    idempotency_key = models.CharField(max_length=255, verbose_name=_("idempotency key"))
+    request_fingerprint = models.CharField(max_length=64, verbose_name=_("request fingerprint"))
     # Only refunds requested before the escrow: a hold on the merchant account.
-    hold = models.OneToOneField(Hold, null=True, blank=True, on_delete=models.PROTECT, related_name="refund")
-    channel_refund_id = models.CharField(max_length=64, blank=True)
-    failure_code = models.CharField(max_length=64, blank=True)
-    status_reason = models.CharField(max_length=500, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
-    updated_at = models.DateTimeField(auto_now=True)
-    sent_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
+    hold = models.OneToOneField(
+        Hold, null=True, blank=True, on_delete=models.PROTECT, related_name="refund", verbose_name=_("hold")
+    )
+    channel_refund_id = models.CharField(max_length=64, blank=True, verbose_name=_("channel refund id"))
+    failure_code = models.CharField(max_length=64, blank=True, verbose_name=_("failure code"))
+    status_reason = models.CharField(max_length=500, blank=True, verbose_name=_("status reason"))
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
+    sent_at = models.DateTimeField(null=True, blank=True, verbose_name=_("sent at"))
+    finished_at = models.DateTimeField(null=True, blank=True, verbose_name=_("finished at"))
 
     class Meta:
+        verbose_name = _("refund")
+        verbose_name_plural = _("refunds")
         permissions = [("export_refund", "Can export refunds"), ("sync_refund", "Can re-query refunds")]
         constraints = [
             # Keys are the caller's, as on every other request: another merchant account's key
@@ -375,37 +409,48 @@ class PaymentEvent(models.Model):
     """
 
     class Kind(models.TextChoices):
-        REQUEST = "request", "Request to the channel"
-        ANSWER = "answer", "Answer from the channel"
-        NOTIFY = "notify", "Notify from the channel"
-        BALANCE = "balance", "Wallet balance movement"
+        REQUEST = "request", _("Request to the channel")
+        ANSWER = "answer", _("Answer from the channel")
+        NOTIFY = "notify", _("Notify from the channel")
+        BALANCE = "balance", _("Wallet balance movement")
 
     class Outcome(models.TextChoices):
-        SENT = "sent", "Sent"
-        RECEIVED = "received", "Received, nothing to change"
-        APPLIED = "applied", "Applied (moved money or state)"
-        DUPLICATE = "duplicate", "Already applied"
-        REFUSED = "refused", "Refused (forged, unknown or contradicting)"
-        ERROR = "error", "No readable answer"
+        SENT = "sent", _("Sent")
+        RECEIVED = "received", _("Received, nothing to change")
+        APPLIED = "applied", _("Applied (moved money or state)")
+        DUPLICATE = "duplicate", _("Already applied")
+        REFUSED = "refused", _("Refused (forged, unknown or contradicting)")
+        ERROR = "error", _("No readable answer")
 
-    channel = models.ForeignKey(Channel, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
-    payment_order = models.ForeignKey(
-        PaymentOrder, null=True, blank=True, on_delete=models.PROTECT, related_name="events"
+    channel = models.ForeignKey(
+        Channel, null=True, blank=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("channel")
     )
-    refund = models.ForeignKey(Refund, null=True, blank=True, on_delete=models.PROTECT, related_name="events")
+    payment_order = models.ForeignKey(
+        PaymentOrder,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="events",
+        verbose_name=_("payment order"),
+    )
+    refund = models.ForeignKey(
+        Refund, null=True, blank=True, on_delete=models.PROTECT, related_name="events", verbose_name=_("refund")
+    )
     # The order or refund number as the channel gave it, also when we know no such thing.
-    reference = models.CharField(max_length=64, blank=True)
-    operation = models.CharField(max_length=32)
-    kind = models.CharField(max_length=16, choices=Kind.choices)
-    outcome = models.CharField(max_length=16, choices=Outcome.choices)
+    reference = models.CharField(max_length=64, blank=True, verbose_name=_("reference"))
+    operation = models.CharField(max_length=32, verbose_name=_("operation"))
+    kind = models.CharField(max_length=16, choices=Kind.choices, verbose_name=_("kind"))
+    outcome = models.CharField(max_length=16, choices=Outcome.choices, verbose_name=_("outcome"))
     # The channel's state of the thing (paid, closed, success ...), when it said one.
-    state = models.CharField(max_length=32, blank=True)
-    amount = money_field(null=True, blank=True)
-    payload = models.JSONField(default=dict, blank=True)
-    message = models.CharField(max_length=500, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
+    state = models.CharField(max_length=32, blank=True, verbose_name=_("state"))
+    amount = money_field(null=True, blank=True, verbose_name=_("amount"))
+    payload = models.JSONField(default=dict, blank=True, verbose_name=_("payload"))
+    message = models.CharField(max_length=500, blank=True, verbose_name=_("message"))
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))
 
     class Meta:
+        verbose_name = _("payment event")
+        verbose_name_plural = _("payment events")
         permissions = [("export_paymentevent", "Can export payment events")]
         indexes = [
             models.Index(fields=["payment_order", "created_at"], name="payment_event_order_idx"),
@@ -426,6 +471,8 @@ class PaymentTransition(StateLog):
     objects: models.Manager["PaymentTransition"] = TransitionLogManager("paymentorder")
 
     class Meta:
+        verbose_name = _("payment transition")
+        verbose_name_plural = _("payment transitions")
         proxy = True
         permissions = [("export_paymenttransition", "Can export payment transitions")]
 
@@ -436,5 +483,7 @@ class RefundTransition(StateLog):
     objects: models.Manager["RefundTransition"] = TransitionLogManager("refund")
 
     class Meta:
+        verbose_name = _("refund transition")
+        verbose_name_plural = _("refund transitions")
         proxy = True
         permissions = [("export_refundtransition", "Can export refund transitions")]

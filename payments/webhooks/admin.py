@@ -7,6 +7,8 @@ from django.contrib.contenttypes.admin import GenericTabularInline
 from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from payments.webhooks import services
 from payments.webhooks.models import WebhookAttempt, WebhookEvent, WebhookEventTransition
@@ -53,7 +55,7 @@ class WebhookEventAdmin(ReadOnlyMixin, admin.ModelAdmin):
     def has_resend_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("payments.resend_webhookevent")
 
-    @admin.action(description="Resend the selected webhooks", permissions=["resend"])
+    @admin.action(description=_("Resend the selected webhooks"), permissions=["resend"])
     def resend_selected(self, request, queryset: QuerySet[WebhookEvent]):
         for event in queryset:
             try:
@@ -61,4 +63,6 @@ class WebhookEventAdmin(ReadOnlyMixin, admin.ModelAdmin):
             except ApplicationError as error:
                 self.message_user(request, error.message, messages.ERROR)
             else:
-                self.message_user(request, f"{event} is queued for delivery again.", messages.SUCCESS)
+                self.message_user(
+                    request, gettext("%(event)s is queued for delivery again.") % {"event": event}, messages.SUCCESS
+                )

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 from django_fsm_log.decorators import fsm_log_by, fsm_log_description
 from django_fsm_log.models import StateLog
@@ -30,20 +31,24 @@ class PayoutAccount(models.Model):
     HOLDER_NAME = "payout_account.holder_name"
     ALIPAY_LOGIN = "payout_account.alipay_login_id"
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="payout_accounts")
-    kind = models.CharField(max_length=16, choices=PayoutAccountKind.choices)
-    openid_sealed = models.TextField(blank=True)
-    card_number_sealed = models.TextField(blank=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="payout_accounts", verbose_name=_("user")
+    )
+    kind = models.CharField(max_length=16, choices=PayoutAccountKind.choices, verbose_name=_("kind"))
+    openid_sealed = models.TextField(blank=True, verbose_name=_("openid sealed"))
+    card_number_sealed = models.TextField(blank=True, verbose_name=_("card number sealed"))
     # The holder's name of a card, or the real name Alipay checks against an Alipay login id.
-    holder_name_sealed = models.TextField(blank=True)
-    alipay_login_sealed = models.TextField(blank=True)
-    bank_code = models.CharField(max_length=16, blank=True)
-    lookup_index = models.CharField(max_length=64, db_index=True)
-    masked_number = models.CharField(max_length=64)
-    masked_holder = models.CharField(max_length=64, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
+    holder_name_sealed = models.TextField(blank=True, verbose_name=_("holder name sealed"))
+    alipay_login_sealed = models.TextField(blank=True, verbose_name=_("alipay login sealed"))
+    bank_code = models.CharField(max_length=16, blank=True, verbose_name=_("bank code"))
+    lookup_index = models.CharField(max_length=64, db_index=True, verbose_name=_("lookup index"))
+    masked_number = models.CharField(max_length=64, verbose_name=_("masked number"))
+    masked_holder = models.CharField(max_length=64, blank=True, verbose_name=_("masked holder"))
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))
 
     class Meta:
+        verbose_name = _("payout account")
+        verbose_name_plural = _("payout accounts")
         constraints = [
             models.UniqueConstraint(fields=["user", "lookup_index"], name="payout_account_bound_once_per_user"),
             models.CheckConstraint(
@@ -99,14 +104,14 @@ class PayoutAccount(models.Model):
 
 
 class WithdrawalStatus(models.TextChoices):
-    PENDING = "pending", "Pending review"
-    APPROVED = "approved", "Approved"
-    PROCESSING = "processing", "Processing"
-    SUCCESS = "success", "Success"
-    FAILED = "failed", "Failed"
-    REJECTED = "rejected", "Rejected"
-    CANCELLED = "cancelled", "Cancelled"
-    REFUNDED = "refunded", "Refunded"
+    PENDING = "pending", _("Pending review")
+    APPROVED = "approved", _("Approved")
+    PROCESSING = "processing", _("Processing")
+    SUCCESS = "success", _("Success")
+    FAILED = "failed", _("Failed")
+    REJECTED = "rejected", _("Rejected")
+    CANCELLED = "cancelled", _("Cancelled")
+    REFUNDED = "refunded", _("Refunded")
 
 
 def approvals_complete(withdrawal: models.Model) -> bool:
@@ -125,34 +130,46 @@ class Withdrawal(ConcurrentTransitionMixin, models.Model):
     # Statuses whose money never left and is (or will be) released: they use no amount limit.
     RELEASED_STATUSES = (Status.CANCELLED, Status.REJECTED, Status.FAILED)
 
-    order_no = models.CharField(max_length=32, unique=True)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="withdrawals")
-    payout_account = models.ForeignKey(PayoutAccount, on_delete=models.PROTECT, related_name="withdrawals")
-    channel = models.ForeignKey(Channel, on_delete=models.PROTECT, related_name="withdrawals")
-    amount = money_field()
-    fee = money_field()
-    actual_amount = money_field()
-    currency = models.CharField(max_length=3, default="CNY")
-    status = FSMField(max_length=16, choices=Status.choices, default=Status.PENDING, protected=True)
-    idempotency_key = models.CharField(max_length=255)
+    order_no = models.CharField(max_length=32, unique=True, verbose_name=_("order no"))
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="withdrawals", verbose_name=_("user")
+    )
+    payout_account = models.ForeignKey(
+        PayoutAccount, on_delete=models.PROTECT, related_name="withdrawals", verbose_name=_("payout account")
+    )
+    channel = models.ForeignKey(
+        Channel, on_delete=models.PROTECT, related_name="withdrawals", verbose_name=_("channel")
+    )
+    amount = money_field(verbose_name=_("amount"))
+    fee = money_field(verbose_name=_("fee"))
+    actual_amount = money_field(verbose_name=_("actual amount"))
+    currency = models.CharField(max_length=3, default="CNY", verbose_name=_("currency"))
+    status = FSMField(
+        max_length=16, choices=Status.choices, default=Status.PENDING, protected=True, verbose_name=_("status")
+    )
+    idempotency_key = models.CharField(max_length=255, verbose_name=_("idempotency key"))
     # sha256 of the request's content: the same key with another content is a conflict.
-    request_fingerprint = models.CharField(max_length=64)
-    hold = models.OneToOneField(Hold, on_delete=models.PROTECT, related_name="withdrawal")
-    risk_evaluation = models.OneToOneField("risk.RiskEvaluation", on_delete=models.PROTECT, related_name="withdrawal")
-    approvals_required = models.PositiveSmallIntegerField(default=1)
+    request_fingerprint = models.CharField(max_length=64, verbose_name=_("request fingerprint"))
+    hold = models.OneToOneField(Hold, on_delete=models.PROTECT, related_name="withdrawal", verbose_name=_("hold"))
+    risk_evaluation = models.OneToOneField(
+        "risk.RiskEvaluation", on_delete=models.PROTECT, related_name="withdrawal", verbose_name=_("risk evaluation")
+    )
+    approvals_required = models.PositiveSmallIntegerField(default=1, verbose_name=_("approvals required"))
     # The latest reason given: the rejection, cancellation or failure; the log keeps them all.
-    status_reason = models.CharField(max_length=500, blank=True)
-    failure_code = models.CharField(max_length=64, blank=True)
-    channel_reference = models.CharField(max_length=64, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
-    updated_at = models.DateTimeField(auto_now=True)
-    approved_at = models.DateTimeField(null=True, blank=True)
-    dispatched_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
+    status_reason = models.CharField(max_length=500, blank=True, verbose_name=_("status reason"))
+    failure_code = models.CharField(max_length=64, blank=True, verbose_name=_("failure code"))
+    channel_reference = models.CharField(max_length=64, blank=True, verbose_name=_("channel reference"))
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
+    approved_at = models.DateTimeField(null=True, blank=True, verbose_name=_("approved at"))
+    dispatched_at = models.DateTimeField(null=True, blank=True, verbose_name=_("dispatched at"))
+    finished_at = models.DateTimeField(null=True, blank=True, verbose_name=_("finished at"))
     # Set by the sweep when the order is still not final four hours after submission.
-    escalated_at = models.DateTimeField(null=True, blank=True)
+    escalated_at = models.DateTimeField(null=True, blank=True, verbose_name=_("escalated at"))
 
     class Meta:
+        verbose_name = _("withdrawal")
+        verbose_name_plural = _("withdrawals")
         permissions = [
             ("approve_withdrawal", "Can approve or reject withdrawals"),
             ("export_withdrawal", "Can export withdrawals"),
@@ -260,13 +277,19 @@ class Withdrawal(ConcurrentTransitionMixin, models.Model):
 class WithdrawalApproval(models.Model):
     """One staff member's approval; a withdrawal at or above the four-eyes threshold needs two."""
 
-    withdrawal = models.ForeignKey(Withdrawal, on_delete=models.PROTECT, related_name="approvals")
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    as_supervisor = models.BooleanField(default=False)
-    note = models.CharField(max_length=500, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
+    withdrawal = models.ForeignKey(
+        Withdrawal, on_delete=models.PROTECT, related_name="approvals", verbose_name=_("withdrawal")
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("actor")
+    )
+    as_supervisor = models.BooleanField(default=False, verbose_name=_("as supervisor"))
+    note = models.CharField(max_length=500, blank=True, verbose_name=_("note"))
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))
 
     class Meta:
+        verbose_name = _("withdrawal approval")
+        verbose_name_plural = _("withdrawal approvals")
         constraints = [
             models.UniqueConstraint(fields=["withdrawal", "actor"], name="withdrawal_approval_once_per_actor"),
         ]
@@ -284,5 +307,7 @@ class WithdrawalTransition(StateLog):
     objects: models.Manager["WithdrawalTransition"] = TransitionLogManager("withdrawal")
 
     class Meta:
+        verbose_name = _("withdrawal transition")
+        verbose_name_plural = _("withdrawal transitions")
         proxy = True
         permissions = [("export_withdrawaltransition", "Can export withdrawal transitions")]

@@ -9,6 +9,8 @@ from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.utils.html import format_html
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from wallet import errors
 from wallet.adminkit import DateRangeFilter, ReadOnlyMixin
@@ -74,19 +76,19 @@ class CampaignAdmin(admin.ModelAdmin):
         )
         obj.pk, obj.account_id = created.pk, created.account_id
 
-    @admin.display(description="paid out (ledger)")
+    @admin.display(description=_("paid out (ledger)"))
     def paid_out(self, campaign: Campaign):
         return selectors.campaign_spending(campaign=campaign).paid_out
 
-    @admin.display(description="accepted, not yet credited")
+    @admin.display(description=_("accepted, not yet credited"))
     def pending(self, campaign: Campaign):
         return selectors.campaign_spending(campaign=campaign).pending
 
-    @admin.display(description="remaining")
+    @admin.display(description=_("remaining"))
     def remaining(self, campaign: Campaign):
         return selectors.campaign_spending(campaign=campaign).remaining
 
-    @admin.display(description="spent of budget")
+    @admin.display(description=_("spent of budget"))
     def progress(self, campaign: Campaign):
         percent = selectors.campaign_spending(campaign=campaign).percent
         return format_html(
@@ -96,37 +98,42 @@ class CampaignAdmin(admin.ModelAdmin):
             percent,
         )
 
-    @admin.display(description="budget counter (Redis)")
+    @admin.display(description=_("budget counter (Redis)"))
     def counter(self, campaign: Campaign):
         value = budget.counter_read(campaign_id=campaign.pk)
-        return "missing: rebuilt on the next reward" if value is None else value
+        return gettext("missing: rebuilt on the next reward") if value is None else value
 
-    @admin.action(description="Pause the selected campaigns", permissions=["change"])
+    @admin.action(description=_("Pause the selected campaigns"), permissions=["change"])
     def pause_selected(self, request, queryset: QuerySet[Campaign]):
-        self._each(request, queryset, services.campaign_pause, "paused")
+        self._each(request, queryset, services.campaign_pause, gettext("%(campaign)s paused."))
 
-    @admin.action(description="Resume the selected campaigns", permissions=["change"])
+    @admin.action(description=_("Resume the selected campaigns"), permissions=["change"])
     def resume_selected(self, request, queryset: QuerySet[Campaign]):
-        self._each(request, queryset, services.campaign_resume, "resumed")
+        self._each(request, queryset, services.campaign_resume, gettext("%(campaign)s resumed."))
 
-    @admin.action(description="End the selected campaigns (for good)", permissions=["change"])
+    @admin.action(description=_("End the selected campaigns (for good)"), permissions=["change"])
     def end_selected(self, request, queryset: QuerySet[Campaign]):
-        self._each(request, queryset, services.campaign_end, "ended")
+        self._each(request, queryset, services.campaign_end, gettext("%(campaign)s ended."))
 
-    @admin.action(description="Recount the budget counters from the rewards", permissions=["change"])
+    @admin.action(description=_("Recount the budget counters from the rewards"), permissions=["change"])
     def recount_selected(self, request, queryset: QuerySet[Campaign]):
         for campaign in queryset.order_by("pk"):
             total = services.campaign_budget_recount(campaign_id=campaign.pk)
-            self.message_user(request, f"{campaign.name}: {total} accepted.", messages.SUCCESS)
+            self.message_user(
+                request,
+                gettext("%(campaign)s: %(total)s accepted.") % {"campaign": campaign.name, "total": total},
+                messages.SUCCESS,
+            )
 
     def _each(self, request, queryset: QuerySet[Campaign], service, done: str) -> None:
+        """Runs the service on each campaign; ``done`` says it worked, with ``%(campaign)s``."""
         for campaign in queryset.order_by("pk"):
             try:
                 service(campaign=campaign, actor=request.user)
             except errors.ApplicationError as error:
                 self.message_user(request, error.message, messages.ERROR)
             else:
-                self.message_user(request, f"{campaign.name} {done}.", messages.SUCCESS)
+                self.message_user(request, done % {"campaign": campaign.name}, messages.SUCCESS)
 
 
 @admin.register(Reward)
@@ -134,7 +141,7 @@ class RewardAdmin(ReadOnlyMixin, admin.ModelAdmin):
     list_display = ("token", "campaign", "user", "amount", "status", "created_at", "credited_at", "transfer")
     list_filter = ("status", "campaign", ("created_at", DateRangeFilter))
     search_fields = ("token__exact", "user__username__exact")
-    search_help_text = "Exact reward token or username."
+    search_help_text = _("Exact reward token or username.")
     list_select_related = ("campaign", "user")
     # Millions of rows: no count of the whole table on every page.
     show_full_result_count = False

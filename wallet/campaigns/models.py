@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 from django_fsm_log.decorators import fsm_log_by, fsm_log_description
 
@@ -27,9 +28,9 @@ def money_field(**options) -> models.DecimalField:
 
 
 class CampaignStatus(models.TextChoices):
-    ACTIVE = "active", "Active"
-    PAUSED = "paused", "Paused"
-    ENDED = "ended", "Ended"
+    ACTIVE = "active", _("Active")
+    PAUSED = "paused", _("Paused")
+    ENDED = "ended", _("Ended")
 
 
 class Campaign(ConcurrentTransitionMixin, models.Model):
@@ -37,17 +38,25 @@ class Campaign(ConcurrentTransitionMixin, models.Model):
 
     Status = CampaignStatus
 
-    name = models.SlugField(max_length=NAME_MAX_LENGTH, unique=True, help_text="Its account is campaign:<name>.")
-    title = models.CharField(max_length=200, help_text="Shown to users on their statement.")
-    account = models.OneToOneField("wallet.Account", on_delete=models.PROTECT, related_name="campaign")
-    budget = money_field(help_text="Rewards accepted, credited or not, never exceed it.")
-    starts_at = models.DateTimeField()
-    ends_at = models.DateTimeField()
-    status = FSMField(max_length=8, choices=Status.choices, default=Status.ACTIVE, protected=True)
-    created_at = models.DateTimeField(default=timezone.now)
-    updated_at = models.DateTimeField(auto_now=True)
+    name = models.SlugField(
+        max_length=NAME_MAX_LENGTH, unique=True, help_text="Its account is campaign:<name>.", verbose_name=_("name")
+    )
+    title = models.CharField(max_length=200, help_text="Shown to users on their statement.", verbose_name=_("title"))
+    account = models.OneToOneField(
+        "wallet.Account", on_delete=models.PROTECT, related_name="campaign", verbose_name=_("account")
+    )
+    budget = money_field(help_text="Rewards accepted, credited or not, never exceed it.", verbose_name=_("budget"))
+    starts_at = models.DateTimeField(verbose_name=_("starts at"))
+    ends_at = models.DateTimeField(verbose_name=_("ends at"))
+    status = FSMField(
+        max_length=8, choices=Status.choices, default=Status.ACTIVE, protected=True, verbose_name=_("status")
+    )
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 
     class Meta:
+        verbose_name = _("campaign")
+        verbose_name_plural = _("campaigns")
         constraints = [
             models.CheckConstraint(condition=Q(budget__gt=0), name="campaign_budget_positive"),
             models.CheckConstraint(condition=Q(ends_at__gt=F("starts_at")), name="campaign_window_not_empty"),
@@ -80,8 +89,8 @@ class Campaign(ConcurrentTransitionMixin, models.Model):
 
 
 class RewardStatus(models.TextChoices):
-    PENDING = "pending", "Pending"
-    CREDITED = "credited", "Credited"
+    PENDING = "pending", _("Pending")
+    CREDITED = "credited", _("Credited")
 
 
 class Reward(models.Model):
@@ -94,18 +103,29 @@ class Reward(models.Model):
 
     Status = RewardStatus
 
-    token = models.CharField(max_length=TOKEN_MAX_LENGTH, unique=True, help_text="The idempotency key, forever.")
-    campaign = models.ForeignKey(Campaign, on_delete=models.PROTECT, related_name="rewards")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="campaign_rewards")
-    amount = money_field()
-    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
-    transfer = models.ForeignKey(
-        "wallet.Transfer", null=True, blank=True, on_delete=models.PROTECT, related_name="campaign_rewards"
+    token = models.CharField(
+        max_length=TOKEN_MAX_LENGTH, unique=True, help_text="The idempotency key, forever.", verbose_name=_("token")
     )
-    created_at = models.DateTimeField(default=timezone.now)
-    credited_at = models.DateTimeField(null=True, blank=True)
+    campaign = models.ForeignKey(Campaign, on_delete=models.PROTECT, related_name="rewards", verbose_name=_("campaign"))
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="campaign_rewards", verbose_name=_("user")
+    )
+    amount = money_field(verbose_name=_("amount"))
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING, verbose_name=_("status"))
+    transfer = models.ForeignKey(
+        "wallet.Transfer",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="campaign_rewards",
+        verbose_name=_("transfer"),
+    )
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))
+    credited_at = models.DateTimeField(null=True, blank=True, verbose_name=_("credited at"))
 
     class Meta:
+        verbose_name = _("reward")
+        verbose_name_plural = _("rewards")
         permissions = [("credit_reward", "Can credit campaign rewards (platform services)")]
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="reward_amount_positive"),

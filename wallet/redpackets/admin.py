@@ -2,6 +2,7 @@
 balance against what open shares still owe at the top of the packet list, and the groups."""
 
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 
 from wallet.adminkit import DateRangeFilter, ReadOnlyMixin, TransitionLogAdmin
 from wallet.redpackets import selectors
@@ -36,7 +37,7 @@ class RedPacketAdmin(ReadOnlyMixin, admin.ModelAdmin):
     )
     list_filter = ("status", "mode", ("created_at", DateRangeFilter), ("expires_at", DateRangeFilter))
     search_fields = ("packet_no__exact", "sender__username__exact")
-    search_help_text = "Exact packet number or sender username."
+    search_help_text = _("Exact packet number or sender username.")
     list_select_related = ("sender", "recipient", "group")
     ordering = ("-created_at", "-id")
     show_full_result_count = False
@@ -54,7 +55,7 @@ class RedPacketShareAdmin(ReadOnlyMixin, admin.ModelAdmin):
     list_display = ("id", "packet", "position", "amount", "grabbed_by", "grabbed_at", "transfer", "refunded")
     list_filter = ("refunded", ("grabbed_at", DateRangeFilter))
     search_fields = ("packet__packet_no__exact", "grabbed_by__username__exact")
-    search_help_text = "Exact packet number or grabber username."
+    search_help_text = _("Exact packet number or grabber username.")
     list_select_related = ("packet", "grabbed_by", "transfer")
     ordering = ("-id",)
     show_full_result_count = False

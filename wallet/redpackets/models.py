@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 from django_fsm_log.decorators import fsm_log_by, fsm_log_description
 from django_fsm_log.models import StateLog
@@ -23,23 +24,33 @@ from wallet.models import Transfer, money_field
 class ChatGroup(models.Model):
     """The smallest group a packet can be sent to: only its members may grab."""
 
-    name = models.CharField(max_length=64)
-    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    name = models.CharField(max_length=64, verbose_name=_("name"))
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("owner")
+    )
     members: models.ManyToManyField = models.ManyToManyField(
         settings.AUTH_USER_MODEL, through="ChatGroupMember", related_name="chat_groups"
     )
-    created_at = models.DateTimeField(default=timezone.now)
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))
+
+    class Meta:
+        verbose_name = _("chat group")
+        verbose_name_plural = _("chat groups")
 
     def __str__(self) -> str:
         return self.name
 
 
 class ChatGroupMember(models.Model):
-    group = models.ForeignKey(ChatGroup, on_delete=models.CASCADE, related_name="memberships")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    joined_at = models.DateTimeField(default=timezone.now)
+    group = models.ForeignKey(ChatGroup, on_delete=models.CASCADE, related_name="memberships", verbose_name=_("group"))
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", verbose_name=_("user")
+    )
+    joined_at = models.DateTimeField(default=timezone.now, verbose_name=_("joined at"))
 
     class Meta:
+        verbose_name = _("chat group member")
+        verbose_name_plural = _("chat group members")
         constraints = [models.UniqueConstraint(fields=["group", "user"], name="chat_group_member_once")]
 
     def __str__(self) -> str:
@@ -47,14 +58,14 @@ class ChatGroupMember(models.Model):
 
 
 class RedPacketStatus(models.TextChoices):
-    OPEN = "open", "Open"
-    FINISHED = "finished", "Finished (every share grabbed)"
-    EXPIRED = "expired", "Expired (remainder refunded)"
+    OPEN = "open", _("Open")
+    FINISHED = "finished", _("Finished (every share grabbed)")
+    EXPIRED = "expired", _("Expired (remainder refunded)")
 
 
 class RedPacketMode(models.TextChoices):
-    LUCKY = "lucky", "Lucky (random shares)"
-    EQUAL = "equal", "Equal shares"
+    LUCKY = "lucky", _("Lucky (random shares)")
+    EQUAL = "equal", _("Equal shares")
 
 
 class RedPacket(ConcurrentTransitionMixin, models.Model):
@@ -64,31 +75,48 @@ class RedPacket(ConcurrentTransitionMixin, models.Model):
     Status = RedPacketStatus
     Mode = RedPacketMode
 
-    packet_no = models.CharField(max_length=32, unique=True)
-    sender = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="red_packets_sent")
-    recipient = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    packet_no = models.CharField(max_length=32, unique=True, verbose_name=_("packet no"))
+    sender = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="red_packets_sent", verbose_name=_("sender")
     )
-    group = models.ForeignKey(ChatGroup, null=True, blank=True, on_delete=models.PROTECT, related_name="red_packets")
-    mode = models.CharField(max_length=8, choices=Mode.choices)
-    amount = money_field()
-    count = models.PositiveSmallIntegerField()
-    currency = models.CharField(max_length=3, default="CNY")
-    greeting = models.CharField(max_length=100, blank=True)
-    status = FSMField(max_length=16, choices=Status.choices, default=Status.OPEN, protected=True)
-    idempotency_key = models.CharField(max_length=255)
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("recipient"),
+    )
+    group = models.ForeignKey(
+        ChatGroup, null=True, blank=True, on_delete=models.PROTECT, related_name="red_packets", verbose_name=_("group")
+    )
+    mode = models.CharField(max_length=8, choices=Mode.choices, verbose_name=_("mode"))
+    amount = money_field(verbose_name=_("amount"))
+    count = models.PositiveSmallIntegerField(verbose_name=_("count"))
+    currency = models.CharField(max_length=3, default="CNY", verbose_name=_("currency"))
+    greeting = models.CharField(max_length=100, blank=True, verbose_name=_("greeting"))
+    status = FSMField(
+        max_length=16, choices=Status.choices, default=Status.OPEN, protected=True, verbose_name=_("status")
+    )
+    idempotency_key = models.CharField(max_length=255, verbose_name=_("idempotency key"))
     # sha256 of the request's content: the same key with another content is a conflict.
-    request_fingerprint = models.CharField(max_length=64)
-    send_transfer = models.OneToOneField(Transfer, on_delete=models.PROTECT, related_name="+")
-    refund_transfer = models.OneToOneField(Transfer, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
-    refunded_amount = money_field(default=Decimal("0.00"))
-    created_at = models.DateTimeField(default=timezone.now)
-    expires_at = models.DateTimeField()
+    request_fingerprint = models.CharField(max_length=64, verbose_name=_("request fingerprint"))
+    send_transfer = models.OneToOneField(
+        Transfer, on_delete=models.PROTECT, related_name="+", verbose_name=_("send transfer")
+    )
+    refund_transfer = models.OneToOneField(
+        Transfer, null=True, blank=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("refund transfer")
+    )
+    refunded_amount = money_field(default=Decimal("0.00"), verbose_name=_("refunded amount"))
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))
+    expires_at = models.DateTimeField(verbose_name=_("expires at"))
     # When it was settled: finished (last share grabbed) or expired (remainder refunded).
-    finished_at = models.DateTimeField(null=True, blank=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    finished_at = models.DateTimeField(null=True, blank=True, verbose_name=_("finished at"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 
     class Meta:
+        verbose_name = _("red packet")
+        verbose_name_plural = _("red packets")
         constraints = [
             models.UniqueConstraint(fields=["sender", "idempotency_key"], name="red_packet_idempotency_key_per_user"),
             models.CheckConstraint(condition=Q(count__gte=1), name="red_packet_count_positive"),
@@ -160,17 +188,26 @@ class RedPacketShare(models.Model):
     """One share, computed at send. Grabbed: ``grabbed_by`` and ``grabbed_at`` set; paid: the
     escrow -> grabber ``transfer`` posted; refunded: returned to the sender at expiry."""
 
-    packet = models.ForeignKey(RedPacket, on_delete=models.PROTECT, related_name="shares")
-    position = models.PositiveSmallIntegerField()
-    amount = money_field()
+    packet = models.ForeignKey(RedPacket, on_delete=models.PROTECT, related_name="shares", verbose_name=_("packet"))
+    position = models.PositiveSmallIntegerField(verbose_name=_("position"))
+    amount = money_field(verbose_name=_("amount"))
     grabbed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="red_packet_shares"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="red_packet_shares",
+        verbose_name=_("grabbed by"),
     )
-    grabbed_at = models.DateTimeField(null=True, blank=True)
-    transfer = models.OneToOneField(Transfer, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
-    refunded = models.BooleanField(default=False)
+    grabbed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("grabbed at"))
+    transfer = models.OneToOneField(
+        Transfer, null=True, blank=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("transfer")
+    )
+    refunded = models.BooleanField(default=False, verbose_name=_("refunded"))
 
     class Meta:
+        verbose_name = _("red packet share")
+        verbose_name_plural = _("red packet shares")
         constraints = [
             models.UniqueConstraint(fields=["packet", "position"], name="red_packet_share_position_once"),
             # The guarantee that each user grabs once: a second claim by one user fails here.
@@ -236,5 +273,7 @@ class RedPacketTransition(StateLog):
     objects: models.Manager["RedPacketTransition"] = RedPacketTransitionManager()
 
     class Meta:
+        verbose_name = _("red packet transition")
+        verbose_name_plural = _("red packet transitions")
         proxy = True
         permissions = [("export_redpackettransition", "Can export red packet transitions")]

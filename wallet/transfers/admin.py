@@ -11,6 +11,8 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.db.models import QuerySet
 from django.template.response import TemplateResponse
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 
 from wallet.adminkit import DateRangeFilter, ReadOnlyMixin
 from wallet.errors import ApplicationError
@@ -25,7 +27,7 @@ class ReasonForm(forms.Form):
 class ReviewQueueFilter(admin.SimpleListFilter):
     """The list opens on the review queue (``under_review``); ``all`` shows every transfer."""
 
-    title = "status"
+    title = _("status")
     parameter_name = "status"
     ALL = "all"
 
@@ -52,7 +54,7 @@ class PeerTransferAdmin(ReadOnlyMixin, admin.ModelAdmin):
     list_filter = (ReviewQueueFilter, ("created_at", DateRangeFilter))
     list_select_related = ("sender", "recipient")
     search_fields = ("sender__username__exact", "recipient__username__exact")
-    search_help_text = "Exact username of the sender or the recipient."
+    search_help_text = _("Exact username of the sender or the recipient.")
     ordering = ("created_at", "id")
     show_full_result_count = False
     actions = ["approve_selected", "reject_selected"]
@@ -76,7 +78,7 @@ class PeerTransferAdmin(ReadOnlyMixin, admin.ModelAdmin):
     def has_review_permission(self, request) -> bool:
         return request.user.has_perm("wallet.review_peertransfer")
 
-    @admin.action(description="Approve the selected transfers", permissions=["review"])
+    @admin.action(description=_("Approve the selected transfers"), permissions=["review"])
     def approve_selected(self, request, queryset: QuerySet[PeerTransfer]) -> None:
         done = 0
         for transfer in _ticked(request, queryset):
@@ -86,13 +88,17 @@ class PeerTransferAdmin(ReadOnlyMixin, admin.ModelAdmin):
             except ApplicationError as error:
                 self.message_user(request, f"{transfer}: {error.message}", messages.ERROR)
         if done:
-            self.message_user(request, f"{done} transfer(s) approved and paid.", messages.SUCCESS)
+            self.message_user(
+                request,
+                gettext("%(count)d transfer(s) approved and paid.") % {"count": done},
+                messages.SUCCESS,
+            )
 
-    @admin.action(description="Reject the selected transfers", permissions=["review"])
+    @admin.action(description=_("Reject the selected transfers"), permissions=["review"])
     def reject_selected(self, request, queryset: QuerySet[PeerTransfer]):
         form = ReasonForm(request.POST if "apply" in request.POST else None)
         if not form.is_valid():
-            return reason_page(request, self, queryset, form, action="reject_selected", verb="Reject")
+            return reason_page(request, self, queryset, form, action="reject_selected", verb=gettext("Reject"))
         done = 0
         for transfer in _ticked(request, queryset):
             try:
@@ -101,7 +107,11 @@ class PeerTransferAdmin(ReadOnlyMixin, admin.ModelAdmin):
             except ApplicationError as error:
                 self.message_user(request, f"{transfer}: {error.message}", messages.ERROR)
         if done:
-            self.message_user(request, f"{done} transfer(s) rejected; the money went back.", messages.SUCCESS)
+            self.message_user(
+                request,
+                gettext("%(count)d transfer(s) rejected; the money went back.") % {"count": done},
+                messages.SUCCESS,
+            )
         return None
 
 
@@ -111,7 +121,7 @@ class ReceiveCodeAdmin(ReadOnlyMixin, admin.ModelAdmin):
     list_filter = ("single_use", ("created_at", DateRangeFilter))
     list_select_related = ("owner", "revoked_by")
     search_fields = ("owner__username__exact",)
-    search_help_text = "Exact username of the owner."
+    search_help_text = _("Exact username of the owner.")
     ordering = ("-created_at", "-id")
     show_full_result_count = False
     actions = ["revoke_selected"]
@@ -130,7 +140,7 @@ class ReceiveCodeAdmin(ReadOnlyMixin, admin.ModelAdmin):
     def has_revoke_permission(self, request) -> bool:
         return request.user.has_perm("wallet.revoke_receivecode")
 
-    @admin.action(description="Revoke the selected receive codes", permissions=["revoke"])
+    @admin.action(description=_("Revoke the selected receive codes"), permissions=["revoke"])
     def revoke_selected(self, request, queryset: QuerySet[ReceiveCode]) -> None:
         codes = list(queryset.filter(revoked_at__isnull=True).order_by("pk"))
         for code in codes:
@@ -138,7 +148,12 @@ class ReceiveCodeAdmin(ReadOnlyMixin, admin.ModelAdmin):
                 services.receive_code_revoke(code=code, actor=request.user)
             except ApplicationError as error:
                 self.message_user(request, f"{code}: {error.message}", messages.ERROR)
-        self.message_user(request, f"Revoked {len(codes)} receive code(s).", messages.SUCCESS)
+        self.message_user(
+            request,
+            ngettext("Revoked %(count)d receive code.", "Revoked %(count)d receive codes.", len(codes))
+            % {"count": len(codes)},
+            messages.SUCCESS,
+        )
 
 
 def _ticked(request, queryset: QuerySet[PeerTransfer]) -> QuerySet[PeerTransfer]:
@@ -152,9 +167,11 @@ def _ticked(request, queryset: QuerySet[PeerTransfer]) -> QuerySet[PeerTransfer]
 
 def reason_page(request, model_admin, queryset, form, *, action: str, verb: str):
     """The intermediate page of a bulk action that needs a reason."""
+    count = queryset.count()
     context = {
         **model_admin.admin_site.each_context(request),
-        "title": f"{verb} {queryset.count()} item(s)",
+        "title": ngettext("%(verb)s %(count)d item", "%(verb)s %(count)d items", count)
+        % {"verb": verb, "count": count},
         "opts": model_admin.opts,
         "queryset": queryset,
         "form": form,
