@@ -205,7 +205,8 @@ class RunAdmin(ExportMixin, ReadOnlyMixin, admin.ModelAdmin):
 
     @admin.display(description=_("discrepancies"))
     def discrepancy_counts(self, run: Run) -> str:
-        found = [(Run._meta.get_field(name).verbose_name, getattr(run, name)) for name in DISCREPANCY_COUNTS]
+        labels = {field.name: field.verbose_name for field in Run._meta.fields}
+        found = [(labels[name], getattr(run, name)) for name in DISCREPANCY_COUNTS]
         return ", ".join(f"{label} {count}" for label, count in found if count) or "-"
 
     @admin.display(description=_("duration"))
