@@ -8,6 +8,7 @@ from decimal import Decimal
 from django.contrib.auth.models import User
 from django.db.models import Count, Q, QuerySet, Sum
 
+from payments.channels.models import Channel
 from payments.order_numbers import is_order_no
 from payments.withdrawals.models import PayoutAccount, Withdrawal, WithdrawalStatus
 from risk import selectors as risk_selectors
@@ -41,6 +42,12 @@ def withdrawal_history(*, user_id: int, since: dict[str, datetime]) -> Withdrawa
         counts={name: row[f"count_{name}"] for name in since},
         amounts={name: row[f"amount_{name}"] or ZERO for name in since},
     )
+
+
+def payout_channels() -> QuerySet[Channel]:
+    """The channels a withdrawal can go through: those bound to a kind of payout account, not
+    the ones that only collect payments."""
+    return Channel.objects.exclude(payout_account_kind="").order_by("name", "code")
 
 
 def payout_accounts_for_user(*, user: User) -> QuerySet[PayoutAccount]:

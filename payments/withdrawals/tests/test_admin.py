@@ -92,8 +92,13 @@ def queue_rows(response) -> list[dict[str, str]]:
     ]
 
 
+def order_no_of(row: dict[str, str]) -> str:
+    """The order cell reads "<order no> <user> <submitted> [<waiting>]"."""
+    return row["order"].split()[0]
+
+
 def listed_order_nos(response) -> list[str]:
-    return [row["order_no"] for row in queue_rows(response)]
+    return [order_no_of(row) for row in queue_rows(response)]
 
 
 def state(withdrawal: Withdrawal) -> dict:
@@ -209,15 +214,15 @@ def test_the_queue_lists_pending_orders_oldest_first_with_balance_risk_history_a
     rows = queue_rows(reviewer_client.get(QUEUE))
 
     # Then only the pending ones are listed, oldest first, with everything a reviewer weighs
-    assert [row["order_no"] for row in rows] == [older.order_no, newer.order_no]
-    assert not {other.order_no for other in others} & {row["order_no"] for row in rows}
+    assert [order_no_of(row) for row in rows] == [older.order_no, newer.order_no]
+    assert not {other.order_no for other in others} & {order_no_of(row) for row in rows}
     first = rows[0]
-    assert first["user"] == "older"
-    assert (first["amount"], first["fee"], first["available_balance"]) == ("6000.00", "5.00", "4000.00")
-    assert first["risk_reasons"] == REVIEW_REASON
-    assert first["recent_history"] == "1 order(s), 6000.00 not released"
-    assert first["approvals_given"] == "0 of 1"
-    assert first["status"] == "Pending review"
+    submitted = timezone.localtime(Withdrawal.objects.get(pk=older.pk).created_at)
+    assert first["order"].startswith(f"{older.order_no} older {submitted:%Y-%m-%d %H:%M} 1 h ")
+    assert (first["amount_with_fee"], first["available_balance"]) == ("¥6,000.00 fee ¥5.00", "¥4,000.00")
+    assert first["risk_reasons"] == "amount 6,000 > 5,000"
+    assert first["recent_history"] == "1 order ¥6,000.00 not released"
+    assert first["approval_state"] == "Pending review 0 of 1"
 
 
 def test_the_recent_history_counts_the_users_orders_of_the_last_30_days_and_the_money_not_released(
@@ -234,9 +239,9 @@ def test_the_recent_history_counts_the_users_orders_of_the_last_30_days_and_the_
 
     (row,) = queue_rows(reviewer_client.get(QUEUE))
 
-    assert row["order_no"] == pending.order_no
-    assert row["recent_history"] == "3 order(s), 7100.00 not released"
-    assert row["available_balance"] == "22700.00"
+    assert order_no_of(row) == pending.order_no
+    assert row["recent_history"] == "3 orders ¥7,100.00 not released"
+    assert row["available_balance"] == "¥22,700.00"
 
 
 def test_choosing_all_statuses_in_the_status_filter_lists_orders_of_every_status(
@@ -527,8 +532,8 @@ def test_a_large_order_needs_a_reviewer_then_a_supervisor_and_never_the_same_per
     withdrawal.refresh_from_db()
     assert withdrawal.status == WithdrawalStatus.PENDING
     (row,) = queue_rows(client_a.get(QUEUE))
-    assert row["approvals_given"] == "1 of 2"
-    assert FOUR_EYES_REASON in row["risk_reasons"]
+    assert row["approval_state"] == f"Pending review 1 of 2 four eyes ✓ {a.username}"
+    assert "four eyes 9,000 ≥ 8,000" in row["risk_reasons"]
     assert not transitions_of(withdrawal).filter(transition="approve").exists()
 
     # A again: refused
@@ -639,7 +644,7 @@ def test_a_reviewer_approves_several_pending_orders_at_once(pending_for, reviewe
     response = bulk(reviewer_client, "approve_selected", withdrawals)
 
     assert response.status_code == 302
-    assert messages_of(response) == [("success", "3 approval(s) recorded.")]
+    assert messages_of(response) == [("success", "3 approvals recorded.")]
     for withdrawal in withdrawals:
         withdrawal.refresh_from_db()
         assert withdrawal.status == WithdrawalStatus.APPROVED
@@ -664,7 +669,7 @@ def test_a_bulk_approval_from_a_list_of_every_status_approves_the_pending_ones_a
             f"{approved.order_no}: Withdrawal {approved.order_no} is approved; "
             "only pending withdrawals can be approved.",
         ),
-        ("success", "2 approval(s) recorded."),
+        ("success", "2 approvals recorded."),
     ]
 
 
@@ -685,7 +690,7 @@ def test_a_bulk_approval_from_a_stale_queue_approves_the_pending_ones_and_names_
     assert statuses == {first.pk: "approved", stale.pk: "rejected", last.pk: "approved"}
     assert state(stale) == before
     messages = messages_of(response)
-    assert ("success", "2 approval(s) recorded.") in messages
+    assert ("success", "2 approvals recorded.") in messages
     errors = [text for level, text in messages if level == "error"]
     assert len(errors) == 1, messages
     assert stale.order_no in errors[0]
@@ -698,7 +703,7 @@ def test_a_bulk_approval_of_a_large_order_records_one_approval_and_leaves_it_pen
 
     response = bulk(reviewer_client, "approve_selected", [large])
 
-    assert messages_of(response) == [("success", "1 approval(s) recorded.")]
+    assert messages_of(response) == [("success", "1 approval recorded.")]
     large.refresh_from_db()
     assert large.status == WithdrawalStatus.PENDING
     assert list(large.approvals.values_list("actor", flat=True)) == [reviewer.pk]
@@ -735,7 +740,7 @@ def test_a_bulk_rejection_asks_for_a_reason_then_rejects_all_and_releases_their_
     )
 
     assert response.status_code == 302
-    assert messages_of(response) == [("success", "2 withdrawal(s) rejected.")]
+    assert messages_of(response) == [("success", "2 withdrawals rejected.")]
     for withdrawal in withdrawals:
         withdrawal.refresh_from_db()
         assert withdrawal.status == WithdrawalStatus.REJECTED
@@ -779,7 +784,7 @@ def test_a_bulk_rejection_leaves_an_order_that_is_not_pending_as_it_was_and_name
 
     assert messages_of(response) == [
         ("error", f"{processing.order_no}: Withdrawal {processing.order_no} is processing; it cannot reject."),
-        ("success", "1 withdrawal(s) rejected."),
+        ("success", "1 withdrawal rejected."),
     ]
     pending.refresh_from_db()
     assert pending.status == WithdrawalStatus.REJECTED
@@ -1155,7 +1160,7 @@ def test_blocklisting_a_payout_account_asks_for_a_reason_and_then_refuses_withdr
     response = blocklist(client, [account], reason="Reported stolen by the bank.", apply="Blocklist")
 
     assert response.status_code == 302
-    assert messages_of(response) == [("success", "1 payout account(s) are on the blocklist.")]
+    assert messages_of(response) == [("success", "1 payout account is on the blocklist.")]
     entry = BlocklistEntry.objects.get()
     assert (entry.kind, entry.fingerprint, entry.user, entry.active) == (
         BlocklistEntry.Kind.PAYOUT_ACCOUNT,
