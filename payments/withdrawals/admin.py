@@ -393,7 +393,14 @@ def _review_context(request, withdrawal: Withdrawal | None) -> dict:
         "approve_url": reverse("admin:payments_withdrawal_approve", args=[withdrawal.pk]),
         "reject_url": reverse("admin:payments_withdrawal_reject", args=[withdrawal.pk]),
         "reason_form": ReasonForm(),
-        "hits": withdrawal.risk_evaluation.hits,
+        "hits": [
+            {
+                **hit,
+                "observed": queue_display.compact_number(hit["observed"]),
+                "limit": queue_display.compact_number(hit["limit"]),
+            }
+            for hit in withdrawal.risk_evaluation.hits
+        ],
         "transitions": WithdrawalTransition.objects.filter(object_id=withdrawal.pk)
         .select_related("by")
         .order_by("timestamp", "id"),

@@ -271,6 +271,58 @@ def test_the_channel_filter_offers_only_the_channels_that_pay_out(pending_for, r
     assert Channel.objects.filter(payout_account_kind="").exists()
 
 
+def test_the_channel_filter_names_the_payout_channels_and_never_a_payment_only_one(pending_for, reviewer_client):
+    pending_for()
+
+    page = html.unescape(reviewer_client.get(QUEUE).content.decode())
+
+    section = re.search(r'<details data-filter-title="channel".*?</details>', page, re.S)
+    assert section is not None
+    offered = re.findall(r"<a[^>]*>([^<]+)</a>", section.group(0))
+    payout = Channel.objects.exclude(payout_account_kind="").order_by("name", "code").values_list("name", flat=True)
+    assert offered == ["All", *payout]
+    assert not {"WeChat Pay", "Alipay"} & set(offered)
+
+
+def test_the_queue_reads_the_same_number_of_queries_for_two_orders_or_six(
+    pending_for, reviewer, reviewer_client, staff_in
+):
+    def queries_for_queue() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            assert reviewer_client.get(QUEUE).status_code == 200
+        return len(queries)
+
+    for _ in range(2):
+        pending_for()
+    two = queries_for_queue()
+    for _ in range(3):
+        pending_for()
+    services.withdrawal_approve(withdrawal=pending_for("9000.00", funds="12000.00"), actor=staff_in("finance_reviewer"))
+
+    assert len(queue_rows(reviewer_client.get(QUEUE))) == 6
+    assert queries_for_queue() == two
+
+
+def test_the_orders_page_shows_the_risk_inputs_as_a_table_in_local_time(pending_for, reviewer_client):
+    withdrawal = pending_for("6000.00")
+    evaluated = timezone.localtime(withdrawal.risk_evaluation.created_at)
+
+    page = html.unescape(reviewer_client.get(change_url(withdrawal)).content.decode())
+
+    table = re.search(r'<table class="risk-inputs">(.*?)</table>', page, re.S)
+    assert table is not None
+    rows = dict(re.findall(r'<th scope="row">(.*?)</th><td>(.*?)</td>', table.group(1)))
+    assert rows["Amount"] == "¥6,000.00"
+    assert rows["Earlier orders, today"] == "0"
+    assert rows["Evaluated at"].startswith(f"{evaluated:%Y-%m-%d %H:%M}")
+    assert rows["Evaluated at"].endswith(" CST")
+    assert "payout_fingerprint" not in page
+    assert "{'" not in table.group(1)
+    # And the rule that fired is a badge with the sentence on hover, and the sentence in the hits table
+    assert f'title="{REVIEW_REASON}">amount 6,000 > 5,000</span>' in page
+    assert f"<td>{REVIEW_REASON}</td><td>6,000</td><td>5,000</td>" in page
+
+
 def test_a_status_that_does_not_exist_sends_the_reviewer_back_with_an_error(reviewer_client):
     response = reviewer_client.get(f"{QUEUE}?status=lost")
 
