@@ -134,7 +134,9 @@ class Command(BaseCommand):
         progress = Progress(self.stdout.write, noun="final", total=len(orders))
         swept = False
         while (waiting := _not_final(orders)) and (elapsed := progress.elapsed()) <= timeout:
-            progress.update(len(orders) - sum(waiting.values()), *(f"{n} {status}" for status, n in waiting.items()))
+            progress.update(
+                len(orders) - sum(waiting.values()), *(f"{n} {status}" for status, n in sorted(waiting.items()))
+            )
             if elapsed > sweep_after and not swept:
                 processing = list(
                     Withdrawal.objects.filter(order_no__in=orders, status=WithdrawalStatus.PROCESSING).values_list(
