@@ -23,8 +23,6 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 from django_fsm import can_proceed, has_transition_perm
-from import_export.admin import ExportMixin
-from import_export.formats.base_formats import CSV, XLSX
 
 from payments import encryption, identifiers
 from payments.channels.models import Channel
@@ -38,7 +36,7 @@ from payments.withdrawals.models import (
 )
 from payments.withdrawals.resources import WithdrawalResource, WithdrawalTransitionResource
 from risk import services as risk_services
-from wallet.adminkit import DateRangeFilter, ReadOnlyMixin, TransitionLogAdmin
+from wallet.adminkit import DateRangeFilter, ReadOnlyMixin, StreamingExportMixin, TransitionLogAdmin
 from wallet.errors import ApplicationError
 from wallet.models import Account
 
@@ -145,9 +143,8 @@ class QueueStatusFilter(admin.SimpleListFilter):
 
 
 @admin.register(Withdrawal)
-class WithdrawalAdmin(ExportMixin, ReadOnlyMixin, admin.ModelAdmin):
+class WithdrawalAdmin(StreamingExportMixin, ReadOnlyMixin, admin.ModelAdmin):
     resource_classes = [WithdrawalResource]
-    export_formats = [CSV, XLSX]
     change_list_template = "admin/wallet/ledger_change_list.html"
     change_form_template = "admin/payments/withdrawal/change_form.html"
     list_display = (
