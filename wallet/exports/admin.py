@@ -79,9 +79,7 @@ class ExportJobAdmin(admin.ModelAdmin):
 
     def changelist_view(self, request, extra_context=None):
         unfinished = self.get_queryset(request).filter(status__in=[ExportJobStatus.PENDING, ExportJobStatus.RUNNING])
-        extra_context = (extra_context or {}) | {
-            "refresh_seconds": REFRESH_SECONDS if unfinished.exists() else None
-        }
+        extra_context = (extra_context or {}) | {"refresh_seconds": REFRESH_SECONDS if unfinished.exists() else None}
         return super().changelist_view(request, extra_context)
 
     def download_view(self, request: HttpRequest, job_id: int) -> FileResponse:

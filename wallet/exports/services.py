@@ -128,4 +128,3 @@ def _write(*, job: ExportJob, resource: ModelResource, queryset: models.QuerySet
             ExportJob.objects.filter(pk=job.pk).update(rows_written=written)
     writer.close()
     return written
-

@@ -78,4 +78,3 @@ class XlsxWriter:
         if font:
             cell.font = font
         return cell
-
