@@ -25,8 +25,6 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext, ngettext_lazy
 from django.views.decorators.http import require_POST
 from django_fsm import can_proceed, has_transition_perm
-from import_export.admin import ExportMixin
-from import_export.formats.base_formats import CSV, XLSX
 
 from payments import encryption, identifiers
 from payments.withdrawals import queue_display, selectors, services
@@ -40,7 +38,7 @@ from payments.withdrawals.models import (
 )
 from payments.withdrawals.resources import WithdrawalResource, WithdrawalTransitionResource
 from risk import services as risk_services
-from wallet.adminkit import DateRangeFilter, ReadOnlyMixin, TransitionLogAdmin
+from wallet.adminkit import DateRangeFilter, ReadOnlyMixin, StreamingExportMixin, TransitionLogAdmin
 from wallet.errors import ApplicationError
 from wallet.models import Account
 from wallet.money import ZERO
@@ -115,13 +113,12 @@ class ApprovalInline(ReadOnlyMixin, admin.TabularInline):
 
 
 @admin.register(Withdrawal)
-class WithdrawalAdmin(ExportMixin, ReadOnlyMixin, admin.ModelAdmin):
+class WithdrawalAdmin(StreamingExportMixin, ReadOnlyMixin, admin.ModelAdmin):
     """The approval queue: six narrow columns that fit a 1366-px laptop beside the navigation and
     the filters; each cell stacks what belongs together (the order, who and since when; the
     amount and its fee; the status and who approved)."""
 
     resource_classes = [WithdrawalResource]
-    export_formats = [CSV, XLSX]
     change_list_template = "admin/wallet/ledger_change_list.html"
     change_form_template = "admin/payments/withdrawal/change_form.html"
     list_display = (
