@@ -3,8 +3,8 @@ periodic tasks declared in config.roles and config.schedules; it guards the beat
 the admin (config.admin) and refuses unsafe settings (config.checks)."""
 
 from django.apps import AppConfig, apps
-from django.utils.translation import gettext_lazy as _
 from django.db.models.signals import post_migrate
+from django.utils.translation import gettext_lazy as _
 
 
 class ProjectConfig(AppConfig):

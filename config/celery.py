@@ -15,6 +15,7 @@ app.autodiscover_tasks()
 app.autodiscover_tasks(["payments.withdrawals", "payments.orders", "payments.notifications"])
 app.autodiscover_tasks(["payments.webhooks"])
 app.autodiscover_tasks(["wallet.campaigns"])
+app.autodiscover_tasks(["wallet.exports"])
 app.autodiscover_tasks(["wallet.redpackets"])
 
 

@@ -97,6 +97,7 @@ ROLES: dict[str, frozenset[str]] = {
             "wallet.export_transfer",
             "wallet.export_entry",
             "wallet.export_redpackettransition",
+            "wallet.view_exportjob",
             "payments.view_withdrawal",
             "payments.export_withdrawal",
             "payments.view_withdrawaltransition",

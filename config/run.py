@@ -90,15 +90,18 @@ def main() -> int:
             # migrate runs the system checks and shows their warnings; the later steps skip them.
             _step([*manage, "migrate", "--noinput"], env)
             _step([*manage, "collectstatic", "--noinput", "--verbosity", "0"], env)
-            tokens = str(var_dir / "demo_tokens.json")
-            credentials = _step([*manage, "demo_data", "--skip-checks", "--tokens-file", tokens], env)
-            credentials += "\n" + _step([*manage, "demo_payments", "--skip-checks"], env)
-            credentials += "\n" + _step([*manage, "demo_wallet", "--skip-checks"], env)
+            # Seeds the demo (its lines pass through as they come) and answers the guide to it;
+            # --reset refills a review queue the staff worked off since the last start.
+            guide = _step(
+                [*manage, "demo_data", "--skip-checks", "--reset"]
+                + ["--tokens-file", str(var_dir / "demo_tokens.json"), "--guide-file", str(var_dir / "next-steps.txt")],
+                env,
+            )
             children: dict[str, subprocess.Popen] = {}
             stack.callback(_stop, children.values())
             _start_children(children, env, port)
             _wait_for_web(children, port)
-            print(f"\n{credentials}\n\nWeb server: http://127.0.0.1:{port}/  (admin /admin/, API docs /api/docs/)")
+            print(f"\nWeb server: http://127.0.0.1:{port}/ is up. What to try next:\n\n{guide}\n")
             print(_second_shell_hint(var_dir))
             print("Press Ctrl-C to stop.\n", flush=True)
             while True:

@@ -61,6 +61,7 @@ SCHEDULES: tuple[Schedule, ...] = (
         "wallet.redpackets_complete_grabs",
         Every(30, IntervalSchedule.MINUTES),
     ),
+    Schedule("Exports: delete expired files", "wallet.export_jobs_purge", Every(1, IntervalSchedule.HOURS)),
 )
 PROTECTED_TASKS = frozenset(schedule.task for schedule in SCHEDULES)
 

@@ -162,6 +162,17 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = TIME_ZONE
 
+# Exports (docs/OPERATIONS.md, "Exports"): files outside the web root, kept for a while; more
+# rows than the threshold are written by the worker, which may take this long for them.
+EXPORT_ROOT = Path(env("EXPORT_ROOT", default=str(BASE_DIR / "var" / "exports")))
+EXPORT_ASYNC_THRESHOLD = env.int("EXPORT_ASYNC_THRESHOLD", default=10_000)
+EXPORT_RETENTION_HOURS = env.int("EXPORT_RETENTION_HOURS", default=24)
+EXPORT_CHUNK_SIZE = env.int("EXPORT_CHUNK_SIZE", default=2_000)
+EXPORT_TIME_LIMIT = env.int("EXPORT_TIME_LIMIT", default=1_800)
+CELERY_TASK_ANNOTATIONS = {
+    "wallet.export_job_process": {"time_limit": EXPORT_TIME_LIMIT, "soft_time_limit": EXPORT_TIME_LIMIT - 60}
+}
+
 IMPORT_EXPORT_EXPORT_PERMISSION_CODE = "export"
 IMPORT_EXPORT_IMPORT_PERMISSION_CODE = "import"
 IMPORT_EXPORT_ESCAPE_FORMULAE_ON_EXPORT = True

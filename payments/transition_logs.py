@@ -4,7 +4,7 @@ every state machine logs into StateLog's one table."""
 from django.db import models
 from import_export import fields, resources
 
-from wallet.resources import IsoDateTimeWidget, TextWidget
+from wallet.exports.widgets import DateTimeWidget, TextWidget
 
 
 class TransitionLogManager(models.Manager):
@@ -23,7 +23,7 @@ class TransitionLogManager(models.Manager):
 class TransitionLogResource(resources.ModelResource):
     """``order_no`` is annotated by the admin's queryset (the log refers to orders by id)."""
 
-    timestamp = fields.Field(attribute="timestamp", widget=IsoDateTimeWidget())
+    timestamp = fields.Field(attribute="timestamp", widget=DateTimeWidget())
     order_no = fields.Field(attribute="order_no", widget=TextWidget())
     transition = fields.Field(attribute="transition", widget=TextWidget())
     source_state = fields.Field(attribute="source_state", widget=TextWidget())

@@ -25,8 +25,6 @@ from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
-from import_export.admin import ExportMixin
-from import_export.formats.base_formats import CSV, XLSX
 
 from payments.channels.bills import BillKind
 from payments.orders.models import PaymentOrder, Refund
@@ -44,7 +42,7 @@ from reconciliation.models import (
 )
 from reconciliation.resources import DiscrepancyResource, DiscrepancyTransitionResource, RunResource
 from wallet import errors
-from wallet.adminkit import DateRangeFilter, ReadOnlyMixin, TransitionLogAdmin
+from wallet.adminkit import DateRangeFilter, ReadOnlyMixin, StreamingExportMixin, TransitionLogAdmin
 
 UPLOAD = "reconciliation.add_billfile"
 RERUN = "reconciliation.rerun_run"
@@ -109,9 +107,8 @@ def _run_level(run: Run) -> int:
 
 
 @admin.register(Run)
-class RunAdmin(ExportMixin, ReadOnlyMixin, admin.ModelAdmin):
+class RunAdmin(StreamingExportMixin, ReadOnlyMixin, admin.ModelAdmin):
     resource_classes = [RunResource]
-    export_formats = [CSV, XLSX]
     change_form_template = "admin/reconciliation/run/change_form.html"
     list_display = (
         "bill_date",
@@ -367,9 +364,8 @@ def _bill_upload(data: dict, user) -> Run:
 
 
 @admin.register(Discrepancy)
-class DiscrepancyAdmin(ExportMixin, ReadOnlyMixin, admin.ModelAdmin):
+class DiscrepancyAdmin(StreamingExportMixin, ReadOnlyMixin, admin.ModelAdmin):
     resource_classes = [DiscrepancyResource]
-    export_formats = [CSV, XLSX]
     change_form_template = "admin/reconciliation/discrepancy/change_form.html"
     list_display = (
         "id",

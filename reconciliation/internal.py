@@ -12,6 +12,7 @@ The per-order checks also run for one order at a time (the near-real-time check,
 """
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -25,6 +26,8 @@ from reconciliation.models import Outcome
 from wallet.dates import local_midnight
 
 logger = logging.getLogger(__name__)
+# Told how many checks are done and the last one's name.
+OnCheck = Callable[[int, str], object]
 
 
 @dataclass(frozen=True)
@@ -342,17 +345,20 @@ class Scope:
         return {"pk": self.pk, "start": local_midnight(self.day), "end": local_midnight(self.day + timedelta(days=1))}
 
 
-def internal_reconcile(*, day: date | None = None) -> list[Difference]:
+def internal_reconcile(*, day: date | None = None, on_check: OnCheck | None = None) -> list[Difference]:
     """Run every check and open a discrepancy (``bill_date`` ``day``, else today) for each
     difference; returns them all, ``opened`` telling the new ones. With ``day``, the per-order
     checks look at the orders finished that day (China time); without, at every order. Wallet
-    balances are always checked whole: a balance is the sum of its whole history."""
-    return _run(CHECKS, Scope(day=day), bill_date=day or timezone.localdate(), open_discrepancies=True)
+    balances are always checked whole: a balance is the sum of its whole history. ``on_check``
+    hears how many checks are done and the last one's name (wallet/progress.py)."""
+    return _run(
+        CHECKS, Scope(day=day), bill_date=day or timezone.localdate(), open_discrepancies=True, on_check=on_check
+    )
 
 
-def internal_differences(*, day: date | None = None) -> list[Difference]:
+def internal_differences(*, day: date | None = None, on_check: OnCheck | None = None) -> list[Difference]:
     """What ``internal_reconcile`` would find, opening nothing."""
-    return _run(CHECKS, Scope(day=day), bill_date=None, open_discrepancies=False)
+    return _run(CHECKS, Scope(day=day), bill_date=None, open_discrepancies=False, on_check=on_check)
 
 
 def order_ledger_check(*, kind: str, pk: int) -> list[Difference]:
@@ -375,14 +381,21 @@ def internal_nightly() -> int:
 
 
 def _run(
-    checks: dict[str, Check], scope: Scope, *, bill_date: date | None, open_discrepancies: bool
+    checks: dict[str, Check],
+    scope: Scope,
+    *,
+    bill_date: date | None,
+    open_discrepancies: bool,
+    on_check: OnCheck | None = None,
 ) -> list[Difference]:
     differences: list[Difference] = []
     with connection.cursor() as cursor:
-        for name, check in checks.items():
+        for done, (name, check) in enumerate(checks.items(), start=1):
             sql = check.sql.format(scope=scope.sql(check.table_alias)) if check.table_alias else check.sql
             params = {**scope.params(), "outcome": str(check.outcome), "bill_date": bill_date}
             cursor.execute(OPEN.format(check=sql) if open_discrepancies else sql, params)
             for row in cursor.fetchall():
                 differences.append(Difference(name, str(check.outcome), *row))
+            if on_check is not None:
+                on_check(done, name)
     return differences

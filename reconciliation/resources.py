@@ -1,20 +1,15 @@
 """Export layouts of reconciliation runs, discrepancies and the desk's transitions for auditors
 (docs/ARCHITECTURE.md §10).
 
-Cells are text, as in wallet.resources: money as two-place strings, dates and times in ISO 8601
-(times with their offset), free text guarded against spreadsheet formulas.
+Cells as in wallet.resources: amounts, ids, counts, dates and local date-times typed in XLSX,
+free text guarded against spreadsheet formulas.
 """
 
-from import_export import fields, resources, widgets
+from import_export import fields, resources
 
 from payments.transition_logs import TransitionLogResource
 from reconciliation.models import Discrepancy, DiscrepancyTransition, Run
-from wallet.resources import IsoDateTimeWidget, MoneyWidget, TextWidget
-
-
-class IsoDateWidget(widgets.Widget):
-    def render(self, value, obj=None, **kwargs):
-        return "" if value is None else value.isoformat()
+from wallet.exports.widgets import DateTimeWidget, DateWidget, IntegerWidget, MoneyWidget, TextWidget
 
 
 def _text(attribute: str) -> fields.Field:
@@ -26,13 +21,13 @@ def _money(attribute: str) -> fields.Field:
 
 
 def _count(attribute: str) -> fields.Field:
-    return fields.Field(attribute=attribute, widget=widgets.Widget())
+    return fields.Field(attribute=attribute, widget=IntegerWidget())
 
 
 class RunResource(resources.ModelResource):
     id = _count("id")
     channel = _text("channel__code")
-    bill_date = fields.Field(attribute="bill_date", widget=IsoDateWidget())
+    bill_date = fields.Field(attribute="bill_date", widget=DateWidget())
     kind = _text("kind")
     status = _text("status")
     bill_file = _text("file__filename")
@@ -54,8 +49,8 @@ class RunResource(resources.ModelResource):
     clearing_expected = _money("clearing_expected")
     clearing_difference = _money("clearing_difference")
     started_by = _text("started_by__username")
-    started_at = fields.Field(attribute="started_at", widget=IsoDateTimeWidget())
-    finished_at = fields.Field(attribute="finished_at", widget=IsoDateTimeWidget())
+    started_at = fields.Field(attribute="started_at", widget=DateTimeWidget())
+    finished_at = fields.Field(attribute="finished_at", widget=DateTimeWidget())
     error = _text("error")
 
     class Meta:
@@ -93,10 +88,10 @@ class RunResource(resources.ModelResource):
 
 class DiscrepancyResource(resources.ModelResource):
     id = _count("id")
-    created_at = fields.Field(attribute="created_at", widget=IsoDateTimeWidget())
+    created_at = fields.Field(attribute="created_at", widget=DateTimeWidget())
     kind = _text("kind")
     channel = _text("channel__code")
-    bill_date = fields.Field(attribute="bill_date", widget=IsoDateWidget())
+    bill_date = fields.Field(attribute="bill_date", widget=DateWidget())
     run = _count("run_id")
     object_kind = _text("object_kind")
     order_no = _text("order_no")
@@ -111,11 +106,11 @@ class DiscrepancyResource(resources.ModelResource):
     proposed_action = _text("proposed_action")
     proposed_amount = _money("proposed_amount")
     proposed_by = _text("proposed_by__username")
-    proposed_at = fields.Field(attribute="proposed_at", widget=IsoDateTimeWidget())
+    proposed_at = fields.Field(attribute="proposed_at", widget=DateTimeWidget())
     proposal_reason = _text("proposal_reason")
     approved_by = _text("approved_by__username")
     resolution = _text("resolution")
-    finished_at = fields.Field(attribute="finished_at", widget=IsoDateTimeWidget())
+    finished_at = fields.Field(attribute="finished_at", widget=DateTimeWidget())
 
     class Meta:
         model = Discrepancy

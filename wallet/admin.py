@@ -10,11 +10,9 @@ from django import forms
 from django.contrib import admin
 from django.db.models import Exists, OuterRef, Q, Subquery, Sum
 from django.utils.translation import gettext_lazy as _
-from import_export.admin import ExportMixin
-from import_export.formats.base_formats import CSV, XLSX
 
 from wallet import selectors
-from wallet.adminkit import INPUT_FILTER_TEMPLATE, DateRangeFilter, ReadOnlyMixin, input_choice
+from wallet.adminkit import INPUT_FILTER_TEMPLATE, DateRangeFilter, ReadOnlyMixin, StreamingExportMixin, input_choice
 from wallet.models import Account, Entry, Hold, Transfer
 from wallet.resources import EntryResource, TransferResource
 
@@ -58,12 +56,6 @@ class TransferAccountCodeFilter(AccountCodeFilter):
 class LedgerAdmin(ReadOnlyMixin, admin.ModelAdmin):
     # Right-aligns the money columns.
     change_list_template = "admin/wallet/ledger_change_list.html"
-
-
-class LedgerExportMixin(ExportMixin):
-    """Export of the filtered changelist, for holders of ``wallet.export_<model>`` only."""
-
-    export_formats = [CSV, XLSX]
 
 
 @admin.register(Account)
@@ -130,7 +122,7 @@ class EntryInline(ReadOnlyMixin, admin.TabularInline):
 
 
 @admin.register(Transfer)
-class TransferAdmin(LedgerExportMixin, LedgerAdmin):
+class TransferAdmin(StreamingExportMixin, LedgerAdmin):
     resource_classes = [TransferResource]
     list_display = ("id", "created_at", "kind", "total", "reference", "idempotency_key", "memo")
     list_filter = ("kind", TransferAccountCodeFilter, ("created_at", DateRangeFilter))
@@ -158,7 +150,7 @@ class TransferAdmin(LedgerExportMixin, LedgerAdmin):
 
 
 @admin.register(Entry)
-class EntryAdmin(LedgerExportMixin, LedgerAdmin):
+class EntryAdmin(StreamingExportMixin, LedgerAdmin):
     resource_classes = [EntryResource]
     list_display = ("id", "created_at", "account", "transfer", "amount", "balance_after", "transfer__reference")
     list_filter = (AccountCodeFilter, ("created_at", DateRangeFilter))
@@ -167,6 +159,9 @@ class EntryAdmin(LedgerExportMixin, LedgerAdmin):
     list_select_related = ("account", "transfer")
     ordering = ("-created_at", "-id")
     show_full_result_count = False
+
+    def get_export_queryset(self, request):
+        return super().get_export_queryset(request).select_related("account__owner", "transfer")
 
 
 @admin.register(Hold)
@@ -183,5 +178,6 @@ class HoldAdmin(LedgerAdmin):
 # Django's admin autodiscovery imports an app's admin module only: the wallet's capabilities
 # (docs/WALLET.md) register theirs on import.
 from wallet.campaigns import admin as campaigns_admin  # noqa: E402, F401
+from wallet.exports import admin as exports_admin  # noqa: E402, F401
 from wallet.redpackets import admin as redpackets_admin  # noqa: E402, F401
 from wallet.transfers import admin as transfers_admin  # noqa: E402, F401

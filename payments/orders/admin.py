@@ -13,8 +13,6 @@ from django.http import HttpRequest
 from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
-from import_export.admin import ExportMixin
-from import_export.formats.base_formats import CSV, XLSX
 
 from payments.orders import refunds, services
 from payments.orders.models import PaymentEvent, PaymentOrder, PaymentTransition, Refund, RefundTransition
@@ -26,7 +24,7 @@ from payments.orders.resources import (
     RefundTransitionResource,
 )
 from wallet import qr
-from wallet.adminkit import DateRangeFilter, ReadOnlyMixin, TransitionLogAdmin
+from wallet.adminkit import DateRangeFilter, ReadOnlyMixin, StreamingExportMixin, TransitionLogAdmin
 from wallet.errors import ApplicationError
 
 
@@ -52,11 +50,10 @@ class RefundInline(ReadOnlyMixin, admin.TabularInline):
 
 
 @admin.register(PaymentOrder)
-class PaymentOrderAdmin(ExportMixin, ReadOnlyMixin, admin.ModelAdmin):
+class PaymentOrderAdmin(StreamingExportMixin, ReadOnlyMixin, admin.ModelAdmin):
     # Django 6's default; without it Django 5 warns when it builds the (read-only) form.
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     resource_classes = [PaymentOrderResource]
-    export_formats = [CSV, XLSX]
     list_display = (
         "order_no",
         "created_at",
@@ -124,9 +121,8 @@ class PaymentOrderAdmin(ExportMixin, ReadOnlyMixin, admin.ModelAdmin):
 
 
 @admin.register(Refund)
-class RefundAdmin(ExportMixin, ReadOnlyMixin, admin.ModelAdmin):
+class RefundAdmin(StreamingExportMixin, ReadOnlyMixin, admin.ModelAdmin):
     resource_classes = [RefundResource]
-    export_formats = [CSV, XLSX]
     list_display = ("refund_no", "created_at", "payment_order", "amount", "status", "reason", "finished_at")
     list_filter = ("status", ("created_at", DateRangeFilter))
     list_select_related = ("payment_order",)
@@ -153,11 +149,10 @@ class RefundAdmin(ExportMixin, ReadOnlyMixin, admin.ModelAdmin):
 
 
 @admin.register(PaymentEvent)
-class PaymentEventAdmin(ExportMixin, ReadOnlyMixin, admin.ModelAdmin):
+class PaymentEventAdmin(StreamingExportMixin, ReadOnlyMixin, admin.ModelAdmin):
     """Every exchange with the channels about payments and refunds, masked, for audits."""
 
     resource_classes = [PaymentEventResource]
-    export_formats = [CSV, XLSX]
     list_display = ("created_at", "channel", "reference", "operation", "kind", "outcome", "state", "amount", "message")
     list_filter = ("outcome", "kind", "operation", "channel", ("created_at", DateRangeFilter))
     list_select_related = ("channel",)

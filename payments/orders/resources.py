@@ -1,5 +1,5 @@
 """Export layouts of payment orders, refunds, payment events and their transition logs for
-auditors: text cells as in wallet.resources, payloads masked."""
+auditors: cells as in wallet.resources (typed in XLSX), payloads masked."""
 
 import json
 
@@ -7,7 +7,7 @@ from import_export import fields, resources, widgets
 
 from payments.orders.models import PaymentEvent, PaymentOrder, PaymentTransition, Refund, RefundTransition
 from payments.transition_logs import TransitionLogResource
-from wallet.resources import IsoDateTimeWidget, MoneyWidget, TextWidget
+from wallet.exports.widgets import DateTimeWidget, MoneyWidget, TextWidget
 
 
 class JsonTextWidget(widgets.Widget):
@@ -19,7 +19,7 @@ class JsonTextWidget(widgets.Widget):
 
 class PaymentOrderResource(resources.ModelResource):
     order_no = fields.Field(attribute="order_no", widget=TextWidget())
-    created_at = fields.Field(attribute="created_at", widget=IsoDateTimeWidget())
+    created_at = fields.Field(attribute="created_at", widget=DateTimeWidget())
     user = fields.Field(attribute="user__username", widget=TextWidget())
     business_type = fields.Field(attribute="business_type", widget=TextWidget())
     business_order_no = fields.Field(attribute="business_order_no", widget=TextWidget())
@@ -33,9 +33,9 @@ class PaymentOrderResource(resources.ModelResource):
     currency = fields.Field(attribute="currency", widget=TextWidget())
     status = fields.Field(attribute="status", widget=TextWidget())
     transaction_id = fields.Field(attribute="transaction_id", widget=TextWidget())
-    paid_at = fields.Field(attribute="paid_at", widget=IsoDateTimeWidget())
-    expires_at = fields.Field(attribute="expires_at", widget=IsoDateTimeWidget())
-    finished_at = fields.Field(attribute="finished_at", widget=IsoDateTimeWidget())
+    paid_at = fields.Field(attribute="paid_at", widget=DateTimeWidget())
+    expires_at = fields.Field(attribute="expires_at", widget=DateTimeWidget())
+    finished_at = fields.Field(attribute="finished_at", widget=DateTimeWidget())
     status_reason = fields.Field(attribute="status_reason", widget=TextWidget())
 
     class Meta:
@@ -65,7 +65,7 @@ class PaymentOrderResource(resources.ModelResource):
 
 class RefundResource(resources.ModelResource):
     refund_no = fields.Field(attribute="refund_no", widget=TextWidget())
-    created_at = fields.Field(attribute="created_at", widget=IsoDateTimeWidget())
+    created_at = fields.Field(attribute="created_at", widget=DateTimeWidget())
     order_no = fields.Field(attribute="payment_order__order_no", widget=TextWidget())
     channel = fields.Field(attribute="payment_order__channel__code", widget=TextWidget())
     amount = fields.Field(attribute="amount", widget=MoneyWidget())
@@ -75,7 +75,7 @@ class RefundResource(resources.ModelResource):
     requested_by = fields.Field(attribute="requested_by__username", widget=TextWidget())
     channel_refund_id = fields.Field(attribute="channel_refund_id", widget=TextWidget())
     failure_code = fields.Field(attribute="failure_code", widget=TextWidget())
-    finished_at = fields.Field(attribute="finished_at", widget=IsoDateTimeWidget())
+    finished_at = fields.Field(attribute="finished_at", widget=DateTimeWidget())
 
     class Meta:
         model = Refund
@@ -96,7 +96,7 @@ class RefundResource(resources.ModelResource):
 
 
 class PaymentEventResource(resources.ModelResource):
-    created_at = fields.Field(attribute="created_at", widget=IsoDateTimeWidget())
+    created_at = fields.Field(attribute="created_at", widget=DateTimeWidget())
     channel = fields.Field(attribute="channel__code", widget=TextWidget())
     reference = fields.Field(attribute="reference", widget=TextWidget())
     operation = fields.Field(attribute="operation", widget=TextWidget())

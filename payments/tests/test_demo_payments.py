@@ -1,4 +1,4 @@
-"""`manage.py demo_payments` runs on every `make run` after `demo_data`: again, it changes nothing."""
+"""`manage.py demo_payments` runs on every `make run` after `demo_users`: again, it changes nothing."""
 
 from decimal import Decimal
 
@@ -16,8 +16,8 @@ from wallet.models import Account
 pytestmark = pytest.mark.django_db
 
 
-def test_demo_payments_twice_fills_the_review_queue_and_pays_once(tmp_path):
-    call_command("demo_data", tokens_file=tmp_path / "tokens.json")
+def test_demo_payments_twice_fills_the_review_queue_and_pays_once():
+    call_command("demo_users")
 
     call_command("demo_payments")
     call_command("demo_payments")
@@ -48,8 +48,8 @@ def test_demo_payments_twice_fills_the_review_queue_and_pays_once(tmp_path):
     assert ledger_audit() == []
 
 
-def test_a_withdrawal_the_rules_refuse_today_is_reported_not_fatal(tmp_path, capsys):
-    call_command("demo_data", tokens_file=tmp_path / "tokens.json")
+def test_a_withdrawal_the_rules_refuse_today_is_reported_not_fatal(capsys):
+    call_command("demo_users")
     RiskRule.objects.filter(code="staged_rollout").update(enabled=True, percent=0)
 
     call_command("demo_payments")
@@ -58,9 +58,9 @@ def test_a_withdrawal_the_rules_refuse_today_is_reported_not_fatal(tmp_path, cap
     assert not Withdrawal.objects.exists()
 
 
-def test_the_demo_reconciles_today_with_one_difference_for_the_desk(tmp_path, sent_tasks, settings):
+def test_the_demo_reconciles_today_with_one_difference_for_the_desk(sent_tasks, settings):
     settings.SANDBOX_ENABLED = True
-    call_command("demo_data", tokens_file=tmp_path / "tokens.json")
+    call_command("demo_users")
 
     call_command("demo_payments")
     call_command("demo_payments")

@@ -2,6 +2,7 @@
 waits, and fails when an order is left unfinished or disagrees with the sandbox. The drill
 against a real worker is in test_payouts.py."""
 
+import re
 import uuid
 
 import pytest
@@ -10,6 +11,7 @@ from django.core.management import CommandError, call_command
 from payments.management.commands import payout_drill
 from payments.sandbox.models import SandboxHit, SandboxPayout, Scenario
 from payments.withdrawals.models import Withdrawal
+from wallet import progress
 
 pytestmark = pytest.mark.django_db
 
@@ -75,7 +77,7 @@ def test_an_order_failed_here_that_the_sandbox_paid_is_a_problem(drill_order):
 @pytest.mark.slow
 def test_without_a_worker_the_drill_prints_progress_and_fails_on_the_orders_left_unfinished(monkeypatch, capsys):
     # Given no worker to pay the orders (their dispatch runs on commit, which never comes here)
-    monkeypatch.setattr(payout_drill, "PROGRESS_SECONDS", 0.0)
+    monkeypatch.setattr(progress, "EVERY_SECONDS", 0.0)
 
     # When the drill waits two seconds for two orders
     with pytest.raises(CommandError, match="2 order\\(s\\) not final"):
@@ -84,7 +86,7 @@ def test_without_a_worker_the_drill_prints_progress_and_fails_on_the_orders_left
     # Then it said how far it got while waiting, and that the orders did not end
     out = capsys.readouterr().out
     assert "Submitted 2 withdrawals of 1.00" in out
-    assert "s: 0 of 2 final, 2 not yet" in out
+    assert re.search(r"^  0/2 final, 2 approved, \d+ s$", out, re.MULTILINE), out
     assert "2 of 2 orders are still not final." in out
     assert "at the sandbox: took nothing 2" in out
 

@@ -12,23 +12,23 @@ from datetime import timedelta
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
-from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, DecimalField, ExpressionWrapper, F, OuterRef, QuerySet, Subquery, Sum
+from django.db.models import Count, DecimalField, ExpressionWrapper, F, OuterRef, Prefetch, QuerySet, Subquery, Sum
 from django.http import HttpRequest, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext, ngettext_lazy
 from django.views.decorators.http import require_POST
 from django_fsm import can_proceed, has_transition_perm
-from import_export.admin import ExportMixin
-from import_export.formats.base_formats import CSV, XLSX
 
 from payments import encryption, identifiers
-from payments.channels.models import Channel
-from payments.withdrawals import selectors, services
+from payments.withdrawals import queue_display, selectors, services
+from payments.withdrawals.filters import PayoutChannelFilter, QueueStatusFilter
 from payments.withdrawals.models import (
     PayoutAccount,
     Withdrawal,
@@ -38,24 +38,18 @@ from payments.withdrawals.models import (
 )
 from payments.withdrawals.resources import WithdrawalResource, WithdrawalTransitionResource
 from risk import services as risk_services
-from wallet.adminkit import DateRangeFilter, ReadOnlyMixin, TransitionLogAdmin
+from wallet.adminkit import DateRangeFilter, ReadOnlyMixin, StreamingExportMixin, TransitionLogAdmin
 from wallet.errors import ApplicationError
 from wallet.models import Account
+from wallet.money import ZERO
 
 RECENT_DAYS = 30
 
 
 class ReasonForm(forms.Form):
-    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3, "cols": 60}), max_length=500, strip=True)
-
-
-class PayoutChannelFilter(admin.RelatedFieldListFilter):
-    """Only the channels that pay out: a withdrawal never goes through a payment-only channel."""
-
-    def field_choices(self, field, request, model_admin):
-        return [
-            (channel.pk, str(channel)) for channel in Channel.objects.exclude(payout_account_kind="").order_by("code")
-        ]
+    reason = forms.CharField(
+        label=_("Reason"), widget=forms.Textarea(attrs={"rows": 3, "cols": 60}), max_length=500, strip=True
+    )
 
 
 @admin.register(PayoutAccount)
@@ -64,7 +58,7 @@ class PayoutAccountAdmin(ReadOnlyMixin, admin.ModelAdmin):
     list_filter = ("kind", "created_at")
     list_select_related = ("user",)
     search_fields = ("user__username__exact",)
-    search_help_text = (
+    search_help_text = _(
         "A full card number, openid or Alipay login id (matched by its blind index), or an exact username."
     )
     fields = ("user", "kind", "display", "bank_code", "masked_holder", "created_at")
@@ -91,11 +85,11 @@ class PayoutAccountAdmin(ReadOnlyMixin, admin.ModelAdmin):
     def has_blocklist_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("risk.add_blocklistentry")
 
-    @admin.action(description="Add the selected payout accounts to the blocklist", permissions=["blocklist"])
+    @admin.action(description=_("Add the selected payout accounts to the blocklist"), permissions=["blocklist"])
     def blocklist_selected(self, request, queryset: QuerySet[PayoutAccount]):
         form = ReasonForm(request.POST if "apply" in request.POST else None)
         if not form.is_valid():
-            return _reason_page(request, self, queryset, form, action="blocklist_selected", verb="Blocklist")
+            return _reason_page(request, self, queryset, form, action="blocklist_selected", verb=_("Blocklist"))
         for account in queryset:
             risk_services.blocklist_add(
                 kind="payout_account",
@@ -104,7 +98,11 @@ class PayoutAccountAdmin(ReadOnlyMixin, admin.ModelAdmin):
                 reason=form.cleaned_data["reason"],
                 actor=request.user,
             )
-        self.message_user(request, f"{queryset.count()} payout account(s) are on the blocklist.", messages.SUCCESS)
+        count = queryset.count()
+        message = ngettext(
+            "%(count)d payout account is on the blocklist.", "%(count)d payout accounts are on the blocklist.", count
+        )
+        self.message_user(request, message % {"count": count}, messages.SUCCESS)
         return None
 
 
@@ -114,54 +112,25 @@ class ApprovalInline(ReadOnlyMixin, admin.TabularInline):
     extra = 0
 
 
-class QueueStatusFilter(admin.SimpleListFilter):
-    """Status, where no choice means ``pending``: the list opens as the approval queue, oldest
-    first, and "All" is a choice of its own (``?status=all``)."""
-
-    title = "status"
-    parameter_name = "status"
-    ALL = "all"
-
-    def lookups(self, request, model_admin):
-        return [*WithdrawalStatus.choices, (self.ALL, "All")]
-
-    def value(self):
-        return super().value() or WithdrawalStatus.PENDING
-
-    def queryset(self, request, queryset):
-        if self.value() == self.ALL:
-            return queryset
-        if self.value() not in WithdrawalStatus.values:
-            raise IncorrectLookupParameters(f"Unknown status {self.value()!r}.")
-        return queryset.filter(status=self.value())
-
-    def choices(self, changelist):
-        for value, label in self.lookup_choices:
-            yield {
-                "selected": self.value() == value,
-                "query_string": changelist.get_query_string({self.parameter_name: value}),
-                "display": label,
-            }
-
-
 @admin.register(Withdrawal)
-class WithdrawalAdmin(ExportMixin, ReadOnlyMixin, admin.ModelAdmin):
+class WithdrawalAdmin(StreamingExportMixin, ReadOnlyMixin, admin.ModelAdmin):
+    """The approval queue: six narrow columns that fit a 1366-px laptop beside the navigation and
+    the filters; each cell stacks what belongs together (the order, who and since when; the
+    amount and its fee; the status and who approved)."""
+
     resource_classes = [WithdrawalResource]
-    export_formats = [CSV, XLSX]
     change_list_template = "admin/wallet/ledger_change_list.html"
     change_form_template = "admin/payments/withdrawal/change_form.html"
     list_display = (
-        "order_no",
-        "created_at",
-        "user",
-        "amount",
-        "fee",
+        "order",
+        "amount_with_fee",
         "available_balance",
         "risk_reasons",
         "recent_history",
-        "approvals_given",
-        "status",
+        "approval_state",
     )
+    # The order cell links to the order itself, beside the user's name and the waiting time.
+    list_display_links = None
     list_filter = (
         QueueStatusFilter,
         ("channel", PayoutChannelFilter),
@@ -169,19 +138,22 @@ class WithdrawalAdmin(ExportMixin, ReadOnlyMixin, admin.ModelAdmin):
         ("created_at", DateRangeFilter),
     )
     search_fields = ("order_no__exact", "user__username__exact")
-    search_help_text = "Exact order number or username."
+    search_help_text = _("Exact order number or username.")
     ordering = ("created_at", "id")
     actions = ["approve_selected", "reject_selected"]
     show_full_result_count = False
     fieldsets = (
-        (None, {"fields": ("order_no", "status", "user", "created_at", "approved_at", "dispatched_at", "finished_at")}),
-        ("Money", {"fields": ("amount", "fee", "actual_amount", "currency", "available_balance", "channel")}),
-        ("Payout account", {"fields": ("payout_account_display", "payout_account_holder")}),
         (
-            "Risk",
+            None,
+            {"fields": ("order_no", "status", "user", "created_at", "approved_at", "dispatched_at", "finished_at")},
+        ),
+        (_("Money"), {"fields": ("amount", "fee", "actual_amount", "currency", "available_balance", "channel")}),
+        (_("Payout account"), {"fields": ("payout_account_display", "payout_account_holder")}),
+        (
+            _("Risk"),
             {"fields": ("risk_outcome", "risk_reasons", "risk_inputs", "recent_history", "approvals_given")},
         ),
-        ("Outcome", {"fields": ("status_reason", "failure_code", "channel_reference")}),
+        (_("Outcome"), {"fields": ("status_reason", "failure_code", "channel_reference")}),
     )
     readonly_fields = (
         "available_balance",
@@ -195,16 +167,21 @@ class WithdrawalAdmin(ExportMixin, ReadOnlyMixin, admin.ModelAdmin):
     )
     inlines = [ApprovalInline]
 
+    class Media:
+        css = {"all": ["payments/admin/withdrawal-queue.css"]}
+
     def get_queryset(self, request):
         since = timezone.now() - timedelta(days=RECENT_DAYS)
         recent = Withdrawal.objects.filter(user=OuterRef("user"), created_at__gte=since).values("user")
         available = Account.objects.filter(
             owner=OuterRef("user"), kind=Account.Kind.USER, currency=OuterRef("currency")
         )
+        approvals = WithdrawalApproval.objects.select_related("actor").order_by("created_at", "id")
         return (
             super()
             .get_queryset(request)
             .select_related("user", "channel", "payout_account", "risk_evaluation")
+            .prefetch_related(Prefetch("approvals", queryset=approvals))
             .annotate(
                 available=Subquery(
                     available.values(
@@ -217,7 +194,6 @@ class WithdrawalAdmin(ExportMixin, ReadOnlyMixin, admin.ModelAdmin):
                 recent_total=Subquery(
                     recent.exclude(status__in=Withdrawal.RELEASED_STATUSES).annotate(t=Sum("amount")).values("t")
                 ),
-                approvals_count=Count("approvals", distinct=True),
             )
         )
 
@@ -260,7 +236,7 @@ class WithdrawalAdmin(ExportMixin, ReadOnlyMixin, admin.ModelAdmin):
         withdrawal = self._get_for_review(request, object_id)
         form = ReasonForm(request.POST)
         if not form.is_valid():
-            self.message_user(request, "A rejection needs a reason.", messages.ERROR)
+            self.message_user(request, _("A rejection needs a reason."), messages.ERROR)
             return HttpResponseRedirect(self._change_url(withdrawal))
         try:
             withdrawal = services.withdrawal_reject(
@@ -270,14 +246,16 @@ class WithdrawalAdmin(ExportMixin, ReadOnlyMixin, admin.ModelAdmin):
             self.message_user(request, error.message, messages.ERROR)
             return HttpResponseRedirect(self._change_url(withdrawal))
         self.message_user(
-            request, f"{withdrawal.order_no} is rejected; the money is back in the wallet.", messages.SUCCESS
+            request,
+            _("%(order_no)s is rejected; the money is back in the wallet.") % {"order_no": withdrawal.order_no},
+            messages.SUCCESS,
         )
         return HttpResponseRedirect(self._queue_url())
 
     def has_approve_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("payments.approve_withdrawal")
 
-    @admin.action(description="Approve the selected withdrawals", permissions=["approve"])
+    @admin.action(description=_("Approve the selected withdrawals"), permissions=["approve"])
     def approve_selected(self, request, queryset: QuerySet[Withdrawal]):
         done = 0
         for withdrawal in _ticked(request, queryset):
@@ -287,13 +265,14 @@ class WithdrawalAdmin(ExportMixin, ReadOnlyMixin, admin.ModelAdmin):
             except ApplicationError as error:
                 self.message_user(request, f"{withdrawal.order_no}: {error.message}", messages.ERROR)
         if done:
-            self.message_user(request, f"{done} approval(s) recorded.", messages.SUCCESS)
+            message = ngettext("%(count)d approval recorded.", "%(count)d approvals recorded.", done)
+            self.message_user(request, message % {"count": done}, messages.SUCCESS)
 
-    @admin.action(description="Reject the selected withdrawals", permissions=["approve"])
+    @admin.action(description=_("Reject the selected withdrawals"), permissions=["approve"])
     def reject_selected(self, request, queryset: QuerySet[Withdrawal]):
         form = ReasonForm(request.POST if "apply" in request.POST else None)
         if not form.is_valid():
-            return _reason_page(request, self, queryset, form, action="reject_selected", verb="Reject")
+            return _reason_page(request, self, queryset, form, action="reject_selected", verb=_("Reject"))
         done = 0
         for withdrawal in _ticked(request, queryset):
             try:
@@ -304,42 +283,58 @@ class WithdrawalAdmin(ExportMixin, ReadOnlyMixin, admin.ModelAdmin):
             except ApplicationError as error:
                 self.message_user(request, f"{withdrawal.order_no}: {error.message}", messages.ERROR)
         if done:
-            self.message_user(request, f"{done} withdrawal(s) rejected.", messages.SUCCESS)
+            message = ngettext("%(count)d withdrawal rejected.", "%(count)d withdrawals rejected.", done)
+            self.message_user(request, message % {"count": done}, messages.SUCCESS)
         return None
 
-    @admin.display(description="available")
-    def available_balance(self, withdrawal: Withdrawal):
-        return withdrawal.available  # type: ignore[attr-defined]  # annotated by get_queryset
+    @admin.display(description=_("order"), ordering="created_at")
+    def order(self, withdrawal: Withdrawal) -> str:
+        return queue_display.order_cell(withdrawal, url=self._change_url(withdrawal), now=timezone.now())
 
-    @admin.display(description="risk")
+    @admin.display(description=_("amount"), ordering="amount")
+    def amount_with_fee(self, withdrawal: Withdrawal) -> str:
+        return queue_display.amount_cell(withdrawal)
+
+    @admin.display(description=_("available"))
+    def available_balance(self, withdrawal: Withdrawal) -> str:
+        return queue_display.money_cell(withdrawal.available)  # type: ignore[attr-defined]  # annotated by get_queryset
+
+    @admin.display(description=_("risk"))
     def risk_reasons(self, withdrawal: Withdrawal) -> str:
-        return "; ".join(withdrawal.risk_evaluation.reasons) or "-"
+        return queue_display.risk_cell(withdrawal.risk_evaluation.hits)
 
-    @admin.display(description="risk outcome")
+    @admin.display(description=_("risk outcome"))
     def risk_outcome(self, withdrawal: Withdrawal) -> str:
         evaluation = withdrawal.risk_evaluation
-        return f"{evaluation.outcome}, {evaluation.approvals_required} approval(s) required"
+        required = evaluation.approvals_required
+        message = ngettext(
+            "%(outcome)s, %(count)d approval required", "%(outcome)s, %(count)d approvals required", required
+        )
+        return message % {"outcome": evaluation.get_outcome_display(), "count": required}
 
-    @admin.display(description="risk inputs")
+    @admin.display(description=_("risk inputs"))
     def risk_inputs(self, withdrawal: Withdrawal) -> str:
-        inputs = {k: v for k, v in withdrawal.risk_evaluation.inputs.items() if k != "payout_fingerprint"}
-        return ", ".join(f"{key}: {value}" for key, value in inputs.items())
+        return queue_display.risk_inputs_table(withdrawal.risk_evaluation.inputs)
 
-    @admin.display(description=f"last {RECENT_DAYS} days")
+    @admin.display(description=ngettext_lazy("last %(days)d day", "last %(days)d days", "days") % {"days": RECENT_DAYS})
     def recent_history(self, withdrawal: Withdrawal) -> str:
-        count = withdrawal.recent_count or 0  # type: ignore[attr-defined]
-        total = withdrawal.recent_total or 0  # type: ignore[attr-defined]
-        return f"{count} order(s), {total:.2f} not released"
+        count = withdrawal.recent_count or 0  # type: ignore[attr-defined]  # annotated by get_queryset
+        total = withdrawal.recent_total or ZERO  # type: ignore[attr-defined]
+        return queue_display.history_cell(count=count, not_released=total)
 
-    @admin.display(description="approvals")
+    @admin.display(description=_("status"), ordering="status")
+    def approval_state(self, withdrawal: Withdrawal) -> str:
+        return queue_display.approval_cell(withdrawal, list(withdrawal.approvals.all()))
+
+    @admin.display(description=_("approvals"))
     def approvals_given(self, withdrawal: Withdrawal) -> str:
-        return f"{withdrawal.approvals_count} of {withdrawal.approvals_required}"  # type: ignore[attr-defined]
+        return queue_display.approvals_summary(withdrawal, list(withdrawal.approvals.all()))
 
-    @admin.display(description="payout account")
+    @admin.display(description=_("payout account"))
     def payout_account_display(self, withdrawal: Withdrawal) -> str:
         return f"{withdrawal.payout_account.get_kind_display()}: {withdrawal.payout_account.display}"
 
-    @admin.display(description="holder")
+    @admin.display(description=_("holder"))
     def payout_account_holder(self, withdrawal: Withdrawal) -> str:
         return withdrawal.payout_account.masked_holder or "-"
 
@@ -374,11 +369,12 @@ def _alipay_login(term: str) -> str:
 
 
 def _approval_message(withdrawal: Withdrawal) -> str:
+    values = {"order_no": withdrawal.order_no}
     if withdrawal.status == WithdrawalStatus.APPROVED:
-        return f"{withdrawal.order_no} is approved."
+        return _("%(order_no)s is approved.") % values
     if withdrawal.approvals.filter(as_supervisor=True).exists():
-        return f"{withdrawal.order_no}: your approval is recorded; a second person's is still needed."
-    return f"{withdrawal.order_no}: your approval is recorded; a supervisor's is still needed."
+        return _("%(order_no)s: your approval is recorded; a second person's is still needed.") % values
+    return _("%(order_no)s: your approval is recorded; a supervisor's is still needed.") % values
 
 
 def _review_context(request, withdrawal: Withdrawal | None) -> dict:
@@ -394,7 +390,14 @@ def _review_context(request, withdrawal: Withdrawal | None) -> dict:
         "approve_url": reverse("admin:payments_withdrawal_approve", args=[withdrawal.pk]),
         "reject_url": reverse("admin:payments_withdrawal_reject", args=[withdrawal.pk]),
         "reason_form": ReasonForm(),
-        "hits": withdrawal.risk_evaluation.hits,
+        "hits": [
+            {
+                **hit,
+                "observed": queue_display.compact_number(hit["observed"]),
+                "limit": queue_display.compact_number(hit["limit"]),
+            }
+            for hit in withdrawal.risk_evaluation.hits
+        ],
         "transitions": WithdrawalTransition.objects.filter(object_id=withdrawal.pk)
         .select_related("by")
         .order_by("timestamp", "id"),
@@ -410,11 +413,13 @@ def _ticked(request, queryset: QuerySet[Withdrawal]) -> QuerySet[Withdrawal]:
     return Withdrawal.objects.filter(pk__in=ticked).order_by("created_at", "id")
 
 
-def _reason_page(request, model_admin, queryset, form, *, action: str, verb: str):
+def _reason_page(request, model_admin, queryset, form, *, action: str, verb: str | Promise):
     """The intermediate page of a bulk action that needs a reason."""
+    count = queryset.count()
+    title = ngettext("%(verb)s %(count)d item", "%(verb)s %(count)d items", count) % {"verb": verb, "count": count}
     context = {
         **model_admin.admin_site.each_context(request),
-        "title": f"{verb} {queryset.count()} item(s)",
+        "title": title,
         "opts": model_admin.opts,
         "queryset": queryset,
         "form": form,

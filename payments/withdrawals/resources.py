@@ -1,25 +1,23 @@
 """Export layouts of withdrawals and their transition log for auditors (docs/ARCHITECTURE.md §10).
 
-Cells are text, as in wallet.resources: money as two-place strings, times in ISO 8601 with their
-offset, client-supplied text guarded against spreadsheet formulas. Payout accounts appear masked.
+Cells as in wallet.resources: amounts, counts and local date-times typed in XLSX, client-supplied
+text guarded against spreadsheet formulas. Payout accounts appear masked.
 """
 
-from django.utils import timezone
 from import_export import fields, resources, widgets
 
 from payments.transition_logs import TransitionLogResource
 from payments.withdrawals.models import Withdrawal, WithdrawalTransition
-from wallet.resources import IsoDateTimeWidget, MoneyWidget, TextWidget
+from wallet.exports.widgets import DateTimeWidget, IntegerWidget, MoneyWidget, TextWidget
 
 
 class ApprovalsWidget(widgets.Widget):
-    """``"reviewer1 2026-11-28T10:00:00+08:00; supervisor1 ..."`` in approval order."""
+    """``"reviewer1 2026-11-28 10:00:00; supervisor1 ..."`` in approval order, local times."""
 
     def render(self, value, obj=None, **kwargs):
         approvals = sorted(value.all(), key=lambda approval: approval.created_at) if value is not None else []
         return "; ".join(
-            f"{approval.actor.get_username()} {timezone.localtime(approval.created_at).isoformat()}"
-            for approval in approvals
+            f"{approval.actor.get_username()} {DateTimeWidget().text(approval.created_at)}" for approval in approvals
         )
 
 
@@ -32,7 +30,7 @@ class RiskReasonsWidget(widgets.Widget):
 
 class WithdrawalResource(resources.ModelResource):
     order_no = fields.Field(attribute="order_no", widget=TextWidget())
-    created_at = fields.Field(attribute="created_at", widget=IsoDateTimeWidget())
+    created_at = fields.Field(attribute="created_at", widget=DateTimeWidget())
     user = fields.Field(attribute="user__username", widget=TextWidget())
     amount = fields.Field(attribute="amount", widget=MoneyWidget())
     fee = fields.Field(attribute="fee", widget=MoneyWidget())
@@ -43,10 +41,10 @@ class WithdrawalResource(resources.ModelResource):
     payout_account = fields.Field(attribute="payout_account__display", widget=TextWidget())
     risk_outcome = fields.Field(attribute="risk_evaluation__outcome", widget=TextWidget())
     risk_reasons = fields.Field(attribute="risk_evaluation", widget=RiskReasonsWidget())
-    approvals_required = fields.Field(attribute="approvals_required", widget=widgets.Widget())
+    approvals_required = fields.Field(attribute="approvals_required", widget=IntegerWidget())
     approvals = fields.Field(attribute="approvals", widget=ApprovalsWidget())
-    approved_at = fields.Field(attribute="approved_at", widget=IsoDateTimeWidget())
-    finished_at = fields.Field(attribute="finished_at", widget=IsoDateTimeWidget())
+    approved_at = fields.Field(attribute="approved_at", widget=DateTimeWidget())
+    finished_at = fields.Field(attribute="finished_at", widget=DateTimeWidget())
     status_reason = fields.Field(attribute="status_reason", widget=TextWidget())
     channel_reference = fields.Field(attribute="channel_reference", widget=TextWidget())
 

@@ -1010,7 +1010,7 @@ def test_the_pool_and_the_fee_bookings_are_listed_for_finance_staff(reconciliati
 
 
 @pytest.mark.parametrize("file_format", ["csv", "xlsx"])
-def test_an_auditor_exports_the_runs_with_amounts_as_text(make_run, today, as_user, file_format):
+def test_an_auditor_exports_the_runs_with_their_counts_and_amounts(make_run, today, as_user, file_format):
     run = finished_run(make_run, today, **COUNTS)
     failed = failed_run(make_run, today - timedelta(days=1), channel="bank", kind="payout")
     client = as_user("auditor")
@@ -1036,7 +1036,6 @@ def test_an_auditor_exports_the_runs_with_amounts_as_text(make_run, today, as_us
     assert (row["clearing_balance"], row["clearing_difference"]) == ("-397.00", "100.00")
     assert by_id[str(failed.pk)]["error"] == "download: the channel did not answer"
     assert by_id[str(failed.pk)]["clearing_balance"] == ""
-    assert all(isinstance(cell, str) for row in rows for cell in row.values())
 
 
 @pytest.mark.parametrize("file_format", ["csv", "xlsx"])

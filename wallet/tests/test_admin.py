@@ -76,14 +76,19 @@ def export(client: Client, url: str, model_name: str, file_format: str):
     return client.post(url, data)
 
 
-def xlsx_sheet(response):
-    return openpyxl.load_workbook(io.BytesIO(response.content)).active
+def xlsx_sheet(content: bytes):
+    return openpyxl.load_workbook(io.BytesIO(content)).active
 
 
 def rows_of(response, file_format: str) -> list[dict]:
+    """The rows of an export's file (its response streams, so it is read once)."""
+    return rows_in(response.getvalue(), file_format)
+
+
+def rows_in(content: bytes, file_format: str) -> list[dict]:
     if file_format == "csv":
-        return list(csv.DictReader(io.StringIO(response.content.decode())))
-    header, *body = xlsx_sheet(response).iter_rows(values_only=True)
+        return list(csv.DictReader(io.StringIO(content.decode("utf-8-sig"))))
+    header, *body = xlsx_sheet(content).iter_rows(values_only=True)
     return [{name: ("" if value is None else value) for name, value in zip(header, row, strict=True)} for row in body]
 
 
@@ -207,29 +212,40 @@ def test_a_date_that_is_not_a_date_sends_the_auditor_back_to_the_changelist_with
     assert response["Location"].endswith("?e=1")
 
 
+def as_text(value) -> str:
+    """A cell as CSV writes it: XLSX numbers are read back as floats or ints, times as datetimes."""
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    return f"{value:.2f}" if isinstance(value, float) else str(value)
+
+
 @pytest.mark.parametrize("file_format", ["csv", "xlsx"])
-def test_entry_exports_carry_amounts_as_strings_iso_times_and_the_transfer_details(ledger, auditor_client, file_format):
+def test_entry_exports_carry_amounts_local_times_the_owners_username_and_the_transfer_details(
+    ledger, auditor_client, file_format
+):
     url = export_link(auditor_client, "entry", "q=p2p:alice:1")
 
     rows = rows_of(export(auditor_client, url, "entry", file_format), file_format)
 
-    by_account = {row["account"]: row for row in rows}
+    by_account = {row["account"]: {name: as_text(value) for name, value in row.items()} for row in rows}
     assert set(by_account) == {ledger["alice"].code, ledger["bob"].code}
     alice_leg = by_account[ledger["alice"].code]
     assert alice_leg["amount"] == "-12.34"
     assert alice_leg["balance_after"] == "87.66"
     assert by_account[ledger["bob"].code]["amount"] == "12.34"
+    assert (alice_leg["username"], by_account[ledger["bob"].code]["username"]) == ("alice", "bob")
     assert alice_leg["transfer_id"] == str(ledger["payment"].pk)
     assert (alice_leg["kind"], alice_leg["memo"], alice_leg["reference"]) == ("p2p", "lunch", "order-1")
-    assert datetime.fromisoformat(alice_leg["created_at"]) == ledger["payment"].created_at
+    local = timezone.localtime(ledger["payment"].created_at)
+    assert alice_leg["created_at"] == local.strftime("%Y-%m-%d %H:%M:%S")
 
 
-def test_transfer_exports_carry_the_amount_moved_as_a_string(ledger, auditor_client):
+def test_transfer_exports_carry_the_id_and_the_amount_moved_as_numbers(ledger, auditor_client):
     url = export_link(auditor_client, "transfer", "q=p2p:alice:1")
 
     (row,) = rows_of(export(auditor_client, url, "transfer", "xlsx"), "xlsx")
 
-    assert (row["id"], row["amount"], row["idempotency_key"]) == (str(ledger["payment"].pk), "12.34", "p2p:alice:1")
+    assert (row["id"], row["amount"], row["idempotency_key"]) == (ledger["payment"].pk, 12.34, "p2p:alice:1")
 
 
 def test_the_export_form_posts_back_to_the_url_that_carries_the_filters(ledger, auditor_client):
@@ -270,12 +286,12 @@ def test_a_memo_that_looks_like_a_formula_is_exported_as_plain_text(
     )
     url = export_link(auditor_client, model_name, "q=formula")
 
-    response = export(auditor_client, url, model_name, file_format)
+    content = export(auditor_client, url, model_name, file_format).getvalue()
 
-    memos = {row["memo"] for row in rows_of(response, file_format)}
+    memos = {row["memo"] for row in rows_in(content, file_format)}
     assert memos == {f"'{memo}"}
     if file_format == "xlsx":
-        sheet = xlsx_sheet(response)
+        sheet = xlsx_sheet(content)
         memo_column = [cell.value for cell in sheet[1]].index("memo") + 1
         assert {sheet.cell(row=r, column=memo_column).data_type for r in range(2, sheet.max_row + 1)} == {"s"}
 

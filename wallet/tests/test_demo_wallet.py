@@ -1,4 +1,4 @@
-"""`manage.py demo_wallet` runs on every `make run` after `demo_data`: again, it changes nothing."""
+"""`manage.py demo_wallet` runs on every `make run` after `demo_users`: again, it changes nothing."""
 
 from decimal import Decimal
 
@@ -13,8 +13,8 @@ from wallet.redpackets.models import RedPacket, RedPacketShare
 pytestmark = pytest.mark.django_db
 
 
-def test_demo_wallet_twice_sends_once_and_leaves_something_to_grab_credit_and_pay(tmp_path, capsys):
-    call_command("demo_data", tokens_file=tmp_path / "tokens.json")
+def test_demo_wallet_twice_sends_once_and_leaves_something_to_grab_credit_and_pay(capsys):
+    call_command("demo_users")
 
     call_command("demo_wallet")
     call_command("demo_wallet")

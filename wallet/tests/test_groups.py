@@ -33,7 +33,7 @@ EXPECTED = {
     "finance_reviewer": LEDGER_VIEW | CAMPAIGNS_VIEW,
     "finance_supervisor": LEDGER_VIEW | SCHEDULES | CAMPAIGNS_VIEW,
     "operations": {"wallet.view_account"} | SCHEDULES_VIEW,
-    "auditor": GRANTED_BY_0004["auditor"] | CAMPAIGNS_VIEW,
+    "auditor": GRANTED_BY_0004["auditor"] | CAMPAIGNS_VIEW | {"wallet.view_exportjob"},
 }
 
 pytestmark = pytest.mark.django_db

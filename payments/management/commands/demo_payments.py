@@ -1,9 +1,11 @@
 """Demo payout accounts, withdrawals, the demo merchant and a balance payment of its order with a
-refund for `make run`, after `demo_data` (wallet) created the users.
+refund, the second step of `manage.py demo_data`, after `demo_users` (wallet) made the users.
 
 Safe on every start: accounts are bound once (binding again returns them), withdrawals carry
-fixed idempotency keys, so a second run replays them instead of creating more. A withdrawal the
-risk rules refuse today (say operations closed the window) is reported and skipped, never fatal.
+fixed idempotency keys, so a second run replays them instead of creating more. With ``--reset``
+(every `make run` start) a review queue the staff have worked off gets a fresh round: its two
+withdrawals again, from a new client funded for them. A withdrawal the risk rules refuse today
+(say operations closed the window) is reported and skipped, never fatal.
 Channel payments need the running sandbox, so the demo opens none here: the README shows how the
 demo merchant creates one and the payer pays it through the API. The sandbox's payers are told
 to wait for the cashier page, so a demo payment is paid when someone presses Pay there, as a
@@ -23,6 +25,7 @@ from payments.merchants.models import Merchant
 from payments.orders import refunds
 from payments.orders import services as payment_orders
 from payments.withdrawals import services
+from payments.withdrawals.models import Withdrawal, WithdrawalStatus
 from wallet import services as ledger
 from wallet.errors import ApplicationError
 from wallet.task_queue import task_enqueue
@@ -47,27 +50,23 @@ WITHDRAWALS = [
     (REVIEW_CLIENT, "6000.00"),
     (REVIEW_CLIENT, "9000.00"),
 ]
+# The withdrawals a reset submits again: the queue's 6,000.00 and its four-eyes 9,000.00.
+REVIEW_AMOUNTS = [Decimal(amount) for username, amount in WITHDRAWALS if username == REVIEW_CLIENT]
 
 
 class Command(BaseCommand):
-    help = "Create or refresh demo payout accounts and withdrawals (needs `demo_data` first)."
+    help = "Create or refresh demo payout accounts and withdrawals (needs `demo_users` first)."
 
-    def handle(self, *args, **options):
-        users = get_user_model().objects
-        dave, created = users.get_or_create(username=REVIEW_CLIENT)
-        if created:
-            dave.set_unusable_password()  # an API client, like demo_data's: no admin login
-            dave.save(update_fields=["password"])
-        account = ledger.account_for_user(user=dave)
-        ledger.transfer_post(
-            idempotency_key=f"demo:opening-balance:{REVIEW_CLIENT}",
-            kind="recharge",
-            legs=[
-                ledger.Leg(ledger.account_for_system(code="clearing:demo"), -REVIEW_CLIENT_BALANCE),
-                ledger.Leg(account, REVIEW_CLIENT_BALANCE),
-            ],
-            memo="Demo opening balance",
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--reset",
+            action="store_true",
+            help="When no demo withdrawal waits for review any more, submit a fresh round to the queue.",
         )
+
+    def handle(self, *args, reset: bool = False, **options):
+        users = get_user_model().objects
+        _funded_client(REVIEW_CLIENT, REVIEW_CLIENT_BALANCE)
         payout_accounts = {}
         for username, number in CARDS.items():
             payout_accounts[username], _ = services.payout_account_bind(
@@ -87,17 +86,13 @@ class Command(BaseCommand):
             )
         lines = ["Demo withdrawals (admin: Payments > Withdrawals opens on the pending queue):"]
         for position, (username, amount) in enumerate(WITHDRAWALS, start=1):
-            try:
-                withdrawal = services.withdrawal_submit(
-                    user=users.get(username=username),
-                    payout_account=payout_accounts[username],
-                    amount=Decimal(amount),
-                    idempotency_key=f"demo:withdrawal:{position}",
-                ).withdrawal
-            except ApplicationError as error:
-                lines.append(f"  {username:<6} {amount:>9}  not created today: {error.code} ({error.message})")
-                continue
-            lines.append(f"  {username:<6} {amount:>9}  {withdrawal.order_no}  {withdrawal.status}")
+            lines.append(
+                _withdrawal(
+                    users.get(username=username), payout_accounts[username], Decimal(amount), f"withdrawal:{position}"
+                )
+            )
+        if reset:
+            lines.extend(self._review_round())
         shop, created_lines = self._shop_merchant()
         lines.extend(created_lines)
         lines.extend(self._balance_payment(users.get(username=REVIEW_CLIENT), shop))
@@ -110,6 +105,31 @@ class Command(BaseCommand):
             self._payers_use_the_cashier()
             lines.extend(self._reconciliation_of_today())
         self.stdout.write("\n".join(lines))
+
+    def _review_round(self) -> list[str]:
+        """A fresh round for the review queue, unless a demo withdrawal still waits there. Each
+        round is a client of its own (dave2, dave3, ...) funded for it: dave's withdrawal count
+        limits would refuse him a second round within the hour."""
+        demo = Withdrawal.objects.filter(idempotency_key__startswith="demo:")
+        if demo.filter(status=WithdrawalStatus.PENDING).exists():
+            return []
+        round_no = demo.filter(idempotency_key__startswith="demo:round").count() // len(REVIEW_AMOUNTS) + 2
+        client = _funded_client(f"{REVIEW_CLIENT}{round_no}", sum(REVIEW_AMOUNTS, Decimal(0)))
+        card, _ = services.payout_account_bind(
+            user=client,
+            kind="bank_card",
+            card_number=CARDS[REVIEW_CLIENT],
+            holder_name=REVIEW_CLIENT.capitalize(),
+            bank_code="ICBC",
+        )
+        lines = [
+            f"The review queue was worked off: round {round_no}, {client.get_username()}'s withdrawals, waits in it."
+        ]
+        lines += [
+            _withdrawal(client, card, amount, f"round{round_no}:{position}")
+            for position, amount in enumerate(REVIEW_AMOUNTS, start=1)
+        ]
+        return lines
 
     def _reconciliation_of_today(self) -> list[str]:
         """Today's bills reconciled a minute after start (the night's run, for the demo), the
@@ -177,3 +197,34 @@ class Command(BaseCommand):
             "Demo balance payment (admin: Payments > Payment orders):",
             f"  {REVIEW_CLIENT:<6} {order.amount:>9}  {order.order_no}  {order.status}, refunded {refund.amount}",
         ]
+
+
+def _withdrawal(user, payout_account, amount: Decimal, key: str) -> str:
+    """Submit one demo withdrawal (``demo:<key>``) and say how it stands; refused today is reported, not fatal."""
+    name = user.get_username()
+    try:
+        withdrawal = services.withdrawal_submit(
+            user=user, payout_account=payout_account, amount=amount, idempotency_key=f"demo:{key}"
+        ).withdrawal
+    except ApplicationError as error:
+        return f"  {name:<6} {amount:>9}  not created today: {error.code} ({error.message})"
+    return f"  {name:<6} {amount:>9}  {withdrawal.order_no}  {withdrawal.status}"
+
+
+def _funded_client(username: str, opening_balance: Decimal):
+    """An API client (no admin login) with a token and its one-off opening balance."""
+    user, created = get_user_model().objects.get_or_create(username=username)
+    if created:
+        user.set_unusable_password()
+        user.save(update_fields=["password"])
+    Token.objects.get_or_create(user=user)
+    ledger.transfer_post(
+        idempotency_key=f"demo:opening-balance:{username}",
+        kind="recharge",
+        legs=[
+            ledger.Leg(ledger.account_for_system(code="clearing:demo"), -opening_balance),
+            ledger.Leg(ledger.account_for_user(user=user), opening_balance),
+        ],
+        memo="Demo opening balance",
+    )
+    return user

@@ -34,13 +34,13 @@ from payments.withdrawals.models import Withdrawal, WithdrawalStatus
 from risk.models import RiskRule
 from wallet import services as ledger
 from wallet.audit import Violation, ledger_audit
+from wallet.progress import Progress
 
 AMOUNT = Decimal("1.00")
 CHANNEL = "bank"  # the drill pays to a bank card, so its orders route to this channel
 # A drill user may withdraw as often as the drill needs; other users keep the business limits.
 COUNT_RULES = ("hourly_count", "daily_count", "monthly_count")
 NON_FINAL = (WithdrawalStatus.APPROVED, WithdrawalStatus.PROCESSING)
-PROGRESS_SECONDS = 5.0
 # What the sandbox did with an order, in the words of its payer; NOTHING: no payout recorded
 # (every request timed out or got a 500), so no money moved there.
 NOTHING = "took nothing"
@@ -131,13 +131,12 @@ class Command(BaseCommand):
             f"Submitted {len(orders)} withdrawals of {AMOUNT} to the {CHANNEL} channel's sandbox; the Celery worker "
             f"pays them. Waiting up to {timeout:.0f} s for every order to be final."
         )
-        started = time.monotonic()
-        reported = started
+        progress = Progress(self.stdout.write, noun="final", total=len(orders))
         swept = False
-        while (waiting := _not_final(orders)) and (elapsed := time.monotonic() - started) <= timeout:
-            if time.monotonic() - reported >= PROGRESS_SECONDS:
-                reported = time.monotonic()
-                self.stdout.write(f"  {elapsed:.0f} s: {_progress(orders, waiting)}")
+        while (waiting := _not_final(orders)) and (elapsed := progress.elapsed()) <= timeout:
+            progress.update(
+                len(orders) - sum(waiting.values()), *(f"{n} {status}" for status, n in sorted(waiting.items()))
+            )
             if elapsed > sweep_after and not swept:
                 processing = list(
                     Withdrawal.objects.filter(order_no__in=orders, status=WithdrawalStatus.PROCESSING).values_list(
@@ -153,7 +152,7 @@ class Command(BaseCommand):
                 swept = True
             time.sleep(1)
         summary = drill_summary(orders)
-        self.stdout.write("\n".join(summary.lines(time.monotonic() - started)))
+        self.stdout.write("\n".join(summary.lines(progress.elapsed())))
         if problems := summary.problems():
             raise CommandError(f"the drill found {', '.join(problems)}")
 
@@ -196,16 +195,11 @@ def _counts(counter: Counter[str]) -> str:
     return ", ".join(f"{name} {n}" for name, n in sorted(counter.items()))
 
 
-def _not_final(orders: list[str]) -> int:
-    return Withdrawal.objects.filter(order_no__in=orders, status__in=NON_FINAL).count()
-
-
-def _progress(orders: list[str], waiting: int) -> str:
-    final = Counter(
-        Withdrawal.objects.filter(order_no__in=orders).exclude(status__in=NON_FINAL).values_list("status", flat=True)
+def _not_final(orders: list[str]) -> Counter[str]:
+    """The drill's orders not final yet, by status (approved: waiting for the worker)."""
+    return Counter(
+        Withdrawal.objects.filter(order_no__in=orders, status__in=NON_FINAL).values_list("status", flat=True)
     )
-    done = f" ({_counts(final)})" if final else ""
-    return f"{len(orders) - waiting} of {len(orders)} final{done}, {waiting} not yet"
 
 
 def _refuse_real_money() -> None:

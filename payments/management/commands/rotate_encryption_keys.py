@@ -11,6 +11,7 @@ from django.db import transaction
 
 from payments import encryption
 from payments.withdrawals import services
+from wallet.progress import Progress
 
 
 class Command(BaseCommand):
@@ -21,10 +22,12 @@ class Command(BaseCommand):
 
     def handle(self, *args, batch_size: int, **options):
         total = 0
+        progress = Progress(self.stdout.write, noun="payout account(s) re-sealed")
         while True:
             with transaction.atomic(durable=True):
                 resealed = services.payout_accounts_reseal(limit=batch_size)
             total += resealed
+            progress.update(total)
             if resealed < batch_size:
                 break
         self.stdout.write(f"Re-sealed {total} payout account(s) under key {encryption.key_ring().current_id}.")

@@ -6,6 +6,7 @@ from datetime import date
 from django.core.management.base import BaseCommand, CommandError
 
 from reconciliation.internal import CHECKS, internal_differences, internal_reconcile
+from wallet.progress import Progress
 
 
 class Command(BaseCommand):
@@ -23,7 +24,9 @@ class Command(BaseCommand):
         parser.add_argument("--dry-run", action="store_true", help="Report the differences; open nothing.")
 
     def handle(self, *args, day: date | None = None, dry_run: bool = False, **options) -> None:
-        differences = internal_differences(day=day) if dry_run else internal_reconcile(day=day)
+        progress = Progress(self.stdout.write, noun="checks", total=len(CHECKS))
+        run = internal_differences if dry_run else internal_reconcile
+        differences = run(day=day, on_check=progress.update)
         for check in CHECKS:
             found = [difference for difference in differences if difference.check == check]
             status = "OK" if not found else f"{len(found)} difference(s)"

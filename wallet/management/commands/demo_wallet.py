@@ -2,7 +2,7 @@
 packet alice sent to the family group with one share grabbed by bob, a campaign whose rewards to
 bob and carol wait for the worker to credit them, and an open receive code of carol's.
 
-Runs after `demo_data` on every start and changes nothing the second time: every money
+Runs after `demo_users` and `demo_payments` within `demo_data` and changes nothing the second time: every money
 movement has a fixed idempotency key and every row is fetched or created.
 """
 

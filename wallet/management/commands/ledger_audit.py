@@ -3,13 +3,14 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from wallet.audit import CHECKS, ledger_audit
+from wallet.progress import Progress
 
 
 class Command(BaseCommand):
     help = "Check every ledger invariant (zero-sum transfers, balances, holds) and report violations."
 
     def handle(self, *args, **options) -> None:
-        violations = ledger_audit()
+        violations = ledger_audit(on_check=Progress(self.stdout.write, noun="checks", total=len(CHECKS)).update)
         for check in CHECKS:
             found = [v for v in violations if v.check == check]
             status = "OK" if not found else f"{len(found)} violation(s)"

@@ -1,15 +1,13 @@
-"""Demo users for `make run`: one staff user per admin group, a superuser and three funded clients.
+"""Demo users, the first step of `manage.py demo_data`: one staff user per admin group, a
+superuser and three funded clients with API tokens.
 
 Safe to run on every start: users, groups and tokens are fetched or created, and each client's
 opening balance is one recharge with a fixed idempotency key, so it is credited only once.
 """
 
-import json
 import os
 from decimal import Decimal
-from pathlib import Path
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
@@ -26,23 +24,13 @@ DEFAULT_PASSWORD = "demo-pass-2026"  # noqa: S105 - a published demo password, o
 class Command(BaseCommand):
     help = "Create or refresh the demo users, balances and API tokens, and print their credentials."
 
-    def add_arguments(self, parser):
-        parser.add_argument(
-            "--tokens-file",
-            type=Path,
-            default=settings.BASE_DIR / "var" / "demo_tokens.json",
-            help="Where to write the client API tokens as JSON (default: var/demo_tokens.json).",
-        )
-
-    def handle(self, *args, tokens_file: Path, **options):
+    def handle(self, *args, **options):
         password = os.environ.get("DEMO_PASSWORD") or DEFAULT_PASSWORD
         with transaction.atomic(durable=True):
             _user("admin", password, is_staff=True, is_superuser=True)
             for group in STAFF_GROUPS:
                 _user(group, password, is_staff=True).groups.add(Group.objects.get_or_create(name=group)[0])
             clients = {name: _client(name, amount) for name, amount in CLIENT_BALANCES.items()}
-        tokens_file.parent.mkdir(parents=True, exist_ok=True)
-        tokens_file.write_text(json.dumps({"tokens": {name: token for name, (token, _) in clients.items()}}) + "\n")
 
         lines = [
             f"Demo staff (admin site /admin/), password {password} when first created:",
@@ -50,7 +38,6 @@ class Command(BaseCommand):
             "Demo API clients (header `Authorization: Token <token>`):",
         ]
         lines += [f"  {name:<6} token {token}  balance {balance}" for name, (token, balance) in clients.items()]
-        lines.append(f"Client tokens are also in {tokens_file}")
         self.stdout.write("\n".join(lines))
 
 
