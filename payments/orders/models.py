@@ -166,6 +166,14 @@ class PaymentOrder(ConcurrentTransitionMixin, models.Model):
             models.Index(
                 fields=["channel", "paid_at"], condition=Q(status="success"), name="payment_order_channel_paid_idx"
             ),
+            # The dashboard's days (config.dashboard) and the changelist's newest first.
+            models.Index(fields=["created_at"], name="payment_order_created_idx"),
+            # Open orders by age: the hourly escalation and the dashboard's stuck orders.
+            models.Index(
+                fields=["created_at"],
+                condition=Q(status__in=["awaiting", "pending", "paying"]),
+                name="payment_order_open_created_idx",
+            ),
         ]
         triggers = [
             pgtrigger.Protect(name="payment_order_no_delete", operation=pgtrigger.Delete),
