@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 from wallet.money import display_amount
 
 WIDTH, HEIGHT = 760, 260
-LEFT, RIGHT, TOP, BOTTOM = 86, 12, 34, 26
+LEFT, RIGHT, TOP, BOTTOM = 86, 24, 34, 26
 GRIDLINES = 4
 PIXEL = Decimal("0.1")
 

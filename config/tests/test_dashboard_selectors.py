@@ -4,6 +4,7 @@ admin to show the same count."""
 
 from datetime import timedelta
 from decimal import Decimal
+from itertools import count
 
 import pytest
 import time_machine
@@ -18,7 +19,7 @@ from payments.conftest import (  # noqa: F401 - the payments fixtures the servic
     throttle_history_cleared,
 )
 from payments.dead_letters.models import DeadLetter
-from payments.merchants.tests.factories import awaiting_order
+from payments.merchants.tests.factories import awaiting_order, order_payment
 from payments.orders import services as payment_orders
 from payments.orders.models import PaymentOrder
 from payments.withdrawals import services as withdrawals
@@ -31,7 +32,6 @@ from reconciliation.tests.internal_support import (
     forced,
     merchant_service,
     paid_by_channel,
-    paid_from_balance,
     recharged,
     refund_requested,
     refunded,
@@ -42,6 +42,7 @@ from wallet.dates import local_midnight
 from wallet.transfers import services as transfers
 
 D = Decimal
+BALANCE_ORDERS = count(1)
 pytestmark = pytest.mark.django_db
 
 
@@ -70,6 +71,13 @@ def payer(make_user, funded_account):
     user = make_user("payer")
     funded_account(user, "50000.00")
     return user
+
+
+def paid_from_balance(payer, amount: str):
+    """An order payment of the shop that ``payer`` paid from the balance; its own business
+    order numbers, apart from those of the channel orders."""
+    number = f"BAL-{next(BALANCE_ORDERS)}"
+    return order_payment(payer, amount, method="balance", client_type="web", business_order_no=number)
 
 
 def sent(sender, recipient, amount: str, key: str):
@@ -301,3 +309,18 @@ def test_the_snapshot_reads_every_figure_in_a_fixed_number_of_queries(payer, dja
     recharged(payer, "100.00")
     with django_assert_num_queries(20):
         snapshot_take(now=timezone.now())
+
+
+def test_staff_without_finance_permissions_see_the_app_list_and_no_dashboard(staff_in, client_for):
+    page = client_for(staff_in("campaign_manager")).get("/admin/")
+    assert page.status_code == 200
+    assert page.context["app_list"]
+    assert b'id="dashboard"' not in page.content
+
+
+def test_a_reviewer_sees_the_review_queue_and_no_dead_letters_on_the_admin_index(staff_in, client_for):
+    page = client_for(staff_in("finance_reviewer")).get("/admin/").content.decode()
+    assert 'id="dashboard-review"' in page
+    assert 'id="figure-withdrawal-queue"' in page
+    assert 'id="figure-dead-letters"' not in page
+    assert 'id="figure-discrepancy-proposals"' not in page
