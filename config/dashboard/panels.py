@@ -20,6 +20,7 @@ from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from config.dashboard import chart, selectors
 from config.dashboard.selectors import COLLECTION_FINISHED, PAYOUT_FINISHED, ChannelDay, Volume
@@ -42,25 +43,39 @@ class Kind:
 # The changelist filters that list each kind's succeeded orders (selectors.succeeded).
 KINDS = {
     "recharge": Kind(
-        _("Recharges"),
-        "payments_paymentorder",
-        {"business_type__exact": "recharge", "status__exact": "success"},
-        "payments.view_paymentorder",
-        "#2b7bb9",
+        label=pgettext_lazy("dashboard", "Recharges"),
+        changelist="payments_paymentorder",
+        params={"business_type__exact": "recharge", "status__exact": "success"},
+        permission="payments.view_paymentorder",
+        color="#2b7bb9",
     ),
     "payment": Kind(
-        _("Payments"),
-        "payments_paymentorder",
-        {"business_type__exact": "order_payment", "status__exact": "success"},
-        "payments.view_paymentorder",
-        "#3a9d5d",
+        label=pgettext_lazy("dashboard", "Order payments"),
+        changelist="payments_paymentorder",
+        params={"business_type__exact": "order_payment", "status__exact": "success"},
+        permission="payments.view_paymentorder",
+        color="#3a9d5d",
     ),
-    "refund": Kind(_("Refunds"), "payments_refund", {"status__exact": "success"}, "payments.view_refund", "#d08c1f"),
+    "refund": Kind(
+        label=pgettext_lazy("dashboard", "Refunds"),
+        changelist="payments_refund",
+        params={"status__exact": "success"},
+        permission="payments.view_refund",
+        color="#d08c1f",
+    ),
     "withdrawal": Kind(
-        _("Withdrawals"), "payments_withdrawal", {"status": "success"}, "payments.view_withdrawal", "#c0392b"
+        label=pgettext_lazy("dashboard", "Withdrawals"),
+        changelist="payments_withdrawal",
+        params={"status": "success"},
+        permission="payments.view_withdrawal",
+        color="#c0392b",
     ),
     "transfer": Kind(
-        _("Transfers"), "wallet_peertransfer", {"status": "posted"}, "wallet.view_peertransfer", "#7d5ba6"
+        label=pgettext_lazy("dashboard", "Transfers"),
+        changelist="wallet_peertransfer",
+        params={"status": "posted"},
+        permission="wallet.view_peertransfer",
+        color="#7d5ba6",
     ),
 }
 
@@ -222,14 +237,14 @@ def _volumes(snapshot: Snapshot) -> list[VolumeRow]:
 # who may open it.
 RATE_SOURCES = {
     "collection": (
-        _("Collection"),
+        pgettext_lazy("dashboard", "Collection"),
         "payments_paymentorder",
         {"status__exact": "success"},
         {"status__in": ",".join(COLLECTION_FINISHED)},
         "payments.view_paymentorder",
     ),
     "payout": (
-        _("Payout"),
+        pgettext_lazy("dashboard", "Payout"),
         "payments_withdrawal",
         {"status": "success"},
         {"status": "all", "status__in": ",".join(PAYOUT_FINISHED)},
