@@ -6,17 +6,21 @@ user-to-user transfers three tenths) the bench drops and recreates its own datab
 it and seeds, with set-based SQL and triggers off, a year of orders spread evenly in time, most
 succeeded, some failed, closed or still open, with a few stuck ones, plus ANALYZE. Foreign keys
 the dashboard never follows (holds, risk evaluations, ledger transfers) hold placeholder ids:
-the bench reads, and no constraint that checks a row's own columns is switched off.
+the bench reads, and no constraint that checks a row's own columns is switched off. Rows go in
+in time order, as orders do, and VACUUM ANALYZE follows, as autovacuum would.
 
 Then, each the median of ``--repeat`` runs: the snapshot (every figure's query, what a cache
 miss costs), the whole admin index as a superuser with an empty cache and with the minute's
-snapshot cached; and on the largest size, the snapshot again without the dashboard's indexes.
+snapshot cached, and the dashboard's own part of a cached page (its panels, links and chart);
+and on the largest size, each figure's query plan (its scans and PostgreSQL's own time) and the
+snapshot again without the dashboard's indexes.
 
     .venv/bin/python bench/dashboard.py [--sizes 20000,2000000] [--repeat 15]
 """
 
 import argparse
 import os
+import re
 import statistics
 import sys
 import time
@@ -27,6 +31,7 @@ import psycopg
 ROOT = Path(__file__).resolve().parent.parent
 USERS = 1000
 DAYS = 365
+SCAN = re.compile(r"(Seq Scan|Index Only Scan|Index Scan|Bitmap Index Scan)( using \w+)? on \w+")
 DASHBOARD_INDEXES = ("payment_order_created_idx", "payment_order_open_created_idx", "peer_transfer_status_idx")
 
 SEED_SQL = """
@@ -57,7 +62,8 @@ SELECT 'PB' || lpad(n::text, 23, '0'), u.id, k.business_type, k.business_order_n
  CROSS JOIN LATERAL (SELECT now() - (1 - n::float / %(orders)s) * %(days)s * interval '1 day' AS created_at) t
  CROSS JOIN LATERAL (SELECT CASE WHEN n %% 4 = 0 THEN 'order_payment' ELSE 'recharge' END AS business_type,
                             CASE WHEN n %% 4 = 0 THEN 'BO-' || n ELSE '' END AS business_order_no,
-                            CASE WHEN n %% 4 = 0 THEN 1 END AS merchant_account_id) k;
+                            CASE WHEN n %% 4 = 0 THEN 1 END AS merchant_account_id) k
+ ORDER BY n;
 INSERT INTO payments_withdrawal
        (order_no, user_id, payout_account_id, channel_id, amount, fee, actual_amount, currency, status,
         idempotency_key, request_fingerprint, hold_id, risk_evaluation_id, approvals_required, status_reason,
@@ -71,7 +77,8 @@ SELECT 'WB' || lpad(n::text, 23, '0'), u.id, 1, (SELECT id FROM payments_channel
   FROM generate_series(1, %(withdrawals)s) n
   JOIN bench_user u ON u.i = n %% %(users)s
  CROSS JOIN LATERAL (SELECT (100 + (n::bigint * 7919) %% 99900) / 100.0 AS amount) a
- CROSS JOIN LATERAL (SELECT now() - (1 - n::float / %(withdrawals)s) * %(days)s * interval '1 day' AS created_at) t;
+ CROSS JOIN LATERAL (SELECT now() - (1 - n::float / %(withdrawals)s) * %(days)s * interval '1 day' AS created_at) t
+ ORDER BY n;
 INSERT INTO payments_refund
        (refund_no, payment_order_id, amount, currency, reason, status, requested_by_id, idempotency_key,
         request_fingerprint, channel_refund_id, failure_code, status_reason, created_at, updated_at, sent_at,
@@ -80,7 +87,8 @@ SELECT 'RB' || lpad(n::text, 23, '0'), n, 1.00, 'CNY', '', CASE WHEN n %% 50 = 0
        u.id, 'bench-' || n, '', '', '', '', t.created_at, t.created_at, t.created_at, t.created_at
   FROM generate_series(1, %(refunds)s) n
   JOIN bench_user u ON u.i = n %% %(users)s
- CROSS JOIN LATERAL (SELECT now() - (1 - n::float / %(refunds)s) * %(days)s * interval '1 day' AS created_at) t;
+ CROSS JOIN LATERAL (SELECT now() - (1 - n::float / %(refunds)s) * %(days)s * interval '1 day' AS created_at) t
+ ORDER BY n;
 INSERT INTO wallet_peertransfer
        (sender_id, recipient_id, amount, currency, memo, status, idempotency_key, request_fingerprint,
         receive_code_single_use, guard_reference, ledger_transfer_id, status_reason, created_at)
@@ -88,9 +96,10 @@ SELECT s.id, r.id, (100 + (n::bigint * 7919) %% 9900) / 100.0, 'CNY', '', 'poste
        '', now() - (1 - n::float / %(transfers)s) * %(days)s * interval '1 day'
   FROM generate_series(1, %(transfers)s) n
   JOIN bench_user s ON s.i = n %% %(users)s
-  JOIN bench_user r ON r.i = (n + 1) %% %(users)s;
+  JOIN bench_user r ON r.i = (n + 1) %% %(users)s
+ ORDER BY n;
 SET session_replication_role = DEFAULT;
-ANALYZE
+VACUUM ANALYZE
 """
 
 
@@ -114,6 +123,7 @@ def main() -> None:
     for size in sizes:
         _seed(args.database_url, size)
         rows.extend(_measure(size, args.repeat, with_indexes=True))
+    _plans()
     with psycopg.connect(args.database_url, autocommit=True) as conn:
         for name in DASHBOARD_INDEXES:
             conn.execute(f"DROP INDEX {name}")  # noqa: S608 - fixed names
@@ -152,6 +162,26 @@ def _seed(url: str, orders: int) -> None:
     print(f"{orders:,} payment orders and the rest seeded in {time.perf_counter() - started:.0f} s", flush=True)
 
 
+def _plans() -> None:
+    """Each of the snapshot's queries with the scans PostgreSQL chose and its execution time."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone
+
+    from config.dashboard.snapshot import snapshot_take
+
+    with CaptureQueriesContext(connection) as captured:
+        snapshot_take(now=timezone.now())
+    print("\n| query | scans | ms in PostgreSQL |\n|---|---|---:|")
+    with connection.cursor() as cursor:
+        for query in captured.captured_queries:
+            cursor.execute(f"EXPLAIN (ANALYZE, COSTS OFF) {query['sql']}")
+            plan = [line for (line,) in cursor.fetchall()]
+            scans = sorted({found.group(0) for line in plan if (found := SCAN.search(line))})
+            milliseconds = float(plan[-1].split(":")[1].split()[0])
+            print(f"| `{query['sql'][:60]}…` | {'; '.join(scans)} | {milliseconds:.1f} |", flush=True)
+
+
 def _measure(orders: int, repeat: int, *, with_indexes: bool) -> list[dict]:
     from django.contrib.auth.models import User
     from django.core.cache import cache
@@ -159,6 +189,7 @@ def _measure(orders: int, repeat: int, *, with_indexes: bool) -> list[dict]:
     from django.test import Client
     from django.utils import timezone
 
+    from config.dashboard.panels import dashboard_for
     from config.dashboard.snapshot import CACHE_KEY, snapshot_take
 
     connection.close()
@@ -177,6 +208,7 @@ def _measure(orders: int, repeat: int, *, with_indexes: bool) -> list[dict]:
     if with_indexes:
         runs["admin index, cache empty"] = lambda: page(cached=False)
         runs["admin index, snapshot cached"] = lambda: page(cached=True)
+        runs["its panels and chart alone, snapshot cached"] = lambda: dashboard_for(root)
     rows = []
     for what, run in runs.items():
         run()  # warm the connection and PostgreSQL's buffers

@@ -3,9 +3,9 @@ linked to the filtered changelist that lists the same rows (docs/OPERATIONS.md, 
 
 A figure is shown only to who may view the changelist behind it, so each role sees its own
 panels: the approval queues to those who approve, dead letters to operations and auditors,
-discrepancies to finance, the money steps waiting for a supervisor to supervisors. The links
-use the changelists' own filter parameters (and plain field lookups, which the admin allows on
-a model's own fields), so a click shows the rows that were counted.
+discrepancies to finance and auditors, the money steps waiting for a supervisor to
+supervisors. The links use the changelists' own filter parameters (and plain field lookups,
+which the admin allows on a model's own fields), so a click shows the rows that were counted.
 """
 
 from dataclasses import dataclass
