@@ -41,8 +41,9 @@ INSERT INTO auth_user (password, is_superuser, username, first_name, last_name, 
 SELECT '!', false, 'bench' || n, '', '', '', false, true, now() FROM generate_series(1, %(users)s) n;
 CREATE TEMP TABLE bench_user AS SELECT row_number() OVER (ORDER BY id) - 1 AS i, id FROM auth_user
  WHERE username LIKE 'bench%%';
--- Payment orders: a year of them, newest last; 90 %% paid, 5 %% closed, 3 %% failed, 2 %% still
--- open (paying), which are stuck when older than four hours.
+-- Payment orders: a year of them, newest last; 90 %% paid, 3 %% failed, the rest closed unpaid
+-- but for those of the last hour, still paying, and one in 10,000 the expiry sweep missed (stuck).
+-- Withdrawals: 95 %% paid, 3 %% failed, the rest rejected; the last 50 wait for review.
 INSERT INTO payments_paymentorder
        (order_no, user_id, business_type, business_order_no, method, channel_id, client_type, subject, amount,
         currency, fee, channel_merchant_id, channel_app_id, status, idempotency_key, request_fingerprint,
@@ -51,15 +52,17 @@ INSERT INTO payments_paymentorder
 SELECT 'PB' || lpad(n::text, 23, '0'), u.id, k.business_type, k.business_order_no, 'wechat_native',
        (SELECT id FROM payments_channel WHERE code = CASE WHEN n %% 3 = 0 THEN 'alipay' ELSE 'wechat_pay' END),
        'web', 'Bench', a.amount, 'CNY', 0, '', '',
-       CASE WHEN n %% 100 < 90 THEN 'success' WHEN n %% 100 < 95 THEN 'closed' WHEN n %% 100 < 98 THEN 'failed'
-            ELSE 'paying' END,
-       'bench-' || n, '', '', '{}', '', 0, '', '', t.created_at + interval '2 hours', t.created_at, t.created_at,
-       CASE WHEN n %% 100 < 90 THEN t.created_at END, CASE WHEN n %% 100 < 98 THEN t.created_at END,
-       k.merchant_account_id, ''
+       st.status, 'bench-' || n, '', '', '{}', '', 0, '', '', t.created_at + interval '2 hours', t.created_at,
+       t.created_at, CASE WHEN st.status = 'success' THEN t.created_at END,
+       CASE WHEN st.status <> 'paying' THEN t.created_at END, k.merchant_account_id, ''
   FROM generate_series(1, %(orders)s) n
   JOIN bench_user u ON u.i = n %% %(users)s
  CROSS JOIN LATERAL (SELECT (100 + (n::bigint * 7919) %% 99900) / 100.0 AS amount) a
  CROSS JOIN LATERAL (SELECT now() - (1 - n::float / %(orders)s) * %(days)s * interval '1 day' AS created_at) t
+ CROSS JOIN LATERAL (SELECT CASE WHEN n %% 100 < 90 THEN 'success' WHEN n %% 100 < 95 THEN 'closed'
+                                 WHEN n %% 100 < 98 THEN 'failed'
+                                 WHEN n %% 10000 = 9999 OR n > %(orders)s - %(orders)s / 8760 THEN 'paying'
+                                 ELSE 'closed' END AS status) st
  CROSS JOIN LATERAL (SELECT CASE WHEN n %% 4 = 0 THEN 'order_payment' ELSE 'recharge' END AS business_type,
                             CASE WHEN n %% 4 = 0 THEN 'BO-' || n ELSE '' END AS business_order_no,
                             CASE WHEN n %% 4 = 0 THEN 1 END AS merchant_account_id) k
@@ -70,8 +73,8 @@ INSERT INTO payments_withdrawal
         failure_code, channel_reference, created_at, updated_at, approved_at, dispatched_at, finished_at)
 SELECT 'WB' || lpad(n::text, 23, '0'), u.id, 1, (SELECT id FROM payments_channel WHERE code = 'bank'),
        a.amount, 0, a.amount, 'CNY',
-       CASE WHEN n %% 100 < 95 THEN 'success' WHEN n %% 100 < 98 THEN 'failed' WHEN n %% 100 < 99 THEN 'rejected'
-            ELSE 'pending' END,
+       CASE WHEN n > %(withdrawals)s - 50 THEN 'pending' WHEN n %% 100 < 95 THEN 'success'
+            WHEN n %% 100 < 98 THEN 'failed' ELSE 'rejected' END,
        'bench-' || n, '', n, n, CASE WHEN a.amount >= 800 THEN 2 ELSE 1 END, '', '', '', t.created_at,
        t.created_at, t.created_at, t.created_at, t.created_at
   FROM generate_series(1, %(withdrawals)s) n
