@@ -37,11 +37,12 @@ def test_each_kind_is_a_line_whose_points_link_to_their_day_and_say_their_amount
     assert [line.get("data-kind") for line in lines] == ["recharge", "payment"]
     links = lines[0].findall(f"{SVG}a")
     assert [link.get("href") for link in links] == [f"/r/{day}" for day in DAYS]
-    assert links[2].find(f"{SVG}circle/{SVG}title").text == "Recharges 2026-12-03: ¥200.00 in 2"
+    assert [title.text for title in links[2].iter(f"{SVG}title")] == ["Recharges 2026-12-03: ¥200.00 in 2"]
     # The highest amount sits on the top gridline (¥200.00) and zero on the bottom one
-    tops = [float(link.find(f"{SVG}circle").get("cy")) for link in links]
-    labels = {text.text: float(text.get("y")) - 4 for text in svg.findall(f"{SVG}text") if text.text.startswith("¥")}
-    assert (tops[0], tops[2]) == (labels["¥0.00"], labels["¥200.00"])
+    heights = [float(circle.get("cy", "")) for link in links for circle in link.iter(f"{SVG}circle")]
+    texts = svg.findall(f"{SVG}text")
+    labels = {text.text: float(text.get("y", "")) - 4 for text in texts if (text.text or "").startswith("¥")}
+    assert (heights[0], heights[2]) == (labels["¥0.00"], labels["¥200.00"])
     # The label that looked like markup is text
     assert "<b>" not in chart_svg(days=DAYS, series=series)
     assert [text.text for text in svg.findall(f"{SVG}text") if "Pay" in (text.text or "")] == ["<b>Pay</b>"]
