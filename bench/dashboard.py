@@ -24,6 +24,7 @@ import re
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import psycopg
@@ -207,7 +208,9 @@ def _measure(orders: int, repeat: int, *, with_indexes: bool) -> list[dict]:
         response = client.get("/admin/")
         assert response.status_code == 200 and b'id="dashboard"' in response.content
 
-    runs = {"snapshot (every figure, a cache miss)": lambda: snapshot_take(now=timezone.now())}
+    runs: dict[str, Callable[[], object]] = {
+        "snapshot (every figure, a cache miss)": lambda: snapshot_take(now=timezone.now())
+    }
     if with_indexes:
         runs["admin index, cache empty"] = lambda: page(cached=False)
         runs["admin index, snapshot cached"] = lambda: page(cached=True)
