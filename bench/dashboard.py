@@ -112,7 +112,7 @@ def main() -> None:
     parser.add_argument("--sizes", default="20000,2000000", help="payment orders per database, comma-separated")
     parser.add_argument("--repeat", type=int, default=15)
     parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/wallet_bench_dashboard")
-    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/11")
+    parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/11"))
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
     os.environ["DATABASE_URL"] = args.database_url
