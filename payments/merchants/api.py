@@ -18,10 +18,12 @@ from payments.merchants.models import Merchant
 from payments.orders import refunds
 from payments.orders import services as payment_orders
 from payments.orders.models import PaymentOrder, Refund
+from payments.orders.reasons import PAYMENT_ORDER_STATUS, REFUND_STATUS
 from wallet import errors
 from wallet.rest.fields import MoneyField, SignedMoneyField
 from wallet.rest.idempotency import IDEMPOTENCY_KEY_PARAMETER, request_idempotency_key
 from wallet.rest.inputs import StrictCharField
+from wallet.rest.reasons import StatusCodeField, StatusMessageField
 from wallet.rest.schema import IDEMPOTENT_REPLAYED, NOT_BLANK, NamedChoiceField, api_schema
 from wallet.rest.throttles import UserRateThrottle
 from wallet.rest.users import request_user
@@ -48,6 +50,8 @@ class RefundOutput(serializers.Serializer):
     currency = serializers.CharField(help_text="ISO 4217 code: CNY.")
     reason = serializers.CharField(help_text="Empty when none was given.")
     failure_code = serializers.CharField(help_text="The channel's code when it failed; empty otherwise.")
+    status_code = StatusCodeField(catalogue=REFUND_STATUS, enum_name="RefundStatusCode")
+    status_message = StatusMessageField(catalogue=REFUND_STATUS)
     status_reason = serializers.CharField(help_text="Why it failed; empty otherwise.")
     created_at = serializers.DateTimeField()
     finished_at = serializers.DateTimeField(allow_null=True, help_text="When it reached a final status; null before.")
@@ -77,6 +81,8 @@ class PaymentOutput(serializers.Serializer):
     notify_url = serializers.CharField(help_text="This order's webhook URL; empty: the merchant's own.")
     transaction_id = serializers.CharField(help_text="The channel's number once paid; empty otherwise.")
     refunded_amount = SignedMoneyField(help_text="Refunded so far.")
+    status_code = StatusCodeField(catalogue=PAYMENT_ORDER_STATUS, enum_name="PaymentOrderStatusCode")
+    status_message = StatusMessageField(catalogue=PAYMENT_ORDER_STATUS)
     status_reason = serializers.CharField(
         help_text="Why it closed, or why the payer's channel refused; empty otherwise."
     )

@@ -18,10 +18,12 @@ from rest_framework.views import APIView
 from payments.channels.models import METHOD_CLIENT_TYPES, ClientType, PaymentMethod
 from payments.orders import refunds, selectors, services
 from payments.orders.models import BusinessType, PaymentOrder, Refund
+from payments.orders.reasons import PAYMENT_ORDER_STATUS, REFUND_STATUS
 from wallet import errors, qr
 from wallet.rest.fields import MoneyField, SignedMoneyField
 from wallet.rest.idempotency import IDEMPOTENCY_KEY_PARAMETER, request_idempotency_key
 from wallet.rest.inputs import StrictCharField
+from wallet.rest.reasons import StatusCodeField, StatusMessageField
 from wallet.rest.schema import IDEMPOTENT_REPLAYED, NamedChoiceField, api_schema
 from wallet.rest.throttles import UserRateThrottle
 from wallet.rest.users import request_user
@@ -90,7 +92,12 @@ class PaymentOrderOutput(serializers.Serializer):
     merchant = MerchantOutput(allow_null=True, help_text="Who is paid; null for a recharge.")
     subject = serializers.CharField()
     refunded_amount = SignedMoneyField(help_text="Refunded so far.")
-    status_reason = serializers.CharField(help_text="Why it failed or closed; empty otherwise.")
+    status_code = StatusCodeField(catalogue=PAYMENT_ORDER_STATUS, enum_name="PaymentOrderStatusCode")
+    status_message = StatusMessageField(catalogue=PAYMENT_ORDER_STATUS)
+    status_reason = serializers.CharField(
+        help_text="Why it failed or closed, as the channel or the closer gave it; empty otherwise. "
+        "Show `status_message` to users."
+    )
     pay = PayOutput(source="*")
     expires_at = serializers.DateTimeField(help_text="When an unpaid order closes by itself.")
     created_at = serializers.DateTimeField()
@@ -107,7 +114,9 @@ class RefundOutput(serializers.Serializer):
     currency = serializers.CharField(help_text="ISO 4217 code: CNY.")
     reason = serializers.CharField(help_text="Empty when none was given.")
     failure_code = serializers.CharField(help_text="The channel's code when it failed; empty otherwise.")
-    status_reason = serializers.CharField(help_text="Why it failed; empty otherwise.")
+    status_code = StatusCodeField(catalogue=REFUND_STATUS, enum_name="RefundStatusCode")
+    status_message = StatusMessageField(catalogue=REFUND_STATUS)
+    status_reason = serializers.CharField(help_text="Why it failed, as the channel gave it; empty otherwise.")
     created_at = serializers.DateTimeField()
     finished_at = serializers.DateTimeField(allow_null=True, help_text="When it reached a final status; null before.")
 

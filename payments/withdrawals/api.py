@@ -13,11 +13,13 @@ from payments.channels.models import PayoutAccountKind
 from payments.withdrawals import selectors, services
 from payments.withdrawals.filters import WithdrawalFilter
 from payments.withdrawals.models import Withdrawal
+from payments.withdrawals.reasons import WITHDRAWAL_STATUS
 from wallet import errors
 from wallet.rest.fields import MoneyField, SignedMoneyField
 from wallet.rest.idempotency import IDEMPOTENCY_KEY_PARAMETER, request_idempotency_key
 from wallet.rest.inputs import StrictCharField
 from wallet.rest.pagination import NewestFirstCursorPagination
+from wallet.rest.reasons import StatusCodeField, StatusMessageField
 from wallet.rest.schema import IDEMPOTENT_REPLAYED, NOT_BLANK, api_schema
 from wallet.rest.throttles import UserRateThrottle
 from wallet.rest.users import request_user
@@ -54,7 +56,12 @@ class WithdrawalOutput(serializers.Serializer):
     currency = serializers.CharField(help_text="ISO 4217 code: CNY.")
     channel = serializers.CharField(source="channel.code", help_text="The payout channel chosen at submission.")
     payout_account = PayoutAccountOutput()
-    status_reason = serializers.CharField(help_text="Why it was rejected, cancelled or failed; empty otherwise.")
+    status_code = StatusCodeField(catalogue=WITHDRAWAL_STATUS, enum_name="WithdrawalStatusCode")
+    status_message = StatusMessageField(catalogue=WITHDRAWAL_STATUS)
+    status_reason = serializers.CharField(
+        help_text="The reason staff or the channel gave for a rejection, cancellation or failure, as given; "
+        "empty otherwise. Show `status_message` to users."
+    )
     created_at = serializers.DateTimeField()
     approved_at = serializers.DateTimeField(
         allow_null=True, help_text="When risk control or finance approved it; null before (and if never)."
@@ -193,9 +200,9 @@ class WithdrawalsApi(APIView):
         summary="Your withdrawals, newest first",
     )
     def get(self, request: Request) -> Response:
-        filters = WithdrawalFilter(
-            request.query_params, queryset=selectors.withdrawals_for_user(user=request_user(request))
-        )
+        # The approvals tell a four-eyes order's status code (payments.withdrawals.reasons).
+        own = selectors.withdrawals_for_user(user=request_user(request)).prefetch_related("approvals")
+        filters = WithdrawalFilter(request.query_params, queryset=own)
         if not filters.is_valid():
             raise errors.ValidationFailed(
                 "The filters are not valid.",

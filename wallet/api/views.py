@@ -13,10 +13,12 @@ from wallet.rest.fields import MoneyField, SignedMoneyField
 from wallet.rest.idempotency import IDEMPOTENCY_KEY_PARAMETER, request_idempotency_key
 from wallet.rest.inputs import StrictCharField
 from wallet.rest.pagination import NewestFirstCursorPagination
+from wallet.rest.reasons import StatusCodeField, StatusMessageField
 from wallet.rest.schema import IDEMPOTENT_REPLAYED, NOT_BLANK, NamedChoiceField, api_schema
 from wallet.rest.users import request_user
 from wallet.transfers import selectors as transfer_selectors
 from wallet.transfers import services as transfer_services
+from wallet.transfers.reasons import TRANSFER_STATUS
 
 
 class WalletDetailApi(APIView):
@@ -65,7 +67,9 @@ class PeerTransferSerializer(serializers.Serializer):
     receive_code = serializers.IntegerField(
         source="receive_code_id", allow_null=True, help_text="The receive code paid, if any."
     )
-    status_reason = serializers.CharField(help_text="Why it was rejected; empty otherwise.")
+    status_code = StatusCodeField(catalogue=TRANSFER_STATUS, enum_name="TransferStatusCode")
+    status_message = StatusMessageField(catalogue=TRANSFER_STATUS)
+    status_reason = serializers.CharField(help_text="Why staff rejected it, as they gave it; empty otherwise.")
     created_at = serializers.DateTimeField()
     reviewed_at = serializers.DateTimeField(allow_null=True)
     entries = serializers.SerializerMethodField()

@@ -13,8 +13,10 @@ from rest_framework.views import APIView
 from wallet import errors
 from wallet.campaigns import services
 from wallet.campaigns.models import NAME_MAX_LENGTH, TOKEN_MAX_LENGTH, Reward
+from wallet.campaigns.reasons import REWARD_STATUS
 from wallet.rest.fields import MoneyField, SignedMoneyField
 from wallet.rest.inputs import StrictCharField
+from wallet.rest.reasons import StatusCodeField, StatusMessageField
 from wallet.rest.schema import NOT_BLANK, api_schema
 from wallet.rest.users import request_user
 
@@ -52,6 +54,8 @@ class RewardCreateApi(APIView):
         user = serializers.CharField(source="user.username")
         amount = SignedMoneyField()
         status = serializers.ChoiceField(choices=Reward.Status.choices, help_text="pending until credited.")
+        status_code = StatusCodeField(catalogue=REWARD_STATUS, enum_name="RewardStatusCode")
+        status_message = StatusMessageField(catalogue=REWARD_STATUS)
         created_at = serializers.DateTimeField()
         credited_at = serializers.DateTimeField(allow_null=True, help_text="Null while pending.")
 

@@ -15,10 +15,12 @@ from rest_framework.views import APIView
 from wallet import errors
 from wallet.redpackets import selectors, services
 from wallet.redpackets.models import ChatGroup, RedPacket
+from wallet.redpackets.reasons import RED_PACKET_STATUS
 from wallet.rest.fields import MoneyField, SignedMoneyField
 from wallet.rest.idempotency import IDEMPOTENCY_KEY_PARAMETER, request_idempotency_key
 from wallet.rest.inputs import StrictCharField
 from wallet.rest.pagination import NewestFirstCursorPagination
+from wallet.rest.reasons import StatusCodeField, StatusMessageField
 from wallet.rest.schema import IDEMPOTENT_REPLAYED, NOT_BLANK, NamedChoiceField, api_schema
 from wallet.rest.throttles import UserRateThrottle
 from wallet.rest.users import request_user
@@ -61,6 +63,8 @@ class PacketOutput(serializers.Serializer):
     currency = serializers.CharField(help_text="ISO 4217 code: CNY.")
     greeting = serializers.CharField(help_text="Empty when none was given.")
     status = NamedChoiceField(enum_name="RedPacketStatus", choices=RedPacket.Status.choices)
+    status_code = StatusCodeField(catalogue=RED_PACKET_STATUS, enum_name="RedPacketStatusCode")
+    status_message = StatusMessageField(catalogue=RED_PACKET_STATUS)
     refunded_amount = SignedMoneyField(help_text="Returned to the sender at expiry; 0.00 otherwise.")
     created_at = serializers.DateTimeField()
     expires_at = serializers.DateTimeField()

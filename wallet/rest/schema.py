@@ -114,6 +114,7 @@ class NamedChoiceField(serializers.ChoiceField):
 
 class NamedChoiceFieldExtension(OpenApiSerializerFieldExtension):
     target_class = NamedChoiceField
+    match_subclasses = True  # wallet.rest.reasons.StatusCodeField
 
     def map_serializer_field(self, auto_schema, direction) -> dict[str, Any]:
         schema = build_choice_field(self.target)
