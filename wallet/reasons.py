@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from django.utils.functional import Promise
+from django_stubs_ext import StrOrPromise
 
 
 @dataclass(frozen=True)
@@ -18,7 +18,7 @@ class StatusCatalogue:
     """``code_of(obj)`` is one of ``messages``' keys; ``messages[code]`` is for people."""
 
     code_of: Callable[[Any], str]
-    messages: Mapping[str, Promise]
+    messages: Mapping[str, StrOrPromise]
 
     @property
     def codes(self) -> list[str]:

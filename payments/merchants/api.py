@@ -6,6 +6,7 @@ refund is ``not_found``.
 
 from django.core.cache import cache
 from django.core.validators import URLValidator
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import exceptions, serializers, status
 from rest_framework.request import Request
@@ -30,7 +31,7 @@ from wallet.rest.users import request_user
 
 # An open order read by its merchant is checked with the channel at most this often.
 READ_QUERY_SECONDS = 3
-WEB_URL = URLValidator(schemes=["http", "https"], message="An http or https URL.")
+WEB_URL = URLValidator(schemes=["http", "https"], message=_("An http or https URL."))
 
 
 class MerchantPaymentCreateThrottle(UserRateThrottle):
@@ -223,7 +224,7 @@ class MerchantRefundDetailApi(APIView):
     def get(self, request: Request, order_no: str, refund_no: str) -> Response:
         refund = selectors.merchant_refund(merchant=_merchant(request), order_no=order_no, refund_no=refund_no)
         if refund is None:
-            raise errors.NotFound("No such refund.")
+            raise errors.NotFound(_("No such refund."))
         if refund.status == Refund.Status.PROCESSING and _query_due(refund.refund_no):
             refund = refunds.refund_sync(refund=refund)
         return Response(RefundOutput(refund).data)
@@ -232,14 +233,14 @@ class MerchantRefundDetailApi(APIView):
 def _merchant(request: Request) -> Merchant:
     merchant = selectors.merchant_of_user(user=request_user(request))
     if merchant is None:
-        raise errors.PermissionDenied("Only a merchant's service account may call this.")
+        raise errors.PermissionDenied(_("Only a merchant's service account may call this."))
     return merchant
 
 
 def _own_payment(request: Request, order_no: str, *, merchant: Merchant | None = None) -> PaymentOrder:
     order = selectors.merchant_payment(merchant=merchant or _merchant(request), order_no=order_no)
     if order is None:
-        raise errors.NotFound("No such order.")
+        raise errors.NotFound(_("No such order."))
     return order
 
 

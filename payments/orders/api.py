@@ -9,6 +9,7 @@ import ipaddress
 
 from django.conf import settings
 from django.core.cache import cache
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import exceptions, serializers, status
 from rest_framework.request import Request
@@ -192,7 +193,9 @@ class PaymentPayApi(APIView):
         def validate(self, attrs: dict) -> dict:
             unknown = sorted(set(self.initial_data) - set(self.fields))
             if unknown:
-                raise serializers.ValidationError(dict.fromkeys(unknown, "The merchant set this; it cannot be sent."))
+                raise serializers.ValidationError(
+                    dict.fromkeys(unknown, _("The merchant set this; it cannot be sent."))
+                )
             return attrs
 
     def get_throttles(self):
@@ -234,7 +237,7 @@ class PaymentPayApi(APIView):
             user=payer, order_no=order_no, business_type=BusinessType.ORDER_PAYMENT
         )
         if order is None:
-            raise errors.NotFound("No such order.")
+            raise errors.NotFound(_("No such order."))
         creation = services.payment_order_pay(
             order=order, payer=payer, client_ip=_client_ip(request), **serializer.validated_data
         )
@@ -287,12 +290,13 @@ class PaymentCloseApi(APIView):
         order = _own(request, order_no, self.business_type)
         if not order.is_open:
             raise errors.Conflict(
-                f"Order {order.order_no} is {order.status}, not open.", fields={"status": order.status}
+                _("Order %(order_no)s is %(status)s, not open.") % {"order_no": order.order_no, "status": order.status},
+                fields={"status": order.status},
             )
         order = services.payment_order_close(order=order, actor=request_user(request), reason="closed by the payer")
         if order.is_open:
             raise errors.Conflict(
-                "The channel cannot close this order yet; it closes by itself when it expires.",
+                _("The channel cannot close this order yet; it closes by itself when it expires."),
                 fields={"expires_at": order.expires_at.isoformat()},
             )
         return Response(PaymentOrderOutput(order).data)
@@ -311,7 +315,7 @@ class RefundDetailApi(APIView):
     def get(self, request: Request, refund_no: str) -> Response:
         refund = selectors.refund_for_user(user=request_user(request), refund_no=refund_no)
         if refund is None:
-            raise errors.NotFound("No such refund.")
+            raise errors.NotFound(_("No such refund."))
         if refund.status == Refund.Status.PROCESSING and _query_due(refund.refund_no):
             refund = refunds.refund_sync(refund=refund)
         return Response(RefundOutput(refund).data)
@@ -341,7 +345,7 @@ def _created(data: dict, *, replayed: bool) -> Response:
 def _own(request: Request, order_no: str, business_type: str) -> PaymentOrder:
     order = selectors.payment_order_for_user(user=request_user(request), order_no=order_no, business_type=business_type)
     if order is None:
-        raise errors.NotFound("No such order.")
+        raise errors.NotFound(_("No such order."))
     return order
 
 

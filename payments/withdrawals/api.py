@@ -1,6 +1,7 @@
 """Payout accounts and withdrawals API (docs/ARCHITECTURE.md §9): a user only ever sees their own objects."""
 
 from django.core.validators import RegexValidator
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.extensions import OpenApiSerializerExtension
 from drf_spectacular.utils import OpenApiParameter, extend_schema_serializer
 from rest_framework import exceptions, serializers, status
@@ -72,9 +73,9 @@ class WithdrawalOutput(serializers.Serializer):
 
 
 # What the services check (payments.identifiers), so that the schema says it too.
-_OPENID = RegexValidator(r"^\s*[A-Za-z0-9_-]{6,64}\s*$", message="An openid is 6 to 64 letters, digits, '_' or '-'.")
-_CARD_NUMBER = RegexValidator(r"^[\s-]*([0-9][\s-]*){12,19}$", message="A card number has 12 to 19 digits.")
-_BANK_CODE = RegexValidator(r"^\s*[A-Za-z]{2,10}\s*$", message="A bank code is 2 to 10 letters, such as ICBC.")
+_OPENID = RegexValidator(r"^\s*[A-Za-z0-9_-]{6,64}\s*$", message=_("An openid is 6 to 64 letters, digits, '_' or '-'."))
+_CARD_NUMBER = RegexValidator(r"^[\s-]*([0-9][\s-]*){12,19}$", message=_("A card number has 12 to 19 digits."))
+_BANK_CODE = RegexValidator(r"^\s*[A-Za-z]{2,10}\s*$", message=_("A bank code is 2 to 10 letters, such as ICBC."))
 
 
 @extend_schema_serializer(component_name="WechatOpenidBindInput")
@@ -205,7 +206,7 @@ class WithdrawalsApi(APIView):
         filters = WithdrawalFilter(request.query_params, queryset=own)
         if not filters.is_valid():
             raise errors.ValidationFailed(
-                "The filters are not valid.",
+                _("The filters are not valid."),
                 fields={name: str(messages[0]) for name, messages in filters.errors.items()},
             )
         paginator = self.pagination_class()
@@ -247,7 +248,7 @@ class WithdrawalsApi(APIView):
             user=user, payout_account_id=serializer.validated_data["payout_account"]
         )
         if payout_account is None:
-            raise errors.ValidationFailed("No such payout account.", fields={"payout_account": "not_found"})
+            raise errors.ValidationFailed(_("No such payout account."), fields={"payout_account": "not_found"})
         submission = services.withdrawal_submit(
             user=user, payout_account=payout_account, amount=serializer.validated_data["amount"], idempotency_key=key
         )
@@ -295,5 +296,5 @@ class WithdrawalCancelApi(APIView):
 def _own_withdrawal(request: Request, order_no: str) -> Withdrawal:
     withdrawal = selectors.withdrawal_for_user(user=request_user(request), order_no=order_no)
     if withdrawal is None:
-        raise errors.NotFound("No such withdrawal.")
+        raise errors.NotFound(_("No such withdrawal."))
     return withdrawal

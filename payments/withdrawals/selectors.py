@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from django.contrib.auth.models import User
 from django.db.models import Count, Q, QuerySet, Sum
+from django.utils.translation import gettext_lazy as _
 
 from payments.order_numbers import is_order_no
 from payments.withdrawals.models import PayoutAccount, Withdrawal, WithdrawalStatus
@@ -73,24 +74,27 @@ def withdrawal_approval_refusal(*, withdrawal: Withdrawal, actor: User) -> error
     """
     if withdrawal.status != WithdrawalStatus.PENDING:
         return errors.Conflict(
-            f"Withdrawal {withdrawal.order_no} is {withdrawal.status}; only pending withdrawals can be approved.",
+            _("Withdrawal %(order_no)s is %(status)s; only pending withdrawals can be approved.")
+            % {"order_no": withdrawal.order_no, "status": withdrawal.status},
             fields={"status": withdrawal.status},
         )
     if not actor.has_perm("payments.approve_withdrawal"):
-        return errors.PermissionDenied("You may not approve withdrawals.")
+        return errors.PermissionDenied(_("You may not approve withdrawals."))
     if withdrawal.user_id == actor.pk:
-        return errors.PermissionDenied("Nobody approves their own withdrawal.")
+        return errors.PermissionDenied(_("Nobody approves their own withdrawal."))
     given = dict(withdrawal.approvals.values_list("actor_id", "as_supervisor"))
     if actor.pk in given:
         return errors.PermissionDenied(
-            f"You already approved {withdrawal.order_no}; the second approval must come from someone else."
+            _("You already approved %(order_no)s; the second approval must come from someone else.")
+            % {"order_no": withdrawal.order_no}
         )
     # Four eyes: two people, at least one of them a supervisor, in either order.
     is_last = len(given) + 1 >= withdrawal.approvals_required
     supervised = any(given.values()) or is_supervisor(actor)
     if withdrawal.approvals_required > 1 and is_last and not supervised:
         return errors.PermissionDenied(
-            f"The second approval of {withdrawal.order_no} must come from a finance supervisor."
+            _("The second approval of %(order_no)s must come from a finance supervisor.")
+            % {"order_no": withdrawal.order_no}
         )
     # Compliance may have blocklisted the user or the card since the submission.
     blocked = risk_selectors.blocklist_matches(
@@ -98,8 +102,8 @@ def withdrawal_approval_refusal(*, withdrawal: Withdrawal, actor: User) -> error
     )
     if blocked.user or blocked.payout_account:
         return errors.RiskRejected(
-            f"{withdrawal.order_no} was blocklisted after it was submitted "
-            f"({blocked.user or blocked.payout_account}): reject it.",
+            _("%(order_no)s was blocklisted after it was submitted (%(items)s): reject it.")
+            % {"order_no": withdrawal.order_no, "items": blocked.user or blocked.payout_account},
             fields={"risk_rule": "user_blocked" if blocked.user else "payout_account_blocked"},
         )
     return None

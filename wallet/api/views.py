@@ -1,6 +1,7 @@
 """Wallet API: balance, statement, user-to-user transfers (docs/ARCHITECTURE.md §9, docs/WALLET.md)."""
 
 from django.contrib.auth import get_user_model
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import exceptions, serializers, status
 from rest_framework.request import Request
@@ -151,9 +152,9 @@ class TransferSendApi(APIView):
 
         def validate(self, attrs: dict) -> dict:
             if ("to" in attrs) == ("receive_code" in attrs):
-                raise serializers.ValidationError({"to": "Give either `to` or `receive_code`."})
+                raise serializers.ValidationError({"to": _("Give either `to` or `receive_code`.")})
             if "to" in attrs and "amount" not in attrs:
-                raise serializers.ValidationError({"amount": "This field is required."})
+                raise serializers.ValidationError({"amount": _("This field is required.")})
             return attrs
 
     @api_schema(
@@ -191,7 +192,7 @@ class TransferSendApi(APIView):
         if "to" in data:
             recipient = get_user_model().objects.filter(username=data["to"]).first()
             if recipient is None:
-                raise errors.ValidationFailed("No such recipient.", fields={"to": "not_found"})
+                raise errors.ValidationFailed(_("No such recipient."), fields={"to": "not_found"})
         sent = transfer_services.transfer_send(
             sender=request_user(request),
             recipient=recipient,
@@ -217,7 +218,7 @@ class TransferDetailApi(APIView):
         user = request_user(request)
         transfer = transfer_selectors.peer_transfer_for_user(user=user, transfer_id=transfer_id)
         if transfer is None:
-            raise errors.NotFound("No such transfer.")
+            raise errors.NotFound(_("No such transfer."))
         return Response(PeerTransferSerializer(transfer, context={"user": user}).data)
 
 

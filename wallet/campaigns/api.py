@@ -3,6 +3,7 @@ users settle theirs before they look at their balance or withdraw."""
 
 from django.contrib.auth import get_user_model
 from django.core.validators import RegexValidator
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import exceptions, serializers, status
 from rest_framework.permissions import BasePermission, IsAuthenticated
@@ -21,7 +22,7 @@ from wallet.rest.schema import NOT_BLANK, api_schema
 from wallet.rest.users import request_user
 
 CREDIT_REWARD = "wallet.credit_reward"
-_TOKEN = RegexValidator(r"^[!-~]+$", message="A token is visible ASCII characters without blanks.")
+_TOKEN = RegexValidator(r"^[!-~]+$", message=_("A token is visible ASCII characters without blanks."))
 
 
 class CanCreditRewards(BasePermission):
@@ -86,7 +87,7 @@ class RewardCreateApi(APIView):
         data = serializer.validated_data
         user = get_user_model().objects.filter(username=data["user"], is_active=True).first()
         if user is None:
-            raise errors.ValidationFailed("No such user.", fields={"user": "not_found"})
+            raise errors.ValidationFailed(_("No such user."), fields={"user": "not_found"})
         acceptance = services.reward_accept(
             campaign_name=data["campaign"], user=user, amount=data["amount"], token=data["token"]
         )

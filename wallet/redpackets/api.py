@@ -6,6 +6,7 @@ sender and to those who grabbed.
 """
 
 from django.contrib.auth import get_user_model
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema_field, extend_schema_serializer
 from rest_framework import exceptions, serializers, status
 from rest_framework.request import Request
@@ -167,12 +168,12 @@ class RedPacketSendApi(APIView):
         if "recipient" in data:
             recipient = get_user_model().objects.filter(username=data["recipient"]).first()
             if recipient is None:
-                raise errors.ValidationFailed("No such recipient.", fields={"recipient": "not_found"})
+                raise errors.ValidationFailed(_("No such recipient."), fields={"recipient": "not_found"})
         group = None
         if "group" in data:
             group = ChatGroup.objects.filter(pk=data["group"]).first()
             if group is None:
-                raise errors.ValidationFailed("No such group.", fields={"group": "not_found"})
+                raise errors.ValidationFailed(_("No such group."), fields={"group": "not_found"})
         sending = services.redpacket_send(
             sender=sender,
             amount=data["amount"],
@@ -274,5 +275,5 @@ class RedPacketsReceivedApi(APIView):
 def _visible_packet(user, packet_no: str) -> RedPacket:
     packet = selectors.packet_for_viewer(user=user, packet_no=packet_no)
     if packet is None:
-        raise errors.NotFound("No such red packet.")
+        raise errors.NotFound(_("No such red packet."))
     return packet
