@@ -8,8 +8,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from wallet import errors, selectors
-from wallet.models import Account, PeerTransfer
+from wallet import errors, selectors, statements
+from wallet.models import Account, Entry, PeerTransfer
 from wallet.rest.fields import MoneyField, SignedMoneyField
 from wallet.rest.idempotency import IDEMPOTENCY_KEY_PARAMETER, request_idempotency_key
 from wallet.rest.inputs import StrictCharField
@@ -109,16 +109,25 @@ class WalletEntriesApi(APIView):
             source="transfer.kind",
             help_text="What moved the money, a stable code: p2p, recharge, withdrawal, order_payment, refund, ...",
         )
-        counterparty = serializers.CharField(
-            allow_null=True,
-            help_text="The other side: the other user's username for p2p, else the system account "
-            "(`clearing:<channel>`, `fees`, `merchant:<name>`...).",
+        counterparty = serializers.SerializerMethodField(
+            help_text="The other side as you know it: the other user's username, the merchant's or payment "
+            "channel's name, the campaign's title; null when there is none (unclaimed red packet shares)."
+        )
+        description = serializers.SerializerMethodField(
+            help_text='What happened, in the request\'s language: "Transfer from bob", "Withdrawal to bank '
+            'card ICBC ****1234", "Red packet from alice", "Refund of order P...".'
         )
         memo = serializers.CharField(source="transfer.memo", help_text="Empty when none was given.")
         reference = serializers.CharField(source="transfer.reference", help_text="Empty when none.")
         amount = SignedMoneyField(help_text="Negative when money left the wallet.")
         balance_after = SignedMoneyField()
         created_at = serializers.DateTimeField()
+
+        def get_counterparty(self, entry: Entry) -> str | None:
+            return self.context["lines"][entry.pk].counterparty
+
+        def get_description(self, entry: Entry) -> str:
+            return self.context["lines"][entry.pk].description
 
     @api_schema(
         responses={200: OutputSerializer(many=True)},
@@ -128,8 +137,9 @@ class WalletEntriesApi(APIView):
     def get(self, request: Request) -> Response:
         account = selectors.user_account(user=request_user(request))
         paginator = self.pagination_class()
-        page = paginator.paginate_queryset(selectors.statement_entries(account=account), request, view=self)
-        return paginator.get_paginated_response(self.OutputSerializer(page, many=True).data)
+        page = paginator.paginate_queryset(selectors.statement_entries(account=account), request, view=self) or []
+        lines = statements.statement_describe(page)
+        return paginator.get_paginated_response(self.OutputSerializer(page, many=True, context={"lines": lines}).data)
 
 
 class TransferSendApi(APIView):
