@@ -22,6 +22,8 @@ OFFLINE_ARGUMENTS = (
     "--proxy-bypass-list=<-loopback>;localhost;127.0.0.1",
 )
 CDN = "https://cdn.jsdelivr.net/npm/swagger-ui-dist/swagger-ui.css"
+# The screenshots of the rendered docs are kept here (var/ is not committed) for people to look at.
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "test-artifacts"
 
 
 @pytest.fixture
@@ -52,9 +54,9 @@ def _resources_outside(browser: webdriver.Chrome, origin: str) -> list[str]:
     return [url for url, initiator in entries if initiator != "img" and not url.startswith(origin)]
 
 
-def _screenshot(browser: webdriver.Chrome, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    browser.save_screenshot(str(path))
+def _screenshot(browser: webdriver.Chrome, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    assert browser.save_screenshot(str(SCREENSHOTS / name))
 
 
 @pytest.mark.browser
@@ -73,7 +75,7 @@ def test_swagger_ui_and_redoc_render_every_operation_with_the_network_cut_off(of
     try:
         wait_for(browser, ".opblock-summary-path", timeout=30)
         paths = {element.text for element in browser.find_elements(By.CSS_SELECTOR, ".opblock-summary-path")}
-        _screenshot(browser, tmp_path / "artifacts" / "swagger-ui-offline.png")
+        _screenshot(browser, "swagger-ui-offline.png")
         assert {"/api/v1/wallet/", "/api/v1/withdrawals/", "/api/v1/wallet/entries/"} <= {
             path.replace("\u200b", "") for path in paths
         }
@@ -84,7 +86,7 @@ def test_swagger_ui_and_redoc_render_every_operation_with_the_network_cut_off(of
         WebDriverWait(browser, 30).until(
             lambda driver: "/api/v1/withdrawals/" in driver.find_element(By.TAG_NAME, "body").text
         )
-        _screenshot(browser, tmp_path / "artifacts" / "redoc-offline.png")
+        _screenshot(browser, "redoc-offline.png")
         assert "Statement, newest first" in browser.find_element(By.TAG_NAME, "body").text
         assert _resources_outside(browser, origin) == []
     except AssertionError:

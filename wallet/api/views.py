@@ -48,8 +48,13 @@ class PeerTransferSerializer(serializers.Serializer):
 
     @extend_schema_serializer(component_name="TransferLeg")
     class EntrySerializer(serializers.Serializer):
-        account = serializers.CharField(source="account.code")
+        account = serializers.SerializerMethodField(help_text="`wallet`: your wallet, the only account you see.")
         amount = SignedMoneyField()
+
+        @extend_schema_field({"type": "string", "enum": ["wallet"]})
+        def get_account(self, entry) -> str:
+            """Your own legs are on your wallet; its ledger code names your user id, so it is not shown."""
+            return "wallet"
 
     id = serializers.IntegerField()
     kind = serializers.SerializerMethodField(help_text="Always `p2p`.")

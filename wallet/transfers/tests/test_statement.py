@@ -76,4 +76,4 @@ def test_the_transfer_detail_names_the_counterparty_from_each_side(sender, recip
         "lunch",
     )
     assert (theirs["direction"], theirs["counterparty"]) == ("received", "sender")
-    assert theirs["entries"] == [{"account": f"user:{recipient.pk}:CNY", "amount": "3.00"}]
+    assert theirs["entries"] == [{"account": "wallet", "amount": "3.00"}]
