@@ -4,10 +4,11 @@
 Drops and recreates its own database, migrates it, and seeds one busy user whose wallet has
 ``--entries`` p2p entries with ``--friends`` other users, plus ANALYZE. Then times the first page
 (50 rows) and a page deep in the history (the cursor's ``created_at <`` filter), each the median
-of ``--repeat`` runs, with the counterparty (``wallet.selectors.statement_entries``) and without
-(the same query before it had one). Ledger rows are inserted by SQL with triggers off for speed
-(every transfer is balanced by construction); the balances are not kept, which a read does not
-need.
+of ``--repeat`` runs, with the counterparty (``wallet.selectors.statement_entries``: the other
+side's account code and username) and without (the same query before it had one). The API then
+names a page's entries (``wallet.statements``); p2p lines need no further query. Ledger rows
+are inserted by SQL with triggers off for speed (every transfer is balanced by construction);
+the balances are not kept, which a read does not need.
 
     .venv/bin/python bench/statement.py [--entries 50000] [--friends 500] [--repeat 30]
 """

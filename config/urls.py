@@ -1,9 +1,10 @@
-"""Top-level routes: admin, the language switch, API v1, OpenAPI schema and docs, and the channel sandbox."""
+"""Top-level routes: admin, the language switch, API v1, OpenAPI schema and its docs (Swagger UI,
+Redoc), and the channel sandbox."""
 
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 handler404 = "wallet.rest.errors.page_not_found"
 handler500 = "wallet.rest.errors.server_error"
@@ -15,6 +16,7 @@ urlpatterns = [
     path("api/v1/", include("payments.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("api/redoc/", SpectacularRedocView.as_view(url_name="schema", template_name="api/redoc.html"), name="redoc"),
 ]
 
 if settings.SANDBOX_ENABLED:

@@ -7,6 +7,7 @@ import re
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
+from django.utils.translation import gettext_lazy as _
 
 from wallet import errors
 
@@ -29,11 +30,11 @@ def card_number_normalise(raw: str) -> str:
     digits = _CARD_SEPARATORS.sub("", raw or "")
     if not digits.isascii() or not digits.isdigit() or not 12 <= len(digits) <= 19:
         raise errors.ValidationFailed(
-            "A card number has 12 to 19 digits.", fields={"card_number": "A card number has 12 to 19 digits."}
+            _("A card number has 12 to 19 digits."), fields={"card_number": _("A card number has 12 to 19 digits.")}
         )
     if not luhn_valid(digits):
         raise errors.ValidationFailed(
-            "The card number is not valid.", fields={"card_number": "The card number's check digit is wrong."}
+            _("The card number is not valid."), fields={"card_number": _("The card number's check digit is wrong.")}
         )
     return digits
 
@@ -52,7 +53,7 @@ def openid_normalise(raw: str) -> str:
     openid = (raw or "").strip()
     if not _OPENID.match(openid):
         raise errors.ValidationFailed(
-            "Not a WeChat openid.", fields={"openid": "An openid is 6 to 64 letters, digits, '_' or '-'."}
+            _("Not a WeChat openid."), fields={"openid": _("An openid is 6 to 64 letters, digits, '_' or '-'.")}
         )
     return openid
 
@@ -61,7 +62,7 @@ def bank_code_normalise(raw: str) -> str:
     code = (raw or "").strip().upper()
     if not _BANK_CODE.match(code):
         raise errors.ValidationFailed(
-            "Not a bank code.", fields={"bank_code": "A bank code is 2 to 10 letters, such as ICBC."}
+            _("Not a bank code."), fields={"bank_code": _("A bank code is 2 to 10 letters, such as ICBC.")}
         )
     return code
 
@@ -70,8 +71,8 @@ def holder_name_normalise(raw: str) -> str:
     name = " ".join((raw or "").split())
     if not 1 <= len(name) <= 64:
         raise errors.ValidationFailed(
-            "The card holder's name is required.",
-            fields={"holder_name": "Give the name on the card (1 to 64 characters)."},
+            _("The card holder's name is required."),
+            fields={"holder_name": _("Give the name on the card (1 to 64 characters).")},
         )
     return name
 
@@ -85,8 +86,8 @@ def alipay_login_normalise(raw: str) -> str:
     email = text.lower()
     if not (len(email) <= ALIPAY_LOGIN_MAX_LENGTH and _email_valid(email)):
         raise errors.ValidationFailed(
-            "Not an Alipay login id.",
-            fields={"login_id": "An Alipay login id is a mainland mobile number or an email address."},
+            _("Not an Alipay login id."),
+            fields={"login_id": _("An Alipay login id is a mainland mobile number or an email address.")},
         )
     return email
 
@@ -96,8 +97,8 @@ def real_name_normalise(raw: str) -> str:
     name = " ".join((raw or "").split())
     if not 1 <= len(name) <= REAL_NAME_MAX_LENGTH or not _REAL_NAME.match(name):
         raise errors.ValidationFailed(
-            "Not a real name.",
-            fields={"real_name": "Give the account holder's real name (letters only, up to 50 characters)."},
+            _("Not a real name."),
+            fields={"real_name": _("Give the account holder's real name (letters only, up to 50 characters).")},
         )
     return name
 

@@ -75,7 +75,7 @@ def run_download(*, run: Run) -> Run:
                 source=BillFile.Source.DOWNLOAD,
             )
         except bills.BillRefused as exc:
-            return run_fail(run=run, error=exc.message)
+            return run_fail(run=run, error=str(exc.message))
     return run_bill(run=run, bill=imported.file)
 
 

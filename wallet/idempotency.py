@@ -6,6 +6,7 @@ import re
 from typing import Any, TypeVar
 
 from django.db.models import Model, QuerySet
+from django.utils.translation import gettext_lazy as _
 
 from wallet import errors
 
@@ -24,7 +25,8 @@ def idempotency_key_normalise(raw: str | None) -> str:
     key = (raw or "").strip()
     if len(key) > MAX_KEY_LENGTH or not _KEY.match(key):
         raise errors.ValidationFailed(
-            f"The {HEADER} header is required: 1 to {MAX_KEY_LENGTH} visible ASCII characters.",
+            _("The %(header)s header is required: 1 to %(max_key_length)s visible ASCII characters.")
+            % {"header": HEADER, "max_key_length": MAX_KEY_LENGTH},
             fields={HEADER: "required"},
         )
     return key
@@ -41,6 +43,8 @@ def idempotent_replay(created: QuerySet[T], *, key: str, fingerprint: str, what:
         getattr(previous, name) != value for name, value in same.items()
     ):
         raise errors.IdempotencyConflict(
-            f"The {HEADER} {key!r} was already used for a different {what}.", fields={HEADER: "reused"}
+            _("The %(header)s %(key)s was already used for a different %(what)s.")
+            % {"header": HEADER, "key": repr(key), "what": what},
+            fields={HEADER: "reused"},
         )
     return previous

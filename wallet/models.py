@@ -341,6 +341,8 @@ class PeerTransfer(ConcurrentTransitionMixin, models.Model):
             models.Index(fields=["sender", "-created_at"], name="peer_transfer_sender_idx"),
             models.Index(fields=["sender", "recipient"], name="peer_transfer_pair_idx"),
             models.Index(fields=["created_at"], condition=Q(status="under_review"), name="peer_transfer_review_idx"),
+            # The dashboard's days of posted transfers (config.dashboard), read from the index alone.
+            models.Index(fields=["status", "created_at"], include=["amount"], name="peer_transfer_status_idx"),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="peer_transfer_amount_positive"),

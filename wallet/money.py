@@ -7,6 +7,8 @@ positive decimal with at most two places is refused, never rounded.
 import re
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
+from django.utils.translation import gettext_lazy as _
+
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
 # NUMERIC(18,2): 16 integer digits at most.
@@ -29,23 +31,23 @@ def parse_amount(raw: object, *, maximum: Decimal | None = None) -> Decimal:
     Infinity, signs, zero, more than two decimals and values above ``maximum``.
     """
     if raw is None or raw == "":
-        raise AmountError("An amount is required.")
+        raise AmountError(_("An amount is required."))
     if not isinstance(raw, str):
-        raise AmountError('Send the amount as a string such as "12.34".')
+        raise AmountError(_('Send the amount as a string such as "12.34".'))
     text = raw
     if text != text.strip():
-        raise AmountError('Not a valid amount: no spaces around it; send "12.34".')
+        raise AmountError(_('Not a valid amount: no spaces around it; send "12.34".'))
     if not _PLAIN_AMOUNT.match(text):
         if re.match(r"^\d+\.\d{3,}$", text, re.ASCII):
-            raise AmountError("At most 2 decimal places are allowed.")
+            raise AmountError(_("At most 2 decimal places are allowed."))
         if re.match(r"^\d{17,}(\.\d*)?$", text, re.ASCII):
-            raise AmountError("The amount is too large.")
-        raise AmountError('Not a valid amount; use a plain decimal such as "12.34".')
+            raise AmountError(_("The amount is too large."))
+        raise AmountError(_('Not a valid amount; use a plain decimal such as "12.34".'))
     amount = Decimal(text).quantize(CENT)
     if amount <= ZERO:
-        raise AmountError("The amount must be greater than 0.")
+        raise AmountError(_("The amount must be greater than 0."))
     if maximum is not None and amount > maximum:
-        raise AmountError(f"The amount must not exceed {format_amount(maximum)}.")
+        raise AmountError(_("The amount must not exceed %(maximum)s.") % {"maximum": format_amount(maximum)})
     return amount
 
 
@@ -54,7 +56,7 @@ def quantize(value: Decimal) -> Decimal:
     try:
         return value.quantize(CENT, rounding=ROUND_HALF_UP)
     except InvalidOperation as exc:
-        raise AmountError(f"Not a finite amount: {value!r}") from exc
+        raise AmountError(_("Not a finite amount: %(value)s") % {"value": repr(value)}) from exc
 
 
 def is_cents(value: Decimal) -> bool:

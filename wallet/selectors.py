@@ -5,7 +5,7 @@ from decimal import Decimal
 
 from django.contrib.auth.models import User
 from django.db.models import DecimalField, ExpressionWrapper, F, OuterRef, QuerySet, Subquery, Sum
-from django.db.models.functions import Abs, Coalesce
+from django.db.models.functions import Abs
 
 from wallet.models import Account, Entry, Hold, Transfer
 from wallet.money import ZERO
@@ -46,12 +46,13 @@ def wallet_summary(*, user: User, currency: str = "CNY") -> WalletSummary:
 
 
 def statement_entries(*, account: Account | None) -> QuerySet[Entry]:
-    """Entries of the account with their transfer and ``counterparty``, newest first (ordered by
-    the paginator), in one query whatever the page size.
+    """Entries of the account with their transfer and the other side of the money, newest
+    first (ordered by the paginator), in one query whatever the page size.
 
-    The counterparty is the other side of the money: among the transfer's legs of the opposite
-    sign, the largest; a user's username (p2p), else the system account's code
-    (``clearing:wechat``, ``fees``, ``merchant:platform``...).
+    The other side is, among the transfer's legs of the opposite sign, the largest: its
+    account's ``counterparty_code`` (``user:7:CNY``, ``clearing:wechat``, ``merchant:shop``...)
+    and, for a user's wallet, ``counterparty_username``. ``wallet.statements`` turns them into
+    the names the user knows.
     """
     if account is None:
         return Entry.objects.none()
@@ -60,9 +61,15 @@ def statement_entries(*, account: Account | None) -> QuerySet[Entry]:
         .alias(sign=ExpressionWrapper(F("amount") * OuterRef("amount"), output_field=DecimalField()))
         .filter(sign__lt=0)
         .order_by(Abs("amount").desc(), "id")
-        .values(label=Coalesce("account__owner__username", "account__code"))[:1]
     )
-    return Entry.objects.filter(account=account).select_related("transfer").annotate(counterparty=Subquery(other_side))
+    return (
+        Entry.objects.filter(account=account)
+        .select_related("transfer")
+        .annotate(
+            counterparty_code=Subquery(other_side.values("account__code")[:1]),
+            counterparty_username=Subquery(other_side.values("account__owner__username")[:1]),
+        )
+    )
 
 
 def pending_holds(*, account: Account) -> QuerySet[Hold]:

@@ -15,6 +15,7 @@ from decimal import Decimal
 
 from django.contrib.auth.models import User
 from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.utils.translation import gettext_lazy as _
 
 from wallet import errors
 from wallet.models import LEDGER_KEY_MAX_LENGTH, Account, Hold, Transfer
@@ -49,6 +50,9 @@ _SQLSTATE_ERRORS: dict[str, type[errors.ApplicationError]] = {
     "WL005": errors.ValidationFailed,
     "WL006": errors.ValidationFailed,
 }
+# What a client's own request can run into; the other codes are the caller's mistakes, whose
+# database message (ids and all) is what a developer needs.
+_CLIENT_SQLSTATES = ("WL001", "WL002")
 
 
 @dataclass(frozen=True)
@@ -65,7 +69,7 @@ class Leg:
 
 def account_for_user(*, user: User, currency: str = "CNY") -> Account:
     """The user's wallet account in ``currency``, created on first use."""
-    account, _ = Account.objects.get_or_create(
+    account, _created = Account.objects.get_or_create(
         owner=user,
         currency=currency,
         kind=Account.Kind.USER,
@@ -83,9 +87,11 @@ def account_for_system(*, code: str, currency: str = "CNY") -> Account:
     """
     prefix = code.split(":", 1)[0]
     if prefix not in SYSTEM_ACCOUNT_KINDS:
-        raise errors.ValidationFailed(f"Unknown system account kind in {code!r}.", fields={"code": "unknown"})
+        raise errors.ValidationFailed(
+            _("Unknown system account kind in %(code)s.") % {"code": repr(code)}, fields={"code": "unknown"}
+        )
     hot = prefix in HOT_PREFIXES or code in HOT_CODES
-    account, _ = Account.objects.get_or_create(
+    account, _created = Account.objects.get_or_create(
         code=code,
         defaults={
             "kind": SYSTEM_ACCOUNT_KINDS[prefix],
@@ -101,7 +107,9 @@ def account_for_system(*, code: str, currency: str = "CNY") -> Account:
 def account_set_status(*, account: Account, status: str) -> Account:
     """Freeze or unfreeze an account (compliance). A frozen account refuses debits."""
     if status not in Account.Status.values:
-        raise errors.ValidationFailed(f"Unknown account status {status!r}.", fields={"status": "invalid"})
+        raise errors.ValidationFailed(
+            _("Unknown account status %(status)s.") % {"status": repr(status)}, fields={"status": "invalid"}
+        )
     Account.objects.filter(pk=account.pk).update(status=status)
     account.refresh_from_db()
     return account
@@ -140,7 +148,9 @@ def hold_place(*, idempotency_key: str, account: Account | int, amount: Decimal,
     _check_key(idempotency_key)
     _check_positive(amount, field="amount")
     account_id = Leg(account, amount).account_id
-    hold_id, created_at, status, _ = _call("wallet_hold_place", [idempotency_key, account_id, amount, reference])
+    hold_id, created_at, status, _replayed = _call(
+        "wallet_hold_place", [idempotency_key, account_id, amount, reference]
+    )
     return Hold(
         pk=hold_id,
         idempotency_key=idempotency_key,
@@ -160,13 +170,13 @@ def hold_capture(*, hold: Hold | int, destinations: Sequence[Leg], kind: str, me
     """
     hold_id = hold if isinstance(hold, int) else hold.pk
     if not destinations:
-        raise errors.ValidationFailed("A capture needs at least one destination.", fields={"destinations": "empty"})
+        raise errors.ValidationFailed(_("A capture needs at least one destination."), fields={"destinations": "empty"})
     accounts, amounts = _check_legs(destinations, balanced=False)
     for amount in amounts:
         _check_positive(amount, field="destinations")
     key = f"hold:{hold_id}:capture"
     fingerprint = _fingerprint(kind=kind, reference=f"hold:{hold_id}", accounts=accounts, amounts=amounts)
-    transfer_id, created_at, _ = _call(
+    transfer_id, created_at, _replayed = _call(
         "wallet_hold_capture", [hold_id, key, fingerprint, kind, memo, accounts, amounts]
     )
     return Transfer(
@@ -204,15 +214,19 @@ def _translate_db_errors() -> Iterator[None]:
         error_class = _SQLSTATE_ERRORS.get(sqlstate or "")
         if error_class is None:
             raise
+        if sqlstate in _CLIENT_SQLSTATES:
+            # The database's message names the account's id (kept on the chained cause, for the
+            # log); the client gets the error's own message, about its available balance.
+            raise error_class() from exc
         diag = getattr(cause, "diag", None)
-        message = diag.message_primary if diag is not None else str(exc)
-        raise error_class(message) from exc
+        raise error_class(diag.message_primary if diag is not None else str(exc)) from exc
 
 
 def _check_key(key: str) -> None:
     if not key or len(key) > LEDGER_KEY_MAX_LENGTH:
         raise errors.ValidationFailed(
-            f"An idempotency key of 1 to {LEDGER_KEY_MAX_LENGTH} characters is required.",
+            _("An idempotency key of 1 to %(ledger_key_max_length)s characters is required.")
+            % {"ledger_key_max_length": LEDGER_KEY_MAX_LENGTH},
             fields={"idempotency_key": "invalid"},
         )
 
@@ -220,7 +234,9 @@ def _check_key(key: str) -> None:
 def _check_positive(amount: Decimal, *, field: str) -> None:
     if not is_positive_cents(amount):
         raise errors.ValidationFailed(
-            f"{field} must be a positive Decimal with at most 2 places, not {amount!r}.", fields={field: "invalid"}
+            _("%(field)s must be a positive Decimal with at most 2 places, not %(amount)s.")
+            % {"field": field, "amount": repr(amount)},
+            fields={field: "invalid"},
         )
 
 
@@ -228,17 +244,18 @@ def _check_legs(legs: Sequence[Leg], *, balanced: bool = True) -> tuple[list[int
     accounts = [leg.account_id for leg in legs]
     amounts = [leg.amount for leg in legs]
     if balanced and len(legs) < 2:
-        raise errors.ValidationFailed("A transfer needs at least two legs.", fields={"legs": "too_few"})
+        raise errors.ValidationFailed(_("A transfer needs at least two legs."), fields={"legs": "too_few"})
     if len(set(accounts)) != len(accounts):
-        raise errors.ValidationFailed("Each account may appear in one leg only.", fields={"legs": "duplicate"})
+        raise errors.ValidationFailed(_("Each account may appear in one leg only."), fields={"legs": "duplicate"})
     for amount in amounts:
         if not isinstance(amount, Decimal) or not is_cents(amount) or amount == ZERO:
             raise errors.ValidationFailed(
-                f"Leg amounts must be non-zero Decimals with at most 2 places, not {amount!r}.",
+                _("Leg amounts must be non-zero Decimals with at most 2 places, not %(amount)s.")
+                % {"amount": repr(amount)},
                 fields={"legs": "invalid_amount"},
             )
     if balanced and sum(amounts, ZERO) != ZERO:
-        raise errors.ValidationFailed("The legs of a transfer must sum to zero.", fields={"legs": "unbalanced"})
+        raise errors.ValidationFailed(_("The legs of a transfer must sum to zero."), fields={"legs": "unbalanced"})
     return accounts, amounts
 
 

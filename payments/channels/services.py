@@ -4,6 +4,7 @@ from typing import Any
 
 from django.contrib.auth.models import User
 from django.db import transaction
+from django.utils.translation import gettext_lazy as _
 
 from payments.channels import selectors
 from payments.channels.models import Channel
@@ -16,7 +17,10 @@ def channel_change(*, channel: Channel, actor: User, changes: dict[str, Any]) ->
     changes when any is refused or the result breaks the channel's constraints."""
     refused = sorted(set(changes) - selectors.channel_changeable_fields(actor=actor))
     if refused:
-        raise errors.PermissionDenied(f"You may not change {', '.join(refused)} of the channel {channel.code}.")
+        raise errors.PermissionDenied(
+            _("You may not change %(items)s of the channel %(code)s.")
+            % {"items": ", ".join(refused), "code": channel.code}
+        )
     locked = Channel.objects.select_for_update().get(pk=channel.pk)
     for name, value in changes.items():
         setattr(locked, name, value)

@@ -6,6 +6,7 @@ import logging
 from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from payments.dead_letters.models import DeadLetter
 from wallet import errors
@@ -19,7 +20,7 @@ def dead_letter_retry(*, dead_letter: DeadLetter, actor: User) -> DeadLetter:
     with transaction.atomic(durable=True):
         dead_letter = DeadLetter.objects.select_for_update().get(pk=dead_letter.pk)
         if dead_letter.retried_at is not None:
-            raise errors.Conflict(f"Dead letter {dead_letter.pk} was already retried.")
+            raise errors.Conflict(_("This dead letter was already retried."))
         dead_letter.retried_at = timezone.now()
         dead_letter.retried_by = actor
         dead_letter.save(update_fields=["retried_at", "retried_by"])

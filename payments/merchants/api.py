@@ -6,6 +6,7 @@ refund is ``not_found``.
 
 from django.core.cache import cache
 from django.core.validators import URLValidator
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import exceptions, serializers, status
 from rest_framework.request import Request
@@ -18,17 +19,19 @@ from payments.merchants.models import Merchant
 from payments.orders import refunds
 from payments.orders import services as payment_orders
 from payments.orders.models import PaymentOrder, Refund
+from payments.orders.reasons import PAYMENT_ORDER_STATUS, REFUND_STATUS
 from wallet import errors
 from wallet.rest.fields import MoneyField, SignedMoneyField
 from wallet.rest.idempotency import IDEMPOTENCY_KEY_PARAMETER, request_idempotency_key
 from wallet.rest.inputs import StrictCharField
+from wallet.rest.reasons import StatusCodeField, StatusMessageField
 from wallet.rest.schema import IDEMPOTENT_REPLAYED, NOT_BLANK, NamedChoiceField, api_schema
 from wallet.rest.throttles import UserRateThrottle
 from wallet.rest.users import request_user
 
 # An open order read by its merchant is checked with the channel at most this often.
 READ_QUERY_SECONDS = 3
-WEB_URL = URLValidator(schemes=["http", "https"], message="An http or https URL.")
+WEB_URL = URLValidator(schemes=["http", "https"], message=_("An http or https URL."))
 
 
 class MerchantPaymentCreateThrottle(UserRateThrottle):
@@ -48,6 +51,8 @@ class RefundOutput(serializers.Serializer):
     currency = serializers.CharField(help_text="ISO 4217 code: CNY.")
     reason = serializers.CharField(help_text="Empty when none was given.")
     failure_code = serializers.CharField(help_text="The channel's code when it failed; empty otherwise.")
+    status_code = StatusCodeField(catalogue=REFUND_STATUS, enum_name="RefundStatusCode")
+    status_message = StatusMessageField(catalogue=REFUND_STATUS)
     status_reason = serializers.CharField(help_text="Why it failed; empty otherwise.")
     created_at = serializers.DateTimeField()
     finished_at = serializers.DateTimeField(allow_null=True, help_text="When it reached a final status; null before.")
@@ -77,6 +82,8 @@ class PaymentOutput(serializers.Serializer):
     notify_url = serializers.CharField(help_text="This order's webhook URL; empty: the merchant's own.")
     transaction_id = serializers.CharField(help_text="The channel's number once paid; empty otherwise.")
     refunded_amount = SignedMoneyField(help_text="Refunded so far.")
+    status_code = StatusCodeField(catalogue=PAYMENT_ORDER_STATUS, enum_name="PaymentOrderStatusCode")
+    status_message = StatusMessageField(catalogue=PAYMENT_ORDER_STATUS)
     status_reason = serializers.CharField(
         help_text="Why it closed, or why the payer's channel refused; empty otherwise."
     )
@@ -217,7 +224,7 @@ class MerchantRefundDetailApi(APIView):
     def get(self, request: Request, order_no: str, refund_no: str) -> Response:
         refund = selectors.merchant_refund(merchant=_merchant(request), order_no=order_no, refund_no=refund_no)
         if refund is None:
-            raise errors.NotFound("No such refund.")
+            raise errors.NotFound(_("No such refund."))
         if refund.status == Refund.Status.PROCESSING and _query_due(refund.refund_no):
             refund = refunds.refund_sync(refund=refund)
         return Response(RefundOutput(refund).data)
@@ -226,14 +233,14 @@ class MerchantRefundDetailApi(APIView):
 def _merchant(request: Request) -> Merchant:
     merchant = selectors.merchant_of_user(user=request_user(request))
     if merchant is None:
-        raise errors.PermissionDenied("Only a merchant's service account may call this.")
+        raise errors.PermissionDenied(_("Only a merchant's service account may call this."))
     return merchant
 
 
 def _own_payment(request: Request, order_no: str, *, merchant: Merchant | None = None) -> PaymentOrder:
     order = selectors.merchant_payment(merchant=merchant or _merchant(request), order_no=order_no)
     if order is None:
-        raise errors.NotFound("No such order.")
+        raise errors.NotFound(_("No such order."))
     return order
 
 

@@ -12,6 +12,7 @@ from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from payments import encryption, public_urls
 from payments.merchants.models import Merchant
@@ -44,9 +45,9 @@ def secret_new() -> str:
 def merchant_create(*, code: str, name: str, service_user: User, notify_url: str = "") -> MerchantSecret:
     """A merchant with its own wallet account ``merchant:<code>`` and a fresh webhook secret."""
     if Merchant.objects.filter(service_user=service_user).exists():
-        raise errors.Conflict("This user is already a merchant's service account.", fields={"service_user": "taken"})
+        raise errors.Conflict(_("This user is already a merchant's service account."), fields={"service_user": "taken"})
     if Merchant.objects.filter(code=code).exists():
-        raise errors.Conflict(f"A merchant {code!r} exists.", fields={"code": "taken"})
+        raise errors.Conflict(_("A merchant %(code)s exists.") % {"code": repr(code)}, fields={"code": "taken"})
     notify_url_check(notify_url)
     secret = secret_new()
     merchant = Merchant(
@@ -105,7 +106,7 @@ def merchant_payment_create(
     """
     key = idempotency_key_normalise(idempotency_key)
     if not merchant.is_active:
-        raise errors.PermissionDenied("This merchant is inactive: it cannot create payments.")
+        raise errors.PermissionDenied(_("This merchant is inactive: it cannot create payments."))
     terms = _payment_terms(
         business_order_no=business_order_no,
         amount=amount,
@@ -171,16 +172,17 @@ def _payment_terms(
     subject = (subject or "").strip()
     if not business_order_no or len(business_order_no) > 64:
         raise errors.ValidationFailed(
-            "The business order number is 1 to 64 characters.", fields={"business_order_no": "invalid"}
+            _("The business order number is 1 to 64 characters."), fields={"business_order_no": "invalid"}
         )
     if not subject or len(subject) > 128:
-        raise errors.ValidationFailed("The subject is 1 to 128 characters.", fields={"subject": "invalid"})
+        raise errors.ValidationFailed(_("The subject is 1 to 128 characters."), fields={"subject": "invalid"})
     if not is_positive_cents(amount):
-        raise errors.ValidationFailed("The amount must be a positive amount in cents.", fields={"amount": "invalid"})
+        raise errors.ValidationFailed(_("The amount must be a positive amount in cents."), fields={"amount": "invalid"})
     notify_url_check(notify_url)
     if not MIN_EXPIRY_MINUTES <= expires_in_minutes <= MAX_EXPIRY_MINUTES:
         raise errors.ValidationFailed(
-            f"An order expires in {MIN_EXPIRY_MINUTES} to {MAX_EXPIRY_MINUTES} minutes.",
+            _("An order expires in %(min_expiry_minutes)s to %(max_expiry_minutes)s minutes.")
+            % {"min_expiry_minutes": MIN_EXPIRY_MINUTES, "max_expiry_minutes": MAX_EXPIRY_MINUTES},
             fields={"expires_in_minutes": "out_of_range"},
         )
     return {
@@ -204,7 +206,7 @@ def notify_url_check(url: str) -> None:
 def _payer(*, merchant: Merchant, username: str) -> User:
     payer = User.objects.filter(username=username, is_active=True).first()
     if payer is None or payer.pk == merchant.service_user_id:
-        raise errors.ValidationFailed("No such payer.", fields={"payer": "unknown"})
+        raise errors.ValidationFailed(_("No such payer."), fields={"payer": "unknown"})
     return payer
 
 
@@ -218,7 +220,8 @@ def _live_order(*, merchant: Merchant, business_order_no: str, fingerprint: str)
         return None
     if live.request_fingerprint != fingerprint:
         raise errors.Conflict(
-            f"Business order {business_order_no!r} already has a payment that is {live.status}: {live.order_no}.",
+            _("Business order %(business_order_no)s already has a payment that is %(status)s: %(order_no)s.")
+            % {"business_order_no": repr(business_order_no), "status": live.status, "order_no": live.order_no},
             fields={"business_order_no": "payment_exists", "order_no": live.order_no},
         )
     return MerchantPayment(order=live, created=False)

@@ -13,6 +13,7 @@ duplicates are safe.
 import logging
 
 from django.http import HttpRequest, HttpResponse
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from limits import RateLimitItemPerMinute
@@ -97,7 +98,7 @@ class ChannelNotifyApi(APIView):
     def post(self, request: Request, channel_code: str) -> HttpResponse:
         channel = Channel.objects.filter(code=channel_code).first()
         if channel is None or not registry.is_reachable(channel):
-            raise errors.NotFound("No such channel.")
+            raise errors.NotFound(_("No such channel."))
         http_request = request._request
         adapter = registry.adapter_for(channel)
         rejected = accepted = False

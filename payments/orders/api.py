@@ -9,6 +9,7 @@ import ipaddress
 
 from django.conf import settings
 from django.core.cache import cache
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import exceptions, serializers, status
 from rest_framework.request import Request
@@ -18,10 +19,12 @@ from rest_framework.views import APIView
 from payments.channels.models import METHOD_CLIENT_TYPES, ClientType, PaymentMethod
 from payments.orders import refunds, selectors, services
 from payments.orders.models import BusinessType, PaymentOrder, Refund
+from payments.orders.reasons import PAYMENT_ORDER_STATUS, REFUND_STATUS
 from wallet import errors, qr
 from wallet.rest.fields import MoneyField, SignedMoneyField
 from wallet.rest.idempotency import IDEMPOTENCY_KEY_PARAMETER, request_idempotency_key
 from wallet.rest.inputs import StrictCharField
+from wallet.rest.reasons import StatusCodeField, StatusMessageField
 from wallet.rest.schema import IDEMPOTENT_REPLAYED, NamedChoiceField, api_schema
 from wallet.rest.throttles import UserRateThrottle
 from wallet.rest.users import request_user
@@ -90,7 +93,12 @@ class PaymentOrderOutput(serializers.Serializer):
     merchant = MerchantOutput(allow_null=True, help_text="Who is paid; null for a recharge.")
     subject = serializers.CharField()
     refunded_amount = SignedMoneyField(help_text="Refunded so far.")
-    status_reason = serializers.CharField(help_text="Why it failed or closed; empty otherwise.")
+    status_code = StatusCodeField(catalogue=PAYMENT_ORDER_STATUS, enum_name="PaymentOrderStatusCode")
+    status_message = StatusMessageField(catalogue=PAYMENT_ORDER_STATUS)
+    status_reason = serializers.CharField(
+        help_text="Why it failed or closed, as the channel or the closer gave it; empty otherwise. "
+        "Show `status_message` to users."
+    )
     pay = PayOutput(source="*")
     expires_at = serializers.DateTimeField(help_text="When an unpaid order closes by itself.")
     created_at = serializers.DateTimeField()
@@ -107,7 +115,9 @@ class RefundOutput(serializers.Serializer):
     currency = serializers.CharField(help_text="ISO 4217 code: CNY.")
     reason = serializers.CharField(help_text="Empty when none was given.")
     failure_code = serializers.CharField(help_text="The channel's code when it failed; empty otherwise.")
-    status_reason = serializers.CharField(help_text="Why it failed; empty otherwise.")
+    status_code = StatusCodeField(catalogue=REFUND_STATUS, enum_name="RefundStatusCode")
+    status_message = StatusMessageField(catalogue=REFUND_STATUS)
+    status_reason = serializers.CharField(help_text="Why it failed, as the channel gave it; empty otherwise.")
     created_at = serializers.DateTimeField()
     finished_at = serializers.DateTimeField(allow_null=True, help_text="When it reached a final status; null before.")
 
@@ -183,7 +193,9 @@ class PaymentPayApi(APIView):
         def validate(self, attrs: dict) -> dict:
             unknown = sorted(set(self.initial_data) - set(self.fields))
             if unknown:
-                raise serializers.ValidationError(dict.fromkeys(unknown, "The merchant set this; it cannot be sent."))
+                raise serializers.ValidationError(
+                    dict.fromkeys(unknown, _("The merchant set this; it cannot be sent."))
+                )
             return attrs
 
     def get_throttles(self):
@@ -225,7 +237,7 @@ class PaymentPayApi(APIView):
             user=payer, order_no=order_no, business_type=BusinessType.ORDER_PAYMENT
         )
         if order is None:
-            raise errors.NotFound("No such order.")
+            raise errors.NotFound(_("No such order."))
         creation = services.payment_order_pay(
             order=order, payer=payer, client_ip=_client_ip(request), **serializer.validated_data
         )
@@ -278,12 +290,13 @@ class PaymentCloseApi(APIView):
         order = _own(request, order_no, self.business_type)
         if not order.is_open:
             raise errors.Conflict(
-                f"Order {order.order_no} is {order.status}, not open.", fields={"status": order.status}
+                _("Order %(order_no)s is %(status)s, not open.") % {"order_no": order.order_no, "status": order.status},
+                fields={"status": order.status},
             )
         order = services.payment_order_close(order=order, actor=request_user(request), reason="closed by the payer")
         if order.is_open:
             raise errors.Conflict(
-                "The channel cannot close this order yet; it closes by itself when it expires.",
+                _("The channel cannot close this order yet; it closes by itself when it expires."),
                 fields={"expires_at": order.expires_at.isoformat()},
             )
         return Response(PaymentOrderOutput(order).data)
@@ -302,7 +315,7 @@ class RefundDetailApi(APIView):
     def get(self, request: Request, refund_no: str) -> Response:
         refund = selectors.refund_for_user(user=request_user(request), refund_no=refund_no)
         if refund is None:
-            raise errors.NotFound("No such refund.")
+            raise errors.NotFound(_("No such refund."))
         if refund.status == Refund.Status.PROCESSING and _query_due(refund.refund_no):
             refund = refunds.refund_sync(refund=refund)
         return Response(RefundOutput(refund).data)
@@ -332,7 +345,7 @@ def _created(data: dict, *, replayed: bool) -> Response:
 def _own(request: Request, order_no: str, business_type: str) -> PaymentOrder:
     order = selectors.payment_order_for_user(user=request_user(request), order_no=order_no, business_type=business_type)
     if order is None:
-        raise errors.NotFound("No such order.")
+        raise errors.NotFound(_("No such order."))
     return order
 
 

@@ -190,6 +190,19 @@ class PaymentOrder(ConcurrentTransitionMixin, models.Model):
             models.Index(
                 fields=["channel", "paid_at"], condition=Q(status="success"), name="payment_order_channel_paid_idx"
             ),
+            # The dashboard's days (config.dashboard), read from the index alone, and the
+            # changelist's newest first.
+            models.Index(
+                fields=["created_at"],
+                include=["status", "business_type", "channel", "amount"],
+                name="payment_order_created_idx",
+            ),
+            # Open orders by status and age: the hourly escalation and the dashboard's stuck orders.
+            models.Index(
+                fields=["status", "created_at"],
+                condition=Q(status__in=["awaiting", "pending", "paying"]),
+                name="payment_order_open_created_idx",
+            ),
         ]
         triggers = [
             pgtrigger.Protect(name="payment_order_no_delete", operation=pgtrigger.Delete),

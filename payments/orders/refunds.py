@@ -22,6 +22,7 @@ from functools import partial
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from django_fsm_log.models import StateLog
 
 from payments import metrics
@@ -71,14 +72,15 @@ def refund_request(
     the amount is more than is still refundable and ``InsufficientFunds`` when a merchant account
     that is not hot cannot cover it."""
     if not PaymentOrder.objects.filter(pk=order.pk, merchant_account__merchant__service_user=actor).exists():
-        raise errors.PermissionDenied("Refunds are made by the order's merchant.", fields={"merchant": "not_yours"})
+        raise errors.PermissionDenied(_("Refunds are made by the order's merchant."), fields={"merchant": "not_yours"})
     key = idempotency_key_normalise(idempotency_key)
     if not is_positive_cents(amount):
-        raise errors.ValidationFailed("The amount must be a positive amount in cents.", fields={"amount": "invalid"})
+        raise errors.ValidationFailed(_("The amount must be a positive amount in cents."), fields={"amount": "invalid"})
     reason = (reason or "").strip()
     if len(reason) > MAX_REASON_LENGTH:
         raise errors.ValidationFailed(
-            f"The reason is at most {MAX_REASON_LENGTH} characters.", fields={"reason": "too_long"}
+            _("The reason is at most %(max_reason_length)s characters.") % {"max_reason_length": MAX_REASON_LENGTH},
+            fields={"reason": "too_long"},
         )
     fingerprint = hashlib.sha256(f"{amount}|{reason}".encode()).hexdigest()
     try:
@@ -113,12 +115,14 @@ def _refund_create(
             return replay
         if order.status != PaymentOrder.Status.SUCCESS:
             raise errors.Conflict(
-                f"Order {order.order_no} is {order.status}, not paid.", fields={"status": order.status}
+                _("Order %(order_no)s is %(status)s, not paid.") % {"order_no": order.order_no, "status": order.status},
+                fields={"status": order.status},
             )
         refundable = selectors.refundable_amount(order=order)
         if amount > refundable:
             raise errors.LimitExceeded(
-                f"Only {refundable} of {order.order_no} can still be refunded.",
+                _("Only %(refundable)s of %(order_no)s can still be refunded.")
+                % {"refundable": refundable, "order_no": order.order_no},
                 fields={"amount": "exceeds_refundable", "refundable": str(refundable)},
             )
         refund_no = order_no_new(REFUND_PREFIX)
@@ -214,7 +218,7 @@ def refund_status_apply(*, channel: Channel, status: base.RefundStatus, operatio
             reference=status.refund_no,
             state=status.state,
             payload=status.raw,
-            message=exc.message,
+            message=str(exc.message),
         )
         metrics.increment("refund_refused")
         logger.error("refused %s %s of %s from %s: %s", operation, kind, status.refund_no, channel.code, exc.message)
@@ -287,18 +291,22 @@ def _status_apply(*, channel: Channel, status: base.RefundStatus, operation: str
         .first()
     )
     if found is None:
-        raise errors.NotFound(f"No {channel.code} refund {status.refund_no[:64]!r}.")
+        raise errors.NotFound(
+            _("No %(code)s refund %(refund_no)s.") % {"code": channel.code, "refund_no": repr(status.refund_no[:64])}
+        )
     order = locks.payment_order_lock(found[1])
     refund = locks.refund_lock(found[0])
     if status.amount is not None and status.amount != refund.amount:
         metrics.increment("refund_mismatch")
         raise errors.Conflict(
-            f"The channel's amount of refund {refund.refund_no} differs.", fields={"amount": "mismatch"}
+            _("The channel's amount of refund %(refund_no)s differs.") % {"refund_no": refund.refund_no},
+            fields={"amount": "mismatch"},
         )
     if status.order_no and status.order_no != order.order_no:
         metrics.increment("refund_mismatch")
         raise errors.Conflict(
-            f"The channel names another order for refund {refund.refund_no}.", fields={"order_no": "mismatch"}
+            _("The channel names another order for refund %(refund_no)s.") % {"refund_no": refund.refund_no},
+            fields={"order_no": "mismatch"},
         )
     record = partial(
         event_record,
@@ -320,7 +328,8 @@ def _status_apply(*, channel: Channel, status: base.RefundStatus, operation: str
     if refund.status not in (Refund.Status.PENDING, Refund.Status.PROCESSING):
         metrics.increment("refund_contradiction")
         raise errors.Conflict(
-            f"Refund {refund.refund_no} is {refund.status} but the channel says {status.state}.",
+            _("Refund %(refund_no)s is %(status)s but the channel says %(state)s.")
+            % {"refund_no": refund.refund_no, "status": refund.status, "state": status.state},
             fields={"status": refund.status},
         )
     if refund.status == Refund.Status.PENDING:

@@ -21,6 +21,7 @@ from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from django_fsm import can_proceed
 from django_fsm_log.models import StateLog
 
@@ -88,14 +89,15 @@ def payment_order_create(
     key = idempotency_key_normalise(idempotency_key)
     if business_type != BusinessType.RECHARGE:
         raise errors.ValidationFailed(
-            "Order payments are created by the merchant, and the payer pays them.", fields={"business_type": "invalid"}
+            _("Order payments are created by the merchant, and the payer pays them."),
+            fields={"business_type": "invalid"},
         )
     subject = (subject or "").strip() or RECHARGE_SUBJECT
     if not is_positive_cents(amount):
-        raise errors.ValidationFailed("The amount must be a positive amount in cents.", fields={"amount": "invalid"})
+        raise errors.ValidationFailed(_("The amount must be a positive amount in cents."), fields={"amount": "invalid"})
     _means_check(method=method, client_type=client_type, payer_id=payer_id)
     if method == PaymentMethod.BALANCE:
-        raise errors.ValidationFailed("A wallet cannot be recharged from itself.", fields={"method": "invalid"})
+        raise errors.ValidationFailed(_("A wallet cannot be recharged from itself."), fields={"method": "invalid"})
     fingerprint = hashlib.sha256(
         "|".join([business_type, method, str(amount), client_type, subject, "", payer_id, return_url]).encode()
     ).hexdigest()
@@ -146,7 +148,7 @@ def payment_order_pay(
     back to ``awaiting`` (the payer may choose again): ``NotAvailable`` or ``ChannelUnavailable``.
     """
     if order.user_id != payer.pk or order.merchant_id is None:
-        raise errors.NotFound("No such order.")
+        raise errors.NotFound(_("No such order."))
     _means_check(method=method, client_type=client_type, payer_id=payer_id)
     if order.status != PaymentOrder.Status.AWAITING:
         return _paid_again(order, method=method, client_type=client_type, payer_id=payer_id)
@@ -172,7 +174,8 @@ def payment_order_pay(
     order = _open_at_channel(chosen, adapter=adapter, payer_id=payer_id)
     if order.status == PaymentOrder.Status.AWAITING:
         raise errors.NotAvailable(
-            f"The channel refused this payment: {order.status_reason}. Choose another way to pay.",
+            _("The channel refused this payment: %(status_reason)s. Choose another way to pay.")
+            % {"status_reason": order.status_reason},
             fields={"method": "refused", "order_no": order.order_no},
         )
     return Creation(order=order, created=True)
@@ -207,7 +210,7 @@ def payment_status_apply(
             state=status.state,
             amount=status.amount,
             payload=status.raw,
-            message=exc.message,
+            message=str(exc.message),
         )
         metrics.increment("payment_refused")
         logger.error("refused %s %s of %s from %s: %s", operation, kind, status.order_no, channel.code, exc.message)
@@ -249,7 +252,7 @@ def payment_order_close(*, order: PaymentOrder, actor: User | None = None, reaso
     if not order.is_open:
         return order
     if order.channel is None:
-        raise errors.Conflict("A balance payment is never open.")
+        raise errors.Conflict(_("A balance payment is never open."))
     channel = order.channel
     try:
         adapter = registry.payment_adapter(channel)
@@ -346,7 +349,10 @@ def payment_order_recover(*, order: PaymentOrder, actor: User, reason: str, tran
     if order.status == PaymentOrder.Status.SUCCESS:
         return order
     if order.channel is None or not can_proceed(order.recover):
-        raise errors.Conflict(f"Order {order.order_no} is {order.status}; it cannot be recovered.")
+        raise errors.Conflict(
+            _("Order %(order_no)s is %(status)s; it cannot be recovered.")
+            % {"order_no": order.order_no, "status": order.status}
+        )
     order.transaction_id = order.transaction_id or transaction_id[:64]
     order.recover(by=actor, description=reason)
     order.save()
@@ -368,10 +374,16 @@ def payment_order_reverse(*, order: PaymentOrder, actor: User, reason: str) -> P
     if order.status == PaymentOrder.Status.REVERSED:
         return order
     if order.channel is None or not can_proceed(order.reverse):
-        raise errors.Conflict(f"Order {order.order_no} is {order.status}; it cannot be reversed.")
+        raise errors.Conflict(
+            _("Order %(order_no)s is %(status)s; it cannot be reversed.")
+            % {"order_no": order.order_no, "status": order.status}
+        )
     if order.refunds.filter(status__in=[Refund.Status.PENDING, Refund.Status.PROCESSING]).exists():
         # Their amounts are reserved in escrow already: take back only once they are final.
-        raise errors.Conflict(f"Order {order.order_no} has refunds under way; reverse it once they are final.")
+        raise errors.Conflict(
+            _("Order %(order_no)s has refunds under way; reverse it once they are final.")
+            % {"order_no": order.order_no}
+        )
     order.reverse(by=actor, description=reason)
     order.save()
     amount = order.amount - order.refunded_amount
@@ -401,7 +413,10 @@ def _status_apply(
 ) -> PaymentOrder:
     order = locks.payment_order_lock_by_number(order_no=status.order_no, channel=channel)
     if order is None:
-        raise errors.NotFound(f"No {channel.code} payment order {status.order_no[:64]!r}.")
+        raise errors.NotFound(
+            _("No %(code)s payment order %(order_no)s.")
+            % {"code": channel.code, "order_no": repr(status.order_no[:64])}
+        )
     _same_terms_check(order, status)
     record = partial(
         event_record,
@@ -419,7 +434,8 @@ def _status_apply(
         if not order.is_open:
             metrics.increment("payment_paid_after_close")
             raise errors.Conflict(
-                f"Order {order.order_no} is {order.status} but the channel says it was paid: refund it by hand.",
+                _("Order %(order_no)s is %(status)s but the channel says it was paid: refund it by hand.")
+                % {"order_no": order.order_no, "status": order.status},
                 fields={"status": order.status},
             )
         order.transaction_id = status.transaction_id[:64]
@@ -460,7 +476,8 @@ def _same_terms_check(order: PaymentOrder, status: base.PaymentStatus) -> None:
     if mismatches:
         metrics.increment("payment_mismatch")
         raise errors.Conflict(
-            f"The channel's account of {order.order_no} contradicts the order: {', '.join(sorted(mismatches))}.",
+            _("The channel's account of %(order_no)s contradicts the order: %(items)s.")
+            % {"order_no": order.order_no, "items": ", ".join(sorted(mismatches))},
             fields=mismatches,
         )
 
@@ -532,18 +549,24 @@ def _means_choose(order: PaymentOrder, *, payer: User, means: dict) -> PaymentOr
 def _not_expired_check(order: PaymentOrder) -> None:
     if order.expires_at <= timezone.now():
         raise errors.Conflict(
-            f"Order {order.order_no} expired at {order.expires_at.isoformat()}.", fields={"status": "expired"}
+            _("Order %(order_no)s expired at %(expires_at)s.")
+            % {"order_no": order.order_no, "expires_at": order.expires_at.isoformat()},
+            fields={"status": "expired"},
         )
 
 
 def _paid_again(order: PaymentOrder, *, method: str, client_type: str, payer_id: str) -> Creation:
     if order.method != method or order.client_type != client_type:
         raise errors.Conflict(
-            f"Order {order.order_no} is {order.status} by {order.method}; it cannot be paid another way.",
+            _("Order %(order_no)s is %(status)s by %(method)s; it cannot be paid another way.")
+            % {"order_no": order.order_no, "status": order.status, "method": order.method},
             fields={"status": order.status, "method": order.method},
         )
     if order.status in (PaymentOrder.Status.CLOSED, PaymentOrder.Status.FAILED):
-        raise errors.Conflict(f"Order {order.order_no} is {order.status}.", fields={"status": order.status})
+        raise errors.Conflict(
+            _("Order %(order_no)s is %(status)s.") % {"order_no": order.order_no, "status": order.status},
+            fields={"status": order.status},
+        )
     return _reopened(Creation(order=order, created=False), payer_id=payer_id)
 
 
@@ -551,7 +574,7 @@ def _route(*, method: str, client_type: str, amount: Decimal) -> Channel:
     channel = channel_selectors.payment_channel_for(method=method, client_type=client_type, amount=amount)
     if channel is None:
         raise errors.NoChannel(
-            "No enabled channel takes this method from this client for this amount.",
+            _("No enabled channel takes this method from this client for this amount."),
             fields={"method": "no_channel"},
         )
     return channel
@@ -723,13 +746,13 @@ def _closing(status: base.PaymentStatus, *, reason: str) -> base.PaymentStatus:
 
 def channel_of(order: PaymentOrder) -> Channel:
     if order.channel is None:
-        raise errors.Conflict(f"{order.order_no} is a balance payment: it has no channel.")
+        raise errors.Conflict(_("%(order_no)s is a balance payment: it has no channel.") % {"order_no": order.order_no})
     return order.channel
 
 
 def merchant_account_of(order: PaymentOrder) -> Account:
     if order.merchant_account is None:
-        raise errors.Conflict(f"{order.order_no} is a recharge: it pays no merchant.")
+        raise errors.Conflict(_("%(order_no)s is a recharge: it pays no merchant.") % {"order_no": order.order_no})
     return order.merchant_account
 
 
@@ -739,16 +762,17 @@ def _fresh(order: PaymentOrder) -> PaymentOrder:
 
 def _means_check(*, method: str, client_type: str, payer_id: str) -> None:
     if method not in PaymentMethod.values:
-        raise errors.ValidationFailed("Unknown payment method.", fields={"method": "invalid"})
+        raise errors.ValidationFailed(_("Unknown payment method."), fields={"method": "invalid"})
     if client_type not in ClientType.values:
-        raise errors.ValidationFailed("Unknown client type.", fields={"client_type": "invalid"})
+        raise errors.ValidationFailed(_("Unknown client type."), fields={"client_type": "invalid"})
     if client_type not in METHOD_CLIENT_TYPES[method]:
         raise errors.ValidationFailed(
-            f"{method} cannot be used from the client type {client_type}.",
+            _("%(method)s cannot be used from the client type %(client_type)s.")
+            % {"method": method, "client_type": client_type},
             fields={"client_type": "method_not_available"},
         )
     if method == PaymentMethod.WECHAT_JSAPI and not payer_id:
-        raise errors.ValidationFailed("A JSAPI payment needs the payer's openid.", fields={"payer_id": "required"})
+        raise errors.ValidationFailed(_("A JSAPI payment needs the payer's openid."), fields={"payer_id": "required"})
 
 
 def _reopened(replay: Creation, *, payer_id: str) -> Creation:

@@ -20,6 +20,7 @@ from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from django_fsm import can_proceed
 
 from payments import metrics
@@ -130,7 +131,7 @@ def webhook_resend(*, event: WebhookEvent, actor: User) -> WebhookEvent:
     """Deliver a failed (or delivered) event again from now: a new round of attempts, same event id."""
     event = WebhookEvent.objects.select_for_update().get(pk=event.pk)
     if not can_proceed(event.resend):
-        raise errors.Conflict(f"Webhook {event.public_id} is being delivered already.")
+        raise errors.Conflict(_("Webhook %(public_id)s is being delivered already.") % {"public_id": event.public_id})
     event.resend(by=actor, description="resent from the admin")
     event.save()
     transaction.on_commit(partial(task_enqueue, DELIVER_TASK, event.pk))

@@ -1,6 +1,7 @@
 """Payout accounts and withdrawals API (docs/ARCHITECTURE.md §9): a user only ever sees their own objects."""
 
 from django.core.validators import RegexValidator
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.extensions import OpenApiSerializerExtension
 from drf_spectacular.utils import OpenApiParameter, extend_schema_serializer
 from rest_framework import exceptions, serializers, status
@@ -13,11 +14,13 @@ from payments.channels.models import PayoutAccountKind
 from payments.withdrawals import selectors, services
 from payments.withdrawals.filters import WithdrawalFilter
 from payments.withdrawals.models import Withdrawal
+from payments.withdrawals.reasons import WITHDRAWAL_STATUS
 from wallet import errors
 from wallet.rest.fields import MoneyField, SignedMoneyField
 from wallet.rest.idempotency import IDEMPOTENCY_KEY_PARAMETER, request_idempotency_key
 from wallet.rest.inputs import StrictCharField
 from wallet.rest.pagination import NewestFirstCursorPagination
+from wallet.rest.reasons import StatusCodeField, StatusMessageField
 from wallet.rest.schema import IDEMPOTENT_REPLAYED, NOT_BLANK, api_schema
 from wallet.rest.throttles import UserRateThrottle
 from wallet.rest.users import request_user
@@ -54,7 +57,12 @@ class WithdrawalOutput(serializers.Serializer):
     currency = serializers.CharField(help_text="ISO 4217 code: CNY.")
     channel = serializers.CharField(source="channel.code", help_text="The payout channel chosen at submission.")
     payout_account = PayoutAccountOutput()
-    status_reason = serializers.CharField(help_text="Why it was rejected, cancelled or failed; empty otherwise.")
+    status_code = StatusCodeField(catalogue=WITHDRAWAL_STATUS, enum_name="WithdrawalStatusCode")
+    status_message = StatusMessageField(catalogue=WITHDRAWAL_STATUS)
+    status_reason = serializers.CharField(
+        help_text="The reason staff or the channel gave for a rejection, cancellation or failure, as given; "
+        "empty otherwise. Show `status_message` to users."
+    )
     created_at = serializers.DateTimeField()
     approved_at = serializers.DateTimeField(
         allow_null=True, help_text="When risk control or finance approved it; null before (and if never)."
@@ -65,9 +73,9 @@ class WithdrawalOutput(serializers.Serializer):
 
 
 # What the services check (payments.identifiers), so that the schema says it too.
-_OPENID = RegexValidator(r"^\s*[A-Za-z0-9_-]{6,64}\s*$", message="An openid is 6 to 64 letters, digits, '_' or '-'.")
-_CARD_NUMBER = RegexValidator(r"^[\s-]*([0-9][\s-]*){12,19}$", message="A card number has 12 to 19 digits.")
-_BANK_CODE = RegexValidator(r"^\s*[A-Za-z]{2,10}\s*$", message="A bank code is 2 to 10 letters, such as ICBC.")
+_OPENID = RegexValidator(r"^\s*[A-Za-z0-9_-]{6,64}\s*$", message=_("An openid is 6 to 64 letters, digits, '_' or '-'."))
+_CARD_NUMBER = RegexValidator(r"^[\s-]*([0-9][\s-]*){12,19}$", message=_("A card number has 12 to 19 digits."))
+_BANK_CODE = RegexValidator(r"^\s*[A-Za-z]{2,10}\s*$", message=_("A bank code is 2 to 10 letters, such as ICBC."))
 
 
 @extend_schema_serializer(component_name="WechatOpenidBindInput")
@@ -193,12 +201,12 @@ class WithdrawalsApi(APIView):
         summary="Your withdrawals, newest first",
     )
     def get(self, request: Request) -> Response:
-        filters = WithdrawalFilter(
-            request.query_params, queryset=selectors.withdrawals_for_user(user=request_user(request))
-        )
+        # The approvals tell a four-eyes order's status code (payments.withdrawals.reasons).
+        own = selectors.withdrawals_for_user(user=request_user(request)).prefetch_related("approvals")
+        filters = WithdrawalFilter(request.query_params, queryset=own)
         if not filters.is_valid():
             raise errors.ValidationFailed(
-                "The filters are not valid.",
+                _("The filters are not valid."),
                 fields={name: str(messages[0]) for name, messages in filters.errors.items()},
             )
         paginator = self.pagination_class()
@@ -240,7 +248,7 @@ class WithdrawalsApi(APIView):
             user=user, payout_account_id=serializer.validated_data["payout_account"]
         )
         if payout_account is None:
-            raise errors.ValidationFailed("No such payout account.", fields={"payout_account": "not_found"})
+            raise errors.ValidationFailed(_("No such payout account."), fields={"payout_account": "not_found"})
         submission = services.withdrawal_submit(
             user=user, payout_account=payout_account, amount=serializer.validated_data["amount"], idempotency_key=key
         )
@@ -288,5 +296,5 @@ class WithdrawalCancelApi(APIView):
 def _own_withdrawal(request: Request, order_no: str) -> Withdrawal:
     withdrawal = selectors.withdrawal_for_user(user=request_user(request), order_no=order_no)
     if withdrawal is None:
-        raise errors.NotFound("No such withdrawal.")
+        raise errors.NotFound(_("No such withdrawal."))
     return withdrawal

@@ -17,6 +17,7 @@ from datetime import timedelta
 
 from django.db import connection
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from limits import RateLimitItemPerSecond
 
 from payments import metrics
@@ -119,10 +120,14 @@ def payout_notice_apply(*, channel_code: str, notice: PayoutNotice) -> Withdrawa
     and raise, so the channel is told to send it again and an operator is alerted."""
     withdrawal = Withdrawal.objects.filter(order_no=notice.order_no, channel__code=channel_code).first()
     if withdrawal is None:
-        raise errors.NotFound(f"No withdrawal {notice.order_no} on channel {channel_code}.")
+        raise errors.NotFound(
+            _("No withdrawal %(order_no)s on channel %(channel_code)s.")
+            % {"order_no": notice.order_no, "channel_code": channel_code}
+        )
     if notice.amount != withdrawal.actual_amount:
         raise errors.Conflict(
-            f"Notify for {withdrawal.order_no} says {notice.amount}, the order pays {withdrawal.actual_amount}."
+            _("Notify for %(order_no)s says %(amount)s, the order pays %(actual_amount)s.")
+            % {"order_no": withdrawal.order_no, "amount": notice.amount, "actual_amount": withdrawal.actual_amount}
         )
     if notice.state == PayoutState.PROCESSING:
         return withdrawal
@@ -130,7 +135,9 @@ def payout_notice_apply(*, channel_code: str, notice: PayoutNotice) -> Withdrawa
         WithdrawalStatus.SUCCESS,
         WithdrawalStatus.REFUNDED,
     ):
-        raise errors.Conflict(f"Notify says {withdrawal.order_no} failed, but it was paid.")
+        raise errors.Conflict(
+            _("Notify says %(order_no)s failed, but it was paid.") % {"order_no": withdrawal.order_no}
+        )
     result = PayoutResult(notice.state, notice.channel_reference, notice.code, notice.message)
     payout_result_apply(withdrawal=withdrawal, result=result)
     return Withdrawal.objects.get(pk=withdrawal.pk)

@@ -14,6 +14,7 @@ from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from django_fsm import can_proceed, has_transition_perm
 from django_fsm_log.models import StateLog
 
@@ -101,7 +102,7 @@ def payout_account_bind(
         account.masked_number = identifiers.alipay_login_mask(login)
         account.masked_holder = identifiers.name_mask(name)
     else:
-        raise errors.ValidationFailed("Unknown payout account kind.", fields={"kind": "invalid"})
+        raise errors.ValidationFailed(_("Unknown payout account kind."), fields={"kind": "invalid"})
     existing = PayoutAccount.objects.filter(user=user, lookup_index=account.lookup_index).first()
     if existing is not None:
         return existing, False
@@ -143,9 +144,9 @@ def withdrawal_submit(
     """
     key = idempotency_key_normalise(idempotency_key)
     if payout_account.user_id != user.pk:
-        raise errors.ValidationFailed("No such payout account.", fields={"payout_account": "not_found"})
+        raise errors.ValidationFailed(_("No such payout account."), fields={"payout_account": "not_found"})
     if not is_positive_cents(amount):
-        raise errors.ValidationFailed("The amount must be a positive amount in cents.", fields={"amount": "invalid"})
+        raise errors.ValidationFailed(_("The amount must be a positive amount in cents."), fields={"amount": "invalid"})
     fingerprint = hashlib.sha256(f"{payout_account.pk}|{amount}".encode()).hexdigest()
     replay = _submission_replay(user=user, key=key, fingerprint=fingerprint)
     if replay is not None:
@@ -153,15 +154,18 @@ def withdrawal_submit(
 
     channel = channel_selectors.payout_channel_for(kind=payout_account.kind, amount=amount)
     if channel is None:
-        raise errors.NoChannel("No enabled payout channel accepts this amount.", fields={"amount": "no_channel"})
+        raise errors.NoChannel(_("No enabled payout channel accepts this amount."), fields={"amount": "no_channel"})
     fee = channel.fee_for(amount)
     if amount - fee <= ZERO:
-        raise errors.ValidationFailed(f"The amount must be more than the fee of {fee}.", fields={"amount": "below_fee"})
+        raise errors.ValidationFailed(
+            _("The amount must be more than the fee of %(fee)s.") % {"fee": fee}, fields={"amount": "below_fee"}
+        )
     if channel.min_amount is not None and amount - fee < channel.min_amount:
         # What the channel pays is the amount less the fee: below its minimum it would refuse
         # the transfer after the money is held, and the order could never finish.
         raise errors.ValidationFailed(
-            f"After the fee of {fee}, less than the channel's minimum payout of {channel.min_amount} would be paid.",
+            _("After the fee of %(fee)s, less than the channel's minimum payout of %(min_amount)s would be paid.")
+            % {"fee": fee, "min_amount": channel.min_amount},
             fields={"amount": "below_minimum"},
         )
 
@@ -269,7 +273,7 @@ def withdrawal_reject(*, withdrawal: Withdrawal, actor: User, reason: str) -> Wi
     """Refuse a pending withdrawal (a reason is required) and give the held money back."""
     reason = (reason or "").strip()
     if not reason:
-        raise errors.ValidationFailed("A rejection needs a reason.", fields={"reason": "required"})
+        raise errors.ValidationFailed(_("A rejection needs a reason."), fields={"reason": "required"})
     with transaction.atomic(durable=True):
         withdrawal = locks.withdrawal_lock(withdrawal.pk)
         _check_transition(withdrawal, "reject", actor=actor)
@@ -285,7 +289,7 @@ def withdrawal_cancel(*, withdrawal: Withdrawal, actor: User, reason: str = "") 
     with transaction.atomic(durable=True):
         withdrawal = locks.withdrawal_lock(withdrawal.pk)
         if withdrawal.user_id != actor.pk:
-            raise errors.PermissionDenied("Only the owner can cancel a withdrawal.")
+            raise errors.PermissionDenied(_("Only the owner can cancel a withdrawal."))
         if withdrawal.status == WithdrawalStatus.CANCELLED:
             return withdrawal
         _check_transition(withdrawal, "cancel")
@@ -407,11 +411,12 @@ def _check_transition(withdrawal: Withdrawal, name: str, *, actor: User | None =
     method = getattr(withdrawal, name)
     if not can_proceed(method):
         raise errors.Conflict(
-            f"Withdrawal {withdrawal.order_no} is {withdrawal.status}; it cannot {name}.",
+            _("Withdrawal %(order_no)s is %(status)s; it cannot %(action)s.")
+            % {"order_no": withdrawal.order_no, "status": withdrawal.status, "action": name},
             fields={"status": withdrawal.status},
         )
     if actor is not None and not has_transition_perm(method, actor):
-        raise errors.PermissionDenied(f"You may not {name} withdrawals.")
+        raise errors.PermissionDenied(_("You may not %(action)s withdrawals.") % {"action": name})
 
 
 def _clearing_account(withdrawal: Withdrawal):

@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import exceptions, serializers, status
 from rest_framework.request import Request
@@ -124,7 +125,7 @@ class ReceiveCodeDetailApi(APIView):
     def get(self, request: Request, code_id: int) -> Response:
         code = selectors.receive_code_of(owner=request_user(request), code_id=code_id)
         if code is None:
-            raise errors.NotFound("No such receive code.")
+            raise errors.NotFound(_("No such receive code."))
         return Response(ReceiveCodeWithQrSerializer(code).data)
 
 
@@ -139,6 +140,6 @@ class ReceiveCodeRevokeApi(APIView):
         user = request_user(request)
         code = selectors.receive_code_of(owner=user, code_id=code_id)
         if code is None:
-            raise errors.NotFound("No such receive code.")
+            raise errors.NotFound(_("No such receive code."))
         services.receive_code_revoke(code=code, actor=user)
         return Response(ReceiveCodeSerializer(selectors.receive_code_of(owner=user, code_id=code_id)).data)

@@ -1,22 +1,25 @@
 """Wallet API: balance, statement, user-to-user transfers (docs/ARCHITECTURE.md §9, docs/WALLET.md)."""
 
 from django.contrib.auth import get_user_model
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import exceptions, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from wallet import errors, selectors
-from wallet.models import Account, PeerTransfer
+from wallet import errors, selectors, statements
+from wallet.models import Account, Entry, PeerTransfer
 from wallet.rest.fields import MoneyField, SignedMoneyField
 from wallet.rest.idempotency import IDEMPOTENCY_KEY_PARAMETER, request_idempotency_key
 from wallet.rest.inputs import StrictCharField
 from wallet.rest.pagination import NewestFirstCursorPagination
+from wallet.rest.reasons import StatusCodeField, StatusMessageField
 from wallet.rest.schema import IDEMPOTENT_REPLAYED, NOT_BLANK, NamedChoiceField, api_schema
 from wallet.rest.users import request_user
 from wallet.transfers import selectors as transfer_selectors
 from wallet.transfers import services as transfer_services
+from wallet.transfers.reasons import TRANSFER_STATUS
 
 
 class WalletDetailApi(APIView):
@@ -45,8 +48,13 @@ class PeerTransferSerializer(serializers.Serializer):
 
     @extend_schema_serializer(component_name="TransferLeg")
     class EntrySerializer(serializers.Serializer):
-        account = serializers.CharField(source="account.code")
+        account = serializers.SerializerMethodField(help_text="`wallet`: your wallet, the only account you see.")
         amount = SignedMoneyField()
+
+        @extend_schema_field({"type": "string", "enum": ["wallet"]})
+        def get_account(self, entry) -> str:
+            """Your own legs are on your wallet; its ledger code names your user id, so it is not shown."""
+            return "wallet"
 
     id = serializers.IntegerField()
     kind = serializers.SerializerMethodField(help_text="Always `p2p`.")
@@ -65,7 +73,9 @@ class PeerTransferSerializer(serializers.Serializer):
     receive_code = serializers.IntegerField(
         source="receive_code_id", allow_null=True, help_text="The receive code paid, if any."
     )
-    status_reason = serializers.CharField(help_text="Why it was rejected; empty otherwise.")
+    status_code = StatusCodeField(catalogue=TRANSFER_STATUS, enum_name="TransferStatusCode")
+    status_message = StatusMessageField(catalogue=TRANSFER_STATUS)
+    status_reason = serializers.CharField(help_text="Why staff rejected it, as they gave it; empty otherwise.")
     created_at = serializers.DateTimeField()
     reviewed_at = serializers.DateTimeField(allow_null=True)
     entries = serializers.SerializerMethodField()
@@ -104,16 +114,25 @@ class WalletEntriesApi(APIView):
             source="transfer.kind",
             help_text="What moved the money, a stable code: p2p, recharge, withdrawal, order_payment, refund, ...",
         )
-        counterparty = serializers.CharField(
-            allow_null=True,
-            help_text="The other side: the other user's username for p2p, else the system account "
-            "(`clearing:<channel>`, `fees`, `merchant:<name>`...).",
+        counterparty = serializers.SerializerMethodField(
+            help_text="The other side as you know it: the other user's username, the merchant's or payment "
+            "channel's name, the campaign's title; null when there is none (unclaimed red packet shares)."
+        )
+        description = serializers.SerializerMethodField(
+            help_text='What happened, in the request\'s language: "Transfer from bob", "Withdrawal to bank '
+            'card ICBC ****1234", "Red packet from alice", "Refund of order P...".'
         )
         memo = serializers.CharField(source="transfer.memo", help_text="Empty when none was given.")
         reference = serializers.CharField(source="transfer.reference", help_text="Empty when none.")
         amount = SignedMoneyField(help_text="Negative when money left the wallet.")
         balance_after = SignedMoneyField()
         created_at = serializers.DateTimeField()
+
+        def get_counterparty(self, entry: Entry) -> str | None:
+            return self.context["lines"][entry.pk].counterparty
+
+        def get_description(self, entry: Entry) -> str:
+            return self.context["lines"][entry.pk].description
 
     @api_schema(
         responses={200: OutputSerializer(many=True)},
@@ -123,8 +142,9 @@ class WalletEntriesApi(APIView):
     def get(self, request: Request) -> Response:
         account = selectors.user_account(user=request_user(request))
         paginator = self.pagination_class()
-        page = paginator.paginate_queryset(selectors.statement_entries(account=account), request, view=self)
-        return paginator.get_paginated_response(self.OutputSerializer(page, many=True).data)
+        page = paginator.paginate_queryset(selectors.statement_entries(account=account), request, view=self) or []
+        lines = statements.statement_describe(page)
+        return paginator.get_paginated_response(self.OutputSerializer(page, many=True, context={"lines": lines}).data)
 
 
 class TransferSendApi(APIView):
@@ -147,9 +167,9 @@ class TransferSendApi(APIView):
 
         def validate(self, attrs: dict) -> dict:
             if ("to" in attrs) == ("receive_code" in attrs):
-                raise serializers.ValidationError({"to": "Give either `to` or `receive_code`."})
+                raise serializers.ValidationError({"to": _("Give either `to` or `receive_code`.")})
             if "to" in attrs and "amount" not in attrs:
-                raise serializers.ValidationError({"amount": "This field is required."})
+                raise serializers.ValidationError({"amount": _("This field is required.")})
             return attrs
 
     @api_schema(
@@ -187,7 +207,7 @@ class TransferSendApi(APIView):
         if "to" in data:
             recipient = get_user_model().objects.filter(username=data["to"]).first()
             if recipient is None:
-                raise errors.ValidationFailed("No such recipient.", fields={"to": "not_found"})
+                raise errors.ValidationFailed(_("No such recipient."), fields={"to": "not_found"})
         sent = transfer_services.transfer_send(
             sender=request_user(request),
             recipient=recipient,
@@ -213,7 +233,7 @@ class TransferDetailApi(APIView):
         user = request_user(request)
         transfer = transfer_selectors.peer_transfer_for_user(user=user, transfer_id=transfer_id)
         if transfer is None:
-            raise errors.NotFound("No such transfer.")
+            raise errors.NotFound(_("No such transfer."))
         return Response(PeerTransferSerializer(transfer, context={"user": user}).data)
 
 

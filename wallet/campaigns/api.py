@@ -3,6 +3,7 @@ users settle theirs before they look at their balance or withdraw."""
 
 from django.contrib.auth import get_user_model
 from django.core.validators import RegexValidator
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import exceptions, serializers, status
 from rest_framework.permissions import BasePermission, IsAuthenticated
@@ -13,13 +14,15 @@ from rest_framework.views import APIView
 from wallet import errors
 from wallet.campaigns import services
 from wallet.campaigns.models import NAME_MAX_LENGTH, TOKEN_MAX_LENGTH, Reward
+from wallet.campaigns.reasons import REWARD_STATUS
 from wallet.rest.fields import MoneyField, SignedMoneyField
 from wallet.rest.inputs import StrictCharField
+from wallet.rest.reasons import StatusCodeField, StatusMessageField
 from wallet.rest.schema import NOT_BLANK, api_schema
 from wallet.rest.users import request_user
 
 CREDIT_REWARD = "wallet.credit_reward"
-_TOKEN = RegexValidator(r"^[!-~]+$", message="A token is visible ASCII characters without blanks.")
+_TOKEN = RegexValidator(r"^[!-~]+$", message=_("A token is visible ASCII characters without blanks."))
 
 
 class CanCreditRewards(BasePermission):
@@ -52,6 +55,8 @@ class RewardCreateApi(APIView):
         user = serializers.CharField(source="user.username")
         amount = SignedMoneyField()
         status = serializers.ChoiceField(choices=Reward.Status.choices, help_text="pending until credited.")
+        status_code = StatusCodeField(catalogue=REWARD_STATUS, enum_name="RewardStatusCode")
+        status_message = StatusMessageField(catalogue=REWARD_STATUS)
         created_at = serializers.DateTimeField()
         credited_at = serializers.DateTimeField(allow_null=True, help_text="Null while pending.")
 
@@ -82,7 +87,7 @@ class RewardCreateApi(APIView):
         data = serializer.validated_data
         user = get_user_model().objects.filter(username=data["user"], is_active=True).first()
         if user is None:
-            raise errors.ValidationFailed("No such user.", fields={"user": "not_found"})
+            raise errors.ValidationFailed(_("No such user."), fields={"user": "not_found"})
         acceptance = services.reward_accept(
             campaign_name=data["campaign"], user=user, amount=data["amount"], token=data["token"]
         )

@@ -20,6 +20,7 @@ from django.contrib.auth.models import User
 from django.core.cache import cache
 from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from django_fsm import can_proceed
 
 from wallet import errors
@@ -117,7 +118,9 @@ def _campaign_transition(campaign: Campaign, name: str, *, actor: User, reason: 
     method = getattr(campaign, name)
     if not can_proceed(method):
         raise errors.Conflict(
-            f"Campaign {campaign.name} is {campaign.status}; it cannot {name}.", fields={"status": campaign.status}
+            _("Campaign %(name)s is %(status)s; it cannot %(action)s.")
+            % {"name": campaign.name, "status": campaign.status, "action": name},
+            fields={"status": campaign.status},
         )
     method(by=actor, description=reason)
     campaign.save(update_fields=["status", "updated_at"])
@@ -128,21 +131,24 @@ def campaign_name_check(*, name: str) -> None:
     """A name fit for an account code and not taken (the admin's form asks first)."""
     if not _NAME.match(name or "") or len(name) > NAME_MAX_LENGTH:
         raise errors.ValidationFailed(
-            f"A campaign name is 1 to {NAME_MAX_LENGTH} lowercase letters, digits and dashes.",
+            _("A campaign name is 1 to %(name_max_length)s lowercase letters, digits and dashes.")
+            % {"name_max_length": NAME_MAX_LENGTH},
             fields={"name": "invalid"},
         )
     if Campaign.objects.filter(name=name).exists():
-        raise errors.ValidationFailed(f"A campaign named {name!r} exists.", fields={"name": "taken"})
+        raise errors.ValidationFailed(
+            _("A campaign named %(name)s exists.") % {"name": repr(name)}, fields={"name": "taken"}
+        )
 
 
 def campaign_terms_check(*, title: str, budget_amount: Decimal, starts_at: datetime, ends_at: datetime) -> None:
     """Title, budget and window as a campaign needs them (the admin's form asks first)."""
     if not (title or "").strip():
-        raise errors.ValidationFailed("A campaign needs a title.", fields={"title": "required"})
+        raise errors.ValidationFailed(_("A campaign needs a title."), fields={"title": "required"})
     if not is_positive_cents(budget_amount):
-        raise errors.ValidationFailed("The budget must be a positive amount in cents.", fields={"budget": "invalid"})
+        raise errors.ValidationFailed(_("The budget must be a positive amount in cents."), fields={"budget": "invalid"})
     if ends_at <= starts_at:
-        raise errors.ValidationFailed("The campaign must end after it starts.", fields={"ends_at": "before_start"})
+        raise errors.ValidationFailed(_("The campaign must end after it starts."), fields={"ends_at": "before_start"})
 
 
 @transaction.atomic(durable=True)
@@ -167,21 +173,24 @@ def reward_accept(*, campaign_name: str, user: User, amount: Decimal, token: str
     """
     if not token or len(token) > TOKEN_MAX_LENGTH or not _TOKEN.match(token):
         raise errors.ValidationFailed(
-            f"A reward token is 1 to {TOKEN_MAX_LENGTH} visible ASCII characters.", fields={"token": "invalid"}
+            _("A reward token is 1 to %(token_max_length)s visible ASCII characters.")
+            % {"token_max_length": TOKEN_MAX_LENGTH},
+            fields={"token": "invalid"},
         )
     if not is_positive_cents(amount):
-        raise errors.ValidationFailed("The amount must be a positive amount in cents.", fields={"amount": "invalid"})
+        raise errors.ValidationFailed(_("The amount must be a positive amount in cents."), fields={"amount": "invalid"})
     try:
         campaign = Campaign.objects.get(name=campaign_name)
     except Campaign.DoesNotExist:
-        raise errors.ValidationFailed("No such campaign.", fields={"campaign": "not_found"}) from None
+        raise errors.ValidationFailed(_("No such campaign."), fields={"campaign": "not_found"}) from None
     replay = _reward_replay(token=token, campaign=campaign, user=user, amount=amount)
     if replay is not None:
         return replay
     now = timezone.now()
     if campaign.status != Campaign.Status.ACTIVE or not campaign.starts_at <= now < campaign.ends_at:
         raise errors.CampaignNotActive(
-            f"Campaign {campaign.name} does not accept rewards now.", fields={"campaign": campaign.status}
+            _("Campaign %(name)s does not accept rewards now.") % {"name": campaign.name},
+            fields={"campaign": campaign.status},
         )
     for _attempt in range(ACCEPT_ATTEMPTS):
         try:
@@ -193,10 +202,10 @@ def reward_accept(*, campaign_name: str, user: User, amount: Decimal, token: str
             # The same token committed by a concurrent request meanwhile.
             replay = _reward_replay(token=token, campaign=campaign, user=user, amount=amount)
             if replay is None:
-                raise errors.Conflict("The reward token was taken and released meanwhile; try again.")
+                raise errors.Conflict(_("The reward token was taken and released meanwhile; try again."))
             return replay
         return Acceptance(reward=reward, created=True)
-    raise errors.Conflict("The campaign's budget counter could not be rebuilt; try again.")
+    raise errors.Conflict(_("The campaign's budget counter could not be rebuilt; try again."))
 
 
 @transaction.atomic(durable=True)
@@ -214,7 +223,8 @@ def _accept_once(*, campaign: Campaign, user: User, amount: Decimal, token: str)
         return None
     if not budget.reservation_take(campaign_id=campaign.pk, amount=amount, budget=campaign.budget):
         raise errors.BudgetExhausted(
-            f"Campaign {campaign.name} cannot pay {amount} more.", fields={"amount": "budget_exhausted"}
+            _("Campaign %(name)s cannot pay %(amount)s more.") % {"name": campaign.name, "amount": amount},
+            fields={"amount": "budget_exhausted"},
         )
     transaction.on_commit(rewards_credit_enqueue, robust=True)
     return reward
@@ -255,7 +265,8 @@ def _reward_replay(*, token: str, campaign: Campaign, user: User, amount: Decima
         return None
     if previous.campaign_id != campaign.pk or previous.user_id != user.pk or previous.amount != amount:
         raise errors.IdempotencyConflict(
-            f"The reward token {token!r} was already used for a different reward.", fields={"token": "reused"}
+            _("The reward token %(token)s was already used for a different reward.") % {"token": repr(token)},
+            fields={"token": "reused"},
         )
     return Acceptance(reward=previous, created=False)
 

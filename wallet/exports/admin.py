@@ -11,7 +11,7 @@ from django.http import FileResponse, HttpRequest
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from wallet.exports.downloads import export_download
@@ -24,16 +24,20 @@ REFRESH_SECONDS = 2
 @admin.register(ExportJob)
 class ExportJobAdmin(admin.ModelAdmin):
     change_list_template = "admin/wallet/exportjob/change_list.html"
+
+    class Media:
+        css = {"all": ["wallet/admin/export-jobs.css"]}
+
     list_display = (
         "created_at",
         "exported_model",
         "file_format",
         "status",
         "progress_bar",
-        "rows_total",
-        "filters",
-        "requested_by",
         "download_link",
+        "rows_total",
+        "requested_by",
+        "filters",
     )
     list_filter = ("status", "file_format")
     ordering = ("-created_at", "-id")
@@ -91,11 +95,13 @@ class ExportJobAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("model"))
     def exported_model(self, job: ExportJob) -> str:
-        return job.content_type.name
+        model = job.content_type.model_class()
+        return str(model._meta.verbose_name_plural).capitalize() if model else job.content_type.name
 
     @admin.display(description=_("filters"))
     def filters(self, job: ExportJob) -> str:
-        return "; ".join(f"{name}={value}" for name, value in parse_qsl(job.query_string)) or "-"
+        kept = parse_qsl(job.query_string)
+        return format_html_join("", "<div>{}={}</div>", kept) if kept else "-"
 
     @admin.display(description=_("progress"))
     def progress_bar(self, job: ExportJob) -> str:

@@ -6,6 +6,7 @@ sender and to those who grabbed.
 """
 
 from django.contrib.auth import get_user_model
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema_field, extend_schema_serializer
 from rest_framework import exceptions, serializers, status
 from rest_framework.request import Request
@@ -15,10 +16,12 @@ from rest_framework.views import APIView
 from wallet import errors
 from wallet.redpackets import selectors, services
 from wallet.redpackets.models import ChatGroup, RedPacket
+from wallet.redpackets.reasons import RED_PACKET_STATUS
 from wallet.rest.fields import MoneyField, SignedMoneyField
 from wallet.rest.idempotency import IDEMPOTENCY_KEY_PARAMETER, request_idempotency_key
 from wallet.rest.inputs import StrictCharField
 from wallet.rest.pagination import NewestFirstCursorPagination
+from wallet.rest.reasons import StatusCodeField, StatusMessageField
 from wallet.rest.schema import IDEMPOTENT_REPLAYED, NOT_BLANK, NamedChoiceField, api_schema
 from wallet.rest.throttles import UserRateThrottle
 from wallet.rest.users import request_user
@@ -61,6 +64,8 @@ class PacketOutput(serializers.Serializer):
     currency = serializers.CharField(help_text="ISO 4217 code: CNY.")
     greeting = serializers.CharField(help_text="Empty when none was given.")
     status = NamedChoiceField(enum_name="RedPacketStatus", choices=RedPacket.Status.choices)
+    status_code = StatusCodeField(catalogue=RED_PACKET_STATUS, enum_name="RedPacketStatusCode")
+    status_message = StatusMessageField(catalogue=RED_PACKET_STATUS)
     refunded_amount = SignedMoneyField(help_text="Returned to the sender at expiry; 0.00 otherwise.")
     created_at = serializers.DateTimeField()
     expires_at = serializers.DateTimeField()
@@ -163,12 +168,12 @@ class RedPacketSendApi(APIView):
         if "recipient" in data:
             recipient = get_user_model().objects.filter(username=data["recipient"]).first()
             if recipient is None:
-                raise errors.ValidationFailed("No such recipient.", fields={"recipient": "not_found"})
+                raise errors.ValidationFailed(_("No such recipient."), fields={"recipient": "not_found"})
         group = None
         if "group" in data:
             group = ChatGroup.objects.filter(pk=data["group"]).first()
             if group is None:
-                raise errors.ValidationFailed("No such group.", fields={"group": "not_found"})
+                raise errors.ValidationFailed(_("No such group."), fields={"group": "not_found"})
         sending = services.redpacket_send(
             sender=sender,
             amount=data["amount"],
@@ -270,5 +275,5 @@ class RedPacketsReceivedApi(APIView):
 def _visible_packet(user, packet_no: str) -> RedPacket:
     packet = selectors.packet_for_viewer(user=user, packet_no=packet_no)
     if packet is None:
-        raise errors.NotFound("No such red packet.")
+        raise errors.NotFound(_("No such red packet."))
     return packet

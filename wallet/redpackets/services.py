@@ -15,6 +15,7 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from django_fsm_log.models import StateLog
 
 from wallet import errors
@@ -77,7 +78,9 @@ def redpacket_send(
     amounts = split_lucky(amount, count) if mode == RedPacket.Mode.LUCKY else split_equal(amount, count)
     if recipient is not None and count != 1:
         # Only the recipient may grab: more shares would sit in escrow until the packet expires.
-        raise errors.ValidationFailed("A red packet to one user has one share.", fields={"count": "one_for_one_user"})
+        raise errors.ValidationFailed(
+            _("A red packet to one user has one share."), fields={"count": "one_for_one_user"}
+        )
 
     with transaction.atomic(durable=True):
         _user_sends_lock(sender.pk)
@@ -134,25 +137,29 @@ def _check_terms(
     *, sender: User, amount: Decimal, count: int, mode: str, recipient: User | None, group: ChatGroup | None
 ) -> None:
     if mode not in RedPacket.Mode.values:
-        raise errors.ValidationFailed("Unknown split mode.", fields={"mode": "invalid"})
+        raise errors.ValidationFailed(_("Unknown split mode."), fields={"mode": "invalid"})
     if not 1 <= count <= settings.RED_PACKET_MAX_COUNT:
         raise errors.ValidationFailed(
-            f"A red packet has 1 to {settings.RED_PACKET_MAX_COUNT} shares.", fields={"count": "out_of_range"}
+            _("A red packet has 1 to %(red_packet_max_count)s shares.")
+            % {"red_packet_max_count": settings.RED_PACKET_MAX_COUNT},
+            fields={"count": "out_of_range"},
         )
     if not is_positive_cents(amount):
-        raise errors.ValidationFailed("The amount must be a positive amount in cents.", fields={"amount": "invalid"})
+        raise errors.ValidationFailed(_("The amount must be a positive amount in cents."), fields={"amount": "invalid"})
     if amount > Decimal(settings.RED_PACKET_MAX_AMOUNT):
         raise errors.ValidationFailed(
-            f"A red packet holds at most {settings.RED_PACKET_MAX_AMOUNT}.", fields={"amount": "above_maximum"}
+            _("A red packet holds at most %(red_packet_max_amount)s.")
+            % {"red_packet_max_amount": settings.RED_PACKET_MAX_AMOUNT},
+            fields={"amount": "above_maximum"},
         )
     if (recipient is None) == (group is None):
         raise errors.ValidationFailed(
-            "Send a red packet to one user or to one group.", fields={"recipient": "one_of_recipient_or_group"}
+            _("Send a red packet to one user or to one group."), fields={"recipient": "one_of_recipient_or_group"}
         )
     if recipient is not None and (recipient.pk == sender.pk or not recipient.is_active):
-        raise errors.ValidationFailed("This user cannot receive your red packet.", fields={"recipient": "invalid"})
+        raise errors.ValidationFailed(_("This user cannot receive your red packet."), fields={"recipient": "invalid"})
     if group is not None and not ChatGroupMember.objects.filter(group=group, user=sender).exists():
-        raise errors.ValidationFailed("You are not a member of this group.", fields={"group": "not_a_member"})
+        raise errors.ValidationFailed(_("You are not a member of this group."), fields={"group": "not_a_member"})
 
 
 def _send_replay(*, sender: User, key: str, fingerprint: str) -> Sending | None:
@@ -178,12 +185,12 @@ def redpacket_grab(*, packet: RedPacket, user: User) -> Grab:
     """
     if not selectors.is_intended_recipient(packet=packet, user=user):
         if packet.sender_id == user.pk:
-            raise errors.PermissionDenied("A red packet sent to one user is theirs to grab.")
-        raise errors.NotFound("No such red packet.")
+            raise errors.PermissionDenied(_("A red packet sent to one user is theirs to grab."))
+        raise errors.NotFound(_("No such red packet."))
     if packet.status != RedPacket.Status.OPEN or packet.expires_at <= timezone.now():
         return _grab_closed(packet=packet, user=user)
     # Each pass pops one id; at most every share once, plus a rebuild or two.
-    for _ in range(packet.count + 3):
+    for _attempt in range(packet.count + 3):
         popped = store.share_pop(packet_id=packet.pk, user_id=user.pk)
         if not isinstance(popped, store.Popped):
             if popped == store.EMPTY:
@@ -231,7 +238,7 @@ def _grab_in_progress(*, packet: RedPacket, user: User) -> Grab:
     request is still committing, a conflict to retry."""
     previous = selectors.share_of(packet=packet, user=user)
     if previous is None:
-        raise errors.Conflict("Your grab of this red packet is in progress; ask again.")
+        raise errors.Conflict(_("Your grab of this red packet is in progress; ask again."))
     return Grab(share=previous, created=False)
 
 
@@ -258,7 +265,7 @@ def _share_post(share: RedPacketShare) -> Transfer:
     """Escrow -> grabber for one share; its ledger key makes a second posting the first."""
     packet = share.packet
     if share.grabbed_by is None:
-        raise errors.Conflict("Only a grabbed share is paid.")
+        raise errors.Conflict(_("Only a grabbed share is paid."))
     grabber = ledger.account_for_user(user=share.grabbed_by, currency=packet.currency)
     escrow = ledger.account_for_system(code=selectors.ESCROW_ACCOUNT, currency=packet.currency)
     return ledger.transfer_post(

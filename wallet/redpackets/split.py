@@ -9,6 +9,8 @@ then gets the average in expectation, and no share is 0. Equal: the amount must 
 import secrets
 from decimal import Decimal
 
+from django.utils.translation import gettext_lazy as _
+
 from wallet import errors
 
 CENT = Decimal("0.01")
@@ -33,17 +35,20 @@ def split_equal(amount: Decimal, count: int) -> list[Decimal]:
     share, remainder = divmod(cents, count)
     if remainder:
         raise errors.ValidationFailed(
-            f"{amount} does not divide into {count} equal shares of whole cents.", fields={"amount": "not_divisible"}
+            _("%(amount)s does not divide into %(count)s equal shares of whole cents.")
+            % {"amount": amount, "count": count},
+            fields={"amount": "not_divisible"},
         )
     return [CENT * share] * count
 
 
 def _cents(amount: Decimal, count: int) -> int:
     if count < 1:
-        raise errors.ValidationFailed("A red packet has at least one share.", fields={"count": "invalid"})
+        raise errors.ValidationFailed(_("A red packet has at least one share."), fields={"count": "invalid"})
     cents = amount / CENT
     if cents != cents.to_integral_value() or cents < count:
         raise errors.ValidationFailed(
-            f"{amount} cannot give {count} shares of at least 0.01.", fields={"amount": "below_a_cent_per_share"}
+            _("%(amount)s cannot give %(count)s shares of at least 0.01.") % {"amount": amount, "count": count},
+            fields={"amount": "below_a_cent_per_share"},
         )
     return int(cents)

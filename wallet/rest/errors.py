@@ -9,6 +9,7 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.utils.translation import gettext_lazy as _
 from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -38,33 +39,35 @@ def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
     """Django's 404 for a URL no route matches (``handler404``): the envelope under ``/api/``,
     where clients read JSON, and Django's page elsewhere."""
     if request.path.startswith("/api/"):
-        return JsonResponse(error_body("not_found", "Not found."), status=404)
+        return JsonResponse(error_body("not_found", str(_("Not found."))), status=404)
     return defaults.page_not_found(request, exception)
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
     """Django's 500 (``handler500``): the envelope under ``/api/``, Django's page elsewhere."""
     if request.path.startswith("/api/"):
-        return JsonResponse(error_body("error", "Internal server error."), status=500)
+        return JsonResponse(error_body("error", str(_("Internal server error."))), status=500)
     return defaults.server_error(request)
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, ApplicationError):
-        return Response(error_body(exc.code, exc.message, exc.fields), status=exc.status)
+        return Response(error_body(exc.code, str(exc.message), exc.fields), status=exc.status)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
     elif isinstance(exc, RequestDataTooBig):
-        exc = exceptions.ParseError(f"The request body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes.")
+        exc = exceptions.ParseError(
+            _("The request body is larger than %(limit)s bytes.") % {"limit": settings.DATA_UPLOAD_MAX_MEMORY_SIZE}
+        )
     response = drf_exception_handler(exc, context)
     if response is None or not isinstance(exc, exceptions.APIException):
         return response
     code = next((code for kind, code in DRF_CODES if isinstance(exc, kind)), "error")
     if isinstance(exc, exceptions.ValidationError):
         fields = _flatten(exc.detail)
-        message = "The request is not valid." if fields else str(exc.detail)
+        message = str(_("The request is not valid.")) if fields else str(exc.detail)
         response.data = error_body(code, message, fields)
     else:
         response.data = error_body(code, str(exc.detail))

@@ -4,11 +4,12 @@ where the schema promises a string of at most ``maxLength`` characters as sent."
 
 from typing import Any
 
+from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 
 class StrictCharField(serializers.CharField):
-    default_error_messages = {"invalid": "Not a string."}
+    default_error_messages = {"invalid": _("Not a string.")}
 
     def to_internal_value(self, data: Any) -> str:
         if not isinstance(data, str):
@@ -21,7 +22,7 @@ class StrictCharField(serializers.CharField):
 class StrictBooleanField(serializers.BooleanField):
     """JSON ``true`` or ``false`` only: DRF's also takes ``0``, ``"yes"``, ``"on"``..."""
 
-    default_error_messages = {"invalid": "Not a boolean."}
+    default_error_messages = {"invalid": _("Not a boolean.")}
 
     def to_internal_value(self, data: Any) -> bool:
         if not isinstance(data, bool):
@@ -32,7 +33,7 @@ class StrictBooleanField(serializers.BooleanField):
 class StrictIntegerField(serializers.IntegerField):
     """A JSON integer only: DRF's also takes ``"60"`` and ``60.0``."""
 
-    default_error_messages = {"invalid": "Not an integer."}
+    default_error_messages = {"invalid": _("Not an integer.")}
 
     def to_internal_value(self, data: Any) -> int:
         if isinstance(data, bool) or not isinstance(data, int):

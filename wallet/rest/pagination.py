@@ -3,6 +3,7 @@
 import re
 from typing import Any
 
+from django.utils.translation import gettext_lazy as _
 from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 
@@ -27,7 +28,7 @@ class NewestFirstCursorPagination(CursorPagination):
             return self.page_size
         if not _WHOLE_NUMBER.fullmatch(raw) or int(raw) < 1:
             raise errors.ValidationFailed(
-                "page_size is a whole number from 1.", fields={self.page_size_query_param: "invalid"}
+                _("page_size is a whole number from 1."), fields={self.page_size_query_param: "invalid"}
             )
         return min(int(raw), self.max_page_size)
 

@@ -2,6 +2,7 @@
 a 400 ``validation_error`` and never a 500. (DRF reads JSON bodies through ``request.body``,
 where Django's ``DATA_UPLOAD_MAX_MEMORY_SIZE`` already limits the size: wallet.rest.errors.)"""
 
+from django.utils.translation import gettext_lazy as _
 from rest_framework import parsers
 from rest_framework.exceptions import ParseError
 from rest_framework.utils.json import strict_constant
@@ -14,4 +15,4 @@ class JSONParser(parsers.JSONParser):
         try:
             return json_parse(stream.read(), parse_constant=strict_constant)
         except ValueError as exc:
-            raise ParseError(f"JSON parse error - {exc}") from exc
+            raise ParseError(_("JSON parse error - %(error)s") % {"error": exc}) from exc

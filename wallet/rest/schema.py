@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from django.core.validators import RegexValidator
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.extensions import OpenApiSerializerExtension, OpenApiSerializerFieldExtension
 from drf_spectacular.plumbing import ResolvedComponent, build_choice_field
 from drf_spectacular.types import OpenApiTypes
@@ -35,7 +36,7 @@ _STATUS_MEANING = {
 
 # A required text field refuses blanks after trimming; as a validator it puts that in the schema
 # (``pattern``), where a bare ``CharField`` says only "a string".
-NOT_BLANK = RegexValidator(r"\S", message="This field may not be blank.")
+NOT_BLANK = RegexValidator(r"\S", message=_("This field may not be blank."))
 
 IDEMPOTENT_REPLAYED = OpenApiParameter(
     name="Idempotent-Replayed",
@@ -114,6 +115,7 @@ class NamedChoiceField(serializers.ChoiceField):
 
 class NamedChoiceFieldExtension(OpenApiSerializerFieldExtension):
     target_class = NamedChoiceField
+    match_subclasses = True  # wallet.rest.reasons.StatusCodeField
 
     def map_serializer_field(self, auto_schema, direction) -> dict[str, Any]:
         schema = build_choice_field(self.target)

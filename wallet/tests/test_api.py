@@ -205,7 +205,7 @@ def test_another_users_transfer_is_404_and_your_own_shows_only_your_legs(
     assert stranger.status_code == 404
     assert stranger.json()["error"]["code"] == "not_found"
     assert own.status_code == 200
-    assert own.json()["entries"] == [{"account": f"user:{bob.pk}:CNY", "amount": "3.00"}]
+    assert own.json()["entries"] == [{"account": "wallet", "amount": "3.00"}]
 
 
 def test_a_statement_never_shows_another_users_entries(alice, bob, funded_account, api_client_for):

@@ -9,6 +9,7 @@ or altered, and a stale one is refused without a database read. Whether the code
 from datetime import UTC, datetime, timedelta
 
 from django.core import signing
+from django.utils.translation import gettext_lazy as _
 
 from wallet import errors
 from wallet.models import ReceiveCode
@@ -33,7 +34,7 @@ def token_read(token: str, *, now: datetime) -> int:
         payload = signing.loads(token, salt=SALT)
         code_id, expires = int(payload["id"]), datetime.fromtimestamp(int(payload["exp"]), tz=UTC)
     except (signing.BadSignature, KeyError, TypeError, ValueError) as exc:
-        raise errors.ValidationFailed("This receive code is not valid.", fields={"receive_code": "invalid"}) from exc
+        raise errors.ValidationFailed(_("This receive code is not valid."), fields={"receive_code": "invalid"}) from exc
     if now >= expires:
-        raise errors.ValidationFailed("This receive code has expired.", fields={"receive_code": "expired"})
+        raise errors.ValidationFailed(_("This receive code has expired."), fields={"receive_code": "expired"})
     return code_id

@@ -14,6 +14,8 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Protocol
 
+from django.utils.translation import gettext_lazy as _
+
 from wallet import errors
 
 
@@ -74,7 +76,7 @@ def guard_register(guard: TransferGuard) -> None:
 def guard_current() -> TransferGuard:
     """The registered guard, or 422 ``not_available``: transfers fail closed."""
     if _guard is None:
-        raise errors.NotAvailable("Transfers are not available: no risk control is installed.")
+        raise errors.NotAvailable(_("Transfers are not available: no risk control is installed."))
     return _guard
 
 

@@ -14,6 +14,7 @@ from decimal import Decimal
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from django_fsm import can_proceed, has_transition_perm
 from django_fsm_log.models import StateLog
 
@@ -50,9 +51,9 @@ def transfer_send(
     """
     key = idempotency_key_normalise(idempotency_key)
     if (recipient is None) == (not receive_code):
-        raise errors.ValidationFailed("Give either a recipient or a receive code.", fields={"to": "required"})
+        raise errors.ValidationFailed(_("Give either a recipient or a receive code."), fields={"to": "required"})
     if amount is not None and not is_positive_cents(amount):
-        raise errors.ValidationFailed("The amount must be a positive amount in cents.", fields={"amount": "invalid"})
+        raise errors.ValidationFailed(_("The amount must be a positive amount in cents."), fields={"amount": "invalid"})
     target = f"user:{recipient.pk}" if recipient is not None else f"code:{receive_code}"
     fingerprint = hashlib.sha256(f"{target}|{amount}|{memo}".encode()).hexdigest()
     replay = _replay(sender=sender, key=key, fingerprint=fingerprint)
@@ -73,7 +74,7 @@ def transfer_send(
             amount = _amount_for_code(code, amount)
             memo = memo or code.memo
         if recipient is None or amount is None:
-            raise errors.ValidationFailed("The amount is required.", fields={"amount": "required"})
+            raise errors.ValidationFailed(_("The amount is required."), fields={"amount": "required"})
         _check_parties(sender=sender, recipient=recipient)
         source = ledger.account_for_user(user=sender)
         target_account = ledger.account_for_user(user=recipient)
@@ -152,7 +153,7 @@ def transfer_approve(*, transfer: PeerTransfer, actor: User, note: str = "") -> 
     while either wallet is frozen, the recipient's account is closed or either party is
     blocklisted (the reviewer rejects instead)."""
     transfer = locks.peer_transfer_lock(transfer.pk)
-    _check_transition(transfer, transfer.approve, actor, "approve")
+    _check_transition(transfer, transfer.approve, actor)
     _check_parties(sender=transfer.sender, recipient=transfer.recipient)
     source = ledger.account_for_user(user=transfer.sender, currency=transfer.currency)
     target = ledger.account_for_user(user=transfer.recipient, currency=transfer.currency)
@@ -173,9 +174,9 @@ def transfer_approve(*, transfer: PeerTransfer, actor: User, note: str = "") -> 
 def transfer_reject(*, transfer: PeerTransfer, actor: User, reason: str) -> PeerTransfer:
     """Release the held money back to the sender; a reason is required and logged with the actor."""
     if not reason.strip():
-        raise errors.ValidationFailed("A rejection needs a reason.", fields={"reason": "required"})
+        raise errors.ValidationFailed(_("A rejection needs a reason."), fields={"reason": "required"})
     transfer = locks.peer_transfer_lock(transfer.pk)
-    _check_transition(transfer, transfer.reject, actor, "reject")
+    _check_transition(transfer, transfer.reject, actor)
     ledger.hold_release(hold=_held(transfer))
     transfer.reject(by=actor, description=reason.strip())
     transfer.save(update_fields=["status", "status_reason", "reviewed_at"])
@@ -191,12 +192,14 @@ def receive_code_create(
     must lie within ``codes.MIN_EXPIRY`` and ``codes.MAX_EXPIRY``.
     """
     if amount is not None and not is_positive_cents(amount):
-        raise errors.ValidationFailed("The amount must be a positive amount in cents.", fields={"amount": "invalid"})
+        raise errors.ValidationFailed(_("The amount must be a positive amount in cents."), fields={"amount": "invalid"})
     if expires_in is None:
         expires_in = codes.DEFAULT_EXPIRY_OPEN if amount is None else codes.DEFAULT_EXPIRY_FIXED
     if not codes.MIN_EXPIRY <= expires_in <= codes.MAX_EXPIRY:
         raise errors.ValidationFailed(
-            f"A code lives from {codes.MIN_EXPIRY} to {codes.MAX_EXPIRY}.", fields={"expires_in": "out_of_range"}
+            _("A code lives from %(min_expiry)s to %(max_expiry)s.")
+            % {"min_expiry": codes.MIN_EXPIRY, "max_expiry": codes.MAX_EXPIRY},
+            fields={"expires_in": "out_of_range"},
         )
     now = timezone.now()
     return ReceiveCode.objects.create(
@@ -209,7 +212,7 @@ def receive_code_revoke(*, code: ReceiveCode, actor: User) -> ReceiveCode:
     """Nobody can pay the code any more; revoking it again changes nothing."""
     locked = locks.receive_code_lock(code.pk)
     if locked is None:
-        raise errors.NotFound("No such receive code.")
+        raise errors.NotFound(_("No such receive code."))
     if locked.revoked_at is None:
         locked.revoked_at = timezone.now()
         locked.revoked_by = actor
@@ -228,55 +231,58 @@ def _code_to_pay(code_id: int, *, payer: User, now) -> ReceiveCode:
     """The code, locked; refused when revoked, expired, already paid (single use) or the payer's own."""
     code = locks.receive_code_lock(code_id)
     if code is None:
-        raise errors.ValidationFailed("This receive code is not valid.", fields={"receive_code": "invalid"})
+        raise errors.ValidationFailed(_("This receive code is not valid."), fields={"receive_code": "invalid"})
     if code.owner_id == payer.pk:
-        raise errors.ValidationFailed("You cannot pay your own receive code.", fields={"receive_code": "own"})
+        raise errors.ValidationFailed(_("You cannot pay your own receive code."), fields={"receive_code": "own"})
     if code.revoked_at is not None:
-        raise errors.Conflict("This receive code was revoked.", fields={"receive_code": "revoked"})
+        raise errors.Conflict(_("This receive code was revoked."), fields={"receive_code": "revoked"})
     if now >= code.expires_at:
-        raise errors.ValidationFailed("This receive code has expired.", fields={"receive_code": "expired"})
+        raise errors.ValidationFailed(_("This receive code has expired."), fields={"receive_code": "expired"})
     if code.single_use and code.transfers.exclude(status=PeerTransfer.Status.REJECTED).exists():
-        raise errors.Conflict("This receive code was already paid.", fields={"receive_code": "used"})
+        raise errors.Conflict(_("This receive code was already paid."), fields={"receive_code": "used"})
     return code
 
 
 def _amount_for_code(code: ReceiveCode, amount: Decimal | None) -> Decimal:
     if code.amount is None:
         if amount is None:
-            raise errors.ValidationFailed("This receive code needs an amount.", fields={"amount": "required"})
+            raise errors.ValidationFailed(_("This receive code needs an amount."), fields={"amount": "required"})
         return amount
     if amount is not None and amount != code.amount:
         raise errors.ValidationFailed(
-            f"This receive code is for {code.amount}.", fields={"amount": "differs_from_code"}
+            _("This receive code is for %(amount)s.") % {"amount": code.amount}, fields={"amount": "differs_from_code"}
         )
     return code.amount
 
 
 def _check_parties(*, sender: User, recipient: User) -> None:
     if sender.pk == recipient.pk:
-        raise errors.ValidationFailed("You cannot transfer to yourself.", fields={"to": "self"})
+        raise errors.ValidationFailed(_("You cannot transfer to yourself."), fields={"to": "self"})
     if not recipient.is_active:
-        raise errors.ValidationFailed("The recipient cannot receive transfers.", fields={"to": "inactive"})
+        raise errors.ValidationFailed(_("The recipient cannot receive transfers."), fields={"to": "inactive"})
 
 
 def _check_not_frozen(*, source: Account, target: Account) -> None:
     if source.status == Account.Status.FROZEN:
-        raise errors.AccountFrozen("Your wallet is frozen.", fields={"from": "frozen"})
+        raise errors.AccountFrozen(_("Your wallet is frozen."), fields={"from": "frozen"})
     if target.status == Account.Status.FROZEN:
-        raise errors.AccountFrozen("The recipient's wallet is frozen.", fields={"to": "frozen"})
+        raise errors.AccountFrozen(_("The recipient's wallet is frozen."), fields={"to": "frozen"})
 
 
-def _check_transition(transfer: PeerTransfer, method, actor: User, name: str) -> None:
+def _check_transition(transfer: PeerTransfer, method, actor: User) -> None:
     if not can_proceed(method):
-        raise errors.Conflict(f"A transfer that is {transfer.status} cannot be {name}d.", fields={"status": "final"})
+        raise errors.Conflict(
+            _("This transfer is %(status)s: it is no longer under review.") % {"status": transfer.status},
+            fields={"status": "final"},
+        )
     if not has_transition_perm(method, actor):
-        raise errors.PermissionDenied("You may not review transfers.")
+        raise errors.PermissionDenied(_("You may not review transfers."))
 
 
 def _held(transfer: PeerTransfer) -> int:
     """The hold of a transfer under review (its table's check constraint guarantees one)."""
     if transfer.hold_id is None:
-        raise errors.Conflict(f"{transfer} holds no money.")
+        raise errors.Conflict(_("This transfer holds no money."))
     return transfer.hold_id
 
 
@@ -287,5 +293,5 @@ def _insert(transfer: PeerTransfer) -> None:
             transfer.save(force_insert=True)
     except IntegrityError as exc:
         if "peer_transfer_single_use_code_paid_once" in str(exc):
-            raise errors.Conflict("This receive code was already paid.", fields={"receive_code": "used"}) from exc
+            raise errors.Conflict(_("This receive code was already paid."), fields={"receive_code": "used"}) from exc
         raise

@@ -151,7 +151,7 @@ def test_the_admin_shows_a_refused_decision_by_name(held, staff_in, client_for):
     )
 
     shown = [str(message) for message in response.context["messages"]]
-    assert shown == [f"transfer #{held.pk}: A transfer that is rejected cannot be approved."]
+    assert shown == [f"transfer #{held.pk}: This transfer is rejected: it is no longer under review."]
 
 
 def test_an_auditor_sees_the_queue_but_has_no_decision_actions(held, staff_in, client_for):

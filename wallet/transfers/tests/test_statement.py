@@ -20,31 +20,31 @@ def test_both_statements_show_the_other_user_and_a_stable_kind(sender, recipient
 
     assert (received["kind"], received["counterparty"], received["amount"]) == ("p2p", "sender", "8.00")
     assert (sent["kind"], sent["counterparty"], sent["amount"]) == ("p2p", "recipient", "-8.00")
+    assert (received["description"], sent["description"]) == ("Transfer from sender", "Transfer to recipient")
     assert received["reference"] == sent["reference"] == f"p2p:{transfer.pk}"
 
 
-def test_other_entries_name_the_system_side(sender, api_client_for):
-    # The sender was funded from clearing:test (a channel's clearing account).
+def test_an_entry_with_no_order_behind_it_shows_its_kind_and_no_system_account(sender, api_client_for):
+    # The sender was funded by a bare ledger transfer from clearing:test, no order behind it.
     [funding] = api_client_for(sender).get(ENTRIES).json()["results"]
 
-    assert (funding["kind"], funding["counterparty"]) == ("recharge", "clearing:test")
+    assert (funding["kind"], funding["counterparty"]) == ("recharge", None)
+    assert funding["description"] == "Recharge"
 
 
-def test_a_withdrawal_capture_names_the_channel_not_the_fee(sender, api_client_for):
-    account = ledger.account_for_user(user=sender)
-    hold = ledger.hold_place(idempotency_key="w", account=account, amount=D("100.00"))
+def test_no_line_names_an_internal_account_or_id(sender, recipient, send, api_client_for):
+    send(sender, recipient, "8.00")
     ledger.hold_capture(
-        hold=hold,
-        destinations=[
-            ledger.Leg(ledger.account_for_system(code="clearing:wechat"), D("99.00")),
-            ledger.Leg(ledger.account_for_system(code="fees"), D("1.00")),
-        ],
+        hold=ledger.hold_place(idempotency_key="w", account=ledger.account_for_user(user=sender), amount=D("1.00")),
+        destinations=[ledger.Leg(ledger.account_for_system(code="clearing:wechat"), D("1.00"))],
         kind="withdrawal",
     )
 
-    newest = api_client_for(sender).get(ENTRIES).json()["results"][0]
+    page = api_client_for(sender).get(ENTRIES).json()["results"]
 
-    assert (newest["kind"], newest["counterparty"], newest["amount"]) == ("withdrawal", "clearing:wechat", "-100.00")
+    shown = " ".join(f"{row['counterparty']} {row['description']}" for row in page)
+    assert "clearing:" not in shown and "user:" not in shown
+    assert str(sender.pk) not in shown.replace("sender", "")
 
 
 @pytest.mark.parametrize("rows", [1, 15])
@@ -76,4 +76,4 @@ def test_the_transfer_detail_names_the_counterparty_from_each_side(sender, recip
         "lunch",
     )
     assert (theirs["direction"], theirs["counterparty"]) == ("received", "sender")
-    assert theirs["entries"] == [{"account": f"user:{recipient.pk}:CNY", "amount": "3.00"}]
+    assert theirs["entries"] == [{"account": "wallet", "amount": "3.00"}]
