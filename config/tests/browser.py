@@ -3,7 +3,7 @@
 Registered from the root conftest.py with ``pytest_plugins = ["config.tests.browser"]``, this
 module gives every test the fixtures below and the hooks that keep screenshots of failures.
 
-- ``chromium_install`` (session): makes sure Debian's ``chromium`` and ``chromium-driver`` are
+- ``chromium_install`` (session): makes sure Debian's ``chromium``, ``chromium-driver`` and a CJK font are
   installed, running apt-get as root when they are not, after saying so on the terminal (past
   pytest's capture); the pytest-xdist workers take turns through a file lock. A failed install
   fails the test with apt's output, it never skips.
@@ -38,7 +38,9 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
-APT_PACKAGES = ("chromium", "chromium-driver")
+# A CJK font, so pages and screenshots in Simplified Chinese show characters, not boxes.
+CJK_FONT = Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")
+APT_PACKAGES = ("chromium", "chromium-driver", "fonts-wqy-microhei")
 INSTALL_LOCK = Path(tempfile.gettempdir()) / "wallet-chromium-install.lock"
 # Per apt-get command; the first test of a fresh machine gets this much more pytest-timeout.
 APT_TIMEOUT = 600
@@ -61,7 +63,7 @@ _ARTIFACTS_SAVED = pytest.StashKey[Path]()
 
 
 def _chromium_installed() -> bool:
-    return CHROMIUM.exists() and CHROMEDRIVER.exists()
+    return CHROMIUM.exists() and CHROMEDRIVER.exists() and CJK_FONT.exists()
 
 
 def _apt_get(*args: str) -> subprocess.CompletedProcess[str]:
@@ -97,7 +99,7 @@ def _install_chromium(say: Callable[[str], None]) -> str:
         if result.returncode != 0:
             return "\n".join(log)
     if not _chromium_installed():
-        return "\n".join([*log, f"apt-get succeeded but {CHROMIUM} or {CHROMEDRIVER} is still missing"])
+        return "\n".join([*log, f"apt-get succeeded but {CHROMIUM}, {CHROMEDRIVER} or {CJK_FONT} is still missing"])
     return ""
 
 

@@ -20,9 +20,9 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.functional import Promise
+from django.utils.functional import Promise, lazy
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext, ngettext_lazy
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 from django_fsm import can_proceed, has_transition_perm
 
@@ -44,6 +44,15 @@ from wallet.models import Account
 from wallet.money import ZERO
 
 RECENT_DAYS = 30
+
+
+def _recent_days_text() -> str:
+    return ngettext("last %(days)d day", "last %(days)d days", RECENT_DAYS) % {"days": RECENT_DAYS}
+
+
+# Formatted when shown, so the column's title is in the reader's language, not in the one
+# active when this module was imported.
+_recent_days_label = lazy(_recent_days_text, str)
 
 
 class ReasonForm(forms.Form):
@@ -316,7 +325,7 @@ class WithdrawalAdmin(StreamingExportMixin, ReadOnlyMixin, admin.ModelAdmin):
     def risk_inputs(self, withdrawal: Withdrawal) -> str:
         return queue_display.risk_inputs_table(withdrawal.risk_evaluation.inputs)
 
-    @admin.display(description=ngettext_lazy("last %(days)d day", "last %(days)d days", "days") % {"days": RECENT_DAYS})
+    @admin.display(description=_recent_days_label())
     def recent_history(self, withdrawal: Withdrawal) -> str:
         count = withdrawal.recent_count or 0  # type: ignore[attr-defined]  # annotated by get_queryset
         total = withdrawal.recent_total or ZERO  # type: ignore[attr-defined]

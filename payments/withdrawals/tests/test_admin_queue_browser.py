@@ -1,5 +1,6 @@
 """The approval queue on a laptop: at 1366 × 768 a finance reviewer reads a realistic queue
-without scrolling sideways. The screenshot is kept as an artifact for people to look at."""
+without scrolling sideways, in English and in Simplified Chinese. The screenshots are kept as
+artifacts for people to look at."""
 
 import shutil
 from datetime import timedelta
@@ -9,6 +10,8 @@ import pytest
 from django.conf import settings
 from django.utils import timezone
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as EC
+from selenium.webdriver.support.ui import WebDriverWait
 
 from config.tests.browser import admin_login, wait_for
 from payments.withdrawals import services
@@ -18,7 +21,7 @@ PASSWORD = "browser-pw-for-tests"
 REVIEW_REASON = "Withdrawals above 5,000.00 are reviewed by finance staff."
 FOUR_EYES_REASON = "Withdrawals of 8,000.00 or more need two approvals."
 LAPTOP = (1366, 768)
-ARTIFACT = Path(settings.BASE_DIR) / "var" / "artifacts" / "approval-queue-1366.png"
+ARTIFACTS = Path(settings.BASE_DIR) / "var" / "artifacts"
 
 
 def submitted_ago(withdrawal: Withdrawal, age: timedelta) -> None:
@@ -55,13 +58,22 @@ def make_funded(make_user, funded_account, username: str, funds: str):
     return user
 
 
-def keep_screenshot(browser, tmp_path: Path) -> Path:
-    shot = tmp_path / ARTIFACT.name
+def keep_screenshot(browser, tmp_path: Path, name: str) -> Path:
+    shot = tmp_path / name
     browser.save_screenshot(str(shot))
-    ARTIFACT.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(shot, ARTIFACT)
-    print(f"approval queue screenshot: {shot} (copied to {ARTIFACT})")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(shot, ARTIFACTS / name)
+    print(f"approval queue screenshot: {shot} (copied to {ARTIFACTS / name})")
     return shot
+
+
+def widths(browser) -> tuple[int, int, int, int]:
+    """The window, the page's scroll width, and the results box's scroll and visible widths."""
+    return browser.execute_script(
+        "const results = document.querySelector('#changelist .results');"
+        "return [window.innerWidth, document.documentElement.scrollWidth,"
+        " results.scrollWidth, results.clientWidth]"
+    )
 
 
 @pytest.mark.slow
@@ -79,14 +91,10 @@ def test_the_approval_queue_fits_a_laptop_screen_without_scrolling_sideways(
     admin_login(browser, live_server.url, reviewer.username, PASSWORD)
     browser.get(f"{live_server.url}/admin/payments/withdrawal/")
     wait_for(browser, "#result_list")
-    keep_screenshot(browser, tmp_path)
+    keep_screenshot(browser, tmp_path, "approval-queue-1366.png")
 
     # Then neither the page nor the table inside it scrolls sideways
-    inner_width, page_width, table_width, table_box = browser.execute_script(
-        "const results = document.querySelector('#changelist .results');"
-        "return [window.innerWidth, document.documentElement.scrollWidth,"
-        " results.scrollWidth, results.clientWidth]"
-    )
+    inner_width, page_width, table_width, table_box = widths(browser)
     assert inner_width <= LAPTOP[0]
     assert page_width <= inner_width
     assert table_width <= table_box
@@ -104,3 +112,14 @@ def test_the_approval_queue_fits_a_laptop_screen_without_scrolling_sideways(
     assert "1 of 2" in four_eyes_row.text
     assert "li.na" in four_eyes_row.text
     assert "3 d 4 h" in four_eyes_row.text
+
+    # And in Simplified Chinese the queue fits the same screen
+    chinese = browser.find_element(By.CSS_SELECTOR, '#language-switch button[data-language="zh-hans"]')
+    chinese.click()
+    WebDriverWait(browser, 10).until(EC.staleness_of(chinese))
+    wait_for(browser, "#result_list")
+    assert wait_for(browser, "#site-name").text == "钱包后台"
+    keep_screenshot(browser, tmp_path, "approval-queue-1366-zh-hans.png")
+    inner_width, page_width, table_width, table_box = widths(browser)
+    assert page_width <= inner_width
+    assert table_width <= table_box
