@@ -1,6 +1,7 @@
 #!/usr/bin/env python
 """Django's command-line utility. Beside a running `make run` it uses that launcher's servers
-and secrets (config/runenv.py), so commands in a second shell reach the running system."""
+and secrets (config/runenv.py), so commands in a second shell reach the running system. Unsafe
+settings stop every command but `check` before it starts (config.checks)."""
 
 import os
 import sys
@@ -14,6 +15,9 @@ def main() -> None:
         print(notice, file=sys.stderr)
     from django.core.management import execute_from_command_line
 
+    from config.checks import refuse_unsafe_command
+
+    refuse_unsafe_command(sys.argv)
     execute_from_command_line(sys.argv)
 
 

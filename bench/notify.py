@@ -164,7 +164,7 @@ def main() -> None:
     base = f"http://127.0.0.1:{port}"
     from config.keys import keys_generate
 
-    # The workers run without DEBUG, where the published development secrets stop them.
+    # Fresh secrets, as a deployment has; DEBUG because the sandbox runs only there.
     env = (
         keys_generate(key_id="bench1")
         | os.environ
@@ -176,7 +176,7 @@ def main() -> None:
             "PUBLIC_BASE_URL": base,
             "SANDBOX_ENABLED": "true",
             "SANDBOX_BASE_URL": f"{base}/sandbox",
-            "DJANGO_DEBUG": "false",
+            "DJANGO_DEBUG": "true",  # the sandbox and plain HTTP run only in DEBUG (config.checks)
             "LOG_LEVEL": "WARNING",
             "PAYMENT_CREATE_RATE": "1000000/minute",
             "DJANGO_SETTINGS_MODULE": "config.settings",

@@ -103,7 +103,7 @@ def main() -> None:
     sys.path.insert(0, str(ROOT))
     from config.keys import keys_generate
 
-    # The workers run without DEBUG, where the published development secrets stop them.
+    # Fresh secrets, as a deployment has; DEBUG because the sandbox runs only there.
     env = (
         keys_generate(key_id="bench1")
         | os.environ
@@ -115,7 +115,7 @@ def main() -> None:
             "PUBLIC_BASE_URL": base,
             "SANDBOX_ENABLED": "true",
             "SANDBOX_BASE_URL": f"{base}/sandbox",
-            "DJANGO_DEBUG": "false",
+            "DJANGO_DEBUG": "true",  # the sandbox and plain HTTP run only in DEBUG (config.checks)
             "LOG_LEVEL": "WARNING",
             "DJANGO_SETTINGS_MODULE": "config.settings",
         }

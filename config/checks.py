@@ -1,12 +1,22 @@
-"""Unsafe production settings refuse to start.
+"""Unsafe production settings refuse to start (docs/OPERATIONS.md, "Production settings").
 
-Outside DEBUG, a secret left at its published development value (or not set, which is the same)
-is a system check error: ``manage.py`` commands stop on it, and gunicorn (config.wsgi) and the
-Celery worker and beat (config.celery) run the same checks before they serve anything.
+Outside DEBUG, a secret left at its published development value (or not set, which is the same),
+a weak secret key, the channel sandbox or a wildcard host is a system check error: every
+``manage.py`` command stops on it (manage.py, even those that skip the checks), and gunicorn
+(config.wsgi) and the Celery worker and beat (config.celery) run the same checks before they
+serve anything.
 """
 
+from collections.abc import Sequence
+
+import django
 from django.conf import settings
 from django.core import checks
+from django.core.checks.security.base import (
+    SECRET_KEY_INSECURE_PREFIX,
+    SECRET_KEY_MIN_LENGTH,
+    SECRET_KEY_MIN_UNIQUE_CHARACTERS,
+)
 from django.core.management.base import SystemCheckError
 from django.core.management.color import no_style
 
@@ -45,6 +55,60 @@ def published_secrets(app_configs, **kwargs) -> list[checks.CheckMessage]:
     return errors
 
 
+@checks.register(checks.Tags.security)
+def weak_secret_key(app_configs, **kwargs) -> list[checks.CheckMessage]:
+    """Django's own measure of a weak key (``check --deploy``'s security.W009), made an error: a
+    short or repetitive key can be guessed, and with it sessions and password reset links forged."""
+    key = settings.SECRET_KEY
+    if settings.DEBUG or key == DEVELOPMENT_VALUES["DJANGO_SECRET_KEY"] or not key.strip():
+        return []  # the development or a missing key is project.E001
+    if (
+        len(key) >= SECRET_KEY_MIN_LENGTH
+        and len(set(key)) >= SECRET_KEY_MIN_UNIQUE_CHARACTERS
+        and not key.startswith(SECRET_KEY_INSECURE_PREFIX)
+    ):
+        return []
+    return [
+        checks.Error(
+            f"DJANGO_SECRET_KEY is weak: it needs at least {SECRET_KEY_MIN_LENGTH} characters, "
+            f"{SECRET_KEY_MIN_UNIQUE_CHARACTERS} of them different, and no '{SECRET_KEY_INSECURE_PREFIX}' prefix.",
+            hint=FIX,
+            id="project.E004",
+        )
+    ]
+
+
+@checks.register(checks.Tags.security)
+def sandbox_outside_debug(app_configs, **kwargs) -> list[checks.CheckMessage]:
+    """The sandbox's cashier page pays whatever it is asked to: channels without credentials that
+    go to it must never face real users."""
+    if settings.DEBUG or not settings.SANDBOX_ENABLED:
+        return []
+    return [
+        checks.Error(
+            "SANDBOX_ENABLED is on and DJANGO_DEBUG is off: channels without credentials go to the "
+            "sandbox, whose cashier page pays any order.",
+            hint="Unset SANDBOX_ENABLED (it is for development, tests and the demo only).",
+            id="project.E005",
+        )
+    ]
+
+
+@checks.register(checks.Tags.security)
+def wildcard_allowed_hosts(app_configs, **kwargs) -> list[checks.CheckMessage]:
+    """A wildcard host lets any Host header through, and Django builds absolute URLs (password
+    reset links, redirects) from it."""
+    if settings.DEBUG or "*" not in settings.ALLOWED_HOSTS:
+        return []
+    return [
+        checks.Error(
+            "DJANGO_ALLOWED_HOSTS holds '*' and DJANGO_DEBUG is off: any Host header is accepted.",
+            hint="List the host names this deployment serves in DJANGO_ALLOWED_HOSTS.",
+            id="project.E006",
+        )
+    ]
+
+
 def refuse_unsafe_start() -> None:
     """Raise ``SystemCheckError`` (the process does not start) when a security check errs."""
     serious = [message for message in checks.run_checks(tags=[checks.Tags.security]) if message.is_serious()]
@@ -52,6 +116,24 @@ def refuse_unsafe_start() -> None:
         style = no_style()
         lines = "\n".join(style.ERROR(str(message)) for message in serious)
         raise SystemCheckError(f"The settings are not safe to start with:\n{lines}")
+
+
+# `check` reports every problem itself (and is how one finds them); `help` and `version` touch
+# nothing. Every other command, `shell` and `--skip-checks` included, could read or change data.
+COMMANDS_ALLOWED_UNSAFE = frozenset({"check", "help", "version", "--help", "-h", "--version"})
+
+
+def refuse_unsafe_command(argv: Sequence[str]) -> None:
+    """The refusal of ``manage.py``: Django skips the checks for some commands (``shell``,
+    ``dbshell``) and for ``--skip-checks``, and those are the ones that reach the data."""
+    command = argv[1] if len(argv) > 1 else "help"
+    if command in COMMANDS_ALLOWED_UNSAFE:
+        return
+    django.setup()
+    try:
+        refuse_unsafe_start()
+    except SystemCheckError as unsafe:
+        raise SystemExit(str(unsafe)) from unsafe
 
 
 @checks.register(checks.Tags.security)

@@ -38,6 +38,7 @@ def main(arguments: list[str]) -> int:
     # The sandbox app is installed only when enabled: the types, the migration check and the
     # tests all see it.
     os.environ.setdefault("SANDBOX_ENABLED", "true")
+    os.environ.setdefault("DJANGO_DEBUG", "true")
     _test_keys()
     for tool in (
         [python, "-m", "ruff", "check", "."],
@@ -72,6 +73,9 @@ def pytest_load_initial_conftests(early_config, parser, args):
     os.environ.setdefault("DATABASE_CONN_MAX_AGE", "0")
     # Channels without credentials (all of them here) go to the sandbox.
     os.environ.setdefault("SANDBOX_ENABLED", "true")
+    # The sandbox and plain HTTP run only in DEBUG: the processes the tests start take it from here
+    # (pytest-django turns DEBUG off inside the tests themselves).
+    os.environ.setdefault("DJANGO_DEBUG", "true")
     _test_keys()
     worker = os.environ.get("PYTEST_XDIST_WORKER")
     if worker:
@@ -87,8 +91,8 @@ def pytest_load_initial_conftests(early_config, parser, args):
 
 
 def _test_keys() -> None:
-    """Fresh secrets for this run, unless given: the processes the tests start (Celery workers,
-    gunicorn, manage.py) run without DEBUG, where the published development ones stop them.
+    """Fresh secrets for this run, unless given: the processes some tests start run without DEBUG
+    (config/tests/test_settings_*.py), where the published development ones stop them.
     Set before pytest-xdist starts its workers, so they all share them."""
     for name, value in keys_generate(key_id="test1").items():
         os.environ.setdefault(name, value)

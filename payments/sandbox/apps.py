@@ -12,7 +12,6 @@ class SandboxConfig(AppConfig):
 
     def ready(self) -> None:
         from payments.channels import registry
-        from payments.sandbox import checks  # noqa: F401 - registers the checks
         from payments.sandbox.adapters import sandbox_adapter
 
         registry.sandbox_register(sandbox_adapter)
