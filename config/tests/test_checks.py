@@ -16,6 +16,7 @@ SECRET_NAMES = ("DJANGO_SECRET_KEY", "FIELD_ENCRYPTION_KEYS", "BLIND_INDEX_KEY")
 
 
 def apply(settings, values: dict[str, str]) -> None:
+    settings.SANDBOX_ENABLED = False
     settings.SECRET_KEY = values["DJANGO_SECRET_KEY"]
     settings.FIELD_ENCRYPTION_KEYS = values["FIELD_ENCRYPTION_KEYS"]
     settings.BLIND_INDEX_KEY = values["BLIND_INDEX_KEY"]
@@ -63,9 +64,9 @@ def test_own_secrets_outside_debug_and_development_values_in_debug_start(setting
 
 
 def environment(**changes: str) -> dict[str, str]:
-    """This process's environment without the three secrets, with ``changes``."""
+    """This process's environment without the three secrets and the sandbox, with ``changes``."""
     env = {name: value for name, value in os.environ.items() if name not in SECRET_NAMES}
-    return env | {"DJANGO_DEBUG": "false"} | changes
+    return env | {"DJANGO_DEBUG": "false", "SANDBOX_ENABLED": "false"} | changes
 
 
 def run(*command: str, env: dict[str, str]) -> subprocess.CompletedProcess:

@@ -20,6 +20,7 @@ def own_secrets(settings) -> None:
     settings.SECRET_KEY = keys["DJANGO_SECRET_KEY"]
     settings.FIELD_ENCRYPTION_KEYS = keys["FIELD_ENCRYPTION_KEYS"]
     settings.BLIND_INDEX_KEY = keys["BLIND_INDEX_KEY"]
+    settings.SANDBOX_ENABLED = False
 
 
 def test_private_webhook_urls_allowed_outside_debug_stop_the_start(settings):
