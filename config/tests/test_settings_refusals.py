@@ -31,7 +31,7 @@ def production(settings):
 
 
 def security_errors() -> list[str]:
-    return sorted(message.id for message in checks.run_checks(tags=[checks.Tags.security]) if message.is_serious())
+    return sorted(str(message.id) for message in checks.run_checks(tags=[checks.Tags.security]) if message.is_serious())
 
 
 def test_the_production_settings_have_no_security_error(production):
