@@ -78,18 +78,41 @@ def weak_secret_key(app_configs, **kwargs) -> list[checks.CheckMessage]:
     ]
 
 
+# Host names that reach only this machine: the local demo may serve nothing else.
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]", "testserver"})
+
+
+def _loopback_only() -> bool:
+    return bool(settings.ALLOWED_HOSTS) and set(settings.ALLOWED_HOSTS) <= LOOPBACK_HOSTS
+
+
 @checks.register(checks.Tags.security)
 def sandbox_outside_debug(app_configs, **kwargs) -> list[checks.CheckMessage]:
     """The sandbox's cashier page pays whatever it is asked to: channels without credentials that
-    go to it must never face real users."""
-    if settings.DEBUG or not settings.SANDBOX_ENABLED:
+    go to it must never face real users. Only DEBUG or the loopback-only local demo may have it."""
+    if settings.DEBUG or not settings.SANDBOX_ENABLED or (settings.LOCAL_DEMO and _loopback_only()):
         return []
     return [
         checks.Error(
             "SANDBOX_ENABLED is on and DJANGO_DEBUG is off: channels without credentials go to the "
             "sandbox, whose cashier page pays any order.",
-            hint="Unset SANDBOX_ENABLED (it is for development, tests and the demo only).",
+            hint="Unset SANDBOX_ENABLED (it is for development, tests and the local demo only).",
             id="project.E005",
+        )
+    ]
+
+
+@checks.register(checks.Tags.security)
+def local_demo_on_a_real_host(app_configs, **kwargs) -> list[checks.CheckMessage]:
+    """The local demo turns HTTPS and secure cookies off by default: never for a real domain."""
+    if settings.DEBUG or not settings.LOCAL_DEMO or _loopback_only():
+        return []
+    return [
+        checks.Error(
+            "WALLET_LOCAL_DEMO is on while DJANGO_ALLOWED_HOSTS names hosts beyond this machine: "
+            f"{', '.join(sorted(set(settings.ALLOWED_HOSTS) - LOOPBACK_HOSTS))}.",
+            hint="Unset WALLET_LOCAL_DEMO (it is for `make run` on loopback only).",
+            id="project.E007",
         )
     ]
 

@@ -39,7 +39,7 @@ RUN_ENV_VARIABLES = (
     "REDIS_URL",
     "CELERY_BROKER_URL",
     "SANDBOX_ENABLED",
-    "DJANGO_DEBUG",
+    "WALLET_LOCAL_DEMO",
     "PUBLIC_BASE_URL",
     "DJANGO_STATIC_ROOT",
     *SECRETS,
@@ -81,8 +81,9 @@ def main() -> int:
             env.setdefault("DJANGO_STATIC_ROOT", str(var_dir / "static"))
             # Channels without credentials use the sandbox on this server and notify back to it.
             env.setdefault("SANDBOX_ENABLED", "true")
-            # The sandbox and plain HTTP on 127.0.0.1 run only in DEBUG (config.checks, config.settings).
-            env.setdefault("DJANGO_DEBUG", "true")
+            # The sandbox and plain HTTP on 127.0.0.1 without DEBUG's error pages: the local demo,
+            # refused for any host but loopback (config.checks, config.settings).
+            env.setdefault("WALLET_LOCAL_DEMO", "true")
             env.setdefault("PUBLIC_BASE_URL", f"http://127.0.0.1:{port}")
             _print_servers(env, started=servers)
             run_env = var_dir / runenv.RUN_ENV

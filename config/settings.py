@@ -21,11 +21,16 @@ DEBUG = env.bool("DJANGO_DEBUG", default=False)
 SECRET_KEY = env("DJANGO_SECRET_KEY", default=DEVELOPMENT_VALUES["DJANGO_SECRET_KEY"])
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+# `make run` on one machine (config/run.py): the sandbox and plain HTTP on loopback without DEBUG's
+# error pages. Accepted only while every allowed host is a loopback name, so it cannot serve a
+# real domain (config.checks).
+LOCAL_DEMO = env.bool("WALLET_LOCAL_DEMO", default=False)
+_PLAIN_HTTP = DEBUG or LOCAL_DEMO
 
 # Web security (docs/OPERATIONS.md, "Production settings"): HTTPS only, short staff sessions and
-# strict cookies unless DEBUG, which serves plain HTTP to `make run` and the tests; each can be
+# strict cookies unless DEBUG or the local demo serve plain HTTP (tests, `make run`); each can be
 # changed through the environment. config.security adds the admin's Content-Security-Policy.
-SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=not DEBUG)
+SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=not _PLAIN_HTTP)
 # Paths answered over plain HTTP too (regular expressions without the leading slash), such as the
 # probes of a load balancer that talks HTTP to the pods.
 SECURE_REDIRECT_EXEMPT = env.list("DJANGO_SECURE_REDIRECT_EXEMPT", default=[])
@@ -33,15 +38,15 @@ SECURE_REDIRECT_EXEMPT = env.list("DJANGO_SECURE_REDIRECT_EXEMPT", default=[])
 # trusted without a proxy that always overwrites it, any client could claim to be on HTTPS.
 _proxy_header = env("DJANGO_SECURE_PROXY_SSL_HEADER", default="")
 SECURE_PROXY_SSL_HEADER = ("HTTP_" + _proxy_header.upper().replace("-", "_"), "https") if _proxy_header else None
-SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=0 if DEBUG else 365 * 24 * 60 * 60)
-SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not DEBUG)
-SECURE_HSTS_PRELOAD = env.bool("DJANGO_SECURE_HSTS_PRELOAD", default=not DEBUG)
+SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=0 if _PLAIN_HTTP else 365 * 24 * 60 * 60)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not _PLAIN_HTTP)
+SECURE_HSTS_PRELOAD = env.bool("DJANGO_SECURE_HSTS_PRELOAD", default=not _PLAIN_HTTP)
 SECURE_REFERRER_POLICY = env("DJANGO_SECURE_REFERRER_POLICY", default="same-origin")
 SECURE_CROSS_ORIGIN_OPENER_POLICY = env("DJANGO_SECURE_CROSS_ORIGIN_OPENER_POLICY", default="same-origin")
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
-SESSION_COOKIE_SECURE = env.bool("DJANGO_SESSION_COOKIE_SECURE", default=not DEBUG)
-CSRF_COOKIE_SECURE = env.bool("DJANGO_CSRF_COOKIE_SECURE", default=not DEBUG)
+SESSION_COOKIE_SECURE = env.bool("DJANGO_SESSION_COOKIE_SECURE", default=not _PLAIN_HTTP)
+CSRF_COOKIE_SECURE = env.bool("DJANGO_CSRF_COOKIE_SECURE", default=not _PLAIN_HTTP)
 LANGUAGE_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = env("DJANGO_SESSION_COOKIE_SAMESITE", default="Lax")

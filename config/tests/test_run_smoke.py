@@ -149,7 +149,7 @@ def test_make_run_serves_the_wallet_api_and_stops_everything_on_ctrl_c(tmp_path_
         assert status == 200, body
         assert json.loads(body)["balance"] == "971.12"
 
-        # And the launcher said which servers it uses, ran in DEBUG (where the sandbox may), logged
+        # And the launcher said which servers it uses, ran as the local demo (where the sandbox may), logged
         # gunicorn's lines in TIME_ZONE and left its servers and secrets for a second shell
         output = launcher.output()
         assert f"PostgreSQL: postgresql://postgres:@/wallet?host={launcher.var_dir / 'pg'}  (embedded)" in output

@@ -25,6 +25,7 @@ def production(settings):
     settings.FIELD_ENCRYPTION_KEYS = fresh["FIELD_ENCRYPTION_KEYS"]
     settings.BLIND_INDEX_KEY = fresh["BLIND_INDEX_KEY"]
     settings.SANDBOX_ENABLED = False
+    settings.LOCAL_DEMO = False
     settings.WEBHOOK_ALLOW_PRIVATE_URLS = False
     settings.ALLOWED_HOSTS = ["wallet.example.com"]
     return settings
@@ -179,3 +180,19 @@ def test_outside_debug_the_web_settings_are_secure_by_default_and_the_environmen
     assert changed.stdout.split("|") == [
         "False", "3600", "True", "True", "True", "True", "1800", "True", "None\n"
     ]  # fmt: skip
+
+
+def test_the_local_demo_may_have_the_sandbox_on_loopback_only(production):
+    # Given `make run`'s settings: the local demo, the sandbox, loopback hosts only
+    production.LOCAL_DEMO = True
+    production.SANDBOX_ENABLED = True
+    production.ALLOWED_HOSTS = ["localhost", "127.0.0.1", "testserver"]
+    assert security_errors() == []
+
+    # When the same settings name a real host, both the sandbox and the demo refuse to start
+    production.ALLOWED_HOSTS = ["localhost", "wallet.example.com"]
+    assert security_errors() == ["project.E005", "project.E007"]
+
+    # And without the sandbox the demo flag alone still refuses a real host
+    production.SANDBOX_ENABLED = False
+    assert security_errors() == ["project.E007"]
