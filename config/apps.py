@@ -14,6 +14,9 @@ class ProjectConfig(AppConfig):
 
     def ready(self) -> None:
         from config import checks  # noqa: F401 - registers the checks
+        from config.observability.db import query_counting_install
+
+        query_counting_install()
 
         # Django signals post_migrate once per app that has models, in INSTALLED_APPS order;
         # the last one's comes after every app created its content types and permissions.

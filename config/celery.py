@@ -6,6 +6,8 @@ import sys
 
 from celery import Celery, signals
 
+from config.observability import context
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 app = Celery("wallet")
@@ -35,3 +37,10 @@ def _refuse_unsafe_start(**kwargs) -> None:
     except SystemCheckError as unsafe:
         print(unsafe, file=sys.__stderr__, flush=True)
         raise SystemExit(1) from unsafe
+
+
+@signals.task_prerun.connect
+def _log_context_bind(task_id: str | None = None, **kwargs) -> None:
+    """A task's log lines carry its task id where a request's carry the request id."""
+    context.context_clear()
+    context.request_id.set(task_id or "")

@@ -14,6 +14,7 @@ import os
 import time
 
 from django.conf import settings
+from prometheus_client import multiprocess
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 os.environ["TZ"] = settings.TIME_ZONE
@@ -26,3 +27,10 @@ threads = int(os.environ.get("WEB_THREADS", "8"))
 graceful_timeout = 10
 accesslog = "-"
 control_socket_disable = True
+
+
+def child_exit(server, worker) -> None:
+    """A worker's live gauges leave the scrape with it (docs/OPERATIONS.md, "Metrics, alerts
+    and probes"); its counters stay summed from its files."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        multiprocess.mark_process_dead(worker.pid)

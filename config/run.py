@@ -13,6 +13,7 @@ given to every child. While it runs, the launcher keeps the servers' URLs and th
 
 import fcntl
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -79,6 +80,8 @@ def main() -> int:
             servers = stack.enter_context(embedded.services(var_dir))
             env = os.environ | servers | _secrets(var_dir)
             env.setdefault("DJANGO_STATIC_ROOT", str(var_dir / "static"))
+            if not env.get("PROMETHEUS_MULTIPROC_DIR"):
+                env["PROMETHEUS_MULTIPROC_DIR"] = str(_metrics_dir(var_dir))
             # Channels without credentials use the sandbox on this server and notify back to it.
             env.setdefault("SANDBOX_ENABLED", "true")
             # The sandbox and plain HTTP on 127.0.0.1 without DEBUG's error pages: the local demo,
@@ -170,6 +173,15 @@ def _secrets(var_dir: Path) -> dict[str, str]:
         runenv.env_file_write(path, stored | made)
         print(f"Made {', '.join(made)} for this var directory; kept in {path}.", flush=True)
     return {name: (stored | made)[name] for name in missing}
+
+
+def _metrics_dir(var_dir: Path) -> Path:
+    """Where gunicorn's and Celery's processes keep their metrics (prometheus-client's
+    multiprocess mode), emptied at each start: a previous run's counters are not this one's."""
+    path = var_dir / "prometheus"
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir()
+    return path
 
 
 def _print_servers(env: dict[str, str], *, started: dict[str, str]) -> None:

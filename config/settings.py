@@ -264,13 +264,37 @@ FIELD_ENCRYPTION_KEYS = env("FIELD_ENCRYPTION_KEYS", default=DEVELOPMENT_VALUES[
 # HMAC-SHA256 key of the blind indexes that find a card number or openid without decrypting.
 BLIND_INDEX_KEY = env("BLIND_INDEX_KEY", default=DEVELOPMENT_VALUES["BLIND_INDEX_KEY"])
 
+# Observability (docs/OPERATIONS.md, "Metrics, alerts and probes"): JSON log lines (LOG_FORMAT=json,
+# the default without DEBUG) or plain ones, each with the request's id, user and order and with
+# secrets masked; /metrics for loopback callers or a bearer METRICS_TOKEN; the request middleware
+# (request id, HTTP metrics) first in MIDDLEWARE; django-health-check for /readyz.
+LOG_FORMAT = env("LOG_FORMAT", default="text" if DEBUG else "json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {
+        "context": {"()": "config.observability.logs.ContextFilter"},
+        "masking": {"()": "config.observability.logs.MaskingFilter"},
+    },
+    "formatters": {
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s %(user_id)s %(order_no)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["context", "masking"]}
+    },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
 }
+METRICS_TOKEN = env("METRICS_TOKEN", default="")
+OBSERVED_CELERY_QUEUES = env.list("OBSERVED_CELERY_QUEUES", default=["celery"])
+# Workers log through LOGGING above (JSON, masked) instead of Celery's own handler.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+INSTALLED_APPS.append("health_check")
+MIDDLEWARE.insert(0, "config.observability.http.ObservabilityMiddleware")
 
 # Reconciliation (docs/RECONCILIATION.md): a one-sided item in the last minutes of a day waits
 # for the next day's bill; a bill not published yet is asked for again (doubling delays, capped)

@@ -370,13 +370,13 @@ def order_ledger_check(*, kind: str, pk: int) -> list[Difference]:
 
 def internal_nightly() -> int:
     """The whole book, every night: each difference is opened as a discrepancy and logged as an
-    error for alerting; returns how many there are (also the ``internal_differences`` gauge)."""
+    error for alerting; returns how many there are (also the ``wallet_internal_differences`` gauge)."""
     differences = internal_reconcile()
     for difference in differences:
         logger.error("internal reconciliation: %s", difference)
     if not differences:
         logger.info("internal reconciliation clean")
-    metrics.gauge("internal_differences", len(differences))
+    metrics.INTERNAL_DIFFERENCES.set(len(differences))
     return len(differences)
 
 

@@ -63,7 +63,7 @@ def run_download(self: Task, run_id: int) -> str:
             logger.info("%s: the bill is not published yet; asking again in %s s", run, delay)
             raise self.retry(countdown=delay, exc=exc) from exc
         deadline = bill_deadline(run.bill_date)
-        metrics.increment("reconciliation_bill_missing")
+        metrics.RECONCILIATION_BILL_MISSING.inc()
         logger.error("%s: the bill was not published by %s", run, deadline)
         return services.run_fail(run=run, error=f"the bill was not published by {deadline:%Y-%m-%d %H:%M}").status
 

@@ -3,7 +3,7 @@
 No user authentication: the channel's signature is the authentication, verified by its adapter
 before anything is read. One URL per channel takes all of its notifies (payouts, payments,
 refunds); the adapter says which it is. A forged, unreadable or contradicting notify changes
-nothing, is logged, counted (metrics ``notify_rejected`` / ``notify_refused``) and, for
+nothing, is logged, counted (metric ``wallet_notify_refused``, by reason) and, for
 payments and refunds, stored as a refused event; it gets the protocol's failure reply, with 400
 when it is forged or unreadable: it did not come from the channel, so there is nothing for us to
 get right on a retry. A genuine one is applied idempotently, so the channel's retries and
@@ -106,7 +106,7 @@ class ChannelNotifyApi(APIView):
             notice = adapter.parse_notify(headers=http_request.headers, body=http_request.body)
         except NotifyRejected as exc:
             logger.warning("rejected a %s notify: %s", channel_code, exc)
-            metrics.increment("notify_rejected")
+            metrics.NOTIFY_REFUSED.labels(channel=channel_code, reason="not_genuine").inc()
             _rejected_record(channel, http_request, exc)
             rejected = True
         else:
@@ -115,7 +115,7 @@ class ChannelNotifyApi(APIView):
                 accepted = True
             except errors.ApplicationError as exc:
                 logger.error("refused a %s notify: %s", channel_code, exc.message)
-                metrics.increment("notify_refused")
+                metrics.NOTIFY_REFUSED.labels(channel=channel_code, reason=exc.code).inc()
         reply = adapter.notify_reply(accepted=accepted)
         code = status.HTTP_400_BAD_REQUEST if rejected else reply.status
         return HttpResponse(reply.body, status=code, content_type=reply.content_type)

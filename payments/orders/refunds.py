@@ -220,7 +220,7 @@ def refund_status_apply(*, channel: Channel, status: base.RefundStatus, operatio
             payload=status.raw,
             message=str(exc.message),
         )
-        metrics.increment("refund_refused")
+        metrics.PAYMENT_ANOMALIES.labels(kind="refund_refused").inc()
         logger.error("refused %s %s of %s from %s: %s", operation, kind, status.refund_no, channel.code, exc.message)
         raise
 
@@ -297,13 +297,13 @@ def _status_apply(*, channel: Channel, status: base.RefundStatus, operation: str
     order = locks.payment_order_lock(found[1])
     refund = locks.refund_lock(found[0])
     if status.amount is not None and status.amount != refund.amount:
-        metrics.increment("refund_mismatch")
+        metrics.PAYMENT_ANOMALIES.labels(kind="refund_mismatch").inc()
         raise errors.Conflict(
             _("The channel's amount of refund %(refund_no)s differs.") % {"refund_no": refund.refund_no},
             fields={"amount": "mismatch"},
         )
     if status.order_no and status.order_no != order.order_no:
-        metrics.increment("refund_mismatch")
+        metrics.PAYMENT_ANOMALIES.labels(kind="refund_mismatch").inc()
         raise errors.Conflict(
             _("The channel names another order for refund %(refund_no)s.") % {"refund_no": refund.refund_no},
             fields={"order_no": "mismatch"},
@@ -326,7 +326,7 @@ def _status_apply(*, channel: Channel, status: base.RefundStatus, operation: str
         record(outcome=Outcome.DUPLICATE)
         return refund
     if refund.status not in (Refund.Status.PENDING, Refund.Status.PROCESSING):
-        metrics.increment("refund_contradiction")
+        metrics.PAYMENT_ANOMALIES.labels(kind="refund_contradiction").inc()
         raise errors.Conflict(
             _("Refund %(refund_no)s is %(status)s but the channel says %(state)s.")
             % {"refund_no": refund.refund_no, "status": refund.status, "state": status.state},

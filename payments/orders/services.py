@@ -212,7 +212,7 @@ def payment_status_apply(
             payload=status.raw,
             message=str(exc.message),
         )
-        metrics.increment("payment_refused")
+        metrics.PAYMENT_ANOMALIES.labels(kind="payment_refused").inc()
         logger.error("refused %s %s of %s from %s: %s", operation, kind, status.order_no, channel.code, exc.message)
         raise
 
@@ -312,7 +312,7 @@ def payment_orders_expire(*, limit: int = 200) -> int:
                 payment_order_close(order=order)
             except Exception:
                 logger.exception("expiring %s failed", order.order_no)
-                metrics.increment("payment_expiry_errors")
+                metrics.PAYMENT_ANOMALIES.labels(kind="payment_expiry_error").inc()
                 PaymentOrder.objects.filter(pk=order.pk).update(next_check_at=timezone.now() + CLOSE_RETRY_AFTER)
         return len(due)
     finally:
@@ -321,7 +321,7 @@ def payment_orders_expire(*, limit: int = 200) -> int:
 
 def payments_escalate(*, now=None) -> tuple[int, int]:
     """(open orders, unfinished refunds) older than ``ESCALATE_AFTER``: logged and kept as the
-    ``payment_orders_stuck`` and ``refunds_stuck`` metrics, hourly, until someone acts."""
+    ``wallet_stuck`` metric, hourly, until someone acts."""
     now = now or timezone.now()
     cutoff = now - ESCALATE_AFTER
     # An order awaiting its payer within the expiry its merchant gave it is not stuck.
@@ -336,8 +336,8 @@ def payments_escalate(*, now=None) -> tuple[int, int]:
     for number in numbers:
         logger.error("payment escalated: %s is not final four hours after it was created", number)
     stuck = (orders.count(), refunds.count())
-    metrics.gauge("payment_orders_stuck", stuck[0])
-    metrics.gauge("refunds_stuck", stuck[1])
+    metrics.STUCK.labels(kind="payment_orders").set(stuck[0])
+    metrics.STUCK.labels(kind="refunds").set(stuck[1])
     return stuck
 
 
@@ -432,7 +432,7 @@ def _status_apply(
             record(outcome=Outcome.DUPLICATE)
             return order
         if not order.is_open:
-            metrics.increment("payment_paid_after_close")
+            metrics.PAYMENT_ANOMALIES.labels(kind="payment_paid_after_close").inc()
             raise errors.Conflict(
                 _("Order %(order_no)s is %(status)s but the channel says it was paid: refund it by hand.")
                 % {"order_no": order.order_no, "status": order.status},
@@ -474,7 +474,7 @@ def _same_terms_check(order: PaymentOrder, status: base.PaymentStatus) -> None:
             if value is None or value == "":
                 mismatches[name] = "missing"
     if mismatches:
-        metrics.increment("payment_mismatch")
+        metrics.PAYMENT_ANOMALIES.labels(kind="payment_mismatch").inc()
         raise errors.Conflict(
             _("The channel's account of %(order_no)s contradicts the order: %(items)s.")
             % {"order_no": order.order_no, "items": ", ".join(sorted(mismatches))},

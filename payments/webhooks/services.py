@@ -197,13 +197,13 @@ def _record(claim: Claim, *, started_at: datetime, result: AttemptResult) -> str
         event.succeed(description=f"attempt {number}: SUCCESS")
         event.save()
         return Outcome.DELIVERED
-    metrics.increment("webhook_attempt_failed")
+    metrics.WEBHOOK_FAILURES.labels(stage="attempt").inc()
     logger.warning("webhook %s attempt %s to merchant %s: %s", event.public_id, number, event.merchant_id, result.error)
     delays = settings.WEBHOOK_RETRY_DELAYS
     if event.round_attempts >= len(delays):
         event.fail(description=f"attempt {number}: {result.outcome}, the round's last")
         event.save()
-        metrics.increment("webhook_event_failed")
+        metrics.WEBHOOK_FAILURES.labels(stage="event").inc()
         return Outcome.FAILED
     delay = delays[event.round_attempts]
     event.next_attempt_at = timezone.now() + timedelta(seconds=delay)

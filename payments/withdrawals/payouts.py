@@ -101,18 +101,30 @@ def payout_check(*, withdrawal_id: int) -> str:
 
 
 def payout_result_apply(*, withdrawal: Withdrawal, result: PayoutResult) -> str:
-    """Move the order to what the channel said; "processing" changes nothing."""
+    """Move the order to what the channel said; "processing" changes nothing. Only an answer
+    that changed the order is counted, so a channel's duplicate notifies count once."""
+    before = withdrawal.status
     if result.state == PayoutState.SUCCESS:
-        services.withdrawal_succeed(withdrawal=withdrawal, channel_reference=result.channel_reference)
+        withdrawal = services.withdrawal_succeed(withdrawal=withdrawal, channel_reference=result.channel_reference)
     elif result.state == PayoutState.FAILED:
-        services.withdrawal_fail(withdrawal=withdrawal, code=result.code or "FAILED", message=result.message)
+        withdrawal = services.withdrawal_fail(
+            withdrawal=withdrawal, code=result.code or "FAILED", message=result.message
+        )
     elif result.state == PayoutState.RETURNED:
-        services.withdrawal_return(
+        withdrawal = services.withdrawal_return(
             withdrawal=withdrawal,
             channel_reference=result.channel_reference,
             reason=result.message or "returned by the bank",
         )
+    if withdrawal.status != before:
+        _finished_count(withdrawal, result)
     return str(result.state)
+
+
+def _finished_count(withdrawal: Withdrawal, result: PayoutResult) -> None:
+    metrics.WITHDRAWALS_FINISHED.labels(status=result.state, reason=result.code or "").inc()
+    if result.state == PayoutState.SUCCESS and withdrawal.approved_at:
+        metrics.PAYOUT_LATENCY.observe((timezone.now() - withdrawal.approved_at).total_seconds())
 
 
 def payout_notice_apply(*, channel_code: str, notice: PayoutNotice) -> Withdrawal:
@@ -175,7 +187,7 @@ def withdrawals_escalate(*, now=None) -> int:
     for order_no, status in flagged:
         logger.warning("withdrawal escalated: %s still %s after %s", order_no, status, ESCALATE_AFTER)
     if flagged:
-        metrics.increment("withdrawals_escalated", len(flagged))
+        metrics.WITHDRAWALS_ESCALATED.inc(len(flagged))
     return len(flagged)
 
 
@@ -202,6 +214,7 @@ def _rate_token_wait(withdrawal: Withdrawal) -> None:
     while not limiter.hit(item, "channel", channel.code):
         wait = max(limiter.get_window_stats(item, "channel", channel.code).reset_time - time.time(), 0.0)
         if wait > MAX_TOKEN_WAIT:
+            metrics.PAYOUT_RATE_LIMITED.labels(channel=channel.code).inc()
             raise RateLimited(wait)
         time.sleep(wait + random.uniform(0, 0.02))  # noqa: S311 - jitter, not security
 

@@ -12,7 +12,7 @@ import pytest
 from django.utils import timezone
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
-from payments import metrics
+from config.tests.metrics import metric
 from payments.channels.bills import BillKind
 from payments.channels.models import Channel
 from payments.orders import services as payment_orders
@@ -82,7 +82,7 @@ def test_past_the_deadline_the_run_fails_with_an_alert(sandbox_live, settings):
     yesterday = timezone.localdate() - timedelta(days=1)
     bill_rule_add(protocol="wechat_v3", bill_kind="trade", bill_date=yesterday, difference="not_ready")
     run = services.run_open(channel=Channel.objects.get(code="wechat_pay"), bill_date=yesterday, kind=BillKind.TRADE)
-    alerts = metrics.value("reconciliation_bill_missing")
+    alerts = metric("wallet_reconciliation_bill_missing_total")
 
     # When the run's task asks for it
     tasks.run_download.apply(args=[run.pk])
@@ -91,7 +91,7 @@ def test_past_the_deadline_the_run_fails_with_an_alert(sandbox_live, settings):
     run.refresh_from_db()
     assert run.status == Run.Status.FAILED
     assert "not published" in run.error
-    assert metrics.value("reconciliation_bill_missing") == alerts + 1
+    assert metric("wallet_reconciliation_bill_missing_total") == alerts + 1
 
 
 @pytest.mark.django_db(transaction=True)

@@ -8,7 +8,7 @@ from itertools import count
 import pytest
 from rest_framework.test import APIClient
 
-from payments import metrics
+from config.tests.metrics import metric
 from payments.channels import registry
 from payments.channels.models import Channel
 from payments.notify import api as notify_view
@@ -275,7 +275,7 @@ def test_with_the_sandbox_off_a_channel_without_credentials_is_never_routed_nor_
 
 def test_rejected_notifies_are_stored_up_to_the_cap_and_counted_beyond_it():
     cap = notify_view.REJECTED_EVENTS_PER_MINUTE.amount
-    before = metrics.value("notify_rejected")
+    before = metric("wallet_notify_refused_total", channel="wechat_pay", reason="not_genuine")
 
     replies = [
         APIClient().post("/api/v1/notify/wechat_pay/", b"{}", content_type="application/json") for _ in range(cap + 3)
@@ -283,7 +283,7 @@ def test_rejected_notifies_are_stored_up_to_the_cap_and_counted_beyond_it():
 
     assert {reply.status_code for reply in replies} == {400}
     assert PaymentEvent.objects.filter(outcome="refused", kind="notify").count() == cap
-    assert metrics.value("notify_rejected") == before + cap + 3
+    assert metric("wallet_notify_refused_total", channel="wechat_pay", reason="not_genuine") == before + cap + 3
 
 
 @pytest.mark.parametrize(

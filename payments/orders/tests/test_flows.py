@@ -15,7 +15,7 @@ import requests
 from django.utils import timezone
 from django_fsm_log.models import StateLog
 
-from payments import metrics
+from config.tests.metrics import metric
 from payments.channels import registry
 from payments.channels.models import Channel
 from payments.merchants.tests.factories import order_payment
@@ -304,7 +304,7 @@ def test_a_forged_or_contradicting_notify_credits_nothing_is_stored_and_gets_the
     }
     notify = forgeries[forgery]
     url, headers, body = notify_of(order.order_no, **notify)
-    refused_before = metrics.value("notify_rejected") + metrics.value("notify_refused")
+    refused_before = metric("wallet_notify_refused_total", channel=channel)
 
     # When the notify arrives
     response = requests.post(url, data=body, headers=headers, timeout=30)
@@ -320,7 +320,7 @@ def test_a_forged_or_contradicting_notify_credits_nothing_is_stored_and_gets_the
     refused = PaymentEvent.objects.get(kind="notify", outcome="refused")
     expected = {"bad_signature": "not genuine", "wrong_amount": "amount", "other_app": "app"}[forgery]
     assert expected in refused.message.lower()
-    assert metrics.value("notify_rejected") + metrics.value("notify_refused") == refused_before + 1
+    assert metric("wallet_notify_refused_total", channel=channel) == refused_before + 1
 
 
 def test_a_notify_for_an_order_we_do_not_know_credits_nothing_and_is_stored(sandbox_live, alice):

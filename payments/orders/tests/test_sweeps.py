@@ -10,7 +10,7 @@ import pytest
 from django.utils import timezone
 from django_fsm_log.models import StateLog
 
-from payments import metrics
+from config.tests.metrics import metric
 from payments.channels import base
 from payments.channels.models import Channel
 from payments.merchants.tests.factories import order_payment
@@ -71,7 +71,7 @@ def test_an_order_that_breaks_the_sweep_is_logged_and_the_others_are_still_close
     fine = open_recharge(alice)
     expire(broken)
     expire(fine)
-    errors_before = metrics.value("payment_expiry_errors")
+    errors_before = metric("wallet_payment_anomalies_total", kind="payment_expiry_error")
 
     payment_orders.payment_orders_expire()
 
@@ -80,7 +80,7 @@ def test_an_order_that_breaks_the_sweep_is_logged_and_the_others_are_still_close
     broken.refresh_from_db()
     assert broken.status == PaymentOrder.Status.PAYING and broken.next_check_at > timezone.now()
     assert f"expiring {broken.order_no} failed" in caplog.text
-    assert metrics.value("payment_expiry_errors") == errors_before + 1
+    assert metric("wallet_payment_anomalies_total", kind="payment_expiry_error") == errors_before + 1
 
 
 def test_an_order_whose_channel_does_not_answer_the_close_waits_before_the_next_try(
@@ -107,7 +107,7 @@ def test_an_order_and_a_refund_not_final_after_four_hours_are_escalated(sandbox_
 
     assert payment_orders.payments_escalate() == (1, 0)
     assert f"payment escalated: {order.order_no}" in caplog.text
-    assert metrics.value("payment_orders_stuck") == 1
+    assert metric("wallet_stuck", kind="payment_orders") == 1
 
 
 def test_a_notify_naming_another_merchant_credits_nothing_and_is_refused(sandbox_live, never_pay, alice):
@@ -166,13 +166,13 @@ def test_a_payment_that_arrives_for_a_closed_order_is_refused_with_an_alert(sand
         app_id=order.channel_app_id,
         merchant_id=order.channel_merchant_id,
     )
-    alerts_before = metrics.value("payment_paid_after_close")
+    alerts_before = metric("wallet_payment_anomalies_total", kind="payment_paid_after_close")
 
     with pytest.raises(errors.Conflict):
         payment_orders.payment_status_apply(channel=order.channel, status=paid, operation="notify")
 
     assert PaymentOrder.objects.get(pk=order.pk).status == PaymentOrder.Status.CLOSED
-    assert metrics.value("payment_paid_after_close") == alerts_before + 1
+    assert metric("wallet_payment_anomalies_total", kind="payment_paid_after_close") == alerts_before + 1
     assert not Account.objects.filter(owner=alice).exists()
 
 

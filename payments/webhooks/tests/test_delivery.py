@@ -6,7 +6,7 @@ import json
 import pytest
 from django_fsm_log.models import StateLog
 
-from payments import metrics
+from config.tests.metrics import metric
 from payments.webhooks import delivery
 from payments.webhooks.models import AttemptOutcome, WebhookEvent
 from payments.webhooks.services import DELIVER_TASK, Outcome, webhook_resend
@@ -106,13 +106,13 @@ def test_an_exhausted_event_is_failed_and_a_resend_delivers_it_under_the_same_id
     merchant = make_merchant(notify_url=receiver.url("/hooks")).merchant
     receiver.script("/hooks", [Answer(502, b""), Answer(502, b""), Answer(200, b"  SUCCESS\n")])
     event = settle(merchant.pk)
-    failures_before = metrics.value("webhook_event_failed")
+    failures_before = metric("wallet_webhook_failures_total", stage="event")
     deliver(event)
     clock.shift(30)
     assert deliver(event) == Outcome.FAILED
     event.refresh_from_db()
     assert (event.status, event.next_attempt_at) == (WebhookEvent.Status.FAILED, None)
-    assert metrics.value("webhook_event_failed") == failures_before + 1
+    assert metric("wallet_webhook_failures_total", stage="event") == failures_before + 1
     assert deliver(event) == Outcome.NOT_DUE, "a failed event is not tried again by itself"
 
     operator = staff_in("operations")
@@ -196,11 +196,11 @@ def test_a_failed_attempt_is_counted_for_the_alerts(receiver, make_merchant, set
     merchant = make_merchant(notify_url=receiver.url("/hooks")).merchant
     receiver.script("/hooks", [Answer(500, b"")])
     event = settle(merchant.pk)
-    before = metrics.value("webhook_attempt_failed")
+    before = metric("wallet_webhook_failures_total", stage="attempt")
 
     deliver(event)
 
-    assert metrics.value("webhook_attempt_failed") == before + 1
+    assert metric("wallet_webhook_failures_total", stage="attempt") == before + 1
 
 
 def test_an_event_that_cannot_be_signed_is_a_failed_attempt_and_is_not_sent(

@@ -13,7 +13,8 @@ from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 from urllib3.connection import HTTPConnection
 
-from payments import encryption, metrics
+from config.tests.metrics import metric
+from payments import encryption
 from payments.channels import registry
 from payments.channels.base import PayoutNotice, PayoutState, UnknownOutcome
 from payments.channels.models import Channel
@@ -193,7 +194,7 @@ def test_the_approved_sweep_resends_lost_tasks_but_not_those_still_queued(approv
 def test_orders_not_final_after_four_hours_are_escalated_once_with_a_log_line_and_a_metric(approved, caplog):
     stale, fresh = approved(), approved()
     Withdrawal.objects.filter(pk=stale.pk).update(created_at=timezone.now() - timedelta(hours=4, minutes=1))
-    before = metrics.value("withdrawals_escalated")
+    before = metric("wallet_withdrawals_escalated_total")
     caplog.set_level(logging.WARNING, logger="payments.payouts")
 
     assert payouts.withdrawals_escalate() == 1
@@ -202,7 +203,7 @@ def test_orders_not_final_after_four_hours_are_escalated_once_with_a_log_line_an
     assert latest(stale).escalated_at is not None
     assert latest(fresh).escalated_at is None
     assert f"withdrawal escalated: {stale.order_no} still approved" in caplog.text
-    assert metrics.value("withdrawals_escalated") == before + 1
+    assert metric("wallet_withdrawals_escalated_total") == before + 1
 
 
 def test_the_payout_and_payment_sweeps_are_scheduled_by_migration():
