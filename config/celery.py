@@ -6,7 +6,7 @@ import sys
 
 from celery import Celery, signals
 
-from config.observability import context
+from config.observability import context, logs
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -44,3 +44,11 @@ def _log_context_bind(task_id: str | None = None, **kwargs) -> None:
     """A task's log lines carry its task id where a request's carry the request id."""
     context.context_clear()
     context.request_id.set(task_id or "")
+
+
+@signals.after_setup_logger.connect
+@signals.after_setup_task_logger.connect
+def _log_format_adopt(logger=None, **kwargs) -> None:
+    """Celery's handlers (stderr or ``--logfile``) write the project's format, with context and masking."""
+    if logger is not None:
+        logs.handlers_adopt(logger)

@@ -291,8 +291,6 @@ LOGGING = {
 }
 METRICS_TOKEN = env("METRICS_TOKEN", default="")
 OBSERVED_CELERY_QUEUES = env.list("OBSERVED_CELERY_QUEUES", default=["celery"])
-# Workers log through LOGGING above (JSON, masked) instead of Celery's own handler.
-CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 INSTALLED_APPS.append("health_check")
 MIDDLEWARE.insert(0, "config.observability.http.ObservabilityMiddleware")
 

@@ -7,6 +7,7 @@ passwords, API tokens and bearer credentials, in the message and its arguments.
 """
 
 import logging
+import logging.config
 import re
 
 from config.observability import context
@@ -51,3 +52,18 @@ class ContextFilter(logging.Filter):
         for name, variable in context.FIELDS.items():
             setattr(record, name, variable.get())
         return True
+
+
+def handlers_adopt(logger: logging.Logger) -> None:
+    """Gives the handlers Celery set up (its stderr or ``--logfile``) the project's formatter and
+    filters, so a worker's lines are the same JSON (or text), with context and masking, as the
+    web's, wherever Celery was told to write them."""
+    from django.conf import settings  # The worker has loaded settings by the time it logs.
+
+    formatters: dict[str, dict] = settings.LOGGING["formatters"]  # type: ignore[index]
+    formatter_spec = formatters[settings.LOG_FORMAT]
+    formatter = logging.config.dictConfigClass({"version": 1}).configure_formatter(dict(formatter_spec))
+    for handler in logger.handlers:
+        handler.setFormatter(formatter)
+        for logging_filter in (ContextFilter(), MaskingFilter()):
+            handler.addFilter(logging_filter)
