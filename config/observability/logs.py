@@ -9,6 +9,7 @@ passwords, API tokens and bearer credentials, in the message and its arguments.
 import logging
 import logging.config
 import re
+from typing import cast
 
 from config.observability import context
 
@@ -60,7 +61,7 @@ def handlers_adopt(logger: logging.Logger) -> None:
     web's, wherever Celery was told to write them."""
     from django.conf import settings  # The worker has loaded settings by the time it logs.
 
-    formatters: dict[str, dict] = settings.LOGGING["formatters"]  # type: ignore[index]
+    formatters = cast(dict[str, dict], settings.LOGGING["formatters"])
     formatter_spec = formatters[settings.LOG_FORMAT]
     formatter = logging.config.dictConfigClass({"version": 1}).configure_formatter(dict(formatter_spec))
     for handler in logger.handlers:
