@@ -128,7 +128,7 @@ def test_compose_health_checks_and_start_order():
         }, name
 
 
-def test_the_env_example_documents_every_variable_the_settings_and_compose_read():
+def test_the_env_example_documents_every_variable_the_settings_the_readme_and_compose_name():
     documented = set(re.findall(r"^#? ?([A-Z][A-Z0-9_]+)=", (BASE_DIR / ".env.example").read_text(), re.MULTILINE))
     settings = (BASE_DIR / "config" / "settings.py").read_text()
     read = set(re.findall(r'\benv(?:\.\w+)?\(\s*"([A-Z][A-Z0-9_]+)"', settings))
