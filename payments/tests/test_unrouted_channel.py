@@ -56,13 +56,13 @@ def adapter_retire(settings) -> None:
 LOSSES = {"credentials gone": unroute, "adapter removed": adapter_retire}
 
 
-@pytest.fixture(params=LOSSES.values(), ids=LOSSES.keys())
+@pytest.fixture(params=list(LOSSES.values()), ids=list(LOSSES))
 def unrouted_later(request, settings):
     """The route is lost after the order was made (by the services, through the sandbox)."""
     return lambda: request.param(settings)
 
 
-@pytest.fixture(params=LOSSES.values(), ids=LOSSES.keys())
+@pytest.fixture(params=list(LOSSES.values()), ids=list(LOSSES))
 def unrouted(request, settings):
     request.param(settings)
 
