@@ -303,7 +303,7 @@ class PeerTransfer(ConcurrentTransitionMixin, models.Model):
     currency = models.CharField(max_length=3, default="CNY", verbose_name=_("currency"))
     memo = models.CharField(max_length=255, blank=True, default="", verbose_name=_("memo"))
     status = FSMField(max_length=16, choices=Status.choices, protected=True, verbose_name=_("status"))
-    idempotency_key = models.CharField(max_length=255, verbose_name=_("idempotency key"))
+    idempotency_key = models.CharField(max_length=MAX_KEY_LENGTH, verbose_name=_("idempotency key"))
     # sha256 of the request's content: the same key with another content is a conflict.
     request_fingerprint = models.CharField(max_length=64, verbose_name=_("request fingerprint"))
     receive_code = models.ForeignKey(

@@ -37,7 +37,10 @@ def payment_adapter(channel: Channel) -> PaymentAdapter:
 
 def adapter_for(channel: Channel) -> Adapter:
     """The channel's adapter, both halves (the notify endpoint reads every kind of notify);
-    ``ChannelUnrouted`` when it has no credentials and the sandbox is off."""
+    ``ChannelUnrouted`` when it has no credentials and the sandbox is off, or when no adapter
+    of that name exists any more (its orders stay readable and wait, like the others)."""
+    if channel.adapter not in PACKAGES:
+        raise ChannelUnrouted(f"No adapter named {channel.adapter!r} for the {channel.code} channel.")
     configured = _configured(channel.adapter, settings.CHANNEL_READ_TIMEOUT)
     if configured is not None:
         return configured
@@ -54,11 +57,15 @@ def sandbox_register(provider: SandboxProvider) -> None:
 
 def is_reachable(channel: Channel) -> bool:
     """True when the channel has credentials or goes to the sandbox: routing skips the others."""
+    if channel.adapter not in PACKAGES:
+        return False
     return _sandbox_on() or _configured(channel.adapter, settings.CHANNEL_READ_TIMEOUT) is not None
 
 
 def is_sandboxed(channel: Channel) -> bool:
     """True when the channel's payouts go to the sandbox, not to real money."""
+    if channel.adapter not in PACKAGES:
+        return False
     return _sandbox_on() and _configured(channel.adapter, settings.CHANNEL_READ_TIMEOUT) is None
 
 

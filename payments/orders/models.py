@@ -15,6 +15,7 @@ from django_fsm_log.models import StateLog
 
 from payments.channels.models import Channel, ClientType, PaymentMethod
 from payments.transition_logs import TransitionLogManager
+from wallet.idempotency import MAX_KEY_LENGTH
 from wallet.models import Hold, money_field
 
 
@@ -95,7 +96,7 @@ class PaymentOrder(ConcurrentTransitionMixin, models.Model):
     status = FSMField(
         max_length=16, choices=Status.choices, default=Status.PENDING, protected=True, verbose_name=_("status")
     )
-    idempotency_key = models.CharField(max_length=255, verbose_name=_("idempotency key"))
+    idempotency_key = models.CharField(max_length=MAX_KEY_LENGTH, verbose_name=_("idempotency key"))
     request_fingerprint = models.CharField(max_length=64, verbose_name=_("request fingerprint"))
     client_ip = models.GenericIPAddressField(null=True, blank=True, verbose_name=_("client ip"))
     return_url = models.URLField(max_length=500, blank=True, verbose_name=_("return url"))
@@ -342,7 +343,7 @@ class Refund(ConcurrentTransitionMixin, models.Model):
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("requested by")
     )
-    idempotency_key = models.CharField(max_length=255, verbose_name=_("idempotency key"))
+    idempotency_key = models.CharField(max_length=MAX_KEY_LENGTH, verbose_name=_("idempotency key"))
     request_fingerprint = models.CharField(max_length=64, verbose_name=_("request fingerprint"))
     # Only refunds requested before the escrow: a hold on the merchant account.
     hold = models.OneToOneField(

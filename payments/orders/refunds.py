@@ -163,7 +163,12 @@ def refund_send(*, refund_id: int) -> str:
     """Send a pending (or re-send a processing) channel refund; the channel's refund number
     makes the second send return the first refund. ``RetryableError`` propagates for the task
     to retry; an unknown outcome leaves it processing for the sweep's query. A failure answered
-    to a re-send is not believed (the first send may have been taken): a query decides."""
+    to a re-send is not believed (the first send may have been taken): a query decides. A
+    channel that lost its route leaves the refund as it is, for the sweep to offer it again."""
+    channel = Refund.objects.select_related("payment_order__channel").get(pk=refund_id).payment_order.channel
+    if channel is not None and not registry.is_reachable(channel):
+        logger.warning("refund %s not sent: its channel %s is not routed", refund_id, channel.code)
+        return "channel_unrouted"
     with transaction.atomic(durable=True):
         refund = locks.refund_lock(refund_id)
         resend = refund.status == Refund.Status.PROCESSING
@@ -232,6 +237,9 @@ def refund_sync(*, refund: Refund) -> Refund:
         return refund
     order = PaymentOrder.objects.select_related("channel").get(pk=refund.payment_order_id)
     channel = channel_of(order)
+    if not registry.is_reachable(channel):
+        logger.warning("refund %s not checked: its channel %s is not routed", refund.refund_no, channel.code)
+        return refund
     event_record(
         operation="refund_query",
         kind=Kind.REQUEST,

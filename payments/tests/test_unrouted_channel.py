@@ -1,5 +1,7 @@
-"""An open order whose channel lost its route (no credentials, the sandbox off) is answered as it
-stands, waits, and is never failed or closed for it; the sweeps retry it later."""
+"""An open order whose channel lost its route (no credentials with the sandbox off, or an adapter
+that no longer exists) is answered as it stands, waits, and is never failed or closed for it;
+the sweeps offer it again later without an error to retry. A channel switched off by operations
+still answers for its open orders."""
 
 from datetime import timedelta
 from decimal import Decimal
@@ -9,8 +11,9 @@ from django.urls import get_resolver
 from django.utils import timezone
 
 from payments.channels.models import Channel
+from payments.orders import refunds
 from payments.orders import services as payment_orders
-from payments.orders.models import PaymentEvent, PaymentOrder
+from payments.orders.models import PaymentEvent, PaymentOrder, Refund
 from payments.withdrawals import payouts
 from payments.withdrawals.models import WithdrawalStatus
 
@@ -45,9 +48,23 @@ def unroute(settings) -> None:
     settings.SANDBOX_ENABLED = False
 
 
-@pytest.fixture
-def unrouted(settings):
-    unroute(settings)
+def adapter_retire(settings) -> None:
+    """The channel's adapter was removed from the code while its rows remain."""
+    Channel.objects.all().update(adapter="retired")
+
+
+LOSSES = {"credentials gone": unroute, "adapter removed": adapter_retire}
+
+
+@pytest.fixture(params=list(LOSSES.values()), ids=list(LOSSES))
+def unrouted_later(request, settings):
+    """The route is lost after the order was made (by the services, through the sandbox)."""
+    return lambda: request.param(settings)
+
+
+@pytest.fixture(params=list(LOSSES.values()), ids=list(LOSSES))
+def unrouted(request, settings):
+    request.param(settings)
 
 
 def test_reading_the_order_answers_it_as_it_stands(paying, unrouted, alice, api_client_for):
@@ -78,11 +95,84 @@ def test_the_expiry_sweep_leaves_it_open_and_comes_back_later(paying, unrouted):
     assert payment_orders.payment_orders_expire() == 0
 
 
-def test_an_approved_withdrawal_waits_for_its_channel(withdrawal_in, settings):
+def test_an_approved_withdrawal_waits_for_its_channel(withdrawal_in, unrouted_later):
     withdrawal = withdrawal_in(WithdrawalStatus.APPROVED, "100.00")
-    unroute(settings)
+    unrouted_later()
 
     assert payouts.payout_send(withdrawal_id=withdrawal.pk) == "channel_unrouted"
 
     withdrawal.refresh_from_db()
     assert withdrawal.status == WithdrawalStatus.APPROVED
+
+
+def test_a_processing_withdrawal_is_not_checked_and_stays_processing(withdrawal_in, unrouted_later):
+    withdrawal = withdrawal_in(WithdrawalStatus.PROCESSING, "100.00")
+    unrouted_later()
+
+    assert payouts.payout_check(withdrawal_id=withdrawal.pk) == "channel_unrouted"
+
+    withdrawal.refresh_from_db()
+    assert withdrawal.status == WithdrawalStatus.PROCESSING
+
+
+def test_reading_a_withdrawal_answers_it_as_it_stands(withdrawal_in, unrouted_later, api_client_for):
+    withdrawal = withdrawal_in(WithdrawalStatus.PROCESSING, "100.00")
+    unrouted_later()
+
+    response = api_client_for(withdrawal.user).get(f"/api/v1/withdrawals/{withdrawal.order_no}/")
+
+    assert response.status_code == 200
+    assert response.json()["status"] == "processing"
+
+
+@pytest.fixture
+def refund_in(paying, alice):
+    PaymentOrder.objects.filter(pk=paying.pk).update(status="success")
+
+    def make(status: str) -> Refund:
+        return Refund.objects.create(
+            refund_no=f"RF2026112800000000000{status[:3]}",
+            payment_order=paying,
+            amount=Decimal("2.00"),
+            status=status,
+            requested_by=alice,
+            idempotency_key=f"k-{status}",
+            request_fingerprint="f",
+        )
+
+    return make
+
+
+def test_a_pending_refund_is_not_sent_and_waits(refund_in, unrouted):
+    refund = refund_in(Refund.Status.PENDING)
+
+    assert refunds.refund_send(refund_id=refund.pk) == "channel_unrouted"
+
+    refund.refresh_from_db()
+    assert refund.status == Refund.Status.PENDING
+    assert not PaymentEvent.objects.filter(refund=refund).exists()
+
+
+def test_a_processing_refund_is_not_queried_and_stays_processing(refund_in, unrouted):
+    refund = refund_in(Refund.Status.PROCESSING)
+
+    assert refunds.refund_sync(refund=refund).status == Refund.Status.PROCESSING
+    assert not PaymentEvent.objects.filter(refund=refund).exists()
+
+
+@pytest.fixture
+def disabled():
+    Channel.objects.all().update(enabled=False)
+
+
+def test_a_disabled_channels_open_orders_are_still_read_and_swept(paying, disabled, alice, api_client_for):
+    response = api_client_for(alice).get(f"{RECHARGES}{paying.order_no}/")
+    PaymentOrder.objects.filter(pk=paying.pk).update(expires_at=timezone.now() - timedelta(minutes=2))
+
+    assert response.status_code == 200
+    assert payment_orders.payment_orders_expire() == 1
+    paying.refresh_from_db()
+    # The sandbox never opened this order: its channel answers so, and the sweep comes back later.
+    assert paying.status == PaymentOrder.Status.PAYING
+    assert paying.next_check_at > timezone.now()
+    assert PaymentEvent.objects.filter(payment_order=paying, operation="query").exists()

@@ -18,6 +18,7 @@ from django_fsm_log.models import StateLog
 from payments import encryption
 from payments.channels.models import Channel, PayoutAccountKind
 from payments.transition_logs import TransitionLogManager
+from wallet.idempotency import MAX_KEY_LENGTH
 from wallet.models import Hold, money_field
 
 
@@ -147,7 +148,7 @@ class Withdrawal(ConcurrentTransitionMixin, models.Model):
     status = FSMField(
         max_length=16, choices=Status.choices, default=Status.PENDING, protected=True, verbose_name=_("status")
     )
-    idempotency_key = models.CharField(max_length=255, verbose_name=_("idempotency key"))
+    idempotency_key = models.CharField(max_length=MAX_KEY_LENGTH, verbose_name=_("idempotency key"))
     # sha256 of the request's content: the same key with another content is a conflict.
     request_fingerprint = models.CharField(max_length=64, verbose_name=_("request fingerprint"))
     hold = models.OneToOneField(Hold, on_delete=models.PROTECT, related_name="withdrawal", verbose_name=_("hold"))

@@ -94,6 +94,10 @@ def payout_check(*, withdrawal_id: int) -> str:
     withdrawal = Withdrawal.objects.select_related("channel").get(pk=withdrawal_id)
     if withdrawal.status != WithdrawalStatus.PROCESSING:
         return "not_processing"
+    if not registry.is_reachable(withdrawal.channel):
+        # Not a transient error to retry: it stays processing, and the sweep asks again later.
+        logger.warning("%s not checked: its channel %s is not routed", withdrawal.order_no, withdrawal.channel.code)
+        return "channel_unrouted"
     result = registry.payout_adapter(withdrawal.channel).query_payout(withdrawal.order_no)
     if result.state == PayoutState.NOT_FOUND:
         return payout_send(withdrawal_id=withdrawal_id)

@@ -17,9 +17,12 @@ from django.utils.translation import gettext_lazy as _
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 from django_fsm_log.decorators import fsm_log_by, fsm_log_description
 
+from wallet.idempotency import MAX_KEY_LENGTH
+
 # An account code is at most 64 characters: ``campaign:`` and the name.
 NAME_MAX_LENGTH = 55
-TOKEN_MAX_LENGTH = 128
+# A reward's token is its idempotency key: the same length rule as the Idempotency-Key header.
+TOKEN_MAX_LENGTH = MAX_KEY_LENGTH
 
 
 def money_field(**options) -> models.DecimalField:

@@ -18,6 +18,7 @@ from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 from django_fsm_log.decorators import fsm_log_by, fsm_log_description
 from django_fsm_log.models import StateLog
 
+from wallet.idempotency import MAX_KEY_LENGTH
 from wallet.models import Transfer, money_field
 
 
@@ -98,7 +99,7 @@ class RedPacket(ConcurrentTransitionMixin, models.Model):
     status = FSMField(
         max_length=16, choices=Status.choices, default=Status.OPEN, protected=True, verbose_name=_("status")
     )
-    idempotency_key = models.CharField(max_length=255, verbose_name=_("idempotency key"))
+    idempotency_key = models.CharField(max_length=MAX_KEY_LENGTH, verbose_name=_("idempotency key"))
     # sha256 of the request's content: the same key with another content is a conflict.
     request_fingerprint = models.CharField(max_length=64, verbose_name=_("request fingerprint"))
     send_transfer = models.OneToOneField(

@@ -14,6 +14,7 @@ from wallet import services as ledger
 from wallet.audit import ledger_audit
 from wallet.campaigns import budget, selectors, services, tasks
 from wallet.campaigns.models import Reward
+from wallet.idempotency import MAX_KEY_LENGTH
 from wallet.models import Account, Entry, Transfer
 from wallet.selectors import account_balance
 
@@ -144,7 +145,7 @@ def test_a_paused_campaign_resumed_accepts_again_and_an_ended_one_cannot_resume(
         ("-1.00", "t", "amount"),
         ("1.00", "", "token"),
         ("1.00", "with blank", "token"),
-        ("1.00", "x" * 129, "token"),
+        ("1.00", "x" * (MAX_KEY_LENGTH + 1), "token"),
     ],
 )
 def test_bad_input_is_a_validation_error_on_its_field_and_changes_nothing(make_campaign, alice, amount, token, field):
