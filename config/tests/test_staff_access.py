@@ -8,6 +8,7 @@ from axes.models import AccessAttempt
 from django.test import Client
 from django.utils import timezone
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from config.tests.staff import otp_login, totp_code, totp_device_for
 
@@ -200,3 +201,17 @@ def test_an_auditor_who_enrolled_an_authenticator_gives_its_code(auditor):
 
     assert without_code.status_code == 200
     assert with_code.status_code == 302
+
+
+def test_a_superuser_shows_a_new_authenticator_as_a_qr_code_and_no_role_can(
+    reviewer, staff_in, client_for, django_user_model
+):
+    device = TOTPDevice.objects.create(user=reviewer, name="phone", confirmed=True)
+    qrcode = f"/admin/otp_totp/totpdevice/{device.pk}/qrcode/"
+    root = client_for(django_user_model.objects.create_superuser("root", password=PASSWORD))
+
+    shown = root.get(qrcode)
+
+    assert shown.status_code == 200
+    assert shown["Content-Type"].startswith("image/svg+xml")
+    assert client_for(staff_in("finance_supervisor")).get(qrcode).status_code == 403
