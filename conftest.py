@@ -14,6 +14,7 @@ from rest_framework.test import APIClient
 
 from config import locales
 from config.celery import app as celery_app
+from config.tests.staff import otp_login
 from wallet import services
 
 # Headless Chromium for the admin's browser tests (installed by the fixture when missing), and
@@ -133,12 +134,11 @@ def staff_in(make_user):
 
 @pytest.fixture
 def client_for():
-    """A Django test client logged in as the user, for admin pages."""
+    """A Django test client logged in as the user, for admin pages, with the second factor
+    given (docs/OPERATIONS.md, "Staff sign-in"): the session of a right password and code."""
 
     def make(user) -> Client:
-        client = Client()
-        client.force_login(user)
-        return client
+        return otp_login(Client(), user)
 
     return make
 

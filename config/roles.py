@@ -169,3 +169,13 @@ ROLES["finance_reviewer"] |= TRANSFERS_REVIEW
 ROLES["finance_supervisor"] |= TRANSFERS_REVIEW
 ROLES["operations"] |= TRANSFERS_VIEW | {"wallet.revoke_receivecode"}
 ROLES["auditor"] |= TRANSFERS_VIEW
+
+# Staff sign-in (docs/OPERATIONS.md, "Staff sign-in"): auditors and supervisors read the failed
+# and locked sign-ins; a supervisor unlocks one by deleting its attempt row. Authenticator
+# devices are a superuser's alone, so no role holds their permissions.
+SIGN_IN_VIEW = frozenset({"axes.view_accessattempt", "axes.view_accesslog", "axes.view_accessfailurelog"})
+ROLES["auditor"] |= SIGN_IN_VIEW
+ROLES["finance_supervisor"] |= SIGN_IN_VIEW | {"axes.delete_accessattempt"}
+# The roles that only read: their second factor is their choice; every other staff member,
+# superusers included, signs in with one (config.staff_access.policy).
+TWO_FACTOR_OPTIONAL_ROLES = frozenset({"auditor"})

@@ -4,6 +4,7 @@ Without variables the defaults point at a local PostgreSQL and Redis; `make run`
 `make test` export the URLs of whichever servers they chose or started.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -57,7 +58,8 @@ SESSION_COOKIE_AGE = env.int("DJANGO_SESSION_COOKIE_AGE", default=8 * 60 * 60)
 SESSION_EXPIRE_AT_BROWSER_CLOSE = env.bool("DJANGO_SESSION_EXPIRE_AT_BROWSER_CLOSE", default=True)
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # The admin under config.staff_access.StaffAdminSite: staff sign in with a second factor.
+    "config.staff_access.apps.StaffAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -74,6 +76,10 @@ INSTALLED_APPS = [
     "django_fsm_log",
     "import_export",
     "pgtrigger",
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "wallet",
     "risk",
     "payments",
@@ -92,8 +98,11 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a locked-out sign-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -133,6 +142,25 @@ CACHES = {
         "OPTIONS": {"CLIENT_CLASS": "django_redis.client.DefaultClient"},
     }
 }
+
+# Staff sign-in (docs/OPERATIONS.md, "Staff sign-in"): django-axes counts failed passwords per
+# username and address and refuses that pair for a cool-off period after too many; django-otp
+# asks every staff member but the read-only roles for a TOTP or backup code (config.staff_access).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_ENABLED = env.bool("STAFF_LOCKOUT_ENABLED", default=True)
+AXES_FAILURE_LIMIT = env.int("STAFF_LOCKOUT_FAILURES", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("STAFF_LOCKOUT_MINUTES", default=30))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "config.staff_access.lockout.lockout_response"
+# The address is the connection's, or the trusted proxy's CLIENT_IP_HEADER (below): never a
+# header any client may set, or each guess would come from a new address.
+AXES_CLIENT_IP_CALLABLE = "config.staff_access.policy.client_ip"
+# The TOTP issuer shown in the staff's authenticator apps.
+OTP_TOTP_ISSUER = env("STAFF_TOTP_ISSUER", default="Wallet back-office")
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -231,11 +231,19 @@ def wait_for(browser: webdriver.Chrome, css_selector: str, timeout: float = 10) 
 
 
 def admin_login(browser: webdriver.Chrome, live_server_url: str, username: str, password: str) -> None:
-    """Logs into the Django admin through its login form; fails unless the admin then shows
-    the logged-in user's tools and logout form."""
+    """Logs into the Django admin through its login form with the password and the code of the
+    user's authenticator (enrolled now when they have none, docs/OPERATIONS.md "Staff
+    sign-in"); fails unless the admin then shows the logged-in user's tools and logout form."""
+    # Models import only once pytest-django has set Django up, after this plugin is loaded.
+    from django.contrib.auth import get_user_model
+
+    from config.tests.staff import totp_code, totp_device_for
+
+    code = totp_code(totp_device_for(get_user_model().objects.get(username=username)))
     browser.get(f"{str(live_server_url).rstrip('/')}/admin/login/")
     wait_for(browser, "#id_username").send_keys(username)
     browser.find_element(By.CSS_SELECTOR, "#id_password").send_keys(password)
+    browser.find_element(By.CSS_SELECTOR, "#id_otp_token").send_keys(code)
     submit = browser.find_element(By.CSS_SELECTOR, "#login-form [type=submit]")
     submit.click()
     WebDriverWait(browser, 10).until(EC.staleness_of(submit))

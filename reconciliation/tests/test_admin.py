@@ -20,6 +20,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from config.tests.staff import otp_login
 from payments.channels.models import Channel
 from payments.withdrawals.models import Withdrawal, WithdrawalStatus
 from payments.withdrawals.tests.test_admin import messages_of, queue_rows, rows_of
@@ -908,8 +909,7 @@ def test_operations_and_staff_without_a_role_cannot_see_or_work_discrepancies(
 def test_desk_steps_accept_only_post_with_a_csrf_token(make_discrepancy, today, reviewer):
     discrepancy = make_discrepancy(today)
     before = state(discrepancy)
-    client = Client(enforce_csrf_checks=True)
-    client.force_login(reviewer)
+    client = otp_login(Client(enforce_csrf_checks=True), reviewer)
 
     assert client.get(url("discrepancy", "ignore", discrepancy.pk), {"reason": "x"}).status_code == 405
     assert step(client, discrepancy, "ignore", reason="forged").status_code == 403

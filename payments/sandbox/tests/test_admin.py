@@ -5,6 +5,7 @@ from decimal import Decimal
 import pytest
 from django.contrib.auth import get_user_model
 
+from config.tests.staff import otp_login
 from payments.sandbox import engine
 from payments.sandbox.models import SandboxPayout, SandboxRule, Scenario
 
@@ -13,8 +14,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def superuser_client(client):
-    client.force_login(get_user_model().objects.create_superuser("root", password="pw-for-tests-only"))
-    return client
+    return otp_login(client, get_user_model().objects.create_superuser("root", password="pw-for-tests-only"))
 
 
 def test_a_rule_added_in_the_admin_decides_the_next_payout(superuser_client):

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 import pytest
 from django.contrib.auth import get_user_model
 
+from config.tests.staff import otp_login
 from payments.channels.bills import BillKind as LineBillKind
 from payments.channels.bills import BillLine, LineStatus, bill_parse
 from payments.sandbox.bill_rules import BillNotPublished, BillRuleRefused, bill_rule_add
@@ -235,7 +236,7 @@ def test_a_difference_reaches_the_merchant_through_the_channels_endpoint_with_a_
 
 
 def test_a_rule_is_added_in_the_admin_and_one_the_bill_cannot_carry_is_refused_there(client):
-    client.force_login(get_user_model().objects.create_superuser("root", password="pw-for-tests-only"))
+    otp_login(client, get_user_model().objects.create_superuser("root", password="pw-for-tests-only"))
     form = {"protocol": "alipay", "bill_kind": "trade", "bill_date": "2026-12-06", "order_no": "", "remaining": "1"}
 
     refused = client.post("/admin/sandbox/sandboxbillrule/add/", {**form, "difference": "wrong_status"})
