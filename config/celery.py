@@ -21,11 +21,12 @@ app.autodiscover_tasks(["wallet.exports"])
 app.autodiscover_tasks(["wallet.redpackets"])
 
 
-@signals.import_modules.connect
+@signals.worker_init.connect
+@signals.beat_init.connect
 def _refuse_unsafe_start(**kwargs) -> None:
-    """Runs when a worker or beat loads the task modules, before either takes or sends work.
-    Celery logs and ignores exceptions of signal receivers, and beat redirects stderr to its
-    log: print to the real stderr and exit instead."""
+    """Runs as a worker or beat starts, before either takes or sends work (not when a web process
+    lists the registered tasks). Celery logs and ignores exceptions of signal receivers, and beat
+    redirects stderr to its log: print to the real stderr and exit instead."""
     import django
     from django.core.management.base import SystemCheckError
 

@@ -34,7 +34,7 @@ _PLAIN_HTTP = DEBUG or LOCAL_DEMO
 SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=not _PLAIN_HTTP)
 # Paths answered over plain HTTP too (regular expressions without the leading slash), such as the
 # probes of a load balancer that talks HTTP to the pods.
-SECURE_REDIRECT_EXEMPT = env.list("DJANGO_SECURE_REDIRECT_EXEMPT", default=[])
+SECURE_REDIRECT_EXEMPT = env.list("DJANGO_SECURE_REDIRECT_EXEMPT", default=[r"^healthz$", r"^readyz$", r"^metrics$"])
 # Behind a TLS-terminating proxy, the header it sets to "https" (e.g. X-Forwarded-Proto). Opt-in:
 # trusted without a proxy that always overwrites it, any client could claim to be on HTTPS.
 _proxy_header = env("DJANGO_SECURE_PROXY_SSL_HEADER", default="")
@@ -150,7 +150,9 @@ AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
-AXES_ENABLED = env.bool("STAFF_LOCKOUT_ENABLED", default=True)
+# Always on: one environment variable must not be able to switch off a control.
+AXES_ENABLED = True
+AXES_VERBOSE = False
 AXES_FAILURE_LIMIT = env.int("STAFF_LOCKOUT_FAILURES", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("STAFF_LOCKOUT_MINUTES", default=30))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]

@@ -25,8 +25,8 @@ def test_chromium_is_installed_with_apt_get_only_after_a_line_that_says_so(monke
     assert failure == ""
     announcement, *commands = events
     assert isinstance(announcement, str)
-    assert "installing Debian's chromium chromium-driver with apt-get" in announcement
+    assert "installing Debian's chromium chromium-driver fonts-wqy-microhei with apt-get" in announcement
     assert commands == [
         ("apt-get", "update"),
-        ("apt-get", "install", "-y", "--no-install-recommends", "chromium", "chromium-driver"),
+        ("apt-get", "install", "-y", "--no-install-recommends", "chromium", "chromium-driver", "fonts-wqy-microhei"),
     ]
