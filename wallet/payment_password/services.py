@@ -105,3 +105,9 @@ def payment_token_consume(*, user: AbstractBaseUser, token: str) -> None:
 
 def _token_key(token: str) -> str:
     return TOKEN_KEY_PREFIX + hashlib.sha256(token.encode()).hexdigest()
+
+
+def payment_password_ensure(*, user: AbstractBaseUser, password: str) -> None:
+    """Give the user ``password`` unless they have one already: for demo users, whom nobody can
+    prove to be (they have no account password), and whose own choice must survive a re-run."""
+    PaymentPassword.objects.get_or_create(user=user, defaults={"password": make_password(password)})
