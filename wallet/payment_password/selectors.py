@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.utils import timezone
 
 from wallet.payment_password.models import PaymentPassword
@@ -19,7 +19,7 @@ class PaymentPasswordState:
         return self.locked_until is not None
 
 
-def payment_password_state(*, user: AbstractBaseUser) -> PaymentPasswordState:
+def payment_password_state(*, user: User) -> PaymentPasswordState:
     """Whether the user has one, and until when it is locked (None when it is not, or no longer)."""
     record = PaymentPassword.objects.filter(user=user).first()
     if record is None:

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.hashers import check_password, make_password
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -39,7 +39,7 @@ class PaymentToken:
 
 
 def payment_password_set(
-    *, user: AbstractBaseUser, new_password: str, account_password: str = "", old_payment_password: str = ""
+    *, user: User, new_password: str, account_password: str = "", old_payment_password: str = ""
 ) -> PaymentPassword:
     """Set or change the payment password, proved by the account password or, once one is set,
     by the old payment password (a wrong old one counts as a wrong try)."""
@@ -59,7 +59,7 @@ def payment_password_set(
     return record
 
 
-def payment_password_verify(*, user: AbstractBaseUser, password: str) -> None:
+def payment_password_verify(*, user: User, password: str) -> None:
     """Return if ``password`` is the user's payment password; otherwise count the try and refuse."""
     now = timezone.now()
     with transaction.atomic():
@@ -87,7 +87,7 @@ def payment_password_verify(*, user: AbstractBaseUser, password: str) -> None:
     raise PaymentPasswordInvalid(fields={"remaining_tries": str(remaining)})
 
 
-def payment_token_issue(*, user: AbstractBaseUser, password: str) -> PaymentToken:
+def payment_token_issue(*, user: User, password: str) -> PaymentToken:
     """A single-use token standing for the payment password, for one money-leaving request."""
     payment_password_verify(user=user, password=password)
     token = secrets.token_urlsafe(32)
@@ -96,7 +96,7 @@ def payment_token_issue(*, user: AbstractBaseUser, password: str) -> PaymentToke
     return PaymentToken(token=token, expires_at=timezone.now() + timedelta(seconds=ttl))
 
 
-def payment_token_consume(*, user: AbstractBaseUser, token: str) -> None:
+def payment_token_consume(*, user: User, token: str) -> None:
     """Take the token, once: a token replayed, expired, or issued to someone else is refused."""
     owner = get_redis_connection("default").getdel(_token_key(token))
     if owner is None or owner.decode() != str(user.pk):
@@ -107,7 +107,7 @@ def _token_key(token: str) -> str:
     return TOKEN_KEY_PREFIX + hashlib.sha256(token.encode()).hexdigest()
 
 
-def payment_password_ensure(*, user: AbstractBaseUser, password: str) -> None:
+def payment_password_ensure(*, user: User, password: str) -> None:
     """Give the user ``password`` unless they have one already: for demo users, whom nobody can
     prove to be (they have no account password), and whose own choice must survive a re-run."""
     PaymentPassword.objects.get_or_create(user=user, defaults={"password": make_password(password)})
