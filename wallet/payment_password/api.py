@@ -1,6 +1,9 @@
 """Payment password API (docs/WALLET.md, "Payment password"): see it, set or change it, and
 trade it for a one-time payment token."""
 
+from django.conf import settings
+from django.core.validators import RegexValidator
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import exceptions, serializers, status
 from rest_framework.request import Request
@@ -11,8 +14,13 @@ from wallet import errors
 from wallet.payment_password import selectors, services
 from wallet.payment_password.errors import PaymentPasswordInvalid, PaymentPasswordLocked, PaymentPasswordNotSet
 from wallet.rest.inputs import StrictCharField
-from wallet.rest.schema import api_schema
+from wallet.rest.schema import NOT_BLANK, api_schema
 from wallet.rest.users import request_user
+
+# The services check the form too; as a validator it is also in the schema (``pattern``).
+_FORM = RegexValidator(
+    settings.PAYMENT_PASSWORD_PATTERN, message=_("The new payment password does not have the required form (6 digits).")
+)
 
 
 @extend_schema_serializer(component_name="PaymentPasswordState")
@@ -25,12 +33,20 @@ class StateOutput(serializers.Serializer):
 class PaymentPasswordApi(APIView):
     @extend_schema_serializer(component_name="PaymentPasswordSetInput")
     class InputSerializer(serializers.Serializer):
-        new_password = StrictCharField(max_length=128, help_text="6 digits.")
+        new_password = StrictCharField(max_length=128, validators=[_FORM], help_text="6 digits.")
         account_password = StrictCharField(
-            max_length=128, required=False, default="", help_text="Your account password; or `old_payment_password`."
+            max_length=128,
+            required=False,
+            allow_blank=True,
+            default="",
+            help_text="Your account password; or `old_payment_password`.",
         )
         old_payment_password = StrictCharField(
-            max_length=128, required=False, default="", help_text="Your payment password now, once one is set."
+            max_length=128,
+            required=False,
+            allow_blank=True,
+            default="",
+            help_text="Your payment password now, once one is set.",
         )
 
     @api_schema(responses={200: StateOutput}, summary="Whether you have a payment password, and whether it is locked")
@@ -65,7 +81,7 @@ class PaymentPasswordApi(APIView):
 class PaymentTokenApi(APIView):
     @extend_schema_serializer(component_name="PaymentTokenInput")
     class InputSerializer(serializers.Serializer):
-        password = StrictCharField(max_length=128, help_text="Your payment password.")
+        password = StrictCharField(max_length=128, validators=[NOT_BLANK], help_text="Your payment password.")
 
     @extend_schema_serializer(component_name="PaymentToken")
     class OutputSerializer(serializers.Serializer):

@@ -25,14 +25,14 @@ PAYMENT_PASSWORD_PARAMETERS = [
     OpenApiParameter(
         name=PASSWORD_HEADER,
         location=OpenApiParameter.HEADER,
-        type={"type": "string", "maxLength": 128},
+        type={"type": "string"},
         description=f"Your payment password; or send `{TOKEN_HEADER}`. Not needed on a retry with an "
         "Idempotency-Key you used before.",
     ),
     OpenApiParameter(
         name=TOKEN_HEADER,
         location=OpenApiParameter.HEADER,
-        type={"type": "string", "maxLength": 128},
+        type={"type": "string"},
         description="A one-time token from POST /api/v1/wallet/payment-password/token/, instead of the password; "
         "spent by this request.",
     ),
