@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 import pytest
+from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import Group
 from django.test import Client
 from hypothesis import settings as hypothesis_settings
@@ -16,6 +17,11 @@ from config import locales
 from config.celery import app as celery_app
 from config.tests.staff import otp_login
 from wallet import services
+from wallet.payment_password.models import PaymentPassword
+
+# Every user made here has this payment password, and API clients send it
+# (docs/WALLET.md, "Payment password"); the password's own tests take it off or change it.
+PAYMENT_PASSWORD = "135790"
 
 # Headless Chromium for the admin's browser tests (installed by the fixture when missing), and
 # the test databases cloned from a template migrated once per set of migrations.
@@ -73,9 +79,11 @@ def make_user(django_user_model):
     counter = iter(range(1, 1_000_000))
 
     def make(username: str | None = None, **extra):
-        return django_user_model.objects.create_user(
+        user = django_user_model.objects.create_user(
             username=username or f"user{next(counter)}", password="pw-for-tests-only", **extra
         )
+        PaymentPassword.objects.create(user=user, password=make_password(PAYMENT_PASSWORD))
+        return user
 
     return make
 
@@ -114,7 +122,7 @@ def api_client_for():
     def client_for(user) -> APIClient:
         token, _ = Token.objects.get_or_create(user=user)
         client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}", HTTP_PAYMENT_PASSWORD=PAYMENT_PASSWORD)
         return client
 
     return client_for

@@ -14,6 +14,7 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from payments.withdrawals.models import PayoutAccount, Withdrawal, WithdrawalStatus
+from wallet.management.commands.demo_users import PAYMENT_PASSWORD
 from wallet.models import ReceiveCode
 from wallet.redpackets.models import RedPacket
 from wallet.transfers import codes
@@ -34,6 +35,9 @@ STAFF = {
     "auditor": "reads and exports ledgers, orders and reconciliations",
     "operations": "withdrawal window, rollout, dead letters, re-queries",
 }
+
+# The POSTs that take money out of a wallet, and so the payment password (docs/WALLET.md).
+PAYMENT_PASSWORD_PATHS = frozenset({"withdrawals/", "transfers/", "red-packets/"})
 
 
 @dataclass(frozen=True)
@@ -109,7 +113,8 @@ def _api(facts: DemoFacts) -> str:
     tokens = " ".join(f"{TOKEN_VARIABLES[name]}={value}" for name, value in facts.tokens.items())
     lines = [
         f"== API  {facts.base_url}/api/docs/   (tokens also in {facts.tokens_file})",
-        f"   export API={facts.base_url}/api/v1 {tokens}",
+        f"   export API={facts.base_url}/api/v1 {tokens} PAY={PAYMENT_PASSWORD}",
+        "   # PAY: every client's payment password, asked for when money leaves a wallet",
         "",
         "   # alice's wallet and statement",
         _curl("GET", "wallet/", "ALICE"),
@@ -168,6 +173,8 @@ def _curl(method: str, path: str, token: str, body: dict | None = None, key: str
     command = " ".join(words) + f' "$API/{path}" -H "Authorization: Token ${token}"'
     if key:
         command += f' -H "Idempotency-Key: {key}"'
+    if path in PAYMENT_PASSWORD_PATHS:
+        command += ' -H "Payment-Password: $PAY"'
     if body is not None:
         command += " -H 'Content-Type: application/json' -d " + shlex.quote(json.dumps(body))
     return f"   {command}"

@@ -353,3 +353,10 @@ WEBHOOK_ALLOW_PRIVATE_URLS = env.bool("WEBHOOK_ALLOW_PRIVATE_URLS", default=Fals
 # Red packets (docs/WALLET.md): shares per packet and the largest packet, in yuan.
 RED_PACKET_MAX_COUNT = env.int("RED_PACKET_MAX_COUNT", default=100)
 RED_PACKET_MAX_AMOUNT = env("RED_PACKET_MAX_AMOUNT", default="200.00")
+
+# Payment password (docs/WALLET.md, "Payment password"): what a valid one looks like, how many
+# wrong tries lock it and for how long, and how long a one-time payment token lives.
+PAYMENT_PASSWORD_PATTERN = env("PAYMENT_PASSWORD_PATTERN", default=r"^[0-9]{6}$")
+PAYMENT_PASSWORD_MAX_TRIES = env.int("PAYMENT_PASSWORD_MAX_TRIES", default=5)
+PAYMENT_PASSWORD_LOCK_SECONDS = env.int("PAYMENT_PASSWORD_LOCK_SECONDS", default=30 * 60)
+PAYMENT_TOKEN_TTL_SECONDS = env.int("PAYMENT_TOKEN_TTL_SECONDS", default=5 * 60)

@@ -409,6 +409,7 @@ class PeerTransfer(ConcurrentTransitionMixin, models.Model):
 # Django loads an app's models from its models module: the campaigns' are gathered here.
 from wallet.campaigns.models import Campaign, Reward  # noqa: E402, F401
 from wallet.exports.models import ExportJob  # noqa: E402, F401
+from wallet.payment_password.models import PaymentPassword  # noqa: E402, F401
 
 # Django loads the wallet app's models from this module: the capabilities built on the ledger
 # keep theirs in their own package (docs/ARCHITECTURE.md §2). Imported last, because they refer

@@ -11,6 +11,7 @@ import pytest
 from django.core.management import call_command
 from rest_framework.authtoken.models import Token
 
+from conftest import PAYMENT_PASSWORD
 from payments.merchants.tests.factories import awaiting_order, merchant_new, order_payment
 from payments.withdrawals import services as payments
 from wallet.ratelimit import rate_limiter
@@ -63,6 +64,8 @@ def test_every_operation_answers_as_the_schema_says(live_server, client_token, t
         "all",
         "--header",
         f"Authorization: Token {client_token}",
+        "--header",
+        f"Payment-Password: {PAYMENT_PASSWORD}",
     ]
     result = subprocess.run(  # noqa: S603
         command, cwd=tmp_path, capture_output=True, text=True, timeout=RUN_TIMEOUT, check=False

@@ -77,16 +77,16 @@ def test_the_printed_guide_holds_working_tokens_and_is_kept_in_a_file(demo_data,
     client.credentials(HTTP_AUTHORIZATION=f"Token {variables['SHOP']}")
     assert client.get("/api/v1/merchant/payments/NO-SUCH-ORDER/").status_code == 404
     # And every demo client and service has its token, in the guide and in the tokens file
-    assert set(variables) == {"API", "ALICE", "BOB", "CAROL", "DAVE", "SHOP", "CAMPAIGN"}
+    assert set(variables) == {"API", "PAY", "ALICE", "BOB", "CAROL", "DAVE", "SHOP", "CAMPAIGN"}
     tokens = json.loads((tmp_path / "tokens.json").read_text())["tokens"]
     assert {name.upper().replace("CAMPAIGN-SVC", "CAMPAIGN"): token for name, token in tokens.items()} == {
-        name: token for name, token in variables.items() if name != "API"
+        name: token for name, token in variables.items() if name not in {"API", "PAY"}
     }
     # And the guide names each staff login, the queue and the withdrawal curl with a key
     for login in ("admin", "finance_reviewer", "finance_supervisor", "auditor", "operations"):
         assert re.search(rf"^   {login} ", out, re.MULTILINE), login
     assert "2 withdrawal(s) wait for review" in out
-    assert '-H "Idempotency-Key: try-1"' in out
+    assert '-H "Idempotency-Key: try-1" -H "Payment-Password: $PAY"' in out
     assert (tmp_path / "next-steps.txt").read_text() in out
 
 

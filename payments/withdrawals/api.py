@@ -16,6 +16,11 @@ from payments.withdrawals.filters import WithdrawalFilter
 from payments.withdrawals.models import Withdrawal
 from payments.withdrawals.reasons import WITHDRAWAL_STATUS
 from wallet import errors
+from wallet.payment_password.headers import (
+    PAYMENT_PASSWORD_ERRORS,
+    PAYMENT_PASSWORD_PARAMETERS,
+    request_payment_authorise,
+)
 from wallet.rest.fields import MoneyField, SignedMoneyField
 from wallet.rest.idempotency import IDEMPOTENCY_KEY_PARAMETER, request_idempotency_key
 from wallet.rest.inputs import StrictCharField
@@ -229,14 +234,16 @@ class WithdrawalsApi(APIView):
             errors.NotAvailable,
             errors.NoChannel,
             exceptions.Throttled,
+            *PAYMENT_PASSWORD_ERRORS,
         ],
-        parameters=[IDEMPOTENCY_KEY_PARAMETER, IDEMPOTENT_REPLAYED],
+        parameters=[IDEMPOTENCY_KEY_PARAMETER, *PAYMENT_PASSWORD_PARAMETERS, IDEMPOTENT_REPLAYED],
         summary="Withdraw to one of your payout accounts",
         description=(
             "Holds the amount at once. Risk rules approve it, send it to finance review, or refuse it "
             "(limit_exceeded, risk_rejected, window_closed, not_available; 422). A payout account that is "
             "not yours, or an amount not above the fee, is a validation_error. Retrying with the same "
-            "Idempotency-Key and body returns the same order with `Idempotent-Replayed: true`."
+            "Idempotency-Key and body returns the same order with `Idempotent-Replayed: true`. Needs your "
+            "payment password or a payment token (403 `payment_password_*` otherwise), but not on such a retry."
         ),
     )
     def post(self, request: Request) -> Response:
@@ -244,6 +251,7 @@ class WithdrawalsApi(APIView):
         key = request_idempotency_key(request)
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
+        request_payment_authorise(request, replay=Withdrawal.objects.filter(user=user, idempotency_key=key).exists())
         payout_account = selectors.payout_account_for_user(
             user=user, payout_account_id=serializer.validated_data["payout_account"]
         )

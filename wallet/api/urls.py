@@ -2,11 +2,14 @@ from django.urls import path
 
 from wallet.api import receive_codes, views
 from wallet.campaigns import api as campaigns
+from wallet.payment_password import api as payment_password
 from wallet.redpackets import api as redpackets_api
 
 urlpatterns = [
     path("wallet/", views.WalletDetailApi.as_view(), name="wallet-detail"),
     path("wallet/entries/", views.WalletEntriesApi.as_view(), name="wallet-entries"),
+    path("wallet/payment-password/", payment_password.PaymentPasswordApi.as_view(), name="payment-password"),
+    path("wallet/payment-password/token/", payment_password.PaymentTokenApi.as_view(), name="payment-token"),
     path("transfers/", views.TransferSendApi.as_view(), name="transfer-send"),
     path("transfers/<int:transfer_id>/", views.TransferDetailApi.as_view(), name="transfer-detail"),
     path("campaign/rewards/", campaigns.RewardCreateApi.as_view(), name="campaign-rewards"),

@@ -10,6 +10,11 @@ from rest_framework.views import APIView
 
 from wallet import errors, selectors, statements
 from wallet.models import Account, Entry, PeerTransfer
+from wallet.payment_password.headers import (
+    PAYMENT_PASSWORD_ERRORS,
+    PAYMENT_PASSWORD_PARAMETERS,
+    request_payment_authorise,
+)
 from wallet.rest.fields import MoneyField, SignedMoneyField
 from wallet.rest.idempotency import IDEMPOTENCY_KEY_PARAMETER, request_idempotency_key
 from wallet.rest.inputs import StrictCharField
@@ -186,8 +191,9 @@ class TransferSendApi(APIView):
             errors.RiskRejected,
             errors.LimitExceeded,
             errors.NotAvailable,
+            *PAYMENT_PASSWORD_ERRORS,
         ],
-        parameters=[IDEMPOTENCY_KEY_PARAMETER, IDEMPOTENT_REPLAYED],
+        parameters=[IDEMPOTENCY_KEY_PARAMETER, *PAYMENT_PASSWORD_PARAMETERS, IDEMPOTENT_REPLAYED],
         summary="Send money to another user, or pay a receive code",
         description=(
             "`status` is `posted` when the money moved, `under_review` when risk control holds it on your "
@@ -197,19 +203,23 @@ class TransferSendApi(APIView):
             "paid single-use code is a 409 `conflict` (`receive_code`: `revoked`, `used`). Refusals by risk "
             "control are 422 with `fields.risk_rule`; a frozen wallet is 422 `account_frozen` with `from` or "
             "`to`. Retrying with the same Idempotency-Key and body returns the transfer again with "
-            "`Idempotent-Replayed: true`."
+            "`Idempotent-Replayed: true`. Needs your payment password or a payment token (403 "
+            "`payment_password_*` otherwise), but not on such a retry."
         ),
     )
     def post(self, request: Request) -> Response:
         key = request_idempotency_key(request)
         data = _valid(self.InputSerializer, request)
+        sender = request_user(request)
+        replay = PeerTransfer.objects.filter(sender=sender, idempotency_key=key).exists()
+        request_payment_authorise(request, replay=replay)
         recipient = None
         if "to" in data:
             recipient = get_user_model().objects.filter(username=data["to"]).first()
             if recipient is None:
                 raise errors.ValidationFailed(_("No such recipient."), fields={"to": "not_found"})
         sent = transfer_services.transfer_send(
-            sender=request_user(request),
+            sender=sender,
             recipient=recipient,
             receive_code=data.get("receive_code", ""),
             amount=data.get("amount"),

@@ -14,6 +14,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from wallet import errors
+from wallet.payment_password.headers import (
+    PAYMENT_PASSWORD_ERRORS,
+    PAYMENT_PASSWORD_PARAMETERS,
+    request_payment_authorise,
+)
 from wallet.redpackets import selectors, services
 from wallet.redpackets.models import ChatGroup, RedPacket
 from wallet.redpackets.reasons import RED_PACKET_STATUS
@@ -149,13 +154,15 @@ class RedPacketSendApi(APIView):
             errors.InsufficientFunds,
             errors.AccountFrozen,
             exceptions.Throttled,
+            *PAYMENT_PASSWORD_ERRORS,
         ],
-        parameters=[IDEMPOTENCY_KEY_PARAMETER, IDEMPOTENT_REPLAYED],
+        parameters=[IDEMPOTENCY_KEY_PARAMETER, *PAYMENT_PASSWORD_PARAMETERS, IDEMPOTENT_REPLAYED],
         summary="Send a red packet to one user or to a group",
         description=(
             "Moves the amount from your wallet into escrow at once and cuts it into `count` shares. "
             "Unclaimed shares go back to you 24 hours later. Retrying with the same Idempotency-Key and "
-            "body returns the same packet with `Idempotent-Replayed: true`."
+            "body returns the same packet with `Idempotent-Replayed: true`. Needs your payment password or a "
+            "payment token (403 `payment_password_*` otherwise), but not on such a retry."
         ),
     )
     def post(self, request: Request) -> Response:
@@ -164,6 +171,7 @@ class RedPacketSendApi(APIView):
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
+        request_payment_authorise(request, replay=RedPacket.objects.filter(sender=sender, idempotency_key=key).exists())
         recipient = None
         if "recipient" in data:
             recipient = get_user_model().objects.filter(username=data["recipient"]).first()

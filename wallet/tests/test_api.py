@@ -226,7 +226,7 @@ def test_concurrent_requests_with_one_key_move_money_once(alice, bob, funded_acc
 
     def post() -> None:
         client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION=token_client._credentials["HTTP_AUTHORIZATION"])
+        client.credentials(**token_client._credentials)
         barrier.wait(10)
         statuses.append(send(client, {"to": "bob", "amount": "9.00"}, key="race").status_code)
         connections.close_all()

@@ -15,10 +15,13 @@ from django.db import transaction
 from rest_framework.authtoken.models import Token
 
 from wallet import services
+from wallet.payment_password.services import payment_password_ensure
 
 STAFF_GROUPS = ["finance_reviewer", "finance_supervisor", "auditor", "operations"]
 CLIENT_BALANCES = {"alice": Decimal("1000.00"), "bob": Decimal("500.00"), "carol": Decimal("250.00")}
 DEFAULT_PASSWORD = "demo-pass-2026"  # noqa: S105 - a published demo password, overridable by DEMO_PASSWORD
+# The clients' payment password (docs/WALLET.md, "Payment password"), sent as `Payment-Password`.
+PAYMENT_PASSWORD = "135790"  # noqa: S105 - a published demo password
 
 
 class Command(BaseCommand):
@@ -35,7 +38,7 @@ class Command(BaseCommand):
         lines = [
             f"Demo staff (admin site /admin/), password {password} when first created:",
             f"  admin (superuser); {', '.join(STAFF_GROUPS)} (each in the group of that name)",
-            "Demo API clients (header `Authorization: Token <token>`):",
+            f"Demo API clients (header `Authorization: Token <token>`; payment password {PAYMENT_PASSWORD}):",
         ]
         lines += [f"  {name:<6} token {token}  balance {balance}" for name, (token, balance) in clients.items()]
         self.stdout.write("\n".join(lines))
@@ -59,7 +62,9 @@ def _user(username: str, password: str | None, **flags: bool):
 def _client(username: str, opening_balance: Decimal) -> tuple[str, Decimal]:
     """The client's API token and balance after the one-off opening recharge. Clients use the
     API only, so they get no usable password."""
-    account = services.account_for_user(user=_user(username, None))
+    user = _user(username, None)
+    payment_password_ensure(user=user, password=PAYMENT_PASSWORD)
+    account = services.account_for_user(user=user)
     clearing = services.account_for_system(code="clearing:demo")
     services.transfer_post(
         idempotency_key=f"demo:opening-balance:{username}",
