@@ -7,7 +7,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("wallet", "0015_verbose_names"),
+        ("wallet", "0016_alter_reward_token"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
