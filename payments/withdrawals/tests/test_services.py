@@ -466,6 +466,7 @@ def test_the_cheapest_admitting_channel_pays(make_user, funded_account, submit):
     Channel.objects.create(
         code="bank2",
         name="Cheaper bank",
+        adapter="bank",
         payout_account_kind="bank_card",
         fee_rate=D("0"),
         fee_min=D("0.01"),
