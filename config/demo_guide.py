@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
 from django.utils import timezone
+from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from rest_framework.authtoken.models import Token
 
 from payments.withdrawals.models import PayoutAccount, Withdrawal, WithdrawalStatus
@@ -36,6 +37,12 @@ STAFF = {
     "operations": "withdrawal window, rollout, dead letters, re-queries",
 }
 
+# Static backup codes each demo staff member signs in with (docs/OPERATIONS.md, "Staff sign-in"):
+# topped up at every seeding, a few shown in the guide.
+SIGN_IN_DEVICE = "demo sign-in codes"
+SIGN_IN_CODES_KEPT = 10
+SIGN_IN_CODES_SHOWN = 3
+
 # The POSTs that take money out of a wallet, and so the payment password (docs/WALLET.md).
 PAYMENT_PASSWORD_PATHS = frozenset({"withdrawals/", "transfers/", "red-packets/"})
 
@@ -51,9 +58,25 @@ class DemoFacts:
     receive_code: str | None  # carol's open receive code
     sandbox: bool
     tokens_file: str
+    sign_in_codes: dict[str, list[str]]  # staff username -> unused one-time codes
 
 
-def demo_facts(*, base_url: str, password: str, sandbox: bool, tokens_file: str) -> DemoFacts:
+def demo_sign_in_codes() -> dict[str, list[str]]:
+    """Gives each demo staff member one-time sign-in codes (django-otp's static device), topped up
+    to ``SIGN_IN_CODES_KEPT``: the demo has no authenticator app to read a code from."""
+    shown = {}
+    for user in get_user_model().objects.filter(username__in=STAFF):
+        device, _ = StaticDevice.objects.get_or_create(user=user, name=SIGN_IN_DEVICE)
+        for _ in range(SIGN_IN_CODES_KEPT - device.token_set.count()):
+            device.token_set.create(token=StaticToken.random_token())
+        unused = device.token_set.order_by("pk").values_list("token", flat=True)
+        shown[user.username] = list(unused[:SIGN_IN_CODES_SHOWN])
+    return shown
+
+
+def demo_facts(
+    *, base_url: str, password: str, sandbox: bool, tokens_file: str, sign_in_codes: dict[str, list[str]]
+) -> DemoFacts:
     users = get_user_model().objects
     tokens = dict(Token.objects.filter(user__username__in=TOKEN_VARIABLES).values_list("user__username", "key"))
     card = PayoutAccount.objects.filter(user__username="alice", kind="bank_card").values_list("pk", flat=True).first()
@@ -79,6 +102,7 @@ def demo_facts(*, base_url: str, password: str, sandbox: bool, tokens_file: str)
         receive_code=codes.token_for(code) if code else None,
         sandbox=sandbox,
         tokens_file=tokens_file,
+        sign_in_codes=sign_in_codes,
     )
 
 
@@ -93,6 +117,8 @@ def _admin(facts: DemoFacts) -> str:
     lines = [
         f"== Admin  {facts.base_url}/admin/   password {facts.password} (as set when each user was made)",
         *(f"   {name:<19} {role}" for name, role in STAFF.items()),
+        "   Each signs in with a one-time code too (django-otp backup codes; unused ones now):",
+        *(f"   {name:<19} {' '.join(found)}" for name, found in facts.sign_in_codes.items()),
         f'   {facts.pending_withdrawals} withdrawal(s) wait for review; `make manage ARGS="demo_data --reset"` '
         "queues a fresh round once they are worked off.",
     ]

@@ -9,11 +9,13 @@ from decimal import Decimal
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
+from django.test import Client
 from rest_framework.test import APIClient
 
 from payments.withdrawals import services as withdrawals
 from payments.withdrawals.models import Withdrawal
 from wallet.audit import ledger_audit
+from wallet.management.commands.demo_users import DEFAULT_PASSWORD
 from wallet.models import Account, Transfer
 
 pytestmark = pytest.mark.django_db
@@ -128,3 +130,23 @@ def test_reset_refills_the_review_queue_once_it_has_been_worked_off(demo_data):
     demo_data("--reset")
     assert len(_pending()) == 2
     assert ledger_audit() == []
+
+
+def test_a_reviewer_signs_in_with_a_code_the_guide_printed_and_each_code_works_once(demo_data):
+    # Given the demo seeded, and the reviewer's codes as the guide prints them
+    out = demo_data()
+    role_line, codes_line = (line for line in out.splitlines() if line.startswith("   finance_reviewer "))
+    first_code = codes_line.split()[1]
+    form = {"username": "finance_reviewer", "password": DEFAULT_PASSWORD, "next": "/admin/payments/withdrawal/"}
+
+    # When they sign in with the password and the first code, they reach the queue
+    client = Client()
+    response = client.post("/admin/login/", form | {"otp_token": first_code}, follow=True)
+    assert response.status_code == 200
+    assert response.redirect_chain[-1][0] == "/admin/payments/withdrawal/"
+
+    # And the same code a second time signs no one in
+    other = Client()
+    again = other.post("/admin/login/", form | {"otp_token": first_code})
+    assert again.status_code == 200
+    assert "_auth_user_id" not in other.session

@@ -18,7 +18,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from config import runenv
-from config.demo_guide import demo_facts, demo_guide
+from config.demo_guide import demo_facts, demo_guide, demo_sign_in_codes
 from wallet.management.commands.demo_users import DEFAULT_PASSWORD
 from wallet.progress import Progress
 
@@ -56,6 +56,7 @@ class Command(BaseCommand):
             password=os.environ.get("DEMO_PASSWORD") or DEFAULT_PASSWORD,
             sandbox=settings.SANDBOX_ENABLED,
             tokens_file=str(tokens_file),
+            sign_in_codes=demo_sign_in_codes(),
         )
         guide = demo_guide(facts)
         for path, text in ((tokens_file, json.dumps({"tokens": facts.tokens}, indent=2) + "\n"), (guide_file, guide)):
