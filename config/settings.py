@@ -40,6 +40,9 @@ INSTALLED_APPS = [
     "django_fsm_log",
     "import_export",
     "pgtrigger",
+    # Changes to controls (config.controls): the database keeps their history, shown in the admin.
+    "pghistory",
+    "pghistory.admin",
     "wallet",
     "risk",
     "payments",
@@ -57,6 +60,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Changes to controls: who and which request, recorded with each history row (config.controls).
+    "config.controls.middleware.HistoryMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]

@@ -1,0 +1,87 @@
+"""The admin side of changes to controls: a control's saves, deletes and actions become
+proposals (config.controls.services) instead of writes, unless ``applies_directly`` says the
+change is one of the few switches a single person may flip."""
+
+from django.contrib import messages
+from django.db import models
+from django.http import HttpResponseRedirect
+from django.urls import reverse
+from django.utils.translation import gettext
+
+from config.controls.models import ChangeProposal
+from config.controls.registry import control_of
+from config.controls.services import proposal_submit
+from wallet.errors import ApplicationError
+
+PROPOSE = "project.propose_changeproposal"
+Operation = ChangeProposal.Operation
+
+
+class ProposedChangesMixin:
+    """Mixed into a control's ModelAdmin, before the admin class it changes."""
+
+    def applies_directly(self, request, obj, form, change) -> bool:
+        return False
+
+    def save_directly(self, request, obj, form, change) -> None:
+        super().save_model(request, obj, form, change)  # type: ignore[misc]
+
+    def may_propose(self, request, obj=None) -> bool:
+        return request.user.has_perm(PROPOSE) and self.has_view_permission(request, obj)  # type: ignore[attr-defined]
+
+    def propose(self, request, operation: str, obj: models.Model, many=None, reason: str = "") -> None:
+        try:
+            proposal = proposal_submit(actor=request.user, operation=operation, obj=obj, many=many, reason=reason)
+        except ApplicationError as error:
+            self.message_user(request, f"{obj}: {error.message}", messages.WARNING)  # type: ignore[attr-defined]
+            return
+        request.control_proposals = [*getattr(request, "control_proposals", []), proposal]
+        self.message_user(  # type: ignore[attr-defined]
+            request,
+            gettext("Proposed: %(proposal)s. It takes effect when a finance supervisor approves it.")
+            % {"proposal": proposal},
+            messages.INFO,
+        )
+
+    def save_model(self, request, obj, form, change):
+        if self.applies_directly(request, obj, form, change):
+            self.save_directly(request, obj, form, change)
+            return
+        many = {
+            name: [related.pk for related in form.cleaned_data[name]]
+            for name in control_of(type(obj)).many
+            if name in form.cleaned_data
+        }
+        operation = Operation.UPDATE if change else Operation.CREATE
+        self.propose(request, operation, obj, many, reason=form.cleaned_data.get("change_reason", ""))
+
+    def save_related(self, request, form, formsets, change):
+        if not hasattr(request, "control_proposals") and self.applies_directly(request, form.instance, form, change):
+            super().save_related(request, form, formsets, change)  # type: ignore[misc]
+
+    def delete_model(self, request, obj):
+        self.propose(request, Operation.DELETE, obj)
+
+    def delete_queryset(self, request, queryset):
+        for obj in queryset.order_by("pk"):
+            self.propose(request, Operation.DELETE, obj)
+
+    def _to_proposals(self, request):
+        if request.user.has_perm("project.view_changeproposal"):
+            return HttpResponseRedirect(reverse("admin:project_changeproposal_changelist"))
+        opts = self.model._meta  # type: ignore[attr-defined]
+        return HttpResponseRedirect(reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist"))
+
+    def response_add(self, request, obj, post_url_continue=None):
+        if obj.pk is None:
+            return self._to_proposals(request)
+        return super().response_add(request, obj, post_url_continue)  # type: ignore[misc]
+
+    def response_change(self, request, obj):
+        if hasattr(request, "control_proposals"):
+            return self._to_proposals(request)
+        return super().response_change(request, obj)  # type: ignore[misc]
+
+    def response_delete(self, request, obj_display, obj_id):
+        return self._to_proposals(request)
+
