@@ -18,6 +18,7 @@ from django_celery_beat.models import ClockedSchedule, CrontabSchedule, Interval
 
 from config.controls import admin as controls_admin  # noqa: F401 - registers the change proposals
 from config.controls.adminkit import ProposedChangesMixin
+from config.controls.control_admins import CONTROL_ADMINS
 from config.controls.models import ChangeProposal
 from config.schedules import PROTECTED_TASKS
 
@@ -130,6 +131,7 @@ for model, model_admin in (
     (ClockedSchedule, ClockedScheduleAdmin),
     (Group, GroupAdmin),
     (User, UserAdmin),
+    *CONTROL_ADMINS,
 ):
     admin.site.unregister(model)
     admin.site.register(model, model_admin)

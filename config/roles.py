@@ -169,3 +169,15 @@ ROLES["finance_reviewer"] |= TRANSFERS_REVIEW
 ROLES["finance_supervisor"] |= TRANSFERS_REVIEW
 ROLES["operations"] |= TRANSFERS_VIEW | {"wallet.revoke_receivecode"}
 ROLES["auditor"] |= TRANSFERS_VIEW
+
+# Changes to controls (docs/OPERATIONS.md, "Changes to controls"): operations and supervisors
+# propose, a supervisor other than the author approves; auditors read the proposals. Operations
+# keep only the window and rollout switches (risk.switch_riskrule) as direct changes.
+PROPOSALS_VIEW = frozenset({"project.view_changeproposal"})
+ROLES["finance_supervisor"] |= PROPOSALS_VIEW | {"project.propose_changeproposal", "project.approve_changeproposal"}
+ROLES["operations"] = (
+    (ROLES["operations"] - {"payments.switch_channel", "risk.add_blocklistentry"})
+    | PROPOSALS_VIEW
+    | {"project.propose_changeproposal"}
+)
+ROLES["auditor"] |= PROPOSALS_VIEW

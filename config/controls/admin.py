@@ -61,7 +61,10 @@ class ChangeProposalAdmin(ReadOnlyMixin, admin.ModelAdmin):
         rows = format_html_join(
             "",
             "<tr><th>{}</th><td>{}</td><td>{}</td></tr>",
-            ((name, _shown(old), _shown(new)) for name, (old, new) in snapshot_diff(proposal.before, proposal.after).items()),
+            (
+                (name, _shown(old), _shown(new))
+                for name, (old, new) in snapshot_diff(proposal.before, proposal.after).items()
+            ),
         )
         return format_html(
             '<table class="proposal-diff"><thead><tr><th>{}</th><th>{}</th><th>{}</th></tr></thead>'
@@ -129,7 +132,8 @@ class ChangeProposalAdmin(ReadOnlyMixin, admin.ModelAdmin):
             )
             return
         self.message_user(
-            request, gettext("%(proposal)s: %(status)s.") % {"proposal": proposal, "status": proposal.get_status_display()}
+            request,
+            gettext("%(proposal)s: %(status)s.") % {"proposal": proposal, "status": proposal.get_status_display()},
         )
 
 

@@ -84,4 +84,3 @@ class ProposedChangesMixin:
 
     def response_delete(self, request, obj_display, obj_id):
         return self._to_proposals(request)
-

@@ -41,9 +41,7 @@ class ChangeProposal(models.Model):
     before = models.JSONField(default=dict, encoder=DjangoJSONEncoder, verbose_name=_("before"))
     after = models.JSONField(default=dict, encoder=DjangoJSONEncoder, verbose_name=_("after"))
     reason = models.CharField(max_length=255, blank=True, default="", verbose_name=_("reason"))
-    status = models.CharField(
-        max_length=8, choices=Status.choices, default=Status.PENDING, verbose_name=_("status")
-    )
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING, verbose_name=_("status"))
     proposed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("proposed by")
     )

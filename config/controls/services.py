@@ -7,7 +7,7 @@ object under a lock: if it changed since the proposal, the proposal is stale and
 applied.
 """
 
-from typing import Any
+from typing import Any, cast
 
 import pghistory
 from django.contrib.auth.models import User
@@ -76,8 +76,7 @@ def _decide(proposal: ChangeProposal, actor: User, status: str) -> ChangeProposa
 
 def _apply(proposal: ChangeProposal) -> bool:
     """Write the proposal to its object; False, and nothing written, if the object changed since."""
-    model = proposal.content_type.model_class()
-    assert model is not None  # a proposal's control model is installed
+    model = cast(type[models.Model], proposal.content_type.model_class())  # a control is installed
     if proposal.operation == Operation.CREATE:
         obj = model()
     else:
@@ -89,7 +88,12 @@ def _apply(proposal: ChangeProposal) -> bool:
         return True
     many = snapshot_apply(obj, proposal.after)
     obj.full_clean()
-    obj.save()
+    if proposal.operation == Operation.CREATE:
+        obj.save()
+    else:
+        changed = snapshot_diff(proposal.before, proposal.after).keys() - set(many)
+        stamps = [column.name for column in type(obj)._meta.concrete_fields if getattr(column, "auto_now", False)]
+        obj.save(update_fields=[*changed, *stamps] if changed else [])
     for name in many:
         getattr(obj, name).set(proposal.after[name])
     proposal.object_id = str(obj.pk)
