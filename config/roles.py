@@ -176,8 +176,6 @@ ROLES["auditor"] |= TRANSFERS_VIEW
 PROPOSALS_VIEW = frozenset({"project.view_changeproposal"})
 ROLES["finance_supervisor"] |= PROPOSALS_VIEW | {"project.propose_changeproposal", "project.approve_changeproposal"}
 ROLES["operations"] = (
-    (ROLES["operations"] - {"payments.switch_channel", "risk.add_blocklistentry"})
-    | PROPOSALS_VIEW
-    | {"project.propose_changeproposal"}
+    (ROLES["operations"] - {"payments.switch_channel"}) | PROPOSALS_VIEW | {"project.propose_changeproposal"}
 )
 ROLES["auditor"] |= PROPOSALS_VIEW
