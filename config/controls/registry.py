@@ -22,12 +22,14 @@ class Control:
     many: tuple[str, ...] = ()
     # Only these columns (and ``many``), when the model is more than a control (a user).
     only: tuple[str, ...] | None = field(default=None)
+    # Time stamps a proposal sets that mean "when it happened": the approval writes its own time.
+    stamped_on_approval: tuple[str, ...] = ()
 
 
 CONTROLS: dict[type[models.Model], Control] = {
     RiskRule: Control(ignored=frozenset({"updated_at"})),
     Channel: Control(ignored=frozenset({"updated_at"})),
-    BlocklistEntry: Control(ignored=frozenset({"created_at"})),
+    BlocklistEntry: Control(ignored=frozenset({"created_at"}), stamped_on_approval=("removed_at",)),
     PeriodicTask: Control(ignored=frozenset({"last_run_at", "total_run_count", "date_changed"})),
     IntervalSchedule: Control(),
     CrontabSchedule: Control(),

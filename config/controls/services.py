@@ -7,6 +7,7 @@ object under a lock: if it changed since the proposal, the proposal is stale and
 applied.
 """
 
+from datetime import datetime
 from typing import Any, cast
 
 import pghistory
@@ -17,6 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from config.controls.models import ChangeProposal
+from config.controls.registry import control_of
 from config.controls.snapshots import snapshot, snapshot_apply, snapshot_diff
 from wallet.errors import Conflict, PermissionDenied, ValidationFailed
 
@@ -66,16 +68,18 @@ def _lock_pending(proposal: ChangeProposal, actor: User) -> ChangeProposal:
     return proposal
 
 
-def _decide(proposal: ChangeProposal, actor: User, status: str) -> ChangeProposal:
+def _decide(proposal: ChangeProposal, actor: User, status: str, now: datetime) -> ChangeProposal:
     proposal.status = status
     proposal.decided_by = actor
-    proposal.decided_at = timezone.now()
+    proposal.decided_at = now
     proposal.save(update_fields=["status", "decided_by", "decided_at", "object_id"])
     return proposal
 
 
-def _apply(proposal: ChangeProposal) -> bool:
-    """Write the proposal to its object; False, and nothing written, if the object changed since."""
+def _apply(proposal: ChangeProposal, now: datetime) -> bool:
+    """Write the proposal to its object; False, and nothing written, if the object changed since.
+    The time stamps the proposal sets (a block's removal) take the approval's time: the change
+    happens then."""
     model = cast(type[models.Model], proposal.content_type.model_class())  # a control is installed
     if proposal.operation == Operation.CREATE:
         obj = model()
@@ -87,6 +91,9 @@ def _apply(proposal: ChangeProposal) -> bool:
         obj.delete()
         return True
     many = snapshot_apply(obj, proposal.after)
+    for name in control_of(model).stamped_on_approval:
+        if proposal.after.get(name) is not None:
+            setattr(obj, name, now)
     obj.full_clean()
     if proposal.operation == Operation.CREATE:
         obj.save()
@@ -105,13 +112,14 @@ def proposal_approve(*, proposal: ChangeProposal, actor: User) -> ChangeProposal
     """Apply the proposal. When its object changed since it was proposed nothing is applied and
     the proposal is kept as stale (the caller reads ``status``)."""
     proposal = _lock_pending(proposal, actor)
+    now = timezone.now()
     with pghistory.context(proposal=proposal.pk, proposed_by=proposal.proposed_by_id):
-        applied = _apply(proposal)
-        return _decide(proposal, actor, Status.APPLIED if applied else Status.STALE)
+        applied = _apply(proposal, now)
+        return _decide(proposal, actor, Status.APPLIED if applied else Status.STALE, now)
 
 
 @transaction.atomic(durable=True)
 def proposal_reject(*, proposal: ChangeProposal, actor: User) -> ChangeProposal:
     proposal = _lock_pending(proposal, actor)
     with pghistory.context(proposal=proposal.pk, proposed_by=proposal.proposed_by_id):
-        return _decide(proposal, actor, Status.REJECTED)
+        return _decide(proposal, actor, Status.REJECTED, timezone.now())
