@@ -17,7 +17,7 @@ from django_celery_beat import admin as beat_admin
 from django_celery_beat.models import ClockedSchedule, CrontabSchedule, IntervalSchedule, PeriodicTask, SolarSchedule
 
 from config.controls import admin as controls_admin  # noqa: F401 - registers the change proposals
-from config.controls.adminkit import ProposedChangesMixin
+from config.controls.adminkit import REASON, ProposedChangesMixin
 from config.controls.control_admins import CONTROL_ADMINS
 from config.controls.models import ChangeProposal
 from config.schedules import PROTECTED_TASKS
@@ -117,7 +117,11 @@ class UserAdmin(ProposedChangesMixin, auth_admin.UserAdmin):
             current = list(form.instance.groups.all())
             if {group.pk for group in wanted} != {group.pk for group in current}:
                 self.propose(
-                    request, ChangeProposal.Operation.UPDATE, form.instance, {"groups": [group.pk for group in wanted]}
+                    request,
+                    ChangeProposal.Operation.UPDATE,
+                    form.instance,
+                    {"groups": [group.pk for group in wanted]},
+                    reason=form.cleaned_data.get(REASON, ""),
                 )
             form.cleaned_data["groups"] = current
         auth_admin.UserAdmin.save_related(self, request, form, formsets, change)

@@ -172,8 +172,9 @@ ROLES["auditor"] |= TRANSFERS_VIEW
 
 # Changes to controls (docs/OPERATIONS.md, "Changes to controls"): operations and supervisors
 # propose, a supervisor other than the author approves; auditors read the proposals. Operations
-# keep only the window and rollout switches (risk.switch_riskrule) as direct changes.
-PROPOSALS_VIEW = frozenset({"project.view_changeproposal"})
+# keep only the window and rollout switches (risk.switch_riskrule) as direct changes. The
+# database's history of the controls (pghistory's events) is read and exported with them.
+PROPOSALS_VIEW = frozenset({"project.view_changeproposal", "pghistory.view_events", "project.export_changeproposal"})
 ROLES["finance_supervisor"] |= PROPOSALS_VIEW | {"project.propose_changeproposal", "project.approve_changeproposal"}
 ROLES["operations"] = (
     (ROLES["operations"] - {"payments.switch_channel"}) | PROPOSALS_VIEW | {"project.propose_changeproposal"}

@@ -66,6 +66,9 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
+# Changes to controls (config.controls): pghistory's events list is the one with the export.
+PGHISTORY_ADMIN_CLASS = "config.controls.history.ControlEventsAdmin"
+
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
 

@@ -2,11 +2,13 @@
 proposals (config.controls.services) instead of writes, unless ``applies_directly`` says the
 change is one of the few switches a single person may flip."""
 
+from django import forms
 from django.contrib import messages
 from django.db import models
 from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from config.controls.models import ChangeProposal
 from config.controls.registry import control_of
@@ -14,11 +16,43 @@ from config.controls.services import proposal_submit
 from wallet.errors import ApplicationError
 
 PROPOSE = "project.propose_changeproposal"
+REASON = "change_reason"
 Operation = ChangeProposal.Operation
 
 
 class ProposedChangesMixin:
     """Mixed into a control's ModelAdmin, before the admin class it changes."""
+
+    # The add and change forms ask the proposer why (the proposal's reason); False where the
+    # form has a reason of its own.
+    asks_reason = True
+
+    def _asks_reason(self, request, obj) -> bool:
+        if not self.asks_reason or not self.may_propose(request, obj):
+            return False
+        if obj is None:
+            return self.has_add_permission(request)  # type: ignore[attr-defined]
+        return self.has_change_permission(request, obj)  # type: ignore[attr-defined]
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)  # type: ignore[misc]
+        if not self._asks_reason(request, obj):
+            return fieldsets
+        return [*fieldsets, (_("Proposal"), {"fields": [REASON]})]
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if "fields" in kwargs:
+            kwargs["fields"] = [name for name in kwargs["fields"] if name != REASON]
+        form = super().get_form(request, obj, change=change, **kwargs)  # type: ignore[misc]
+        if not self._asks_reason(request, obj):
+            return form
+        reason = forms.CharField(
+            label=_("Reason for the change"),
+            max_length=255,
+            required=False,
+            help_text=_("Why the change is needed: the finance supervisor who approves it reads this."),
+        )
+        return type(form.__name__, (form,), {REASON: reason})
 
     def applies_directly(self, request, obj, form, change) -> bool:
         return False
@@ -53,7 +87,7 @@ class ProposedChangesMixin:
             if name in form.cleaned_data
         }
         operation = Operation.UPDATE if change else Operation.CREATE
-        self.propose(request, operation, obj, many, reason=form.cleaned_data.get("change_reason", ""))
+        self.propose(request, operation, obj, many, reason=form.cleaned_data.get(REASON, ""))
 
     def save_related(self, request, form, formsets, change):
         if not hasattr(request, "control_proposals") and self.applies_directly(request, form.instance, form, change):

@@ -58,6 +58,11 @@ class RiskRuleAdmin(ProposedChangesMixin, risk_admin.RiskRuleAdmin):
 class BlocklistEntryAdmin(ProposedChangesMixin, risk_admin.BlocklistEntryAdmin):
     """Blocking and unblocking are proposals; the proposer is recorded as who blocks or removes."""
 
+    asks_reason = False  # the block's own reason is the proposal's
+
+    def save_model(self, request, obj, form, change):
+        self.propose(request, ChangeProposal.Operation.CREATE, obj, reason=obj.reason)
+
     def save_form(self, request, form, change):
         user = form.cleaned_data["user"]
         return BlocklistEntry(
@@ -67,9 +72,6 @@ class BlocklistEntryAdmin(ProposedChangesMixin, risk_admin.BlocklistEntryAdmin):
             reason=form.cleaned_data["reason"],
             created_by=request.user,
         )
-
-    def save_model(self, request, obj, form, change):
-        ProposedChangesMixin.save_model(self, request, obj, form, change)
 
     def has_remove_permission(self, request) -> bool:
         return super().has_remove_permission(request) or self.may_propose(request)

@@ -63,6 +63,7 @@ class ChangeProposal(models.Model):
         permissions = [
             ("propose_changeproposal", "Can propose changes to controls"),
             ("approve_changeproposal", "Can approve or reject others' changes to controls"),
+            ("export_changeproposal", "Can export the history of controls"),
         ]
         indexes = [models.Index(fields=["status", "proposed_at"], name="proposal_status_idx")]
         constraints = [

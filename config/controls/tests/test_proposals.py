@@ -52,10 +52,15 @@ def test_a_raised_threshold_is_applied_only_when_a_second_person_approves_it(ope
     approver, sup_client = supervisor
     review = rule("large_amount_review")
 
-    ops_client.post(rule_url(review), rule_change_post(review, amount="9999999.00"))
+    form = ops_client.get(rule_url(review)).content.decode()
+    ops_client.post(
+        rule_url(review), {**rule_change_post(review, amount="9999999.00"), "change_reason": "Fewer reviews at night"}
+    )
 
+    assert 'name="change_reason"' in form
     proposal = ChangeProposal.objects.get()
     assert (proposal.status, proposal.proposed_by, proposal.operation) == ("pending", proposer, "update")
+    assert proposal.reason == "Fewer reviews at night"
     assert (proposal.before["amount"], proposal.after["amount"]) == ("5000.00", "9999999.00")
     assert rule("large_amount_review").amount == Decimal("5000.00")
 
@@ -168,3 +173,29 @@ def test_the_reviewed_scenario_cannot_happen_operations_cannot_loosen_four_eyes(
         )
     )
     assert (evaluation.outcome, evaluation.approvals_required) == ("review", 2)
+
+
+def test_the_history_is_exported_with_the_actor_of_each_change(operations, supervisor):
+    proposer, ops_client = operations
+    approver, sup_client = supervisor
+    review = rule("large_amount_review")
+    ops_client.post(rule_url(review), rule_change_post(review, amount="6000.00"))
+    decide(sup_client, ChangeProposal.objects.get(), "approve")
+
+    response = sup_client.post(
+        reverse("admin:pghistory_events_export"),
+        {
+            "format": "0",
+            "resource": "0",
+            "controleventresource_label": "on",
+            "controleventresource_model": "on",
+            "controleventresource_changes": "on",
+            "controleventresource_actor": "on",
+        },
+    )
+
+    assert response.status_code == 200
+    text = b"".join(response.streaming_content).decode() if response.streaming else response.content.decode()
+    row = next(line for line in text.splitlines() if line.startswith("update,project.RiskRuleHistory,"))
+    assert '""amount"": 6000.0' in row
+    assert row.endswith(f",{approver.username}")
