@@ -41,7 +41,7 @@ class ProposedChangesMixin:
         return [*fieldsets, (_("Proposal"), {"fields": [REASON]})]
 
     def get_form(self, request, obj=None, change=False, **kwargs):
-        if "fields" in kwargs:
+        if kwargs.get("fields"):
             kwargs["fields"] = [name for name in kwargs["fields"] if name != REASON]
         form = super().get_form(request, obj, change=change, **kwargs)  # type: ignore[misc]
         if not self._asks_reason(request, obj):
