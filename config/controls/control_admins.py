@@ -4,6 +4,7 @@ not import the project; config.admin registers them in place of the apps' ones."
 
 from django.contrib import admin
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from config.controls.adminkit import ProposedChangesMixin
 from config.controls.models import ChangeProposal
@@ -76,9 +77,7 @@ class BlocklistEntryAdmin(ProposedChangesMixin, risk_admin.BlocklistEntryAdmin):
     def has_remove_permission(self, request) -> bool:
         return super().has_remove_permission(request) or self.may_propose(request)
 
-    @admin.action(
-        description=risk_admin.BlocklistEntryAdmin.remove_from_blocklist.short_description, permissions=["remove"]
-    )
+    @admin.action(description=_("Remove from blocklist"), permissions=["remove"])
     def remove_from_blocklist(self, request, queryset):
         for entry in queryset.filter(active=True).order_by("pk"):
             entry.active = False

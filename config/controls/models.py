@@ -130,14 +130,14 @@ class GroupHistory(Group):
         proxy = True
 
 
-class UserGroupHistory(User.groups.through):  # type: ignore[name-defined, misc]
+class UserGroupHistory(User.groups.through):  # type: ignore[name-defined]
     """Group membership: the rows of the users-to-groups table."""
 
     class Meta:
         proxy = True
 
 
-class GroupPermissionHistory(Group.permissions.through):  # type: ignore[name-defined, misc]
+class GroupPermissionHistory(Group.permissions.through):  # type: ignore[name-defined]
     class Meta:
         proxy = True
 
@@ -147,7 +147,7 @@ class ChangeProposalHistory(ChangeProposal):
         proxy = True
 
 
-TRACKED = {
+TRACKED: dict[str, type[models.Model]] = {
     "RiskRuleEvent": RiskRuleHistory,
     "ChannelEvent": ChannelHistory,
     "BlocklistEntryEvent": BlocklistEntryHistory,
@@ -173,5 +173,5 @@ for _name, _proxy in TRACKED.items():
         abstract=False,
         # The beat bumps a task's run count and last run on every run: not changes to a control.
         exclude=["last_run_at", "total_run_count", "date_changed"] if _proxy is PeriodicTaskHistory else None,
-        meta={"verbose_name": _proxy._meta.concrete_model._meta.verbose_name},
+        meta={"verbose_name": _proxy._meta.concrete_model._meta.verbose_name},  # type: ignore[union-attr]
     )

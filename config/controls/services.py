@@ -84,9 +84,10 @@ def _apply(proposal: ChangeProposal, now: datetime) -> bool:
     if proposal.operation == Operation.CREATE:
         obj = model()
     else:
-        obj = model._default_manager.select_for_update().filter(pk=proposal.object_id).first()
-        if obj is None or snapshot(obj) != proposal.before:
+        current = model._default_manager.select_for_update().filter(pk=proposal.object_id).first()
+        if current is None or snapshot(current) != proposal.before:
             return False
+        obj = current
     if proposal.operation == Operation.DELETE:
         obj.delete()
         return True
