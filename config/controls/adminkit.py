@@ -67,10 +67,11 @@ class ProposedChangesMixin:
         try:
             proposal = proposal_submit(actor=request.user, operation=operation, obj=obj, many=many, reason=reason)
         except ApplicationError as error:
-            self.message_user(request, f"{obj}: {error.message}", messages.WARNING)  # type: ignore[attr-defined]
+            self.message_user(request, f"{obj}: {error.message}", messages.WARNING)
             return
         request.control_proposals = [*getattr(request, "control_proposals", []), proposal]
-        self.message_user(  # type: ignore[attr-defined]
+        request.control_proposed = {*getattr(request, "control_proposed", set()), id(obj)}
+        self.message_user(
             request,
             gettext("Proposed: %(proposal)s. It takes effect when a finance supervisor approves it.")
             % {"proposal": proposal},
@@ -80,6 +81,7 @@ class ProposedChangesMixin:
     def save_model(self, request, obj, form, change):
         if self.applies_directly(request, obj, form, change):
             self.save_directly(request, obj, form, change)
+            request.control_applied = getattr(request, "control_applied", 0) + 1
             return
         many = {
             name: [related.pk for related in form.cleaned_data[name]]
@@ -99,6 +101,29 @@ class ProposedChangesMixin:
     def delete_queryset(self, request, queryset):
         for obj in queryset.order_by("pk"):
             self.propose(request, Operation.DELETE, obj)
+
+    # Django's log and its "changed successfully" speak of what was saved: a proposal was not.
+    def log_addition(self, request, obj, message):
+        if id(obj) not in getattr(request, "control_proposed", ()):
+            return super().log_addition(request, obj, message)  # type: ignore[misc]
+        return None
+
+    def log_change(self, request, obj, message):
+        if id(obj) not in getattr(request, "control_proposed", ()):
+            return super().log_change(request, obj, message)  # type: ignore[misc]
+        return None
+
+    def log_deletions(self, request, queryset):
+        """Deleting is always proposed: nothing to log yet."""
+
+    def message_user(self, request, message, level=messages.INFO, *args, **kwargs):
+        if (
+            level == messages.SUCCESS
+            and hasattr(request, "control_proposals")
+            and not hasattr(request, "control_applied")
+        ):
+            return
+        super().message_user(request, message, level, *args, **kwargs)  # type: ignore[misc]
 
     def _to_proposals(self, request):
         if request.user.has_perm("project.view_changeproposal"):

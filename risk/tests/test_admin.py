@@ -5,6 +5,8 @@ rule or the blocklist is a proposal that a finance supervisor other than its aut
 from decimal import Decimal
 
 import pytest
+from django.contrib.admin.models import LogEntry
+from django.contrib.messages import get_messages
 from django.urls import reverse
 
 from config.controls.models import ChangeProposal
@@ -103,9 +105,12 @@ def test_operations_switch_the_window_on_from_the_rule_list(operations):
 def test_a_supervisor_switching_a_limit_off_in_the_list_waits_for_a_second_supervisor(supervisor, approver):
     proposer, client = supervisor
 
-    client.post(url(RiskRule, "changelist"), list_editable_post((rule("hourly_count"), False)))
+    response = client.post(url(RiskRule, "changelist"), list_editable_post((rule("hourly_count"), False)))
 
     assert rule("hourly_count").enabled is True
+    said = [str(message) for message in get_messages(response.wsgi_request)]
+    assert len(said) == 1 and said[0].startswith("Proposed: ")
+    assert not LogEntry.objects.filter(object_id=str(rule("hourly_count").pk)).exists()
     [proposal] = pending()
     assert (proposal.proposed_by, proposal.object_id, proposal.after["enabled"]) == (
         proposer,
