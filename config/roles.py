@@ -179,3 +179,13 @@ ROLES["finance_supervisor"] |= SIGN_IN_VIEW | {"axes.delete_accessattempt"}
 # The roles that only read: their second factor is their choice; every other staff member,
 # superusers included, signs in with one (config.staff_access.policy).
 TWO_FACTOR_OPTIONAL_ROLES = frozenset({"auditor"})
+# Changes to controls (docs/OPERATIONS.md, "Changes to controls"): operations and supervisors
+# propose, a supervisor other than the author approves; auditors read the proposals. Operations
+# keep only the window and rollout switches (risk.switch_riskrule) as direct changes. The
+# database's history of the controls (pghistory's events) is read and exported with them.
+PROPOSALS_VIEW = frozenset({"project.view_changeproposal", "pghistory.view_events", "project.export_changeproposal"})
+ROLES["finance_supervisor"] |= PROPOSALS_VIEW | {"project.propose_changeproposal", "project.approve_changeproposal"}
+ROLES["operations"] = (
+    (ROLES["operations"] - {"payments.switch_channel"}) | PROPOSALS_VIEW | {"project.propose_changeproposal"}
+)
+ROLES["auditor"] |= PROPOSALS_VIEW

@@ -80,6 +80,9 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
+    # Changes to controls (config.controls): the database keeps their history, shown in the admin.
+    "pghistory",
+    "pghistory.admin",
     "wallet",
     "risk",
     "payments",
@@ -99,11 +102,16 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
+    # Changes to controls: who and which request, recorded with each history row (config.controls).
+    "config.controls.middleware.HistoryMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as django-axes asks: it turns a locked-out sign-in into the lockout page.
     "axes.middleware.AxesMiddleware",
 ]
+
+# Changes to controls (config.controls): pghistory's events list is the one with the export.
+PGHISTORY_ADMIN_CLASS = "config.controls.history.ControlEventsAdmin"
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"

@@ -7,6 +7,7 @@ from django.urls import reverse
 from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
 
 from config import roles
+from config.controls.models import ChangeProposal
 from config.roles import ROLES, roles_apply
 from config.schedules import PROTECTED_TASKS, SCHEDULES, schedules_apply
 
@@ -42,7 +43,17 @@ def test_only_finance_supervisors_may_change_limits_thresholds_channels_or_sched
     }
 
     assert holders == {codename: {"finance_supervisor"} for codename in SUPERVISOR_ONLY}
-    assert {"risk.switch_riskrule", "payments.switch_channel"} <= granted()["operations"]
+    assert "risk.switch_riskrule" in granted()["operations"]
+    assert "payments.switch_channel" not in granted()["operations"]
+
+
+def test_only_finance_supervisors_approve_changes_to_controls_and_operations_propose_them():
+    def holders(codename: str) -> set[str]:
+        return {name for name, perms in granted().items() if codename in perms}
+
+    assert holders("project.approve_changeproposal") == {"finance_supervisor"}
+    assert holders("project.propose_changeproposal") == {"finance_supervisor", "operations"}
+    assert {"operations", "finance_supervisor", "auditor"} <= holders("project.view_changeproposal")
 
 
 def test_a_permission_granted_by_hand_is_taken_back_and_a_missing_one_given_back():
@@ -155,16 +166,33 @@ def test_a_supervisor_can_neither_disable_nor_delete_nor_reschedule_a_sweep(supe
     assert (task.enabled, task.interval.every, task.interval.period) == (True, 1, "minutes")
 
 
+def pending() -> list[ChangeProposal]:
+    return list(ChangeProposal.objects.filter(status=ChangeProposal.Status.PENDING).order_by("pk"))
+
+
+def approve(client, proposal: ChangeProposal) -> ChangeProposal:
+    client.post(reverse("admin:project_changeproposal_decide", args=[proposal.pk, "approve"]))
+    proposal.refresh_from_db()
+    return proposal
+
+
 @pytest.mark.parametrize("name", ["disable_tasks", "toggle_tasks"])
-def test_the_bulk_actions_of_a_supervisor_skip_the_protected_tasks_by_name(supervisor, name):
+def test_the_bulk_actions_of_a_supervisor_skip_the_protected_tasks_and_propose_the_others(
+    supervisor, staff_in, client_for, name
+):
     crontab = CrontabSchedule.objects.create(minute="5", hour="3")
     own = PeriodicTask.objects.create(name="Supervisor's cleanup", task="celery.backend_cleanup", crontab=crontab)
 
     response = action(supervisor, name, [sweep(), own])
 
     assert sweep().enabled is True
-    assert PeriodicTask.objects.get(pk=own.pk).enabled is False
+    assert PeriodicTask.objects.get(pk=own.pk).enabled is True
     assert any("Only a superuser may disable" in str(m) for m in get_messages(response.wsgi_request))
+    [proposal] = pending()
+    assert (proposal.object_id, proposal.after["enabled"]) == (str(own.pk), False)
+    assert approve(client_for(staff_in("finance_supervisor")), proposal).status == "applied"
+    assert PeriodicTask.objects.get(pk=own.pk).enabled is False
+    assert sweep().enabled is True
 
 
 @pytest.mark.parametrize("group", ["operations", "auditor", "finance_reviewer"])
@@ -180,11 +208,16 @@ def test_staff_without_the_schedules_may_not_use_the_bulk_actions(staff_in, clie
     assert sweep().enabled is True
 
 
-def test_a_superuser_may_disable_a_sweep(make_user, client_for):
-    client = client_for(make_user(is_staff=True, is_superuser=True))
+def test_a_superusers_disabling_a_sweep_waits_for_a_second_person(make_user, client_for):
+    superuser = client_for(make_user(is_staff=True, is_superuser=True))
 
-    action(client, "disable_tasks", [sweep()])
+    action(superuser, "disable_tasks", [sweep()])
 
+    assert sweep().enabled is True
+    [proposal] = pending()
+    assert approve(superuser, proposal).status == "pending"
+    assert sweep().enabled is True
+    assert approve(client_for(make_user(is_staff=True, is_superuser=True)), proposal).status == "applied"
     assert sweep().enabled is False
 
 

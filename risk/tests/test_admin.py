@@ -1,13 +1,15 @@
-"""The risk admin: operations flip the window and the rollout, finance supervisors own every
-other rule, evaluations are read-only, the blocklist changes only through the services with the
-staff user as actor."""
+"""The risk admin: operations flip the window and the rollout at once; every other change to a
+rule or the blocklist is a proposal that a finance supervisor other than its author applies
+(config.controls); evaluations are read-only."""
 
-import re
 from decimal import Decimal
 
 import pytest
+from django.contrib.admin.models import LogEntry
+from django.contrib.messages import get_messages
 from django.urls import reverse
 
+from config.controls.models import ChangeProposal
 from risk import services
 from risk.models import BlocklistEntry, RiskEvaluation, RiskRule
 from risk.tests.support import FINGERPRINT, rule
@@ -68,6 +70,23 @@ def supervisor(staff_in, client_for):
     return user, client_for(user)
 
 
+@pytest.fixture
+def approver(staff_in, client_for):
+    """A second finance supervisor, who applies the others' proposals."""
+    user = staff_in("finance_supervisor")
+    return user, client_for(user)
+
+
+def pending() -> list[ChangeProposal]:
+    return list(ChangeProposal.objects.filter(status=ChangeProposal.Status.PENDING).order_by("pk"))
+
+
+def approve(client, proposal: ChangeProposal) -> ChangeProposal:
+    client.post(reverse("admin:project_changeproposal_decide", args=[proposal.pk, "approve"]))
+    proposal.refresh_from_db()
+    return proposal
+
+
 # Rules
 
 
@@ -83,17 +102,29 @@ def test_operations_switch_the_window_on_from_the_rule_list(operations):
     assert rule("staged_rollout").enabled is False
 
 
-def test_a_supervisor_switches_a_limit_off_from_the_rule_list(supervisor):
-    _, client = supervisor
+def test_a_supervisor_switching_a_limit_off_in_the_list_waits_for_a_second_supervisor(supervisor, approver):
+    proposer, client = supervisor
 
-    client.post(url(RiskRule, "changelist"), list_editable_post((rule("hourly_count"), False)))
+    response = client.post(url(RiskRule, "changelist"), list_editable_post((rule("hourly_count"), False)))
 
+    assert rule("hourly_count").enabled is True
+    said = [str(message) for message in get_messages(response.wsgi_request)]
+    assert len(said) == 1 and said[0].startswith("Proposed: ")
+    assert not LogEntry.objects.filter(object_id=str(rule("hourly_count").pk)).exists()
+    [proposal] = pending()
+    assert (proposal.proposed_by, proposal.object_id, proposal.after["enabled"]) == (
+        proposer,
+        str(rule("hourly_count").pk),
+        False,
+    )
+    assert approve(client, proposal).status == "pending"
+    assert rule("hourly_count").enabled is True
+    assert approve(approver[1], proposal).status == "applied"
     assert rule("hourly_count").enabled is False
 
 
-def test_operations_cannot_switch_off_a_limit_or_four_eyes_from_the_rule_list(operations):
-    _, client = operations
-    page = client.get(url(RiskRule, "changelist")).content.decode()
+def test_operations_switching_off_a_limit_or_four_eyes_in_the_list_only_proposes_it(operations):
+    staff, client = operations
 
     client.post(
         url(RiskRule, "changelist"),
@@ -102,9 +133,10 @@ def test_operations_cannot_switch_off_a_limit_or_four_eyes_from_the_rule_list(op
 
     assert (rule("four_eyes").enabled, rule("hourly_count").enabled) == (True, True)
     assert rule("staged_rollout").enabled is True
-    switchable = {"withdrawal_window", "staged_rollout"}
-    live = re.findall(r'<input type="checkbox" name="form-(\d+)-enabled" id=', page)
-    assert len(live) == len(switchable) < RiskRule.objects.count()
+    assert {(p.object_repr, p.proposed_by, p.after["enabled"]) for p in pending()} == {
+        (str(rule("four_eyes")), staff, False),
+        (str(rule("hourly_count")), staff, False),
+    }
 
 
 @pytest.mark.parametrize(
@@ -117,29 +149,38 @@ def test_operations_cannot_switch_off_a_limit_or_four_eyes_from_the_rule_list(op
     ],
     ids=["disable-four-eyes", "raise-review-threshold", "raise-single-max", "raise-daily-count"],
 )
-def test_operations_may_not_loosen_a_limit_or_a_threshold_in_the_change_form(operations, code, changes):
-    _, client = operations
+def test_operations_loosening_a_limit_or_a_threshold_in_the_change_form_only_proposes_it(
+    operations, approver, code, changes
+):
+    staff, client = operations
     before = rule(code)
 
-    page = client.get(url(RiskRule, "change", before.pk))
     response = client.post(url(RiskRule, "change", before.pk), rule_change_post(before, **changes))
 
-    assert 'name="_save"' not in page.content.decode()
-    assert response.status_code == 403
+    assert response.status_code == 302
     after = rule(code)
     assert (after.enabled, after.amount, after.count) == (before.enabled, before.amount, before.count)
+    [proposal] = pending()
+    assert proposal.proposed_by == staff
+    assert {name: str(proposal.after[name]) for name in changes} == {
+        name: str(value) for name, value in changes.items()
+    }
+    assert approve(client, proposal).status == "pending"
+    assert rule(code).amount == before.amount
 
 
-def test_operations_set_the_rollout_percentage_but_nothing_else_of_it(operations):
-    _, client = operations
+def test_operations_set_the_rollout_percentage_directly_but_propose_anything_else_of_it(operations):
+    staff, client = operations
     rollout = rule("staged_rollout")
 
-    response = client.post(
+    direct = client.post(url(RiskRule, "change", rollout.pk), rule_change_post(rollout, percent="30", enabled=True))
+    switched = rule("staged_rollout")
+    mixed = client.post(
         url(RiskRule, "change", rollout.pk),
-        rule_change_post(rollout, percent="30", enabled=True, priority="99", message="changed"),
+        rule_change_post(switched, percent="40", priority="99", message="changed"),
     )
 
-    assert response.status_code == 302
+    assert (direct.status_code, mixed.status_code) == (302, 302)
     after = rule("staged_rollout")
     assert (after.percent, after.enabled, after.priority, after.message) == (
         30,
@@ -147,15 +188,21 @@ def test_operations_set_the_rollout_percentage_but_nothing_else_of_it(operations
         rollout.priority,
         rollout.message,
     )
+    [proposal] = pending()
+    assert (proposal.proposed_by, proposal.after["percent"], proposal.after["priority"]) == (staff, 40, 99)
 
 
-def test_a_supervisor_raises_a_threshold_in_the_change_form(supervisor):
+def test_a_supervisor_raises_a_threshold_in_the_change_form_and_a_second_supervisor_applies_it(supervisor, approver):
     _, client = supervisor
     review = rule("large_amount_review")
 
     response = client.post(url(RiskRule, "change", review.pk), rule_change_post(review, amount="6000.00"))
 
     assert response.status_code == 302
+    assert rule("large_amount_review").amount == Decimal("5000.00")
+    [proposal] = pending()
+    assert approve(client, proposal).status == "pending"
+    assert approve(approver[1], proposal).status == "applied"
     assert rule("large_amount_review").amount == Decimal("6000.00")
 
 
@@ -283,13 +330,19 @@ def test_every_staff_group_may_read_evaluations(evaluate, staff_in, client_for, 
 # Blocklist
 
 
-def test_operations_block_a_user_by_username_and_are_recorded_as_its_creator(operations, make_user, evaluate):
+def test_operations_propose_to_block_a_user_by_username_and_are_recorded_as_its_creator(
+    operations, approver, make_user, evaluate
+):
     staff, client = operations
     mallory = make_user("mallory")
 
     response = client.post(url(BlocklistEntry, "add"), {"user": "mallory", "reason": "stolen card"})
 
     assert response.status_code == 302
+    assert not BlocklistEntry.objects.exists()
+    [proposal] = pending()
+    assert (proposal.operation, proposal.proposed_by) == ("create", staff)
+    assert approve(approver[1], proposal).status == "applied"
     entry = BlocklistEntry.objects.get()
     assert (entry.kind, entry.user, entry.label, entry.reason) == ("user", mallory, "mallory", "stolen card")
     assert (entry.created_by, entry.active) == (staff, True)
@@ -316,7 +369,7 @@ def test_the_add_form_refuses_an_unknown_username(operations):
     assert not BlocklistEntry.objects.exists()
 
 
-def test_supervisors_remove_entries_with_the_action_and_are_recorded_as_remover(supervisor, make_user):
+def test_supervisors_propose_removals_with_the_action_and_are_recorded_as_remover(supervisor, approver, make_user):
     staff, client = supervisor
     creator = make_user(is_staff=True)
     entry = services.blocklist_add(
@@ -329,8 +382,13 @@ def test_supervisors_remove_entries_with_the_action_and_are_recorded_as_remover(
 
     assert response.status_code == 302
     entry.refresh_from_db()
+    assert entry.active is True
+    [proposal] = pending()
+    proposal = approve(approver[1], proposal)
+    assert proposal.status == "applied"
+    entry.refresh_from_db()
     assert (entry.active, entry.removed_by, entry.created_by) == (False, staff, creator)
-    assert entry.removed_at is not None
+    assert entry.removed_at == proposal.decided_at
 
 
 def test_blocklist_entries_are_never_edited_or_deleted_in_the_admin(operations, make_user):
@@ -366,15 +424,18 @@ def test_a_finance_reviewer_sees_the_blocklist_but_can_neither_add_nor_remove(st
     assert entry.active is True
 
 
-def test_operations_block_but_only_a_supervisor_removes_a_block(operations, make_user):
+def test_operations_removing_a_block_only_proposes_it_until_a_supervisor_applies_it(operations, approver, make_user):
     staff, client = operations
     entry = services.blocklist_add(kind="user", user=make_user(), label="eve", reason="fraud", actor=staff)
 
-    listing = client.get(url(BlocklistEntry, "changelist"))
     client.post(
         url(BlocklistEntry, "changelist"), {"action": "remove_from_blocklist", "_selected_action": [str(entry.pk)]}
     )
 
-    assert "remove_from_blocklist" not in listing.content.decode()
     entry.refresh_from_db()
     assert entry.active is True
+    [proposal] = pending()
+    assert approve(client, proposal).status == "pending"
+    assert approve(approver[1], proposal).status == "applied"
+    entry.refresh_from_db()
+    assert (entry.active, entry.removed_by) == (False, staff)

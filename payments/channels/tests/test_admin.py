@@ -1,11 +1,12 @@
-"""Channel settings in the admin: finance supervisors change them, operations switch a channel
-on and off, nobody deletes one."""
+"""Channel settings in the admin: every change, switching a channel on or off too, is a proposal
+a finance supervisor other than its author applies (config.controls); nobody deletes one."""
 
 from decimal import Decimal
 
 import pytest
 from django.urls import reverse
 
+from config.controls.models import ChangeProposal
 from payments.channels import services
 from payments.channels.models import Channel
 from wallet.errors import PermissionDenied as PermissionDeniedError
@@ -22,6 +23,12 @@ def url(model: str, view: str, *args) -> str:
 @pytest.fixture
 def superuser(make_user):
     return make_user("root", is_staff=True, is_superuser=True)
+
+
+def approve(client, proposal: ChangeProposal) -> ChangeProposal:
+    client.post(reverse("admin:project_changeproposal_decide", args=[proposal.pk, "approve"]))
+    proposal.refresh_from_db()
+    return proposal
 
 
 def channel_form(channel: Channel, **changes) -> dict:
@@ -41,7 +48,7 @@ def channel_form(channel: Channel, **changes) -> dict:
     return {key: value for key, value in (data | changes).items() if value != ""}
 
 
-def test_a_supervisor_changes_a_channels_fees_and_switches_it_off_in_the_admin(staff_in, client_for):
+def test_a_supervisors_change_of_fees_and_switch_is_applied_by_a_second_supervisor(staff_in, client_for):
     client = client_for(staff_in("finance_supervisor"))
     bank = Channel.objects.get(code="bank")
 
@@ -53,27 +60,35 @@ def test_a_supervisor_changes_a_channels_fees_and_switches_it_off_in_the_admin(s
     assert page.status_code == 200
     assert 'name="_save"' in page.content.decode()
     assert response.status_code == 302, response.content.decode()[:2000]
+    assert Channel.objects.get(pk=bank.pk).enabled is True
+    proposal = ChangeProposal.objects.get()
+    assert approve(client, proposal).status == "pending"
+    assert approve(client_for(staff_in("finance_supervisor")), proposal).status == "applied"
     bank.refresh_from_db()
     assert (bank.fee_rate, bank.fee_max, bank.enabled, bank.code) == (D("0.002"), D("8.00"), False, "bank")
 
 
-def test_operations_switch_a_channel_off_but_cannot_change_its_fees_or_limits(staff_in, client_for):
-    client = client_for(staff_in("operations"))
+def test_operations_switching_a_channel_off_or_loosening_its_limits_only_proposes_it(staff_in, client_for):
+    proposer = staff_in("operations")
+    client = client_for(proposer)
     bank = Channel.objects.get(code="bank")
     before = Channel.objects.values().get(pk=bank.pk)
 
-    page = client.get(url("channel", "change", bank.pk)).content.decode()
     response = client.post(
         url("channel", "change", bank.pk),
-        channel_form(bank, fee_rate="0", fee_max="0.00", max_amount="99999999.00", enabled=""),
+        channel_form(bank, max_amount="99999999.00", enabled=""),
     )
 
-    assert 'name="enabled"' in page and 'name="fee_rate"' not in page
     assert response.status_code == 302
-    assert Channel.objects.values().get(pk=bank.pk) == before | {
-        "enabled": False,
-        "updated_at": Channel.objects.get(pk=bank.pk).updated_at,
-    }
+    assert Channel.objects.values().get(pk=bank.pk) == before
+    proposal = ChangeProposal.objects.get()
+    assert (proposal.proposed_by, proposal.after["enabled"], proposal.after["max_amount"]) == (
+        proposer,
+        False,
+        "99999999.00",
+    )
+    assert approve(client, proposal).status == "pending"
+    assert Channel.objects.values().get(pk=bank.pk) == before
 
 
 def test_the_channel_service_refuses_a_column_the_actor_may_not_change(staff_in):
@@ -87,18 +102,22 @@ def test_the_channel_service_refuses_a_column_the_actor_may_not_change(staff_in)
     assert Channel.objects.get(pk=bank.pk).enabled is True
 
 
-def test_operations_switch_a_channel_on_and_off_from_the_channel_list(staff_in, client_for):
+def test_operations_switching_a_channel_off_in_the_list_waits_for_a_supervisor(staff_in, client_for):
     client = client_for(staff_in("operations"))
     channels = list(Channel.objects.order_by("pk"))
     data = {"form-TOTAL_FORMS": str(len(channels)), "form-INITIAL_FORMS": str(len(channels)), "_save": "Save"}
     for index, channel in enumerate(channels):
         data[f"form-{index}-id"] = str(channel.pk)
-        if channel.code != "wechat":
+        if channel.enabled and channel.code != "wechat":
             data[f"form-{index}-enabled"] = "on"
 
     response = client.post(url("channel", "changelist"), data)
 
     assert response.status_code == 302
+    assert Channel.objects.get(code="wechat").enabled
+    proposal = ChangeProposal.objects.get()
+    assert (proposal.object_repr, proposal.after["enabled"]) == ("wechat", False)
+    assert approve(client_for(staff_in("finance_supervisor")), proposal).status == "applied"
     assert not Channel.objects.get(code="wechat").enabled
     assert Channel.objects.get(code="bank").enabled
 

@@ -1,0 +1,3 @@
+"""The project's own models live in their packages; Django finds them here."""
+
+from config.controls.models import *  # noqa: F403
