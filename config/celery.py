@@ -5,28 +5,27 @@ import os
 import sys
 
 from celery import Celery, signals
+from celery.loaders.app import AppLoader
 
 from config.observability import context, logs
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
-app = Celery("wallet")
-app.config_from_object("django.conf:settings", namespace="CELERY")
-# Each app's tasks module, and those of the capabilities of payments, beside their services.
-app.autodiscover_tasks()
-app.autodiscover_tasks(["payments.withdrawals", "payments.orders", "payments.notifications"])
-app.autodiscover_tasks(["payments.webhooks"])
-app.autodiscover_tasks(["wallet.campaigns"])
-app.autodiscover_tasks(["wallet.exports"])
-app.autodiscover_tasks(["wallet.redpackets"])
+
+class SafeStartLoader(AppLoader):
+    """Celery's loader, whose ``init_worker`` (run by a worker and by beat as they start, never by a
+    web process listing the tasks) first refuses unsafe settings: before any task is taken, and
+    before beat's scheduler reads a schedule or sends one."""
+
+    def init_worker(self) -> None:
+        if not self.worker_initialized:
+            _refuse_unsafe_start()
+        super().init_worker()
 
 
-@signals.worker_init.connect
-@signals.beat_init.connect
-def _refuse_unsafe_start(**kwargs) -> None:
-    """Runs as a worker or beat starts, before either takes or sends work (not when a web process
-    lists the registered tasks). Celery logs and ignores exceptions of signal receivers, and beat
-    redirects stderr to its log: print to the real stderr and exit instead."""
+def _refuse_unsafe_start() -> None:
+    """Celery logs and ignores exceptions in its start-up hooks, and beat redirects stderr to its
+    log: print to the real stderr and exit instead."""
     import django
     from django.core.management.base import SystemCheckError
 
@@ -38,6 +37,18 @@ def _refuse_unsafe_start(**kwargs) -> None:
     except SystemCheckError as unsafe:
         print(unsafe, file=sys.__stderr__, flush=True)
         raise SystemExit(1) from unsafe
+
+
+# A path, not the class: Celery's Django fixup reads the loader's name.
+app = Celery("wallet", loader="config.celery:SafeStartLoader")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+# Each app's tasks module, and those of the capabilities of payments, beside their services.
+app.autodiscover_tasks()
+app.autodiscover_tasks(["payments.withdrawals", "payments.orders", "payments.notifications"])
+app.autodiscover_tasks(["payments.webhooks"])
+app.autodiscover_tasks(["wallet.campaigns"])
+app.autodiscover_tasks(["wallet.exports"])
+app.autodiscover_tasks(["wallet.redpackets"])
 
 
 @signals.task_prerun.connect
