@@ -22,8 +22,10 @@ class QueryCounter:
 
 
 def _wrap(sender, connection, **kwargs) -> None:
+    """First in the list, not last: a connection can open inside a ``connection.execute_wrapper``
+    block (pghistory's request context), whose exit pops the last wrapper, which must be its own."""
     if not any(isinstance(wrapper, QueryCounter) for wrapper in connection.execute_wrappers):
-        connection.execute_wrappers.append(QueryCounter(connection.alias))
+        connection.execute_wrappers.insert(0, QueryCounter(connection.alias))
 
 
 def query_counting_install() -> None:

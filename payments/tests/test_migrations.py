@@ -28,9 +28,10 @@ EXPECTED = {
         "view_payoutaccount",
         "view_channel",
     },
+    # A channel's switch is a change to a control like any other: operations propose it, a
+    # supervisor applies it (docs/OPERATIONS.md, "Changes to controls").
     "operations": {
         "view_channel",
-        "switch_channel",
         "view_payoutaccount",
         "view_withdrawal",
         "view_deadletter",
@@ -39,7 +40,7 @@ EXPECTED = {
     },
 }
 EXPECTED["finance_reviewer"] = REVIEW | {"view_usernotification"}
-# Fees, limits, rate and routing of a channel are the supervisors'; operations switch it.
+# Fees, limits, rate and routing of a channel are the supervisors' to propose and approve.
 EXPECTED["finance_supervisor"] = REVIEW | {"view_usernotification", "change_channel"}
 EXPECTED["auditor"] |= {"view_usernotification", "view_deadletter"}
 # Payment orders, refunds, their events and transition logs (migration 0011).
