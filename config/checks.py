@@ -132,6 +132,32 @@ def wildcard_allowed_hosts(app_configs, **kwargs) -> list[checks.CheckMessage]:
     ]
 
 
+# The most wrong guesses a sign-in or a payment password may allow before it locks: above it, one
+# environment variable would have switched the lock off in all but name.
+MAX_WRONG_TRIES = 10
+
+
+@checks.register(checks.Tags.security)
+def loose_locks(app_configs, **kwargs) -> list[checks.CheckMessage]:
+    """The staff lockout and the payment password's lock must lock: at most ``MAX_WRONG_TRIES``
+    wrong tries, and a lock that lasts."""
+    if settings.DEBUG:
+        return []
+    loose = []
+    if not 0 < settings.AXES_FAILURE_LIMIT <= MAX_WRONG_TRIES or settings.AXES_COOLOFF_TIME.total_seconds() <= 0:
+        loose.append("STAFF_LOCKOUT_FAILURES / STAFF_LOCKOUT_MINUTES")
+    if not 0 < settings.PAYMENT_PASSWORD_MAX_TRIES <= MAX_WRONG_TRIES or settings.PAYMENT_PASSWORD_LOCK_SECONDS <= 0:
+        loose.append("PAYMENT_PASSWORD_MAX_TRIES / PAYMENT_PASSWORD_LOCK_SECONDS")
+    return [
+        checks.Error(
+            f"{names}: a lock needs 1 to {MAX_WRONG_TRIES} wrong tries and a positive duration.",
+            hint="Set them within those bounds, or leave the defaults (5 tries, 30 minutes).",
+            id="project.E008",
+        )
+        for names in loose
+    ]
+
+
 def refuse_unsafe_start() -> None:
     """Raise ``SystemCheckError`` (the process does not start) when a security check errs."""
     serious = [message for message in checks.run_checks(tags=[checks.Tags.security]) if message.is_serious()]

@@ -52,6 +52,9 @@ def test_the_production_settings_have_no_security_error(production):
         ("SANDBOX_ENABLED", True, "project.E005"),
         ("ALLOWED_HOSTS", ["wallet.example.com", "*"], "project.E006"),
         ("WEBHOOK_ALLOW_PRIVATE_URLS", True, "project.E101"),
+        ("AXES_FAILURE_LIMIT", 1_000_000, "project.E008"),
+        ("PAYMENT_PASSWORD_MAX_TRIES", 11, "project.E008"),
+        ("PAYMENT_PASSWORD_LOCK_SECONDS", 0, "project.E008"),
     ],
     ids=[
         "published-secret-key",
@@ -64,6 +67,9 @@ def test_the_production_settings_have_no_security_error(production):
         "sandbox",
         "wildcard-host",
         "private-webhook-urls",
+        "lockout-that-never-locks",
+        "payment-password-tries-over-ten",
+        "payment-password-lock-of-no-time",
     ],
 )
 def test_each_unsafe_setting_alone_is_an_error_outside_debug_and_none_in_debug(production, setting, value, error):
