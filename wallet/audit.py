@@ -13,7 +13,7 @@ clean run checked stays checked; the periodic full run re-reads everything anywa
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -230,6 +230,7 @@ def _run_checks(since: AuditCheckpoint | None, on_check: Callable[[int, str], ob
 class _Marks:
     entry_id: int
     transfer_id: int
+    horizon: datetime
 
 
 def _marks() -> tuple[_Marks, list[tuple[int, str]]]:
@@ -249,7 +250,9 @@ def _marks() -> tuple[_Marks, list[tuple[int, str]]]:
         entry_id = cursor.fetchone()[0]
         cursor.execute(_WRITERS)
         writers = [(pid, xid) for pid, xid in cursor.fetchall()]
-    return _Marks(entry_id=entry_id, transfer_id=transfer_id), writers
+        cursor.execute(_HORIZON)
+        horizon = cursor.fetchone()[0]
+    return _Marks(entry_id=entry_id, transfer_id=transfer_id, horizon=horizon), writers
 
 
 # pg_stat_clear_snapshot: inside a transaction PostgreSQL would otherwise answer from the activity
@@ -257,6 +260,14 @@ def _marks() -> tuple[_Marks, list[tuple[int, str]]]:
 _WRITERS = """
     SELECT pid, backend_xid::text FROM pg_stat_activity, pg_stat_clear_snapshot()
      WHERE datname = current_database() AND backend_xid IS NOT NULL AND pid <> pg_backend_pid()
+"""
+
+
+# An entry takes its transaction's start time (now()), so no entry after the marks can be older
+# than the oldest transaction open in this database now, this one included.
+_HORIZON = """
+    SELECT least(now(), min(xact_start)) FROM pg_stat_activity, pg_stat_clear_snapshot()
+     WHERE datname = current_database()
 """
 
 
@@ -282,8 +293,11 @@ def _checkpoint(since: AuditCheckpoint | None, marks: _Marks, *, full: bool) -> 
         if full:
             cursor.execute("DELETE FROM wallet_auditedbalance")
             cursor.execute(
+                # FILTER, not WHERE: a WHERE on the id makes the planner walk the primary key and
+                # sort ten million rows (44 s against 8 s at 10M entries).
                 """INSERT INTO wallet_auditedbalance (account_id, total)
-                   SELECT account_id, sum(amount) FROM wallet_entry WHERE id <= %s GROUP BY account_id""",
+                   SELECT account_id, coalesce(sum(amount) FILTER (WHERE id <= %s), 0)
+                     FROM wallet_entry GROUP BY account_id""",
                 [marks.entry_id],
             )
         elif since is None or latest is None or latest.pk != since.pk:
@@ -296,6 +310,10 @@ def _checkpoint(since: AuditCheckpoint | None, marks: _Marks, *, full: bool) -> 
                 [since.entry_id, marks.entry_id],
             )
         AuditCheckpoint.objects.create(
-            entry_id=marks.entry_id, transfer_id=marks.transfer_id, full=full, created_at=timezone.now()
+            entry_id=marks.entry_id,
+            transfer_id=marks.transfer_id,
+            horizon=marks.horizon,
+            full=full,
+            created_at=timezone.now(),
         )
     return marks.entry_id

@@ -179,10 +179,14 @@ class AuditCheckpoint(models.Model):
     """How far the ledger audit has read (wallet/audit.py, docs/LEDGER.md "Audit"): every entry up
     to ``entry_id`` and every transfer up to ``transfer_id`` was checked, and the running sums in
     ``AuditedBalance`` are as of ``entry_id``. One row per run that moved it; the newest counts.
+    A hot account's balance is its audited sum plus its entries after it (``selectors.account_balance``).
     Only the audit writes it, and no admin page shows it (``manage.py ledger_audit`` prints it)."""
 
     entry_id = models.BigIntegerField()
     transfer_id = models.BigIntegerField()
+    # No entry after ``entry_id`` was created before this: the start of the oldest transaction
+    # open when the run read its marks. A hot account's balance sums its entries from here on.
+    horizon = models.DateTimeField()
     full = models.BooleanField()
     created_at = models.DateTimeField()
 

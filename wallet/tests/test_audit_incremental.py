@@ -8,8 +8,9 @@ import pytest
 from django.db import connection, transaction
 
 from wallet import services
-from wallet.audit import audit_checkpoint, ledger_audit, ledger_audit_run
-from wallet.models import AuditedBalance, Entry
+from wallet.audit import ledger_audit, ledger_audit_run
+from wallet.models import AuditCheckpoint, AuditedBalance, Entry
+from wallet.selectors import account_balance
 from wallet.services import Leg
 
 D = Decimal
@@ -59,10 +60,10 @@ def test_on_a_clean_ledger_each_run_checkpoints_at_the_last_entry_and_sums_like_
 
     second = ledger_audit_run(full=False)
 
-    last_entry = Entry.objects.order_by("-id").first()
+    last_entry = Entry.objects.latest("id")
     assert (first.full, first.violations, second.full, second.violations) == (True, [], False, [])
     assert second.checked_after == first.checkpoint
-    assert second.checkpoint == audit_checkpoint().entry_id == last_entry.pk
+    assert second.checkpoint == AuditCheckpoint.objects.latest("id").entry_id == last_entry.pk
     assert AuditedBalance.objects.get(account=ledger["bob"]).total == D("14.00")
     assert ledger_audit() == []
 
@@ -77,7 +78,7 @@ def test_an_unbalanced_transfer_after_the_checkpoint_is_found_as_by_the_full_aud
     assert not run.full
     assert {(v.check, v.subject) for v in run.violations} == {(v.check, v.subject) for v in ledger_audit()}
     assert {v.check for v in run.violations} == {"transfer_zero_sum", "balance_equals_entries"}
-    assert run.checkpoint is None and audit_checkpoint().entry_id == checkpoint  # found again next time
+    assert run.checkpoint is None and AuditCheckpoint.objects.latest("id").entry_id == checkpoint  # found again
 
 
 @pytest.mark.django_db
@@ -122,3 +123,19 @@ def test_an_entry_committed_after_a_later_one_is_not_skipped(ledger):
 
     assert held.violations == [] and held.checkpoint is None and held.waited_for
     assert "transfer_zero_sum" in {v.check for v in after_commit.violations}
+
+
+@pytest.mark.django_db
+def test_a_hot_balance_is_the_sum_of_its_entries_before_and_after_a_checkpoint(ledger):
+    clearing = services.account_for_system(code="clearing:test")
+    every_entry = lambda: sum(Entry.objects.filter(account=clearing).values_list("amount", flat=True))  # noqa: E731
+    before = account_balance(account=clearing)
+    ledger_audit_run(full=True)
+    at_checkpoint = account_balance(account=clearing)
+    legs = [Leg(ledger["bob"], D("-2.50")), Leg(clearing, D("2.50"))]
+    services.transfer_post(idempotency_key="to-clearing", kind="withdrawal", legs=legs)
+
+    after = account_balance(account=clearing)
+
+    assert before == at_checkpoint == D("-100.00")
+    assert after == every_entry() == D("-97.50")
