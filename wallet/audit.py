@@ -22,6 +22,8 @@ from wallet.models import AuditCheckpoint
 
 # How long a run waits for the transactions that were writing when it started (see _settle).
 SETTLE_SECONDS = 60.0
+# work_mem of the full run's transaction, while it sums every account's entries.
+AUDIT_WORK_MEM = "64MB"
 # The nightly task reads the whole ledger again when the last clean full run is this old.
 FULL_AUDIT_EVERY = timedelta(days=7)
 
@@ -291,10 +293,13 @@ def _checkpoint(since: AuditCheckpoint | None, marks: _Marks, *, full: bool) -> 
         cursor.execute("LOCK TABLE wallet_auditcheckpoint IN EXCLUSIVE MODE")
         latest = audit_checkpoint()
         if full:
+            # Enough memory to sum 100k accounts in one hash: with the default 4 MB the planner
+            # walks the statement index instead (an INSERT gets no parallel workers), and at
+            # 10M entries the sums took 119 s against 31 s.
+            cursor.execute(f"SET LOCAL work_mem = '{AUDIT_WORK_MEM}'")
             cursor.execute("DELETE FROM wallet_auditedbalance")
             cursor.execute(
-                # FILTER, not WHERE: a WHERE on the id makes the planner walk the primary key and
-                # sort ten million rows (44 s against 8 s at 10M entries).
+                # FILTER, not WHERE: a WHERE on the id makes the planner walk the primary key.
                 """INSERT INTO wallet_auditedbalance (account_id, total)
                    SELECT account_id, coalesce(sum(amount) FILTER (WHERE id <= %s), 0)
                      FROM wallet_entry GROUP BY account_id""",
