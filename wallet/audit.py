@@ -237,7 +237,8 @@ class _Marks:
 
 def _marks() -> tuple[_Marks, list[tuple[int, str]]]:
     """The highest transfer and entry ids handed out so far, then the transactions of this
-    database that hold a transaction id (that is, have written something).
+    database that hold a transaction id (that is, have written something), then the horizon
+    (``_HORIZON``) that hot balances read from.
 
     Ids come from sequences, outside any transaction, so a transaction can commit entry 100 after
     another committed entry 101: a checkpoint at 101 would skip 100 forever. In that order of
