@@ -175,6 +175,36 @@ class Entry(models.Model):
         return f"{self.account_id} {self.amount}"
 
 
+class AuditCheckpoint(models.Model):
+    """How far the ledger audit has read (wallet/audit.py, docs/LEDGER.md "Audit"): every entry up
+    to ``entry_id`` and every transfer up to ``transfer_id`` was checked, and the running sums in
+    ``AuditedBalance`` are as of ``entry_id``. One row per run that moved it; the newest counts.
+    A hot account's balance is its audited sum plus its entries after it (``selectors.account_balance``).
+    Only the audit writes it, and no admin page shows it (``manage.py ledger_audit`` prints it)."""
+
+    entry_id = models.BigIntegerField()
+    transfer_id = models.BigIntegerField()
+    # No entry after ``entry_id`` was created before this: the start of the oldest transaction
+    # open when the run read its marks. A hot account's balance sums its entries from here on.
+    horizon = models.DateTimeField()
+    full = models.BooleanField()
+    created_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"audited through entry {self.entry_id}"
+
+
+class AuditedBalance(models.Model):
+    """An account's entries summed up to the newest ``AuditCheckpoint``, so an incremental audit
+    adds only the entries after it to check the balance."""
+
+    account = models.OneToOneField(Account, on_delete=models.PROTECT, primary_key=True, related_name="+")
+    total = money_field()
+
+    def __str__(self) -> str:
+        return f"{self.account_id} {self.total}"
+
+
 class Hold(models.Model):
     """Money reserved on an account: pending raises ``account.held`` until captured or released."""
 
