@@ -50,6 +50,7 @@ import io
 import json
 import os
 import resource
+import statistics
 import subprocess
 import tarfile
 import tempfile
@@ -59,6 +60,7 @@ import uuid
 from base64 import b64encode
 from dataclasses import dataclass
 from decimal import Decimal
+from urllib.parse import urlsplit
 
 import psutil
 import requests
@@ -148,6 +150,21 @@ def server_cpu(server: Server) -> float:
         except psutil.NoSuchProcess:
             continue
         total += times.user + times.system
+    return total
+
+
+def database_cpu(database_url: str) -> float:
+    """CPU seconds of the PostgreSQL backends connected to the bench's database (their process
+    title names it), for those alive now: a backend that exited meanwhile is not counted."""
+    name = f" {urlsplit(database_url).path.lstrip('/')} "
+    total = 0.0
+    for process in psutil.process_iter(["name", "cmdline"]):
+        if process.info["name"] == "postgres" and name in " ".join(process.info["cmdline"] or []) + " ":
+            try:
+                times = process.cpu_times()
+            except psutil.NoSuchProcess:
+                continue
+            total += times.user + times.system
     return total
 
 
@@ -242,17 +259,29 @@ class Result:
     max: float
     locust_cpu: float
     server_cpu: float
+    database_cpu: float
     busy_cpu: float
     errors: str
 
+    @property
+    def server_cpu_per_request(self) -> float:
+        return self.server_cpu * 1000 / max(self.requests, 1)
 
-def locust_run(server: Server, endpoint: str, users: int, seconds: int, data: dict, work: Path) -> Result:
+    @property
+    def database_cpu_per_request(self) -> float:
+        return self.database_cpu * 1000 / max(self.requests, 1)
+
+
+def locust_run(  # noqa: PLR0913 - one run's coordinates
+    server: Server, endpoint: str, users: int, seconds: int, data: dict, work: Path, database_url: str
+) -> Result:
     """One headless locust process against ``server``: its stats, and where the CPU went."""
     data_file = work / "data.json"
     data_file.write_text(json.dumps(data))
     prefix = work / f"{server.port}-{endpoint}-{users}"
     before_children = resource.getrusage(resource.RUSAGE_CHILDREN)
     server_before = server_cpu(server)
+    database_before = database_cpu(database_url)
     machine_before = psutil.cpu_times()
     locust = subprocess.run(  # noqa: S603
         [
@@ -293,6 +322,7 @@ def locust_run(server: Server, endpoint: str, users: int, seconds: int, data: di
         max=stats["max_response_time"],
         locust_cpu=locust_cpu,
         server_cpu=server_cpu(server) - server_before,
+        database_cpu=database_cpu(database_url) - database_before,
         busy_cpu=busy,
         errors=errors,
     )
@@ -307,6 +337,43 @@ def _percentile_counted(latencies: list[tuple[int, int]], share: float) -> float
         if seen >= rank:
             return milliseconds
     return latencies[-1][0]
+
+
+def summary_print(
+    results: dict[tuple[str, int, str], list[Result]],
+    servers: list[Server],
+    endpoints: list[str],
+    user_counts: list[int],
+) -> None:
+    """Per endpoint, user count and server: the median of the rounds' req/s and p99, and CPU per
+    request over all rounds; then each server against the first, the load-independent CPU ratio first."""
+    print("\nmedian of the rounds (req/s, p99 ms), CPU ms per request of the web server and the database:")
+    for (endpoint, users, label), runs in results.items():
+        requests_total = sum(run.requests for run in runs)
+        print(
+            f"  {endpoint:18} {users:3} users {label:22} {statistics.median(run.rps for run in runs):6.0f} req/s, "
+            f"p99 {statistics.median(run.p99 for run in runs):5.0f}, errors {sum(run.failures for run in runs)}, "
+            f"CPU/req web {sum(run.server_cpu for run in runs) * 1000 / requests_total:5.1f} "
+            f"db {sum(run.database_cpu for run in runs) * 1000 / requests_total:4.1f}"
+        )
+    if len(servers) < 2:
+        return
+    reference = servers[0].label
+    print(f"\nagainst {reference}: web CPU per request, req/s (medians), p99")
+    for endpoint in endpoints:
+        for users in user_counts:
+            old = results[(endpoint, users, reference)]
+            old_cpu = sum(run.server_cpu for run in old) / sum(run.requests for run in old)
+            parts = []
+            for server in servers[1:]:
+                new = results[(endpoint, users, server.label)]
+                new_cpu = sum(run.server_cpu for run in new) / sum(run.requests for run in new)
+                rps = statistics.median(run.rps for run in new) / statistics.median(run.rps for run in old)
+                p99 = statistics.median(run.p99 for run in old), statistics.median(run.p99 for run in new)
+                parts.append(
+                    f"{server.label}: CPU {new_cpu / old_cpu:.2f}x, req/s {rps:.2f}x, p99 {p99[0]:.0f} -> {p99[1]:.0f}"
+                )
+            print(f"  {endpoint:18} {users:3} users: " + "; ".join(parts))
 
 
 def stall_check(server: Server, identity: dict, stalls: int) -> str:
@@ -395,7 +462,8 @@ def main() -> None:  # noqa: PLR0915 - one linear script
         help="also the working tree with other settings, e.g. 'w4t4:WEB_CONCURRENCY=4,WEB_THREADS=4' (repeatable)",
     )
     parser.add_argument("--users", default="16,64", help="concurrent users, comma-separated")
-    parser.add_argument("--run-time", type=int, default=15, help="seconds per locust run")
+    parser.add_argument("--run-time", type=int, default=10, help="seconds per locust run")
+    parser.add_argument("--rounds", type=int, default=2, help="interleaved rounds; the summary takes medians")
     parser.add_argument("--endpoints", default=",".join(ENDPOINTS))
     parser.add_argument("--stalls", type=int, default=4, help="payouts the channel holds at once")
     parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/wallet_bench_http")
@@ -458,48 +526,38 @@ def main() -> None:  # noqa: PLR0915 - one linear script
             for server in servers:
                 server_start(server, env, work)
                 warm_up(server, identities[0])
-            results: dict[tuple[str, int, str], Result] = {}
+            results: dict[tuple[str, int, str], list[Result]] = {}
             last_order: dict[str, int] = {}
             print(
-                f"\n{'endpoint':18} {'users':>5} {'server':22} {'req/s':>7} {'p50':>5} {'p90':>5} {'p99':>5} "
-                f"{'max':>6} {'errors':>7} {'cpu s: locust':>13} {'gunicorn':>8} {'machine':>7}  load",
+                f"\n{'endpoint':18} {'users':>5} {'server':22} {'req/s':>6} {'p50':>5} {'p90':>5} {'p99':>5} "
+                f"{'max':>6} {'errors':>6}  {'CPU ms/req: web':>15} {'db':>5}  {'locust share':>12}  load",
                 flush=True,
             )
-            for endpoint in endpoints:
-                for users in user_counts:
-                    for server in servers:
-                        data = {"identities": identities[:users], "notifies": []}
-                        if endpoint in MONEY:
-                            payment_tokens_issue(data["identities"], args.run_time * 1500 // users + 50, token_ttl)
-                        if endpoint == "payment_create":
-                            last_order[server.label] = (
-                                PaymentOrder.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
-                            )
-                        if endpoint == "payment_notify":
-                            data["notifies"] = notifies_build(last_order.get(server.label, 0))
-                        result = locust_run(server, endpoint, users, args.run_time, data, work)
-                        results[(endpoint, users, server.label)] = result
-                        print(
-                            f"{endpoint:18} {users:5} {server.label:22} {result.rps:7.0f} {result.p50:5.0f} "
-                            f"{result.p90:5.0f} {result.p99:5.0f} {result.max:6.0f} {result.failures:7} "
-                            f"{result.locust_cpu:13.1f} {result.server_cpu:8.1f} {result.busy_cpu:7.1f}  "
-                            f"{os.getloadavg()[0]:.1f}"
-                            + (f" ({len(data['notifies'])} notifies, then repeated)" if data["notifies"] else "")
-                            + (f"\n    errors: {result.errors}" if result.errors else ""),
-                            flush=True,
-                        )
-            if len(servers) > 1:
-                reference = servers[0]
-                print(f"\nreq/s against {reference.label} (p99 ms):")
+            for _ in range(args.rounds):
                 for endpoint in endpoints:
                     for users in user_counts:
-                        old = results[(endpoint, users, reference.label)]
-                        ratios = ", ".join(
-                            f"{server.label} {results[(endpoint, users, server.label)].rps / old.rps:.2f}x "
-                            f"({old.p99:.0f} -> {results[(endpoint, users, server.label)].p99:.0f})"
-                            for server in servers[1:]
-                        )
-                        print(f"  {endpoint:18} {users:3} users: {ratios}")
+                        for server in servers:
+                            data = {"identities": identities[:users], "notifies": []}
+                            if endpoint in MONEY:
+                                payment_tokens_issue(data["identities"], args.run_time * 1500 // users + 50, token_ttl)
+                            if endpoint == "payment_create":
+                                last_order[server.label] = (
+                                    PaymentOrder.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+                                )
+                            if endpoint == "payment_notify":
+                                data["notifies"] = notifies_build(last_order.get(server.label, 0))
+                            result = locust_run(server, endpoint, users, args.run_time, data, work, args.database_url)
+                            results.setdefault((endpoint, users, server.label), []).append(result)
+                            print(
+                                f"{endpoint:18} {users:5} {server.label:22} {result.rps:6.0f} {result.p50:5.0f} "
+                                f"{result.p90:5.0f} {result.p99:5.0f} {result.max:6.0f} {result.failures:6}  "
+                                f"{result.server_cpu_per_request:15.1f} {result.database_cpu_per_request:5.1f}  "
+                                f"{result.locust_cpu / result.busy_cpu:12.0%}  {os.getloadavg()[0]:.1f}"
+                                + (f" ({len(data['notifies'])} notifies, then repeated)" if data["notifies"] else "")
+                                + (f"\n    errors: {result.errors}" if result.errors else ""),
+                                flush=True,
+                            )
+            summary_print(results, servers, endpoints, user_counts)
             if args.stalls:
                 print("\nslow channel:")
                 for server in servers:
