@@ -153,19 +153,25 @@ def server_cpu(server: Server) -> float:
     return total
 
 
-def database_cpu(database_url: str) -> float:
-    """CPU seconds of the PostgreSQL backends connected to the bench's database (their process
-    title names it), for those alive now: a backend that exited meanwhile is not counted."""
+def database_backends(database_url: str) -> dict[int, float]:
+    """CPU seconds so far of each PostgreSQL backend connected to the bench's database (their
+    process title names it), by process id."""
     name = f" {urlsplit(database_url).path.lstrip('/')} "
-    total = 0.0
+    backends = {}
     for process in psutil.process_iter(["name", "cmdline"]):
         if process.info["name"] == "postgres" and name in " ".join(process.info["cmdline"] or []) + " ":
             try:
                 times = process.cpu_times()
             except psutil.NoSuchProcess:
                 continue
-            total += times.user + times.system
-    return total
+            backends[process.pid] = times.user + times.system
+    return backends
+
+
+def database_cpu(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU seconds the backends used between two looks: a backend that exited meanwhile is not
+    counted (connections are kept 60 s, so few do), one that started is counted whole."""
+    return sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items())
 
 
 def seed(users: int) -> list[dict]:
@@ -281,7 +287,7 @@ def locust_run(  # noqa: PLR0913 - one run's coordinates
     prefix = work / f"{server.port}-{endpoint}-{users}"
     before_children = resource.getrusage(resource.RUSAGE_CHILDREN)
     server_before = server_cpu(server)
-    database_before = database_cpu(database_url)
+    database_before = database_backends(database_url)
     machine_before = psutil.cpu_times()
     locust = subprocess.run(  # noqa: S603
         [
@@ -322,7 +328,7 @@ def locust_run(  # noqa: PLR0913 - one run's coordinates
         max=stats["max_response_time"],
         locust_cpu=locust_cpu,
         server_cpu=server_cpu(server) - server_before,
-        database_cpu=database_cpu(database_url) - database_before,
+        database_cpu=database_cpu(database_before, database_backends(database_url)),
         busy_cpu=busy,
         errors=errors,
     )
