@@ -60,6 +60,7 @@ import uuid
 from base64 import b64encode
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 from urllib.parse import urlsplit
 
 import psutil
@@ -543,7 +544,7 @@ def main() -> None:  # noqa: PLR0915 - one linear script
                 for endpoint in endpoints:
                     for users in user_counts:
                         for server in servers:
-                            data = {"identities": identities[:users], "notifies": []}
+                            data: dict[str, Any] = {"identities": identities[:users], "notifies": []}
                             if endpoint in MONEY:
                                 payment_tokens_issue(data["identities"], args.run_time * 1500 // users + 50, token_ttl)
                             if endpoint == "payment_create":
