@@ -235,16 +235,18 @@ def payment_tokens_issue(identities: list[dict], per_user: int, ttl: int) -> Non
         pipe.execute()
 
 
-def notifies_build(since_id: int) -> list[tuple[dict[str, str], str]]:
-    """The signed success notify of every recharge opened after ``since_id``, as the sandbox would
-    send it once paid (the channel's work, done before the clock starts)."""
+def notifies_build(opened: list[tuple[int, int]], count: int) -> list[tuple[dict[str, str], str]]:
+    """The signed success notifies of the first ``count`` recharges with an id in the ``opened``
+    ranges, as the sandbox would send them once paid (the channel's work, done before the clock
+    starts)."""
     from payments.orders.models import PaymentOrder
     from payments.sandbox import payment_engine
     from payments.sandbox.keys import keys_for
     from payments.sandbox.models import SandboxPayment
     from payments.sandbox.protocols import protocol_module
 
-    order_nos = list(PaymentOrder.objects.filter(pk__gt=since_id).values_list("order_no", flat=True))
+    chosen = PaymentOrder.objects.filter(pk__in=opened_ids(opened)).order_by("pk")
+    order_nos = list(chosen.values_list("order_no", flat=True)[:count])
     secrets = keys_for("wechat_v3")
     module = protocol_module("wechat_v3")
     notifies = []
@@ -253,6 +255,22 @@ def notifies_build(since_id: int) -> list[tuple[dict[str, str], str]]:
         headers, body = module.payment_notify_build(payment, secrets, amount=payment.amount, forged=False)
         notifies.append((headers, b64encode(body).decode()))
     return notifies
+
+
+def opened_ids(opened: list[tuple[int, int]]) -> list[int]:
+    """The ids of the payment orders in the (after, up to) ranges."""
+    from payments.orders.models import PaymentOrder
+
+    ids: list[int] = []
+    for after, up_to in opened:
+        ids += PaymentOrder.objects.filter(pk__gt=after, pk__lte=up_to).order_by("pk").values_list("pk", flat=True)
+    return ids
+
+
+def last_order_id() -> int:
+    from payments.orders.models import PaymentOrder
+
+    return PaymentOrder.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
 
 
 @dataclass
@@ -512,7 +530,6 @@ def main() -> None:  # noqa: PLR0915 - one linear script
     django.setup()
     call_command("migrate", verbosity=0)
 
-    from payments.orders.models import PaymentOrder
     from wallet.audit import ledger_audit
 
     started = time.perf_counter()
@@ -540,7 +557,9 @@ def main() -> None:  # noqa: PLR0915 - one linear script
                 server_start(server, env, work, channel.base)
                 warm_up(server, identities[0])
             results: dict[tuple[str, int, str], list[Result]] = {}
-            last_order: dict[str, int] = {}
+            # The orders each server's payment_create runs opened, for its notify runs: each
+            # server gets as many first-time notifies as the slowest one opened.
+            opened: dict[str, list[tuple[int, int]]] = {server.label: [] for server in servers}
             print(
                 f"\n{'endpoint':18} {'users':>5} {'server':22} {'req/s':>6} {'p50':>5} {'p90':>5} {'p99':>5} "
                 f"{'max':>6} {'errors':>6}  {'CPU ms/req: web':>15} {'db':>5}  {'locust share':>12}  load",
@@ -553,13 +572,14 @@ def main() -> None:  # noqa: PLR0915 - one linear script
                             data: dict[str, Any] = {"identities": identities[:users], "notifies": []}
                             if endpoint in MONEY:
                                 payment_tokens_issue(data["identities"], args.run_time * 1500 // users + 50, token_ttl)
-                            if endpoint == "payment_create":
-                                last_order[server.label] = (
-                                    PaymentOrder.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
-                                )
                             if endpoint == "payment_notify":
-                                data["notifies"] = notifies_build(last_order.get(server.label, 0))
+                                fewest = min(len(opened_ids(ranges)) for ranges in opened.values())
+                                data["notifies"] = notifies_build(opened[server.label], fewest)
+                                opened[server.label] = []
+                            start = last_order_id()
                             result = locust_run(server, endpoint, users, args.run_time, data, work, args.database_url)
+                            if endpoint == "payment_create":
+                                opened[server.label].append((start, last_order_id()))
                             results.setdefault((endpoint, users, server.label), []).append(result)
                             print(
                                 f"{endpoint:18} {users:5} {server.label:22} {result.rps:6.0f} {result.p50:5.0f} "
