@@ -560,6 +560,7 @@ def main() -> None:  # noqa: PLR0915 - one linear script
             # The orders each server's payment_create runs opened, for its notify runs: each
             # server gets as many first-time notifies as the slowest one opened.
             opened: dict[str, list[tuple[int, int]]] = {server.label: [] for server in servers}
+            built: dict[str, list[tuple[dict[str, str], str]]] = {}
             print(
                 f"\n{'endpoint':18} {'users':>5} {'server':22} {'req/s':>6} {'p50':>5} {'p90':>5} {'p99':>5} "
                 f"{'max':>6} {'errors':>6}  {'CPU ms/req: web':>15} {'db':>5}  {'locust share':>12}  load",
@@ -573,9 +574,12 @@ def main() -> None:  # noqa: PLR0915 - one linear script
                             if endpoint in MONEY:
                                 payment_tokens_issue(data["identities"], args.run_time * 1500 // users + 50, token_ttl)
                             if endpoint == "payment_notify":
-                                fewest = min(len(opened_ids(ranges)) for ranges in opened.values())
-                                data["notifies"] = notifies_build(opened[server.label], fewest)
-                                opened[server.label] = []
+                                # Once every server sent its new ones, the next runs repeat them.
+                                if fewest := min(len(opened_ids(ranges)) for ranges in opened.values()):
+                                    built[server.label] = notifies_build(opened[server.label], fewest)
+                                    if server is servers[-1]:
+                                        opened = {label: [] for label in opened}
+                                data["notifies"] = built.get(server.label, [])
                             start = last_order_id()
                             result = locust_run(server, endpoint, users, args.run_time, data, work, args.database_url)
                             if endpoint == "payment_create":
