@@ -135,7 +135,10 @@ DATABASES = {
     "default": env.db_url("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/wallet"),
 }
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
-DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# A kept connection is checked with a "SELECT 1" before a request's first query, a round trip
+# per request (docs/PERFORMANCE.md, "HTTP under load"); off, a connection the server closed meanwhile
+# fails that one request before it is replaced.
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("DATABASE_CONN_HEALTH_CHECKS", default=True)
 DATABASES["default"].setdefault("TEST", {})["NAME"] = env(
     "DATABASE_TEST_NAME", default="test_" + DATABASES["default"]["NAME"]
 )

@@ -1,6 +1,7 @@
 """Wallet API: balance, statement, user-to-user transfers (docs/ARCHITECTURE.md §9, docs/WALLET.md)."""
 
 from django.contrib.auth import get_user_model
+from django.db.models import prefetch_related_objects
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import exceptions, serializers, status
@@ -226,7 +227,8 @@ class TransferSendApi(APIView):
             memo=data["memo"],
             idempotency_key=key,
         )
-        body = PeerTransferSerializer(sent.transfer, context={"user": request_user(request)}).data
+        prefetch_related_objects([sent.transfer], "ledger_transfer", transfer_selectors.peer_transfer_legs())
+        body = PeerTransferSerializer(sent.transfer, context={"user": sender}).data
         response = Response(body, status=status.HTTP_201_CREATED)
         if not sent.created:
             response["Idempotent-Replayed"] = "true"

@@ -5,11 +5,14 @@ from decimal import Decimal
 
 import pytest
 from django.db import connections
+from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from conftest import PAYMENT_PASSWORD
 from wallet import services
 from wallet.audit import ledger_audit
 from wallet.models import PeerTransfer, Transfer
+from wallet.payment_password.services import payment_token_issue
 
 pytestmark = pytest.mark.django_db
 
@@ -304,3 +307,41 @@ def test_text_fields_take_strings_of_at_most_their_length_as_sent(
     assert response.status_code == 400
     assert field in response.json()["error"]["fields"]
     assert not Transfer.objects.filter(kind="p2p").exists()
+
+
+# Queries per request on the hot paths (docs/PERFORMANCE.md, "HTTP under load"): each one is a
+# round trip under load, so a new one on these paths should be a decision, not an accident.
+
+
+def token_client_for(user) -> APIClient:
+    """An API client that pays with a single-use payment token, as a busy client does."""
+    client = APIClient()
+    client.credentials(
+        HTTP_AUTHORIZATION=f"Token {Token.objects.get_or_create(user=user)[0].key}",
+        HTTP_PAYMENT_TOKEN=payment_token_issue(user=user, password=PAYMENT_PASSWORD).token,
+    )
+    return client
+
+
+def test_a_wallet_read_takes_two_queries(alice, funded_account, api_client_for, django_assert_num_queries):
+    funded_account(alice, "10.00")
+    client = api_client_for(alice)
+
+    with django_assert_num_queries(2):  # the API token with its user; the wallet
+        response = client.get("/api/v1/wallet/")
+
+    assert response.status_code == 200
+
+
+def test_a_transfer_paid_with_a_token_takes_at_most_26_queries(
+    alice, bob, funded_account, django_assert_max_num_queries
+):
+    funded_account(alice, "10.00")
+    services.account_for_user(user=bob)
+    client = token_client_for(alice)
+
+    with django_assert_max_num_queries(26):
+        response = send(client, {"to": "bob", "amount": "1.00"})
+
+    assert response.status_code == 201, response.json()
+    assert [leg["amount"] for leg in response.json()["entries"]] == ["-1.00"]

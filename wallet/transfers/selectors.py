@@ -6,9 +6,9 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.contrib.auth.models import User
-from django.db.models import Aggregate, Count, Exists, OuterRef, Q, QuerySet, Sum
+from django.db.models import Aggregate, Count, Exists, OuterRef, Prefetch, Q, QuerySet, Sum
 
-from wallet.models import PeerTransfer, ReceiveCode
+from wallet.models import Entry, PeerTransfer, ReceiveCode
 from wallet.money import ZERO
 
 # Transfers whose money left the sender or is held for review: they use quota.
@@ -54,9 +54,15 @@ def peer_transfer_for_user(*, user: User, transfer_id: int) -> PeerTransfer | No
     return (
         PeerTransfer.objects.filter(mine, pk=transfer_id)
         .select_related("sender", "recipient", "ledger_transfer")
-        .prefetch_related("ledger_transfer__entries__account")
+        .prefetch_related(peer_transfer_legs())
         .first()
     )
+
+
+def peer_transfer_legs() -> Prefetch:
+    """A transfer's ledger legs with their accounts, in one query: PeerTransferSerializer shows
+    the caller's own legs, told by their account's owner."""
+    return Prefetch("ledger_transfer__entries", queryset=Entry.objects.select_related("account"))
 
 
 def peer_transfers_under_review() -> QuerySet[PeerTransfer]:

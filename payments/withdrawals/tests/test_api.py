@@ -13,14 +13,17 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from limits.storage import RedisStorage
 from limits.strategies import MovingWindowRateLimiter
+from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from conftest import PAYMENT_PASSWORD
 from payments.conftest import CARD_NUMBER, OPENID, OTHER_CARD_NUMBER
 from payments.withdrawals import services
 from payments.withdrawals.models import PayoutAccount, Withdrawal, WithdrawalStatus
 from risk import services as risk_services
 from risk.models import BlocklistEntry, RiskEvaluation
 from wallet.models import Hold
+from wallet.payment_password.services import payment_token_issue
 from wallet.rest import throttles
 from wallet.selectors import user_account, wallet_summary
 
@@ -1227,3 +1230,22 @@ def test_the_openapi_schema_documents_the_notify_endpoint_as_unauthenticated(ali
 
     assert "security" not in notify and "security" not in schema  # no credentials asked for
     assert {"200", "400", "404"} <= set(notify["responses"]) and "401" not in notify["responses"]
+
+
+def test_a_withdrawal_paid_with_a_token_takes_at_most_21_queries(
+    alice, funded_account, api_client_for, django_assert_max_num_queries
+):
+    # Each query is a round trip under load (docs/PERFORMANCE.md, "HTTP under load").
+    funded_account(alice, "500.00")
+    bound = api_client_for(alice).post(PAYOUT_ACCOUNTS, CARD_BODY, format="json").json()
+    client = APIClient()
+    client.credentials(
+        HTTP_AUTHORIZATION=f"Token {Token.objects.get(user=alice).key}",
+        HTTP_PAYMENT_TOKEN=payment_token_issue(user=alice, password=PAYMENT_PASSWORD).token,
+    )
+
+    with django_assert_max_num_queries(21):
+        submitted = withdraw(client, bound["id"], "100.00")
+
+    assert submitted.status_code == 201, submitted.json()
+    assert submitted.json()["status"] == "approved"
