@@ -45,6 +45,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -168,7 +169,7 @@ class Chaos(threading.Thread):
         self.progress = progress
         self.done = threading.Event()
         self.counts: Counter[str] = Counter()
-        self.restarts = [
+        self.restarts: list[tuple[float, str, EmbeddedPostgres | EmbeddedRedis]] = [
             (0.25, "redis", stack.cache),
             (0.5, "broker", stack.broker),
             (0.75, "postgres", stack.postgres),
@@ -449,7 +450,7 @@ def finality() -> tuple[int, int]:
     )
 
 
-def checks() -> dict[str, object]:
+def checks() -> dict[str, Any]:
     """The drill's verdicts, from the database and the sandbox's books."""
     from django.db.models import Count
     from django.utils import timezone
@@ -464,7 +465,7 @@ def checks() -> dict[str, object]:
     from wallet.audit import ledger_audit
     from wallet.models import Transfer
 
-    result: dict[str, object] = {}
+    result: dict[str, Any] = {}
     result["withdrawals by status"] = dict(Withdrawal.objects.values_list("status").annotate(n=Count("id")))
     result["payments by status"] = dict(PaymentOrder.objects.values_list("status").annotate(n=Count("id")))
     result["lost (not final)"] = (
@@ -509,12 +510,12 @@ def checks() -> dict[str, object]:
     return result
 
 
-def violations(result: dict[str, object]) -> list[str]:
+def violations(result: dict[str, Any]) -> list[str]:
     bad = [
         name for name in ("lost (not final)", "double payouts", "double credits", "paid, not credited") if result[name]
     ]
     bad += [name for name in ("ledger_audit", "internal reconciliation") if result[name] != "clean"]
-    bad += [line for line in result["reconciliation of the day"] if "NOT CLEAN" in line]  # type: ignore[union-attr]
+    bad += [line for line in result["reconciliation of the day"] if "NOT CLEAN" in line]
     return bad
 
 
