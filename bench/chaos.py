@@ -112,6 +112,7 @@ class Stack:
         self.workers: list[subprocess.Popen | None] = [None] * workers
         self.worker_started = [0.0] * workers
         self.env: dict[str, str] = {}
+        self.stopping = False
 
     def servers_start(self) -> None:
         self.postgres.start()
@@ -128,6 +129,8 @@ class Stack:
         wait_for_port(self.port, self.web)
 
     def worker_start(self, n: int) -> None:
+        if self.stopping:
+            return  # the chaos thread may still be running while the drill stops
         self.worker_started[n] = time.monotonic()
         self.workers[n] = self._spawn(
             f"worker{n}",
@@ -144,6 +147,7 @@ class Stack:
             )
 
     def stop(self) -> None:
+        self.stopping = True
         for process in [*self.workers, self.web]:
             if process is not None and process.poll() is None:
                 process.terminate()
