@@ -47,6 +47,9 @@ WITHDRAWAL_STATUS = (
     "WHEN 'failed' THEN 'failed' WHEN 'rejected' THEN 'failed' WHEN 'cancelled' THEN 'failed' "
     "ELSE 'processing' END"
 )
+# A withdrawal's fee is charged only when its money left: one that failed (or never went) took
+# none, as the channel's bill of a failed payout says.
+WITHDRAWAL_FEE = "CASE WHEN w.status IN ('success', 'refunded') THEN w.fee ELSE 0 END"
 # The fee a channel gives back on a refund: the payment's, in proportion.
 REFUND_FEE = "-round(p.fee * r.amount / p.amount, 2)"
 
@@ -77,7 +80,7 @@ LOCAL_ROWS = {
                {REFUND_STATUS} AS status, r.finished_at AS at
           FROM payments_refund r JOIN payments_paymentorder p ON p.id = r.payment_order_id""",
     "payout": f"""
-        SELECT 'payout'::text AS kind, w.order_no::text, w.actual_amount AS amount, w.fee,
+        SELECT 'payout'::text AS kind, w.order_no::text, w.actual_amount AS amount, {WITHDRAWAL_FEE} AS fee,
                {WITHDRAWAL_STATUS} AS status, w.finished_at AS at
           FROM payments_withdrawal w""",
 }

@@ -785,7 +785,15 @@ def _reopened(replay: Creation, *, payer_id: str) -> Creation:
         adapter = registry.payment_adapter(order.channel)
     except base.ChannelUnrouted:
         return replay
-    return Creation(order=_open_at_channel(order, adapter=adapter, payer_id=payer_id), created=False)
+    try:
+        return Creation(order=_open_at_channel(order, adapter=adapter, payer_id=payer_id), created=False)
+    except errors.ChannelUnavailable:
+        # The unanswered send may have opened it and the payer paid since: WeChat then answers
+        # the re-open with "already paid" (an unknown outcome). Ask before calling it unavailable.
+        synced = payment_order_sync(order=_fresh(order))
+        if synced.status != PaymentOrder.Status.PENDING:
+            return Creation(order=synced, created=False)
+        raise
 
 
 def _replay(*, user: User, key: str, fingerprint: str) -> Creation | None:

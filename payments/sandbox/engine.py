@@ -34,6 +34,11 @@ FIRST_STATE = {
 }
 # States in which the payout's money left: it carries the channel's fee from then on.
 PAID = (SandboxPayout.State.SUCCESS, SandboxPayout.State.RETURNED)
+# Where a payout's state may go next: processing ends paid or failed, a paid one may come back.
+FORWARD: dict[str, tuple[str, ...]] = {
+    SandboxPayout.State.PROCESSING: (SandboxPayout.State.SUCCESS, SandboxPayout.State.FAILED),
+    SandboxPayout.State.SUCCESS: (SandboxPayout.State.RETURNED,),
+}
 DEFAULT_FAILURE_CODE = "PAYEE_ACCOUNT_ABNORMAL"
 # Protocols whose failures are named otherwise (a FAIL rule without a code of its own).
 DEFAULT_FAILURE_CODES: dict[str, str] = {Protocol.ALIPAY: "PAYEE_ACCOUNT_STATUS_ERROR"}
@@ -104,9 +109,12 @@ def _receive_once(
 
 def payout_settle(*, payout_id: int, state: str) -> SandboxPayout:
     """Move a payout to its final state (a PROCESS scenario finishing, or a bank return); one
-    paid now is charged its fee, a return keeps the fee of the payment it undoes."""
+    paid now is charged its fee, a return keeps the fee of the payment it undoes. Only forward:
+    a notify task that runs late (a RETURN's success after its return) changes nothing."""
     with transaction.atomic():
         payout = SandboxPayout.objects.select_for_update().get(pk=payout_id)
+        if state not in FORWARD.get(payout.state, ()):
+            return payout
         if state in PAID and payout.state not in PAID:
             payout.fee = payout_fee(protocol=payout.protocol, amount=payout.amount)
         payout.state = state

@@ -204,6 +204,29 @@ def test_payouts_match_withdrawals_and_a_paid_withdrawal_the_bank_failed_is_a_st
     assert found(run) == {("status_mismatch", failed_at_bank.order_no)}
 
 
+def test_a_payout_that_failed_here_and_at_the_bank_matches_though_its_order_priced_a_fee(withdrawal_in, bill, today):
+    # Given a withdrawal that failed (its order still says what the fee would have been)
+    failed = withdrawal_in(WithdrawalStatus.FAILED, amount="100.00")
+    assert failed.fee > D("0.00")
+    # And the bank's bill lists it failed, charged nothing
+    lines = [
+        {
+            "kind": LineKind.PAYOUT,
+            "order_no": failed.order_no,
+            "amount": failed.actual_amount,
+            "fee": D("0.00"),
+            "status": LineStatus.FAILED,
+        }
+    ]
+
+    # When the bill is run
+    run = run_of(bill(today, lines, kind="payout", channel="bank"))
+
+    # Then it matches: no fee mismatch for a fee never charged
+    assert run.status == Run.Status.SUCCEEDED, run.error
+    assert (run.matched, found(run)) == (1, set())
+
+
 def test_two_runs_of_one_channel_and_day_never_overlap(today):
     channel = Channel.objects.get(code="wechat_pay")
     services.run_open(channel=channel, bill_date=today, kind=BillKind.TRADE)

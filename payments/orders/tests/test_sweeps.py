@@ -2,6 +2,7 @@
 whose channel answers late or oddly: nothing is credited twice or lost, and nothing stops the
 sweep for the others."""
 
+import time
 from datetime import timedelta
 from decimal import Decimal
 from itertools import count
@@ -234,6 +235,41 @@ def test_an_order_the_channel_did_not_answer_is_opened_again_by_the_same_request
     assert (again.order.pk, again.created, again.order.status) == (order.pk, False, PaymentOrder.Status.PAYING)
     assert again.order.pay_params["code_url"]
     assert SandboxPayment.objects.get(protocol="wechat_v3", order_no=order.order_no).requests == 2
+
+
+def paid_at_sandbox(order_no: str) -> bool:
+    """The live server's sandbox finishes the request we stopped waiting for on its own time."""
+    for _ in range(100):
+        if SandboxPayment.objects.filter(protocol="wechat_v3", order_no=order_no, state="paid").exists():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_an_unanswered_order_the_payer_paid_meanwhile_is_found_paid_by_the_same_request(sandbox_live, alice, settings):
+    # Given a channel that opened the order and was paid at once, but answered after we gave up
+    settings.CHANNEL_READ_TIMEOUT = 0.000001
+    terms = {
+        "user": alice,
+        "business_type": "recharge",
+        "method": "wechat_native",
+        "amount": D("8.00"),
+        "client_type": "web",
+        "idempotency_key": "same",
+    }
+    with pytest.raises(errors.ChannelUnavailable) as unavailable:
+        payment_orders.payment_order_create(**terms)
+    order = PaymentOrder.objects.get(order_no=unavailable.value.fields["order_no"])
+    assert paid_at_sandbox(order.order_no)
+
+    # When the client sends the same request again: WeChat answers "already paid" (ORDERPAID)
+    settings.CHANNEL_READ_TIMEOUT = 10.0
+    again = payment_orders.payment_order_create(**terms)
+
+    # Then the order is asked about and found paid, and the wallet credited once
+    assert (again.order.pk, again.created, again.order.status) == (order.pk, False, PaymentOrder.Status.SUCCESS)
+    assert Account.objects.get(code=f"user:{alice.pk}:CNY").balance == D("8.00")
+    assert ledger_audit() == []
 
 
 def test_a_processing_refund_the_channel_never_got_is_sent_again_by_the_task_not_by_the_reader(

@@ -111,6 +111,19 @@ def test_a_bank_payout_is_charged_when_it_is_paid_and_keeps_the_fee_when_returne
     assert (settled.fee, returned.fee) == (D("2.00"), D("0.10"))
 
 
+def test_a_late_success_notify_task_never_takes_back_a_bank_return():
+    # Given a bank payout that was paid and then returned by the payee's bank
+    payout = pay_out(BANK, "W1", "12.30", Scenario.RETURN)
+    engine.payout_settle(payout_id=payout.pk, state=SandboxPayout.State.RETURNED)
+
+    # When the success notify task of the same payout runs late (its queue was slow)
+    late = engine.payout_settle(payout_id=payout.pk, state=SandboxPayout.State.SUCCESS)
+
+    # Then the channel's books still say returned
+    assert late.state == SandboxPayout.State.RETURNED
+    assert SandboxPayout.objects.get(pk=payout.pk).state == SandboxPayout.State.RETURNED
+
+
 @pytest.mark.parametrize("protocol", [V3, V2])
 def test_a_wechat_transfer_is_free(protocol):
     assert pay_out(protocol, "W4", "12.30").fee == D("0.00")

@@ -13,6 +13,7 @@ from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 from urllib3.connection import HTTPConnection
 
+from config.celery import app as celery_app
 from config.tests.metrics import metric
 from payments import encryption
 from payments.channels import registry
@@ -25,7 +26,7 @@ from payments.notifications.models import UserNotification
 from payments.sandbox import engine
 from payments.sandbox.adapters import sandbox_adapters
 from payments.sandbox.models import SandboxPayout, SandboxRule, Scenario
-from payments.withdrawals import payouts, services, tasks
+from payments.withdrawals import dispatch, payouts, services, tasks
 from payments.withdrawals.models import Withdrawal, WithdrawalStatus
 from wallet import errors
 from wallet.audit import ledger_audit
@@ -189,6 +190,34 @@ def test_the_approved_sweep_resends_lost_tasks_but_not_those_still_queued(approv
     # Then only the lost one is enqueued again, once
     assert (first, second) == (1, 0)
     assert sent_tasks.named("payments.withdrawal_dispatch") == [{"args": [lost.pk], "countdown": None}]
+
+
+def test_a_dispatch_the_broker_refused_leaves_no_queued_marker_so_the_next_sweep_sends_it(approved, monkeypatch):
+    # Given an order approved two minutes ago whose dispatch the broker refused (it was restarting)
+    withdrawal = approved()
+    Withdrawal.objects.filter(pk=withdrawal.pk).update(approved_at=timezone.now() - timedelta(minutes=2))
+
+    def broker_down(*args, **kwargs) -> None:
+        raise OSError("broker down")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(celery_app, "send_task", broker_down)
+        with pytest.raises(OSError, match="broker down"):
+            dispatch.dispatch_enqueue(withdrawal.pk)
+
+    # Then the approved sweep does not take it for queued: it sends it at once, not 15 minutes later
+    assert dispatch.dispatch_not_queued([withdrawal.pk]) == [withdrawal.pk]
+
+
+def test_a_queued_marker_counts_for_its_grace_on_the_clock_the_sweep_is_given(approved):
+    # Given an order whose dispatch task was queued (and lost with its worker before it started)
+    withdrawal = approved()
+    dispatch.dispatch_mark_queued(withdrawal.pk)
+
+    # Then the sweep leaves it alone within the grace, and sends it again once the grace is over
+    assert dispatch.dispatch_not_queued([withdrawal.pk]) == []
+    later = timezone.now() + dispatch.QUEUED_GRACE + timedelta(seconds=1)
+    assert dispatch.dispatch_not_queued([withdrawal.pk], now=later) == [withdrawal.pk]
 
 
 def test_orders_not_final_after_four_hours_are_escalated_once_with_a_log_line_and_a_metric(approved, caplog):
