@@ -20,10 +20,13 @@ limit lets them drain) and waiting until all are final:
 2. flooded: ``--flood`` export housekeeping tasks (``wallet.export_jobs_purge``, a quick
    database query each) queued on the ``exports`` queue just before the approvals.
 
-For each phase it prints the drain rate against the limit, the busiest second the sandbox saw
-(never over the limit: the limit is one for the cluster), latency from approval to success and
-how many flood tasks still waited when the last payout finished; then double payouts (must be 0)
-and the ledger audit (must be clean), and exits 1 otherwise.
+For each phase it prints the drain rate against the limit; the busiest second of payouts sent
+(counted by the time the worker marked each dispatched, just after the limiter let it go: never
+over the limit, which is one for the cluster) and of payouts arriving at the sandbox (the same
+requests, shifted by the HTTP trip: on a loaded machine one can slip into the next second);
+time from releasing the payout workers to success (p50, p99); how many flood tasks waited when
+the payouts were released and when the last one finished. Then double payouts (must be 0) and
+the ledger audit (must be clean); it exits 1 if either fails or a second sent over the limit.
 
     .venv/bin/python bench/cluster.py [--broker redis|amqp] [--count 2000] [--rate-limit 50] [--flood 20000] [--shared]
 """
@@ -137,7 +140,8 @@ def phase(
     flood_left = queue_lengths([queues.EXPORTS])[queues.EXPORTS]
 
     hits = SandboxHit.objects.filter(order_no__in=orders.values("order_no"))
-    per_second = hits.annotate(s=TruncSecond("received_at")).values("s").annotate(n=Count("id"))
+    arrivals = hits.annotate(s=TruncSecond("received_at")).values("s").annotate(n=Count("id"))
+    admissions = orders.annotate(s=TruncSecond("dispatched_at")).values("s").annotate(n=Count("id"))
     latencies = [(finished - released_at).total_seconds() for finished in orders.values_list("finished_at", flat=True)]
     drain = max(latencies)
     return {
@@ -149,7 +153,8 @@ def phase(
         "approve_per_s": len(ids) / approve_seconds,
         "rate": len(ids) / drain,
         "share": len(ids) / drain / rate_limit,
-        "busiest": max(row["n"] for row in per_second),
+        "admitted": max(row["n"] for row in admissions),
+        "busiest": max(row["n"] for row in arrivals),
         "p50": percentile(latencies, 0.5),
         "p99": percentile(latencies, 0.99),
         "flood_left": flood_left,
@@ -259,13 +264,14 @@ def main() -> None:
 
     print(
         f"\n| phase | final states | flood queued | payouts/s (limit {args.rate_limit}) | share of limit "
-        "| busiest second | release to success p50 / p99 | flood waiting at start / when done | load (1 min) |\n"
+        "| busiest second: sent / at the sandbox | release to success p50 / p99 "
+        "| flood waiting at start / when done | load (1 min) |\n"
         "|---|---|---|---|---|---|---|---|---|"
     )
     for row in results:
         print(
             f"| {row['phase']} | {row['states']} | {row['flood']} | {row['rate']:.1f} | {row['share']:.2f} "
-            f"| {row['busiest']} | {row['p50']:.1f} s / {row['p99']:.1f} s "
+            f"| {row['admitted']} / {row['busiest']} | {row['p50']:.1f} s / {row['p99']:.1f} s "
             f"| {row['flood_queued']} / {row['flood_left']} | {row['load']:.1f} |"
         )
     doubles = SandboxPayout.objects.values("order_no").annotate(n=Count("id")).filter(n__gt=1).count()
@@ -276,7 +282,7 @@ def main() -> None:
         f"double payouts: {doubles}; ledger audit: {violations or 'clean'}\n"
         f"load average after: {os.getloadavg()}"
     )
-    if doubles or violations or any(row["busiest"] > args.rate_limit for row in results):
+    if doubles or violations or any(row["admitted"] > args.rate_limit for row in results):
         raise SystemExit(1)
 
 
