@@ -12,13 +12,14 @@ database, the Redis server (cache, locks and the channels' rate limits) and the 
   ``payouts`` queue, the third every other queue. ``--shared``: all three read every queue, as
   before the queues were split.
 
-It creates ``2 × --count`` withdrawals of 1.00 waiting for review, then runs two phases, each
-approving ``--count`` of them from this process (their payouts queued on commit faster than the
-limit lets them drain) and waiting until all are final:
+It creates ``2 × --count`` withdrawals of 1.00 waiting for review, then runs two phases. Each
+pauses the workers' consumers of ``payouts`` and ``exports`` (Celery's ``cancel_consumer``),
+approves ``--count`` withdrawals from this process (their payouts queued on commit), queues the
+phase's flood, resumes the consumers at once and waits until every payout is final:
 
 1. quiet: nothing else queued;
 2. flooded: ``--flood`` export housekeeping tasks (``wallet.export_jobs_purge``, a quick
-   database query each) queued on the ``exports`` queue just before the approvals.
+   database query each) waiting on the ``exports`` queue when the workers resume.
 
 For each phase it prints the drain rate against the limit; the most payouts the channel's
 limiter let go within any one second (read from its window in Redis while the phase runs: never
@@ -95,14 +96,14 @@ def wait_ready(workers: dict[str, subprocess.Popen], logs: dict[str, Path]) -> d
     return names
 
 
-def payouts_consumed(destination: list[str], *, on: bool) -> None:
-    """Stop or start the payouts queue's consumers (Celery's remote control, over the broker)."""
+def consumed(queue: str, destination: list[str], *, on: bool) -> None:
+    """Stop or start a queue's consumers (Celery's remote control, over the broker)."""
     from config.celery import app
 
     command = app.control.add_consumer if on else app.control.cancel_consumer
-    replies = command(queues.PAYOUTS, destination=destination, reply=True, timeout=10)
+    replies = command(queue, destination=destination, reply=True, timeout=10)
     if len(replies) != len(destination):
-        raise SystemExit(f"only {replies} answered {command.__name__}")
+        raise SystemExit(f"only {replies} answered {command.__name__} {queue}")
 
 
 class LimiterWatch(threading.Thread):
@@ -130,10 +131,17 @@ class LimiterWatch(threading.Thread):
 
 
 def phase(
-    label: str, ids: list[int], *, flood: int, rate_limit: int, processes: list[subprocess.Popen], consumers: list[str]
+    label: str,
+    ids: list[int],
+    *,
+    flood: int,
+    rate_limit: int,
+    processes: list[subprocess.Popen],
+    consumers: dict[str, list[str]],
 ) -> dict:
-    """Approve ``ids`` while no worker takes payouts (this process approves slower than the
-    limit on a busy machine), queue the flood, then let the payout workers go and time them."""
+    """Approve ``ids`` and queue the flood while no worker takes payouts or exports (this
+    process approves slower than the limit on a busy machine), then let the workers go at once
+    and time the payouts."""
     from django.contrib.auth import get_user_model
     from django.db.models import Count
     from django.db.models.functions import TruncSecond
@@ -146,7 +154,8 @@ def phase(
     from payments.withdrawals.models import Withdrawal, WithdrawalStatus
 
     reviewer = get_user_model().objects.get(username="bench-reviewer")
-    payouts_consumed(consumers, on=False)
+    for queue, destination in consumers.items():
+        consumed(queue, destination, on=False)
     approving = time.perf_counter()
     for withdrawal in Withdrawal.objects.filter(pk__in=ids).order_by("pk"):
         services.withdrawal_approve(withdrawal=withdrawal, actor=reviewer)
@@ -159,7 +168,8 @@ def phase(
     watch = LimiterWatch(os.environ["REDIS_URL"])
     watch.start()
     released_at = timezone.now()
-    payouts_consumed(consumers, on=True)
+    for queue, destination in consumers.items():
+        consumed(queue, destination, on=True)
     final = (WithdrawalStatus.SUCCESS, WithdrawalStatus.FAILED)
     orders = Withdrawal.objects.filter(pk__in=ids)
     while orders.exclude(status__in=final).exists():
@@ -281,7 +291,10 @@ def main() -> None:
         for port, web in zip(webs, web_processes, strict=True):
             wait_for_port(port, web)
         names = wait_ready(workers, logs)
-        consumers = [names[name] for name, (queue_names, _) in layout.items() if queues.PAYOUTS in queue_names]
+        consumers = {
+            queue: [names[name] for name, (queue_names, _) in layout.items() if queue in queue_names]
+            for queue in (queues.PAYOUTS, queues.EXPORTS)
+        }
         print(f"broker {args.broker}; workers: " + "; ".join(f"{n}: {','.join(q)}" for n, (q, _) in layout.items()))
         common = {"rate_limit": args.rate_limit, "processes": processes, "consumers": consumers}
         results = [
