@@ -1,7 +1,8 @@
 """`make run`: the whole back-office in one terminal (docs/ARCHITECTURE.md §11).
 
 Starts (or finds through the environment) PostgreSQL and Redis, migrates, collects static
-files, loads the demo data, then supervises gunicorn, one Celery worker and Celery beat.
+files, loads the demo data, then supervises gunicorn, one Celery worker (of every queue) and
+Celery beat.
 Each child runs in its own process group so a Ctrl-C in the terminal reaches only this
 launcher, which then stops the children in order before the servers they depend on.
 If any child exits on its own, the rest are stopped and the launcher exits non-zero.
@@ -24,7 +25,7 @@ from contextlib import ExitStack, suppress
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from config import embedded, locales, runenv
+from config import embedded, locales, queues, runenv
 from config.keys import DEVELOPMENT_VALUES, keys_generate
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -243,7 +244,11 @@ def _start_children(children: dict[str, subprocess.Popen], env: dict[str, str], 
             "--bind",
             f"127.0.0.1:{port}",
         ],
-        "worker": [str(bin_dir / "celery"), "-A", "config", "worker", "--concurrency", "2", "--loglevel", "INFO"],
+        # One worker for every queue: on one machine nothing is gained by splitting them.
+        "worker": [
+            *(str(bin_dir / "celery"), "-A", "config", "worker", "--queues", ",".join(queues.QUEUES)),
+            *("--concurrency", "2", "--loglevel", "INFO"),
+        ],
         "beat": [str(bin_dir / "celery"), "-A", "config", "beat", "--loglevel", "INFO"],
     }
     for name, command in commands.items():

@@ -9,7 +9,9 @@ from pathlib import Path
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Exchange, Queue
 
+from config import queues
 from config.keys import DEVELOPMENT_VALUES
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -231,16 +233,35 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
 }
 
+# Redis or RabbitMQ (docs/OPERATIONS.md, "Broker and queues"); the cache, the locks and the
+# channels' rate limits stay on REDIS_URL whichever carries the tasks.
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL)
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
-# No task runs longer than this; the broker's visibility timeout below is far longer, so a task
-# is redelivered only when its worker died, never while it still runs.
+# No task runs longer than this (an export's own limit, EXPORT_TIME_LIMIT, is longer still).
 CELERY_TASK_TIME_LIMIT = 300
 CELERY_TASK_SOFT_TIME_LIMIT = 240
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+# How long a worker may hold a task it took without acknowledging it. A task retried with a
+# countdown is held, unacknowledged, until it is due: reconciliation asks again for a bill after
+# up to RECONCILIATION_RETRY_MAX_SECONDS (an hour). Redis gives a held task to another worker
+# after this (its visibility timeout), so it outlasts every countdown and every run; RabbitMQ
+# closes the channel of a consumer holding one longer than its consumer_timeout (30 minutes by
+# default), which the server must set to at least this (compose.yaml).
+CELERY_BROKER_HOLD_SECONDS = 7200
+CELERY_BROKER_TRANSPORT_OPTIONS = queues.transport_options(CELERY_BROKER_URL, hold_seconds=CELERY_BROKER_HOLD_SECONDS)
+# A worker that starts before its broker waits for it rather than exiting.
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A worker that loses its broker connection stops the tasks it runs: the broker gives their
+# unacknowledged messages to another worker, and one copy running is enough.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
+# One queue per kind of work (config/queues.py): a worker without -Q reads them all, one with
+# -Q only those; an unknown queue name is refused rather than made.
+CELERY_TASK_DEFAULT_QUEUE = queues.DEFAULT
+CELERY_TASK_QUEUES = tuple(Queue(name, Exchange(name), routing_key=name) for name in queues.QUEUES)
+CELERY_TASK_ROUTES = {task: {"queue": queue} for task, queue in queues.TASK_QUEUES.items()}
+CELERY_TASK_CREATE_MISSING_QUEUES = False
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = TIME_ZONE
 
@@ -331,7 +352,7 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
 }
 METRICS_TOKEN = env("METRICS_TOKEN", default="")
-OBSERVED_CELERY_QUEUES = env.list("OBSERVED_CELERY_QUEUES", default=["celery"])
+OBSERVED_CELERY_QUEUES = env.list("OBSERVED_CELERY_QUEUES", default=list(queues.QUEUES))
 INSTALLED_APPS.append("health_check")
 MIDDLEWARE.insert(0, "config.observability.http.ObservabilityMiddleware")
 

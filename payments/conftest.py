@@ -10,7 +10,7 @@ import pytest
 from payments.merchants.models import Merchant
 from payments.merchants.tests.factories import merchant_of
 from payments.sandbox import keys as sandbox_keys
-from payments.tests.worker import celery_worker_process, sandbox_live  # noqa: F401 - pipeline fixtures
+from payments.tests.worker import celery_broker, celery_worker_process, sandbox_live  # noqa: F401 - pipeline fixtures
 from payments.withdrawals import services
 from payments.withdrawals.models import PayoutAccount, Withdrawal, WithdrawalStatus
 from risk.models import RiskRule

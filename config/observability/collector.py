@@ -1,5 +1,5 @@
 """Levels read at scrape time: review queues, withdrawals not final, what needs attention,
-Celery's queues and whether the database and the broker answer.
+Celery's queues (on Redis or RabbitMQ) and whether the database and the broker answer.
 
 Each figure is one of the dashboard's index-backed aggregates (config.dashboard.selectors), so
 a scrape every 15 s costs a few milliseconds whatever the size of the tables. A dependency that
@@ -10,7 +10,6 @@ does not answer is reported as down rather than failing the scrape: the alert on
 import logging
 from collections.abc import Iterator
 
-import redis
 from django.conf import settings
 from django.db import DatabaseError
 from django.db.models import Count
@@ -19,12 +18,11 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from config.dashboard import selectors
+from config.observability.broker import BrokerDown, queue_lengths
 from payments.withdrawals import payouts
 from payments.withdrawals.models import Withdrawal
 
 logger = logging.getLogger(__name__)
-
-BROKER_TIMEOUT_SECONDS = 1.0
 
 
 class BusinessCollector(Collector):
@@ -41,7 +39,7 @@ class BusinessCollector(Collector):
         try:
             yield self._celery_queues()
             up.add_metric(["broker"], 1)
-        except redis.RedisError:
+        except BrokerDown:
             logger.exception("metrics: the broker did not answer")
             up.add_metric(["broker"], 0)
         yield up
@@ -80,12 +78,6 @@ class BusinessCollector(Collector):
 
     def _celery_queues(self) -> GaugeMetricFamily:
         lengths = GaugeMetricFamily("wallet_celery_queue_length", "Tasks waiting in a Celery queue.", labels=["queue"])
-        client = redis.Redis.from_url(
-            settings.CELERY_BROKER_URL,
-            socket_timeout=BROKER_TIMEOUT_SECONDS,
-            socket_connect_timeout=BROKER_TIMEOUT_SECONDS,
-        )
-        with client:
-            for queue in settings.OBSERVED_CELERY_QUEUES:
-                lengths.add_metric([queue], client.llen(queue))
+        for queue, length in queue_lengths(settings.OBSERVED_CELERY_QUEUES).items():
+            lengths.add_metric([queue], length)
         return lengths

@@ -5,6 +5,7 @@ callers with ``Authorization: Bearer <METRICS_TOKEN>``; anyone else gets 404, as
 exist. The probes are public and say only "ok" or which dependency is unavailable.
 """
 
+import dataclasses
 import hmac
 import os
 
@@ -12,11 +13,12 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
-from health_check.contrib.redis import Redis as RedisCheck
+from health_check.base import HealthCheck
+from health_check.exceptions import ServiceUnavailable
 from health_check.views import HealthCheckView
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest, multiprocess
-from redis.asyncio import Redis
 
+from config.observability.broker import BrokerDown, broker_ping
 from config.observability.collector import BusinessCollector
 
 LOOPBACK = frozenset({"127.0.0.1", "::1"})
@@ -56,8 +58,15 @@ def healthz(request: HttpRequest) -> HttpResponse:
     return JsonResponse({"status": "ok"})
 
 
-def _broker() -> Redis:
-    return Redis.from_url(settings.CELERY_BROKER_URL, socket_connect_timeout=2, socket_timeout=2)
+@dataclasses.dataclass
+class BrokerCheck(HealthCheck):
+    """The Celery broker answers, Redis or RabbitMQ (django-health-check's own checks know one each)."""
+
+    def run(self) -> None:
+        try:
+            broker_ping()
+        except BrokerDown as down:
+            raise ServiceUnavailable(str(down)) from down
 
 
 CHECK_NAMES = ("database", "cache", "broker")
@@ -70,7 +79,7 @@ class ReadinessView(HealthCheckView):
     checks = (
         "health_check.checks.Database",
         "health_check.checks.Cache",
-        (RedisCheck, {"client_factory": _broker}),
+        BrokerCheck,
     )
 
     async def get(self, request, *args, **kwargs):

@@ -15,10 +15,15 @@ import kubernetes_validate
 import pathspec
 import pytest
 import yaml
+from django.conf import settings
+
+from config import queues
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 K8S = BASE_DIR / "deploy" / "k8s"
 KUBERNETES_VERSION = "1.37.0"
+# One worker per group of Celery queues, in compose.yaml and in deploy/k8s (wallet-<name>).
+WORKERS = ("worker-payouts", "worker", "worker-exports")
 
 
 def _dockerfile() -> list[tuple[str, str]]:
@@ -105,9 +110,9 @@ def test_the_images_build_steps_collect_static_files_and_compile_translations(tm
 def test_compose_runs_every_service_with_rabbitmq_as_the_broker():
     services = _compose()["services"]
 
-    assert set(services) == {"postgres", "redis", "rabbitmq", "migrate", "web", "worker", "beat"}
+    assert set(services) == {"postgres", "redis", "rabbitmq", "migrate", "web", *WORKERS, "beat"}
     assert services["web"]["environment"]["CELERY_BROKER_URL"].startswith("amqp://")
-    assert all(services[name]["env_file"] == ".env" for name in ("migrate", "web", "worker", "beat"))
+    assert all(services[name]["env_file"] == ".env" for name in ("migrate", "web", *WORKERS, "beat"))
     assert services["migrate"]["command"] == ["python", "manage.py", "migrate", "--noinput"]
     assert services["migrate"]["restart"] == "no"
     assert "scale" not in services["beat"] and "deploy" not in services["beat"]
@@ -116,11 +121,11 @@ def test_compose_runs_every_service_with_rabbitmq_as_the_broker():
 def test_compose_health_checks_and_start_order():
     services = _compose()["services"]
 
-    for name in ("postgres", "redis", "rabbitmq", "worker"):
+    for name in ("postgres", "redis", "rabbitmq", *WORKERS):
         assert services[name]["healthcheck"]["test"], name
     assert "healthcheck" not in services["web"]  # the image's HEALTHCHECK on /healthz
     assert services["migrate"]["depends_on"] == {"postgres": {"condition": "service_healthy"}}
-    for name in ("web", "worker", "beat"):
+    for name in ("web", *WORKERS, "beat"):
         assert services[name]["depends_on"] == {
             "migrate": {"condition": "service_completed_successfully"},
             "redis": {"condition": "service_healthy"},
@@ -150,11 +155,38 @@ def test_exactly_one_beat_and_a_migration_job():
     deployments = _deployments()
     kinds = [doc["kind"] for _, doc in _manifests()]
 
-    assert set(deployments) == {"wallet-web", "wallet-worker", "wallet-beat"}
+    assert set(deployments) == {"wallet-web", *(f"wallet-{name}" for name in WORKERS), "wallet-beat"}
     assert deployments["wallet-beat"]["spec"]["replicas"] == 1
     assert deployments["wallet-beat"]["spec"]["strategy"] == {"type": "Recreate"}
     assert kinds.count("Job") == 1 and kinds.count("Service") == 1
     assert {"ConfigMap", "Secret"} <= set(kinds)
+
+
+def _queues_read(command: list[str]) -> set[str]:
+    return set(command[command.index("--queues") + 1].split(","))
+
+
+def test_every_queue_but_the_sandboxs_has_workers_payouts_their_own_in_compose_and_kubernetes():
+    services = _compose()["services"]
+    containers = {
+        name: _deployments()[f"wallet-{name}"]["spec"]["template"]["spec"]["containers"][0] for name in WORKERS
+    }
+    wanted = set(queues.QUEUES) - {queues.SANDBOX}
+
+    for read in (
+        {name: _queues_read(services[name]["command"]) for name in WORKERS},
+        {name: _queues_read(container["command"]) for name, container in containers.items()},
+    ):
+        assert set().union(*read.values()) == wanted
+        assert read["worker-payouts"] == {queues.PAYOUTS}
+        assert sum(len(queue_names) for queue_names in read.values()) == len(wanted)
+
+
+def test_rabbitmq_lets_a_worker_hold_a_task_as_long_as_the_settings_say():
+    erl_args = _compose()["services"]["rabbitmq"]["environment"]["RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS"].split()
+    consumer_timeout_ms = int(erl_args[erl_args.index("consumer_timeout") + 1])
+
+    assert consumer_timeout_ms >= settings.CELERY_BROKER_HOLD_SECONDS * 1000
 
 
 def test_web_is_ready_on_readyz_and_alive_on_healthz():

@@ -14,7 +14,7 @@ def test_tasks_are_acknowledged_late_and_redelivered_when_their_worker_dies():
 
 
 def test_the_visibility_timeout_outlasts_any_task():
-    visibility = settings.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"]
+    visibility = settings.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"]  # the tests' broker is Redis
 
     assert app.conf.task_time_limit is not None
     assert visibility > app.conf.task_time_limit > app.conf.task_soft_time_limit

@@ -1,4 +1,5 @@
-"""A real Celery worker process for pipeline tests, on the test database and the test's broker.
+"""A real Celery worker process for pipeline tests, on the test database and the test's broker
+(its Redis database, or RabbitMQ for a test parametrized with ``celery_broker`` "amqp").
 
 Tests that use it are transactional (their rows are committed, so another process sees them)
 and run the sandbox and our notify endpoint on pytest-django's live server: the worker sends
@@ -19,6 +20,8 @@ import psutil
 import pytest
 from django.db import connection
 
+from config.tests.broker import amqp_held, amqp_url, publishing_to
+
 BASE_DIR = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 60
 
@@ -30,6 +33,8 @@ class Worker:
     env: dict[str, str]
     log: Path
     concurrency: int
+    # The queues it reads (``--queues``); every queue when empty.
+    queues: tuple[str, ...] = ()
     process: subprocess.Popen | None = None
     logs: list[Path] = field(default_factory=list)
 
@@ -56,6 +61,7 @@ class Worker:
             str(self.log),
             "--hostname",
             f"test-{os.getpid()}-{len(self.logs)}@%h",
+            *(("--queues", ",".join(self.queues)) if self.queues else ()),
         ]
         self.process = subprocess.Popen(command, cwd=BASE_DIR, env=self.env, process_group=0)  # noqa: S603
         deadline = time.monotonic() + START_TIMEOUT
@@ -107,10 +113,24 @@ def sandbox_live(live_server, settings):
 
 
 @pytest.fixture
-def celery_worker_process(sandbox_live, tmp_path, settings) -> Iterator[Worker]:
-    """A worker on the test database, with channels pointed at the live server's sandbox.
+def celery_broker(request, settings) -> Iterator[str]:
+    """The broker of the test's worker and of the tasks it sends: the test's Redis database,
+    or, parametrized indirectly with "amqp", RabbitMQ (config/tests/broker.py)."""
+    if getattr(request, "param", "redis") == "redis":
+        yield settings.CELERY_BROKER_URL
+        return
+    url = amqp_url()
+    settings.CELERY_BROKER_URL = url
+    settings.CELERY_BROKER_TRANSPORT_OPTIONS = {"confirm_publish": True}
+    with amqp_held(), publishing_to(url):
+        yield url
 
-    It purges its queue at start: tasks other tests enqueued on commit are not this test's.
+
+@pytest.fixture
+def celery_worker_process(celery_broker, sandbox_live, tmp_path, settings) -> Iterator[Worker]:
+    """A worker on the test database and broker, with channels pointed at the live server's sandbox.
+
+    It purges the queues at start: tasks other tests enqueued on commit are not this test's.
     The test process uses the same addresses, so both sides agree on the sandbox and notify URLs.
     """
     settings.PAYOUT_RETRY_BASE_SECONDS = 0.2
@@ -119,7 +139,7 @@ def celery_worker_process(sandbox_live, tmp_path, settings) -> Iterator[Worker]:
         "DATABASE_URL": database_url(),
         "DATABASE_CONN_MAX_AGE": "0",
         "REDIS_URL": settings.REDIS_URL,
-        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+        "CELERY_BROKER_URL": celery_broker,
         "CACHE_KEY_PREFIX": settings.CACHES["default"]["KEY_PREFIX"],
         "PUBLIC_BASE_URL": settings.PUBLIC_BASE_URL,
         "SANDBOX_BASE_URL": settings.SANDBOX_BASE_URL,

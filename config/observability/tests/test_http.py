@@ -6,6 +6,8 @@ import pytest
 from django.core.cache import caches
 from django.test import override_settings
 
+from config.tests.broker import amqp_url
+
 pytestmark = pytest.mark.django_db
 
 
@@ -74,6 +76,33 @@ def test_readiness_fails_with_503_naming_only_the_dependency_when_redis_is_down(
     assert response.status_code == 503
     assert response.json() == {"status": "unavailable", "checks": {"database": True, "cache": False, "broker": False}}
     assert str(down.split(":")[2].split("/")[0]) not in response.content.decode()
+
+
+def test_readiness_asks_rabbitmq_when_it_is_the_broker(client, settings):
+    # Given RabbitMQ as the broker
+    settings.CELERY_BROKER_URL = amqp_url()
+
+    # Then the broker is ready while it answers, and not once it is pointed where nothing listens
+    assert client.get("/readyz").json()["checks"]["broker"] is True
+    settings.CELERY_BROKER_URL = f"amqp://guest:guest@127.0.0.1:{closed_port()}//"
+    assert client.get("/readyz").json() == {
+        "status": "unavailable",
+        "checks": {"database": True, "cache": True, "broker": False},
+    }
+
+
+def test_the_scrape_reads_the_queue_lengths_from_rabbitmq_and_says_when_it_is_down(client, settings):
+    settings.CELERY_BROKER_URL = amqp_url()
+    body = client.get("/metrics", REMOTE_ADDR="127.0.0.1").content.decode()
+
+    assert 'wallet_celery_queue_length{queue="payouts"}' in body
+    assert 'wallet_dependency_up{dependency="broker"} 1.0' in body
+
+    settings.CELERY_BROKER_URL = f"amqp://guest:guest@127.0.0.1:{closed_port()}//"
+    body = client.get("/metrics", REMOTE_ADDR="127.0.0.1").content.decode()
+
+    assert "wallet_celery_queue_length{" not in body
+    assert 'wallet_dependency_up{dependency="broker"} 0.0' in body
 
 
 def test_the_request_id_is_echoed_or_made(client):
