@@ -2,7 +2,10 @@
 
 Starts (or finds through the environment) PostgreSQL and Redis, migrates, collects static
 files, loads the demo data, then supervises gunicorn, one Celery worker (of every queue) and
-Celery beat.
+Celery beat, and the channel sandbox on a gunicorn of its own (``SANDBOX_PORT``, the web port
+plus one): a payment create holds an API thread while it calls the channel, so a sandbox on the
+API's own threads could be starved by enough concurrent creates, each waiting for a thread that
+another create holds.
 Each child runs in its own process group so a Ctrl-C in the terminal reaches only this
 launcher, which then stops the children in order before the servers they depend on.
 If any child exits on its own, the rest are stopped and the launcher exits non-zero.
@@ -43,6 +46,7 @@ RUN_ENV_VARIABLES = (
     "SANDBOX_ENABLED",
     "WALLET_LOCAL_DEMO",
     "PUBLIC_BASE_URL",
+    "SANDBOX_BASE_URL",
     "DJANGO_STATIC_ROOT",
     *SECRETS,
 )
@@ -60,12 +64,16 @@ def main() -> int:
     var_dir = runenv.var_dir(os.environ)
     var_dir.mkdir(parents=True, exist_ok=True)
     port = int(os.environ.get("PORT", "8000"))
+    sandbox_port = int(os.environ.get("SANDBOX_PORT") or port + 1)
     lock = _lock(var_dir)
     if lock is None:
         print(f"Another `make run` is using {var_dir}; stop it first.", file=sys.stderr)
         return 1
     if not _port_free(port):
         print(f"Port {port} on 127.0.0.1 is in use; set PORT to another one.", file=sys.stderr)
+        return 1
+    if not _port_free(sandbox_port):
+        print(f"Port {sandbox_port} on 127.0.0.1 is in use; set SANDBOX_PORT to another one.", file=sys.stderr)
         return 1
     if _data_of_the_development_keys(var_dir):
         print(
@@ -89,6 +97,7 @@ def main() -> int:
             # refused for any host but loopback (config.checks, config.settings).
             env.setdefault("WALLET_LOCAL_DEMO", "true")
             env.setdefault("PUBLIC_BASE_URL", f"http://127.0.0.1:{port}")
+            env.setdefault("SANDBOX_BASE_URL", f"http://127.0.0.1:{sandbox_port}/sandbox")
             _print_servers(env, started=servers)
             run_env = var_dir / runenv.RUN_ENV
             stack.callback(run_env.unlink, missing_ok=True)
@@ -107,7 +116,7 @@ def main() -> int:
             )
             children: dict[str, subprocess.Popen] = {}
             stack.callback(_stop, children.values())
-            _start_children(children, env, port)
+            _start_children(children, env, port, sandbox_port)
             _wait_for_web(children, port)
             print(f"\nWeb server: http://127.0.0.1:{port}/ is up. What to try next:\n\n{guide}\n")
             print(_second_shell_hint(var_dir))
@@ -233,17 +242,13 @@ def _step(command: list[str], env: dict[str, str]) -> str:
     return output.strip()
 
 
-def _start_children(children: dict[str, subprocess.Popen], env: dict[str, str], port: int) -> None:
+def _start_children(children: dict[str, subprocess.Popen], env: dict[str, str], port: int, sandbox_port: int) -> None:
     bin_dir = Path(sys.executable).parent
+    gunicorn = [str(bin_dir / "gunicorn"), "--config", str(BASE_DIR / "config" / "gunicorn.conf.py"), "config.wsgi"]
     commands = {
-        "web": [
-            str(bin_dir / "gunicorn"),
-            "--config",
-            str(BASE_DIR / "config" / "gunicorn.conf.py"),
-            "config.wsgi",
-            "--bind",
-            f"127.0.0.1:{port}",
-        ],
+        "web": [*gunicorn, "--bind", f"127.0.0.1:{port}"],
+        # The channels' side, as a real channel is another server (the module's docstring).
+        "sandbox": [*gunicorn, "--bind", f"127.0.0.1:{sandbox_port}", "--workers", "1"],
         # One worker for every queue: on one machine nothing is gained by splitting them.
         "worker": [
             *(str(bin_dir / "celery"), "-A", "config", "worker", "--queues", ",".join(queues.QUEUES)),
