@@ -22,7 +22,7 @@ from payments.conftest import (  # noqa: F401 - the payments fixtures, for flows
     withdrawal_in,
 )
 from payments.orders.models import PaymentOrder
-from payments.tests.worker import celery_worker_process, sandbox_live  # noqa: F401 - live fixtures
+from payments.tests.worker import celery_broker, celery_worker_process, sandbox_live  # noqa: F401 - live fixtures
 from reconciliation.models import BillFile, BillLine
 from reconciliation.tests.support import line_row
 from wallet import services as ledger

@@ -221,13 +221,16 @@ def test_a_channel_that_refuses_the_order_gives_it_back_to_the_payer(alice, monk
 @pytest.mark.django_db
 def test_a_resend_refused_after_an_unanswered_send_keeps_the_order_on_its_channel(alice, monkeypatch):
     # Given a channel whose first answer is lost (it may have opened the order) and which then
-    # does not take the re-send
+    # takes neither the re-send nor the query the refused re-send makes
     class LostThenBusy:
         merchant_id, app_id = "1900000109", "wx-app-test"
         answers = [base.UnknownOutcome("read timed out"), base.RetryableError("busy", code="SYSTEMERROR")]
 
         def payment_create(self, request):
             raise self.answers.pop(0)
+
+        def payment_query(self, order_no):
+            raise base.RetryableError("busy", code="SYSTEMERROR")
 
     monkeypatch.setattr(payment_orders.registry, "payment_adapter", lambda channel: LostThenBusy())
     recharged(alice, "100.00")

@@ -4,7 +4,7 @@ from decimal import Decimal
 
 import pytest
 
-from payments.tests.worker import celery_worker_process, sandbox_live  # noqa: F401 - the browser test's worker
+from payments.tests.worker import celery_broker, celery_worker_process, sandbox_live  # noqa: F401 - the browser test's worker
 from wallet import services
 
 
