@@ -1,6 +1,6 @@
-"""The locust users of ``bench/http.py``: one endpoint per run, no think time (closed loop).
+"""The locust users of ``bench/http_load.py``: one endpoint per run, no think time (closed loop).
 
-bench/http.py writes what the users need into the JSON file ``BENCH_HTTP_DATA`` names before
+bench/http_load.py writes what the users need into the JSON file ``BENCH_HTTP_DATA`` names before
 each run: one identity per user (API token, payout account, recipient, single-use payment
 tokens) and, for the notify run, the signed notifies. ``BENCH_HTTP_ENDPOINT`` picks the
 request. Each simulated user takes the next identity, so no two users share a wallet.

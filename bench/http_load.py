@@ -31,17 +31,15 @@ sends them) meet the sandbox's ``timeout`` scenario, which holds each one's requ
 server for 30 s, past CHANNEL_READ_TIMEOUT; while they hang, wallet reads are timed from 8
 threads for 5 s. It ends with the ledger audit and exits 1 on a violation.
 
-    .venv/bin/python bench/http.py [--before-ref COMMIT] [--users 16,64] [--run-time 15] [--endpoints wallet_read,...]
+    .venv/bin/python bench/http_load.py [--before-ref COMMIT] [--users 16,64] [--run-time 15] [--endpoints ...]
 """
 
-# ruff: noqa: E402 - sys.path is set before the imports that would find this file as http
+# ruff: noqa: E402 - the project's root goes on sys.path before the imports of its packages
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-# Run as a script, this file's directory comes first on sys.path, where its name would hide the
-# standard library's http package from everything imported below.
-sys.path[0] = str(ROOT)
+sys.path.insert(0, str(ROOT))
 
 import argparse
 import csv
