@@ -5,7 +5,7 @@ offending rows only, so a clean ledger costs a few aggregate scans and no Python
 
 ``ledger_audit`` reads the whole ledger and writes nothing. ``ledger_audit_run`` is what the
 command and the nightly task call: a full run, or an incremental one that reads only the entries
-after the last checkpoint and adds them to the audited running sums (docs/LEDGER.md, "Audit").
+after the last checkpoint and adds them to the audited running sums (docs/LEDGER.md, "Auditing").
 Entries and transfers are append-only (database triggers refuse UPDATE and DELETE), so what a
 clean run checked stays checked; the periodic full run re-reads everything anyway.
 """

@@ -1,6 +1,6 @@
 """``manage.py ledger_audit``: check the ledger invariants, exit 1 naming each violation.
 
-Reads what is new since the last checkpoint unless ``--full`` (docs/LEDGER.md, "Audit")."""
+Reads what is new since the last checkpoint unless ``--full`` (docs/LEDGER.md, "Auditing")."""
 
 from django.core.management.base import BaseCommand, CommandError
 
