@@ -183,16 +183,9 @@ def main() -> None:
         }
     )
     os.environ.update(env)
-    import django
-    import redis
-    from django.core.management import call_command
+    from bench.databases import bench_prepare
 
-    from bench.databases import recreate_database
-
-    recreate_database(args.database_url)
-    redis.Redis.from_url(args.redis_url).flushdb()
-    django.setup()
-    call_command("migrate", verbosity=0)
+    bench_prepare(args.database_url, args.redis_url)
 
     from django.db.models import Count, Sum
 
